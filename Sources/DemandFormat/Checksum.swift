@@ -1,0 +1,12 @@
+import CURing
+
+/// CRC-32C (Castagnoli), computed with the SSE4.2 instruction where the CPU has it.
+public enum CRC32C {
+    /// The checksum of `bytes`, continuing from `previous` (0 to start).
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return previous }
+        return dl_crc32c_update(previous, base, bytes.count)
+    }
+
+    public static var isHardwareAccelerated: Bool { dl_crc32c_is_hardware() != 0 }
+}

@@ -1,0 +1,181 @@
+import DemandTensor
+
+// # The model directory, version 1
+//
+// A model is a directory `NAME.dlm/` holding:
+//
+//     manifest.json          the graph and the layer table (UTF-8 JSON, below)
+//     layers/0000.bin        one weight file per read unit, in execution order
+//     layers/0001.bin
+//     ...
+//
+// ## Weight files
+// 1. A weight file holds the raw little-endian bytes of one or more weight
+//    tensors, each starting at an offset that is a multiple of 64 bytes
+//    (`Layout.tensorAlignment`), zero bytes between them.
+// 2. The file is zero-padded to a multiple of 4096 bytes (`Layout.fileAlignment`)
+//    so it can be read whole with O_DIRECT; `byteCount` is that padded size.
+// 3. `crc32c` is the CRC-32C (Castagnoli; crc32c("123456789") = 0xE3069283)
+//    of all `byteCount` bytes, padding included.
+//
+// ## manifest.json
+//     {
+//       "format": "demandlayer-model",     must be exactly this
+//       "version": 1,                      readers refuse versions they do not know
+//       "name": "resnet152",
+//       "inputs":  [{"name": "input", "dtype": "float32", "shape": [1, 3, 224, 224]}],
+//       "outputs": [{"name": "logits", "dtype": "float32", "shape": [1, 1000]}],
+//       "layers": [                        in execution order
+//         {
+//           "name": "conv1",
+//           "files": [{"path": "layers/0000.bin", "byteCount": 40960, "crc32c": 305419896}],
+//           "weights": [{"name": "conv1.weight", "dtype": "float32", "shape": [64, 3, 7, 7],
+//                        "file": 0, "offsetBytes": 0, "byteCount": 37632}],
+//           "nodes": [{"name": "conv1", "op": "Conv",
+//                      "inputs": ["input", "conv1.weight", "conv1.bias"], "outputs": ["conv1.out"],
+//                      "attributes": {"strides": {"ints": [2, 2]}, "activation": {"s": "relu"}}}]
+//         }
+//       ]
+//     }
+// 4. A layer is the unit of execution; a file is the unit of reading. A layer
+//    lists zero or more files (today writers emit one per weighted layer; a large
+//    layer may be split across several). `weights[].file` indexes the layer's
+//    own `files` array.
+// 5. Nodes use ONNX operator names and attribute meanings (see `Operator`), with
+//    attributes encoded as one-key objects: {"i": 1}, {"f": 0.5}, {"ints": [1]},
+//    {"floats": [0.5]}, {"s": "relu"}. Conv, Gemm and Add take an extra
+//    "activation" attribute for a fused activation.
+// 6. A node input names a graph input, a weight of the same layer, or an
+//    output of an earlier node. Every value name is written once.
+// 7. Paths are relative to the model directory and may not leave it.
+
+/// The decoded `manifest.json` of a model directory.
+public struct Manifest: Codable, Sendable, Equatable {
+    public static let formatName = "demandlayer-model"
+    public static let currentVersion = 1
+
+    public var format: String
+    public var version: Int
+    public var name: String
+    public var inputs: [ValueInfo]
+    public var outputs: [ValueInfo]
+    public var layers: [Layer]
+
+    public init(name: String, inputs: [ValueInfo], outputs: [ValueInfo], layers: [Layer]) {
+        self.format = Self.formatName
+        self.version = Self.currentVersion
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.layers = layers
+    }
+
+    /// A graph input or output.
+    public struct ValueInfo: Codable, Sendable, Equatable {
+        public var name: String
+        public var dtype: DType
+        public var shape: Shape
+
+        public init(name: String, dtype: DType = .float32, shape: Shape) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+        }
+    }
+
+    public struct Layer: Codable, Sendable, Equatable {
+        public var name: String
+        public var files: [File]
+        public var weights: [Weight]
+        public var nodes: [Node]
+
+        public init(name: String, files: [File] = [], weights: [Weight] = [], nodes: [Node] = []) {
+            self.name = name
+            self.files = files
+            self.weights = weights
+            self.nodes = nodes
+        }
+
+        /// Bytes read for this layer: the sum of its padded file sizes.
+        public var byteCount: Int { files.reduce(0) { $0 + $1.byteCount } }
+    }
+
+    /// One weight file, read whole.
+    public struct File: Codable, Sendable, Equatable {
+        public var path: String
+        public var byteCount: Int
+        public var crc32c: UInt32
+
+        public init(path: String, byteCount: Int, crc32c: UInt32) {
+            self.path = path
+            self.byteCount = byteCount
+            self.crc32c = crc32c
+        }
+    }
+
+    public struct Weight: Codable, Sendable, Equatable {
+        public var name: String
+        public var dtype: DType
+        public var shape: Shape
+        /// Index into the layer's `files`.
+        public var file: Int
+        public var offsetBytes: Int
+        public var byteCount: Int
+
+        public init(name: String, dtype: DType = .float32, shape: Shape, file: Int, offsetBytes: Int, byteCount: Int) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.file = file
+            self.offsetBytes = offsetBytes
+            self.byteCount = byteCount
+        }
+    }
+
+    public struct Node: Codable, Sendable, Equatable {
+        public var name: String
+        public var op: String
+        public var inputs: [String]
+        public var outputs: [String]
+        public var attributes: [String: AttributeValue]
+
+        public init(name: String, op: String, inputs: [String], outputs: [String], attributes: [String: AttributeValue] = [:]) {
+            self.name = name
+            self.op = op
+            self.inputs = inputs
+            self.outputs = outputs
+            self.attributes = attributes
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            op = try container.decode(String.self, forKey: .op)
+            inputs = try container.decode([String].self, forKey: .inputs)
+            outputs = try container.decode([String].self, forKey: .outputs)
+            attributes = try container.decodeIfPresent([String: AttributeValue].self, forKey: .attributes) ?? [:]
+        }
+    }
+}
+
+public enum DType: String, Codable, Sendable {
+    case float32
+
+    public var byteWidth: Int {
+        switch self {
+        case .float32: 4
+        }
+    }
+}
+
+/// Alignment rules of the format (see the numbered layout above).
+public enum Layout {
+    /// Every weight file is padded to a multiple of this many bytes (O_DIRECT).
+    public static let fileAlignment = 4096
+    /// Every tensor starts at a multiple of this many bytes within its file.
+    public static let tensorAlignment = 64
+
+    public static func roundUp(_ value: Int, to alignment: Int) -> Int {
+        (value + alignment - 1) / alignment * alignment
+    }
+}

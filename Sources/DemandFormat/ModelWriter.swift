@@ -1,0 +1,171 @@
+import DemandTensor
+import Foundation
+
+/// Writes a model directory one layer at a time.
+///
+/// Everything goes into a hidden temporary directory beside the destination
+/// (`.NAME.dlm.partial-PID`), which `finish()` renames into place once the
+/// manifest is written and the result opens cleanly. A writer that is
+/// abandoned, fails or is released before `finish()` removes its temporary
+/// directory, so a failed write never leaves a half-written model behind.
+///
+/// Shapes are inferred as nodes are added, so a graph error surfaces at the
+/// node that causes it. Not thread-safe: one thread writes.
+public final class ModelWriter {
+    public let destination: String
+    private let temporaryDirectory: String
+    private let name: String
+    private var inputs: [Manifest.ValueInfo] = []
+    private var outputs: [Manifest.ValueInfo] = []
+    private var layers: [Manifest.Layer] = []
+    private var shapes: [String: Shape] = [:]
+    private var finished = false
+
+    // The layer being written.
+    private var current: Manifest.Layer?
+    private var currentBytes: [UInt8] = []
+
+    /// Bytes of weight files written so far (padded).
+    public private(set) var writtenByteCount = 0
+
+    /// Starts a model at `destination` (a `NAME.dlm` path that must not exist yet).
+    public init(destination: String, name: String) throws(FormatError) {
+        let trimmed = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+        self.destination = trimmed
+        self.name = name
+        let parent = (trimmed as NSString).deletingLastPathComponent
+        let base = (trimmed as NSString).lastPathComponent
+        self.temporaryDirectory = (parent.isEmpty ? "." : parent) + "/.\(base).partial-\(getpid())"
+        guard !FileManager.default.fileExists(atPath: trimmed) else {
+            throw FormatError(.writeFailed, "already exists; remove it or choose another output path", path: trimmed)
+        }
+        do {
+            try? FileManager.default.removeItem(atPath: temporaryDirectory)
+            try FileManager.default.createDirectory(atPath: temporaryDirectory + "/layers", withIntermediateDirectories: true)
+        } catch {
+            throw FormatError(.writeFailed, "cannot create the output directory: \(error.localizedDescription)", path: parent)
+        }
+    }
+
+    deinit {
+        if !finished { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
+    }
+
+    /// The shape of a value added so far.
+    public func shape(of value: String) -> Shape? { shapes[value] }
+
+    public func addInput(_ name: String, shape: Shape) {
+        inputs.append(.init(name: name, shape: shape))
+        shapes[name] = shape
+    }
+
+    public func addOutput(_ name: String) throws(FormatError) {
+        guard let shape = shapes[name] else { throw FormatError(.invalidGraph, "output '\(name)' is not a value of the graph") }
+        outputs.append(.init(name: name, shape: shape))
+    }
+
+    /// Starts a layer; the previous one must have been ended.
+    public func beginLayer(_ name: String) {
+        precondition(current == nil, "beginLayer before endLayer")
+        current = Manifest.Layer(name: name)
+        currentBytes.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether a layer is open for weights and nodes.
+    public var isLayerOpen: Bool { current != nil }
+
+    /// Appends a weight tensor to the current layer's file.
+    public func addWeight(_ name: String, shape: Shape, values: UnsafeBufferPointer<Float>) {
+        precondition(current != nil, "addWeight outside a layer")
+        precondition(values.count == shape.elementCount, "weight \(name): \(values.count) values for \(shape)")
+        let offset = Layout.roundUp(currentBytes.count, to: Layout.tensorAlignment)
+        currentBytes.append(contentsOf: repeatElement(0, count: offset - currentBytes.count))
+        currentBytes.append(contentsOf: UnsafeRawBufferPointer(values))
+        let byteCount = values.count * MemoryLayout<Float>.stride
+        current!.weights.append(.init(name: name, shape: shape, file: 0, offsetBytes: offset, byteCount: byteCount))
+        shapes[name] = shape
+    }
+
+    /// Appends a node to the current layer, inferring its output shape.
+    @discardableResult
+    public func addNode(_ node: Manifest.Node) throws(FormatError) -> Shape {
+        precondition(current != nil, "addNode outside a layer")
+        func fail(_ message: String) -> FormatError {
+            FormatError(.invalidGraph, "node '\(node.name)' (\(node.op)): \(message)", layer: (layers.count, current!.name))
+        }
+        let op: Operator
+        do { op = try Operator(type: node.op, attributes: node.attributes) } catch { throw fail("\(error)") }
+        var inputShapes: [Shape] = []
+        for input in node.inputs {
+            guard let shape = shapes[input] else { throw fail("input '\(input)' is not defined") }
+            inputShapes.append(shape)
+        }
+        let shape: Shape
+        do { shape = try op.outputShape(inputs: inputShapes) } catch { throw fail("\(error)") }
+        current!.nodes.append(node)
+        shapes[node.outputs[0]] = shape
+        return shape
+    }
+
+    /// Pads, checksums and writes the current layer's file.
+    public func endLayer() throws(FormatError) {
+        guard var layer = current else { preconditionFailure("endLayer without beginLayer") }
+        current = nil
+        if !layer.weights.isEmpty {
+            let padded = Layout.roundUp(currentBytes.count, to: Layout.fileAlignment)
+            currentBytes.append(contentsOf: repeatElement(0, count: padded - currentBytes.count))
+            let relativePath = String(format: "layers/%04d.bin", layers.count)
+            let crc = currentBytes.withUnsafeBytes { CRC32C.checksum($0) }
+            try write(currentBytes, to: temporaryDirectory + "/" + relativePath)
+            layer.files = [.init(path: relativePath, byteCount: padded, crc32c: crc)]
+            writtenByteCount += padded
+        }
+        layers.append(layer)
+    }
+
+    /// Writes the manifest, checks the result opens, and renames it into place.
+    @discardableResult
+    public func finish() throws(FormatError) -> Model {
+        precondition(current == nil, "finish with a layer still open")
+        let manifest = Manifest(name: name, inputs: inputs, outputs: outputs, layers: layers)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(manifest) } catch {
+            throw FormatError(.writeFailed, "cannot encode the manifest: \(error)")
+        }
+        try write(Array(data), to: temporaryDirectory + "/manifest.json")
+        _ = try Model.open(temporaryDirectory)
+        guard rename(temporaryDirectory, destination) == 0 else {
+            throw FormatError(.writeFailed, "cannot rename the finished model into place: \(String(cString: strerror(errno)))", path: destination)
+        }
+        finished = true
+        return try Model.open(destination)
+    }
+
+    /// Removes everything written so far.
+    public func abandon() {
+        try? FileManager.default.removeItem(atPath: temporaryDirectory)
+        finished = true
+    }
+
+    private func write(_ bytes: [UInt8], to path: String) throws(FormatError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw FormatError(.writeFailed, "cannot create file: \(String(cString: strerror(errno)))", path: path)
+        }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else {
+                throw FormatError(.writeFailed, "write failed at byte \(written): \(String(cString: strerror(errno)))", path: path)
+            }
+            written += result
+        }
+        guard fsync(fd) == 0 else {
+            throw FormatError(.writeFailed, "fsync failed: \(String(cString: strerror(errno)))", path: path)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import DemandTensor
+import Foundation
+
+/// Checks a decoded manifest against the files beside it and against itself:
+/// file sizes, weight placement, names, operators and shapes. Names the layer
+/// and the field at fault.
+struct Validator {
+    let directory: String
+    let manifestPath: String
+    let manifest: Manifest
+
+    struct Result {
+        var operators: [[Operator]]
+        var shapes: [String: Shape]
+    }
+
+    func run() throws(FormatError) -> Result {
+        var shapes: [String: Shape] = [:]
+        guard !manifest.layers.isEmpty else { throw graphError("the model has no layers") }
+        guard !manifest.inputs.isEmpty else { throw graphError("the model declares no inputs") }
+        for input in manifest.inputs {
+            guard input.shape.dims.allSatisfy({ $0 > 0 }) else {
+                throw graphError("input '\(input.name)' has shape \(input.shape); every dimension must be positive")
+            }
+            guard shapes.updateValue(input.shape, forKey: input.name) == nil else {
+                throw graphError("input name '\(input.name)' is used twice")
+            }
+        }
+        var operators: [[Operator]] = []
+        var seenPaths = Set<String>()
+        var weightLayers: [String: Int] = [:]
+        for (index, layer) in manifest.layers.enumerated() {
+            let place = (index: index, name: layer.name)
+            try checkFiles(layer, place: place, seenPaths: &seenPaths)
+            try checkWeights(layer, place: place, shapes: &shapes)
+            for weight in layer.weights { weightLayers[weight.name] = index }
+            operators.append(try checkNodes(layer, place: place, shapes: &shapes, weightLayers: weightLayers))
+        }
+        for output in manifest.outputs {
+            guard let inferred = shapes[output.name] else {
+                throw graphError("output '\(output.name)' is not produced by any node")
+            }
+            guard inferred == output.shape else {
+                throw graphError("output '\(output.name)' is declared \(output.shape) but the graph computes \(inferred)")
+            }
+        }
+        return Result(operators: operators, shapes: shapes)
+    }
+
+    private func graphError(_ message: String, layer: (index: Int, name: String)? = nil) -> FormatError {
+        FormatError(.invalidGraph, message, path: manifestPath, layer: layer)
+    }
+
+    private func checkFiles(_ layer: Manifest.Layer, place: (index: Int, name: String), seenPaths: inout Set<String>) throws(FormatError) {
+        for (fileIndex, file) in layer.files.enumerated() {
+            let components = file.path.split(separator: "/")
+            guard !file.path.hasPrefix("/"), !components.contains(".."), !components.isEmpty else {
+                throw FormatError(.invalidLayout, "files[\(fileIndex)].path '\(file.path)' must be a relative path inside the model directory", path: manifestPath, layer: place)
+            }
+            guard seenPaths.insert(file.path).inserted else {
+                throw FormatError(.invalidLayout, "file '\(file.path)' is listed twice", path: manifestPath, layer: place)
+            }
+            guard file.byteCount > 0, file.byteCount % Layout.fileAlignment == 0 else {
+                throw FormatError(.invalidLayout, "files[\(fileIndex)].byteCount \(file.byteCount) is not a positive multiple of \(Layout.fileAlignment)", path: manifestPath, layer: place)
+            }
+            let fullPath = directory + "/" + file.path
+            var status = stat()
+            guard stat(fullPath, &status) == 0 else {
+                throw FormatError(.layerFileMissing, "layer file is missing (\(String(cString: strerror(errno))))", path: fullPath, layer: place)
+            }
+            guard (status.st_mode & S_IFMT) == S_IFREG else {
+                throw FormatError(.layerFileMissing, "layer file is not a regular file", path: fullPath, layer: place)
+            }
+            guard Int(status.st_size) == file.byteCount else {
+                throw FormatError(.layerFileSize, "layer file is \(status.st_size) bytes, the manifest says \(file.byteCount); the file is truncated or was replaced", path: fullPath, layer: place)
+            }
+        }
+    }
+
+    private func checkWeights(_ layer: Manifest.Layer, place: (index: Int, name: String), shapes: inout [String: Shape]) throws(FormatError) {
+        var extents: [[Range<Int>]] = Array(repeating: [], count: layer.files.count)
+        for weight in layer.weights {
+            func fail(_ message: String) -> FormatError {
+                FormatError(.invalidLayout, "weight '\(weight.name)': \(message)", path: manifestPath, layer: place)
+            }
+            guard layer.files.indices.contains(weight.file) else {
+                throw fail("file index \(weight.file) is out of range (the layer has \(layer.files.count) files)")
+            }
+            guard weight.shape.dims.allSatisfy({ $0 > 0 }) else { throw fail("shape \(weight.shape) has a non-positive dimension") }
+            let expectedBytes = weight.shape.elementCount * weight.dtype.byteWidth
+            guard weight.byteCount == expectedBytes else {
+                throw fail("byteCount \(weight.byteCount) does not match shape \(weight.shape) of \(weight.dtype.rawValue) (\(expectedBytes) bytes)")
+            }
+            guard weight.offsetBytes >= 0, weight.offsetBytes % Layout.tensorAlignment == 0 else {
+                throw fail("offsetBytes \(weight.offsetBytes) is not a multiple of \(Layout.tensorAlignment)")
+            }
+            let fileBytes = layer.files[weight.file].byteCount
+            guard weight.offsetBytes + weight.byteCount <= fileBytes else {
+                throw fail("bytes \(weight.offsetBytes)..<\(weight.offsetBytes + weight.byteCount) run past the end of its \(fileBytes)-byte file")
+            }
+            let extent = weight.offsetBytes..<(weight.offsetBytes + weight.byteCount)
+            guard !extents[weight.file].contains(where: { $0.overlaps(extent) }) else {
+                throw fail("overlaps another weight in the same file")
+            }
+            extents[weight.file].append(extent)
+            guard shapes.updateValue(weight.shape, forKey: weight.name) == nil else {
+                throw fail("the name is already used by another value")
+            }
+        }
+    }
+
+    private func checkNodes(_ layer: Manifest.Layer, place: (index: Int, name: String), shapes: inout [String: Shape], weightLayers: [String: Int]) throws(FormatError) -> [Operator] {
+        guard !layer.nodes.isEmpty else {
+            throw FormatError(.invalidGraph, "the layer has no nodes", path: manifestPath, layer: place)
+        }
+        var operators: [Operator] = []
+        for node in layer.nodes {
+            func fail(_ message: String) -> FormatError {
+                FormatError(.invalidGraph, "node '\(node.name)' (\(node.op)): \(message)", path: manifestPath, layer: place)
+            }
+            let op: Operator
+            do { op = try Operator(type: node.op, attributes: node.attributes) } catch { throw fail("\(error)") }
+            var inputShapes: [Shape] = []
+            for input in node.inputs {
+                guard let shape = shapes[input] else {
+                    throw fail("input '\(input)' is not a graph input, a weight of this layer or an earlier node's output")
+                }
+                if let owner = weightLayers[input], owner != place.index {
+                    throw fail("input '\(input)' is a weight of layer \(owner); a node may read only its own layer's weights")
+                }
+                inputShapes.append(shape)
+            }
+            guard node.outputs.count == 1 else { throw fail("has \(node.outputs.count) outputs; every supported operator has exactly one") }
+            let outputShape: Shape
+            do { outputShape = try op.outputShape(inputs: inputShapes) } catch { throw fail("\(error)") }
+            guard shapes.updateValue(outputShape, forKey: node.outputs[0]) == nil else {
+                throw fail("output '\(node.outputs[0])' is already used by another value")
+            }
+            operators.append(op)
+        }
+        return operators
+    }
+}

@@ -1,0 +1,166 @@
+import DemandIO
+import Foundation
+
+/// The session's weight memory: one aligned arena, allocated when the session
+/// opens and never grown, handed out as contiguous regions in ring order.
+///
+/// Ownership, lifetime and threads: the ring belongs to one session. The read
+/// stage acquires a region for each layer (in layer order); the execute stage
+/// releases it once the layer has run (in the same order). A region's bytes
+/// belong to the read stage until its reads complete, then to restore, then to
+/// execute; the region records which (`Region.Owner`), and debug builds check
+/// the hand-offs. `acquire` blocks; every other call returns at once. All state
+/// is behind one lock.
+///
+/// Placement is deterministic: a region goes right after the newest one if it
+/// fits before the end of the arena, else at offset 0 (the tail is skipped).
+/// `acquire` then waits until no held region overlaps the new one and fewer
+/// than `depth + 1` regions are held (the executing layer plus `depth` ahead).
+/// Because placement does not depend on timing, `minimumCapacity` can compute
+/// the smallest arena that lets `depth` layers be ahead everywhere.
+public final class BufferRing: @unchecked Sendable {
+    public struct Region: Sendable, Equatable {
+        public let layerIndex: Int
+        public let offsetBytes: Int
+        public let byteCount: Int
+    }
+
+    /// The arena's base address and size.
+    public let capacityBytes: Int
+    /// How many layers may be held besides the one executing.
+    public let depth: Int
+    public var base: UnsafeMutableRawPointer { arena.base }
+
+    private let arena: AlignedBuffer
+    private let condition = NSCondition()
+    private var held: [Region] = []       // oldest first
+    private var heldBytes = 0
+    private var peakHeldBytes = 0
+    private var nextOffset = 0
+
+    public init(capacityBytes: Int, depth: Int) {
+        precondition(capacityBytes > 0 && depth >= 0)
+        self.capacityBytes = capacityBytes
+        self.depth = depth
+        self.arena = AlignedBuffer(byteCount: capacityBytes)
+    }
+
+    /// The arena as a raw buffer (for registering with the IO engine).
+    public var arenaBuffer: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: arena.base, count: capacityBytes)
+    }
+
+    /// Bytes held right now, and the most held since the last `resetPeak`.
+    public var byteCounts: (held: Int, peak: Int) {
+        condition.lock(); defer { condition.unlock() }
+        return (heldBytes, peakHeldBytes)
+    }
+
+    public var heldRegionCount: Int {
+        condition.lock(); defer { condition.unlock() }
+        return held.count
+    }
+
+    /// Forgets the peak and restarts placement at offset 0. The ring must be empty.
+    public func reset() {
+        condition.lock(); defer { condition.unlock() }
+        precondition(held.isEmpty, "reset with \(held.count) regions held")
+        nextOffset = 0
+        peakHeldBytes = 0
+    }
+
+    /// Where the next region of `byteCount` bytes goes, given the newest region's end.
+    static func placement(after end: Int, byteCount: Int, capacity: Int) -> Int {
+        end + byteCount <= capacity ? end : 0
+    }
+
+    /// Takes the next region, waiting for space. Returns nil without waiting
+    /// when `wait` is false and the region is not free, or when `abandon()`
+    /// becomes true while waiting (call `wakeAll()` after setting it).
+    public func acquire(layerIndex: Int, byteCount: Int, wait: Bool, abandon: () -> Bool) -> Region? {
+        precondition(byteCount <= capacityBytes, "region of \(byteCount) bytes in a \(capacityBytes)-byte ring")
+        condition.lock(); defer { condition.unlock() }
+        let offset = Self.placement(after: nextOffset, byteCount: byteCount, capacity: capacityBytes)
+        let region = Region(layerIndex: layerIndex, offsetBytes: offset, byteCount: byteCount)
+        while !isFree(region) {
+            if !wait || abandon() { return nil }
+            condition.wait()
+        }
+        if abandon() { return nil }
+        held.append(region)
+        heldBytes += byteCount
+        peakHeldBytes = max(peakHeldBytes, heldBytes)
+        nextOffset = offset + byteCount
+        return region
+    }
+
+    private func isFree(_ region: Region) -> Bool {
+        guard held.count < depth + 1 else { return false }
+        let end = region.offsetBytes + region.byteCount
+        return !held.contains { $0.offsetBytes < end && region.offsetBytes < $0.offsetBytes + $0.byteCount }
+            || region.byteCount == 0
+    }
+
+    /// Gives back the oldest region.
+    public func release(_ region: Region) {
+        condition.lock()
+        precondition(held.first == region, "regions are released in the order they were acquired")
+        held.removeFirst()
+        heldBytes -= region.byteCount
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Wakes every waiter so it can re-check its abandon condition.
+    public func wakeAll() {
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The bytes of a region.
+    public func bytes(of region: Region) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: arena.base + region.offsetBytes, count: region.byteCount)
+    }
+}
+
+extension BufferRing {
+    /// The smallest capacity (a multiple of 4096) with which every layer can be
+    /// acquired while the `depth` layers before it are still held, under the
+    /// ring's placement rule. `layerBytes` are the layers' sizes in execution order.
+    public static func minimumCapacity(layerBytes: [Int], depth: Int) -> Int {
+        let page = 4096
+        let largest = layerBytes.max() ?? 0
+        guard largest > 0 else { return page }
+        var windowLargest = 0
+        for start in layerBytes.indices {
+            let window = layerBytes[start..<min(layerBytes.count, start + depth + 1)]
+            windowLargest = max(windowLargest, window.reduce(0, +))
+        }
+        var capacity = max(page, (windowLargest + page - 1) / page * page)
+        while !fits(layerBytes: layerBytes, depth: depth, capacity: capacity) {
+            capacity += page
+        }
+        return capacity
+    }
+
+    /// Whether `capacity` lets every layer be placed with the `depth` before it still held.
+    static func fits(layerBytes: [Int], depth: Int, capacity: Int) -> Bool {
+        var starts: [Int] = []
+        starts.reserveCapacity(layerBytes.count)
+        var end = 0
+        for (index, bytes) in layerBytes.enumerated() {
+            guard bytes <= capacity else { return false }
+            let offset = placement(after: end, byteCount: bytes, capacity: capacity)
+            if bytes > 0 {
+                for previous in max(0, index - depth)..<index where layerBytes[previous] > 0 {
+                    let previousStart = starts[previous]
+                    if previousStart < offset + bytes && offset < previousStart + layerBytes[previous] { return false }
+                }
+            }
+            starts.append(offset)
+            end = offset + bytes
+        }
+        return true
+    }
+}

@@ -1,0 +1,79 @@
+import DemandTensor
+import Foundation
+import Synchronization
+
+/// One inference as it passes through the three stages.
+///
+/// Threads: created by the caller of `Session.run`, then touched by the read,
+/// restore and execute threads in turn. Each stage writes only its own span
+/// array; `outputs` is written by the execute thread only. The caller reads
+/// them after `finished` is signalled, which orders every write before.
+/// The first failure wins; later stages see `isFailed` and skip their work but
+/// still pass every layer along so the execute stage can release its region.
+final class Job: @unchecked Sendable {
+    let inputs: [String: Tensor]
+    let startNanoseconds: UInt64
+    let deadlineNanoseconds: UInt64?
+    let layerCount: Int
+
+    let readSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
+    let restoreSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
+    let executeSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
+    var bytesRead = 0                    // read thread
+    var executeStallNanoseconds: UInt64 = 0   // execute thread
+    var peakWeightBytes = 0              // execute thread, at the end
+    var outputs: [String: Tensor] = [:]  // execute thread
+    var mappings: [UnsafeMutableRawBufferPointer] = []  // read thread maps, execute thread unmaps (mmap policy)
+
+    private let failed = Atomic<Bool>(false)
+    private let failure = Mutex<RuntimeError?>(nil)
+    let finished = DispatchSemaphore(value: 0)
+
+    init(inputs: [String: Tensor], layerCount: Int, timeoutNanoseconds: UInt64?) {
+        self.inputs = inputs
+        self.layerCount = layerCount
+        self.startNanoseconds = Clock.now()
+        self.deadlineNanoseconds = timeoutNanoseconds.map { startNanoseconds + $0 }
+        readSpans = .allocate(capacity: layerCount)
+        restoreSpans = .allocate(capacity: layerCount)
+        executeSpans = .allocate(capacity: layerCount)
+        for spans in [readSpans, restoreSpans, executeSpans] { spans.initialize(repeating: .init()) }
+    }
+
+    deinit {
+        readSpans.deallocate()
+        restoreSpans.deallocate()
+        executeSpans.deallocate()
+    }
+
+    var isFailed: Bool {
+        if failed.load(ordering: .acquiring) { return true }
+        if let deadline = deadlineNanoseconds, Clock.now() > deadline {
+            fail(RuntimeError(.cancelled, "the inference passed its deadline and was stopped"))
+            return true
+        }
+        return false
+    }
+
+    /// Records the first failure; later ones are dropped.
+    func fail(_ error: RuntimeError) {
+        failure.withLock { if $0 == nil { $0 = error } }
+        failed.store(true, ordering: .releasing)
+    }
+
+    var error: RuntimeError? { failure.withLock { $0 } }
+
+    /// Nanoseconds since the inference started.
+    func elapsed() -> UInt64 { Clock.now() - startNanoseconds }
+
+    func stats(policy: Policy) -> InferenceStats {
+        var stats = InferenceStats(policy: policy, layerCount: layerCount)
+        for index in 0..<layerCount {
+            stats.layers[index] = .init(read: readSpans[index], restore: restoreSpans[index], execute: executeSpans[index])
+        }
+        stats.bytesRead = bytesRead
+        stats.peakWeightBytes = peakWeightBytes
+        stats.executeStallNanoseconds = executeStallNanoseconds
+        return stats
+    }
+}

@@ -1,0 +1,58 @@
+import DemandFormat
+import DemandTensor
+
+extension Pipeline {
+    func restoreLoop() {
+        while true {
+            let message = restoreInbox.receive()
+            switch message {
+            case .layer(let job, let loaded, let weights):
+                if policy == .resident || job.isFailed {
+                    executeInbox.send(message)
+                    continue
+                }
+                job.restoreSpans[loaded.index].startNanoseconds = job.elapsed()
+                let views = restore(loaded, job: job)
+                job.restoreSpans[loaded.index].endNanoseconds = job.elapsed()
+                executeInbox.send(.layer(job, loaded, weights: views ?? weights))
+            case .end:
+                executeInbox.send(message)
+            case .stop:
+                executeInbox.send(.stop)
+                return
+            case .run:
+                preconditionFailure("the restore stage does not receive run")
+            }
+        }
+    }
+
+    /// Verifies each file's checksum and makes a tensor view over each weight,
+    /// in place: no byte is copied. Nil (and the job failed) on a mismatch.
+    func restore(_ loaded: LoadedLayer, job: Job) -> [String: Tensor]? {
+        let layer = model.layers[loaded.index]
+        for (fileIndex, file) in layer.files.enumerated() {
+            let actual = CRC32C.checksum(UnsafeRawBufferPointer(loaded.files[fileIndex]))
+            guard actual == file.crc32c else {
+                job.fail(RuntimeError(
+                    .checksumMismatch,
+                    "checksum mismatch over bytes 0..<\(file.byteCount): CRC-32C is \(hex(actual)), the manifest says \(hex(file.crc32c)); the file is corrupt or changed since the model was written",
+                    layer: layerPlace(loaded.index), path: filePaths[loaded.index][fileIndex], offsetBytes: 0))
+                return nil
+            }
+        }
+        return Self.views(of: layer, files: loaded.files)
+    }
+
+    static func views(of layer: Manifest.Layer, files: [UnsafeMutableRawBufferPointer]) -> [String: Tensor] {
+        var views: [String: Tensor] = [:]
+        views.reserveCapacity(layer.weights.count)
+        for weight in layer.weights {
+            let address = files[weight.file].baseAddress! + weight.offsetBytes
+            let floats = address.bindMemory(to: Float.self, capacity: weight.shape.elementCount)
+            views[weight.name] = Tensor(shape: weight.shape, borrowing: floats)
+        }
+        return views
+    }
+}
+
+func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16, uppercase: false) }

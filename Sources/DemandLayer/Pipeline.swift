@@ -1,0 +1,103 @@
+import DemandFormat
+import DemandIO
+import DemandTensor
+import Foundation
+
+/// The bytes of one layer as they pass from read to restore to execute.
+struct LoadedLayer: @unchecked Sendable {
+    let index: Int
+    /// The ring region holding the layer (ring policies), released by execute.
+    let region: BufferRing.Region?
+    /// Each of the layer's files, in manifest order.
+    let files: [UnsafeMutableRawBufferPointer]
+}
+
+enum StageMessage: @unchecked Sendable {
+    case run(Job)
+    case layer(Job, LoadedLayer, weights: [String: Tensor])
+    case end(Job)
+    case stop
+}
+
+/// Where a policy's weight bytes come from.
+enum WeightSource {
+    /// Read through the IO engine into the ring (bulk, linear, pipelined).
+    case ring(BufferRing, ReadScheduler)
+    /// Read once at open and held; the views are made once.
+    case resident(BufferRing, views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]])
+    /// Mapped from the files at run time.
+    case mapped(fds: [[Int32]])
+}
+
+/// The three stage threads and what they share.
+///
+/// Ownership and threads: the read thread owns the IO engine and the read
+/// scheduler; the restore thread owns nothing but its inbox; the execute thread
+/// owns the kernel workspace and the activations of the running inference, and
+/// is the only one that releases ring regions. Stages talk only through their
+/// inboxes. `stop()` sends each stage a stop message and joins all three.
+final class Pipeline: @unchecked Sendable {
+    let model: Model
+    let policy: Policy
+    let source: WeightSource
+    let filePaths: [[String]]
+    let fileDescriptors: [[Int32]]
+    /// Values no later node reads, to drop once layer `i` has run.
+    let dropAfterLayer: [[String]]
+
+    let readInbox = Channel<StageMessage>()
+    let restoreInbox = Channel<StageMessage>()
+    let executeInbox = Channel<StageMessage>()
+    private var threads: [StageThread] = []
+    let workspace = Workspace()
+    /// Tests only: sees each layer's weight views on the execute thread. Set before `run`.
+    var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
+
+    init(model: Model, policy: Policy, source: WeightSource, fileDescriptors: [[Int32]]) {
+        self.model = model
+        self.fileDescriptors = fileDescriptors
+        self.policy = policy
+        self.source = source
+        self.filePaths = model.layers.map { $0.files.map(model.filePath) }
+        self.dropAfterLayer = Self.lastUses(model)
+    }
+
+    func start() {
+        threads = [
+            StageThread(name: "dl-read") { [self] in readLoop() },
+            StageThread(name: "dl-restore") { [self] in restoreLoop() },
+            StageThread(name: "dl-exec") { [self] in executeLoop() },
+        ]
+    }
+
+    func stop() {
+        readInbox.send(.stop)
+        for thread in threads { thread.join() }
+        threads = []
+    }
+
+    var ring: BufferRing? {
+        switch source {
+        case .ring(let ring, _), .resident(let ring, _, _): ring
+        case .mapped: nil
+        }
+    }
+
+    /// For each layer, the activations whose last reader is in that layer
+    /// (graph outputs are kept to the end).
+    static func lastUses(_ model: Model) -> [[String]] {
+        var lastLayer: [String: Int] = [:]
+        for (index, layer) in model.layers.enumerated() {
+            for node in layer.nodes { for input in node.inputs { lastLayer[input] = index } }
+        }
+        let kept = Set(model.manifest.outputs.map(\.name))
+        let weights = Set(model.layers.flatMap { $0.weights.map(\.name) })
+        var drops = Array(repeating: [String](), count: model.layers.count)
+        for (value, index) in lastLayer where !kept.contains(value) && !weights.contains(value) {
+            drops[index].append(value)
+        }
+        return drops
+    }
+
+    func layerPlace(_ index: Int) -> (index: Int, name: String) { (index, model.layers[index].name) }
+}

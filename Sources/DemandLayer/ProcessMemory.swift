@@ -1,0 +1,29 @@
+import Foundation
+
+/// The process's resident memory, from /proc/self/status.
+public enum ProcessMemory {
+    /// Peak resident set size (VmHWM) in bytes since start or since the last `resetPeak()`.
+    public static var peakResidentBytes: Int { statusField("VmHWM:") ?? 0 }
+    /// Current resident set size (VmRSS) in bytes.
+    public static var residentBytes: Int { statusField("VmRSS:") ?? 0 }
+
+    /// Resets the peak to the current resident size (writes 5 to /proc/self/clear_refs).
+    /// Returns false where the kernel does not allow it; the peak then covers
+    /// the whole process lifetime.
+    @discardableResult
+    public static func resetPeak() -> Bool {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "5", 1) == 1
+    }
+
+    private static func statusField(_ key: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
+            let digits = line.dropFirst(key.count).split(separator: " ").first.flatMap { Int($0) }
+            return digits.map { $0 * 1024 }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,110 @@
+import DemandFormat
+import DemandIO
+import DemandTensor
+
+extension Session {
+    struct Plan {
+        var capacity: Int
+        var depth: Int
+    }
+
+    /// The arena size and depth a policy needs, checking the caller's options.
+    static func plan(model: Model, options: SessionOptions, layerBytes: [Int]) throws(RuntimeError) -> Plan {
+        let total = layerBytes.reduce(0, +)
+        let largest = layerBytes.max() ?? 0
+        guard options.threadCount >= 1 else {
+            throw RuntimeError(.invalidOption, "thread count must be at least 1 (got \(options.threadCount))")
+        }
+        guard options.requestBytes >= 4096, options.requestBytes % 4096 == 0 else {
+            throw RuntimeError(.invalidOption, "request size must be a positive multiple of 4096 bytes (got \(options.requestBytes))")
+        }
+        switch options.policy {
+        case .resident, .bulk:
+            return Plan(capacity: max(total, 4096), depth: layerBytes.count)
+        case .linear:
+            return Plan(capacity: max(largest, 4096), depth: 0)
+        case .mmap:
+            return Plan(capacity: 0, depth: 0)
+        case .pipelined:
+            guard options.depth >= 1 else {
+                throw RuntimeError(.invalidOption, "depth must be at least 1 (got \(options.depth)): depth is how many layers are loaded ahead of the one executing; for no overlap use the linear policy")
+            }
+            let depth = min(options.depth, max(layerBytes.count - 1, 1))
+            let minimum = BufferRing.minimumCapacity(layerBytes: layerBytes, depth: depth)
+            guard let budget = options.budgetBytes else { return Plan(capacity: minimum, depth: depth) }
+            let largestIndex = layerBytes.firstIndex(of: largest) ?? 0
+            guard budget >= largest else {
+                throw RuntimeError(.budgetTooSmall, "a budget of \(budget) bytes cannot hold the largest layer (layer \(largestIndex) '\(model.layers[largestIndex].name)', \(largest) bytes): the smallest budget is \(largest) bytes, and \(minimum) bytes lets \(depth) layer\(depth == 1 ? "" : "s") load ahead everywhere")
+            }
+            return Plan(capacity: Layout.roundUp(budget, to: Layout.fileAlignment), depth: depth)
+        }
+    }
+
+    /// Opens every layer file for the chosen engine: O_DIRECT where the
+    /// filesystem allows it; under `auto`, buffered with pread where it does not.
+    static func openFilesForEngine(_ model: Model, choice: IOEngineChoice) throws(RuntimeError) -> (files: [[DirectFile]], direct: Bool, choice: IOEngineChoice) {
+        do {
+            return (try openFiles(model, direct: true), true, choice)
+        } catch let error where error.code == .directIONotSupported {
+            guard choice == .auto || choice == .pread else { throw error }
+            return (try openFiles(model, direct: false), false, .pread)
+        }
+    }
+
+    static func openFiles(_ model: Model, direct: Bool) throws(RuntimeError) -> [[DirectFile]] {
+        var files: [[DirectFile]] = []
+        for (index, layer) in model.layers.enumerated() {
+            var layerFiles: [DirectFile] = []
+            for file in layer.files {
+                let path = model.filePath(file)
+                do {
+                    layerFiles.append(try DirectFile(path: path, direct: direct))
+                } catch {
+                    for opened in files.joined() { opened.close() }
+                    for opened in layerFiles { opened.close() }
+                    let code: RuntimeError.Code = error.code == .directIONotSupported ? .directIONotSupported : .openFailed
+                    let remedy = code == .directIONotSupported ? " (this filesystem refuses O_DIRECT; use --io auto or pread, or keep models on a disk filesystem such as ext4)" : ""
+                    throw RuntimeError(code, "\(error.message)\(remedy)", layer: (index, layer.name), path: path)
+                }
+            }
+            files.append(layerFiles)
+        }
+        return files
+    }
+
+    /// Reads and verifies every layer once, for the resident policy.
+    static func loadResident(_ model: Model, ring: BufferRing, scheduler: ReadScheduler, fds: [[Int32]]) throws(RuntimeError) -> (views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]]) {
+        var extents: [ReadExtent] = []
+        var files: [[UnsafeMutableRawBufferPointer]] = []
+        for (index, layer) in model.layers.enumerated() {
+            guard let region = ring.acquire(layerIndex: index, byteCount: layer.byteCount, wait: false, abandon: { false }) else {
+                preconditionFailure("the resident arena holds every layer")
+            }
+            var layerFiles: [UnsafeMutableRawBufferPointer] = []
+            var offset = region.offsetBytes
+            for (fileIndex, file) in layer.files.enumerated() {
+                let bytes = UnsafeMutableRawBufferPointer(start: ring.base + offset, count: file.byteCount)
+                extents.append(ReadExtent(id: index << 8 | fileIndex, fd: fds[index][fileIndex], path: model.filePath(file),
+                                          offsetBytes: 0, byteCount: file.byteCount, destination: bytes.baseAddress!))
+                layerFiles.append(bytes)
+                offset += file.byteCount
+            }
+            files.append(layerFiles)
+        }
+        do { try scheduler.readAll(extents) } catch {
+            throw RuntimeError(.readFailed, error.message, path: error.path, offsetBytes: error.offsetBytes)
+        }
+        var views: [[String: Tensor]] = []
+        for (index, layer) in model.layers.enumerated() {
+            for (fileIndex, file) in layer.files.enumerated() {
+                let actual = CRC32C.checksum(UnsafeRawBufferPointer(files[index][fileIndex]))
+                guard actual == file.crc32c else {
+                    throw RuntimeError(.checksumMismatch, "checksum mismatch: CRC-32C is \(hex(actual)), the manifest says \(hex(file.crc32c))",
+                                       layer: (index, layer.name), path: model.filePath(file), offsetBytes: 0)
+                }
+            }
+            views.append(Pipeline.views(of: layer, files: files[index]))
+        }
+        return (views, files)
+    }
+}

@@ -1,0 +1,122 @@
+import DemandFormat
+import DemandIO
+import DemandTensor
+import Foundation
+
+/// A model opened for inference under one policy: its weight memory, its IO
+/// engine and its three stage threads.
+///
+/// Lifetime: everything a session needs is set up in `init`: the files are
+/// opened, the arena is allocated (and, for `resident`, filled), the threads
+/// are started. `run` allocates no weight memory. `close()` (or releasing the
+/// session) stops and joins the threads and closes the files.
+///
+/// Threads: `run` may be called from any thread. Calls on one session are
+/// serialized: a second caller waits until the first inference is done.
+/// Different sessions run independently.
+public final class Session: @unchecked Sendable {
+    public let model: Model
+    public let options: SessionOptions
+    /// The engine that reads the layer files, or nil for the mmap policy.
+    public let ioEngine: IOEngineKind?
+    /// Whether reads bypass the page cache (O_DIRECT).
+    public let isDirect: Bool
+    /// Bytes of the weight arena (0 for mmap, which maps the files instead).
+    public let arenaBytes: Int
+
+    let pipeline: Pipeline
+    private let files: [[DirectFile]]
+    private let runLock = NSLock()
+    private var closed = false
+    private var lastStatsStorage: InferenceStats?
+
+    /// Statistics of the most recent successful inference.
+    public var lastStats: InferenceStats? {
+        runLock.lock(); defer { runLock.unlock() }
+        return lastStatsStorage
+    }
+
+    public init(model: Model, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
+        self.model = model
+        self.options = options
+        let layerBytes = model.layers.map(\.byteCount)
+        let plan = try Self.plan(model: model, options: options, layerBytes: layerBytes)
+        BLAS.setThreadCount(options.threadCount)
+
+        let source: WeightSource
+        var fds: [[Int32]]
+        if options.policy == .mmap {
+            files = try Self.openFiles(model, direct: false)
+            fds = files.map { $0.map(\.fd) }
+            source = .mapped(fds: fds)
+            ioEngine = nil
+            isDirect = false
+            arenaBytes = 0
+        } else {
+            let opened = try Self.openFilesForEngine(model, choice: options.io)
+            files = opened.files
+            fds = files.map { $0.map(\.fd) }
+            isDirect = opened.direct
+            let engine: any IOEngine
+            do { engine = try IOEngines.make(opened.choice, queueDepth: options.queueDepth) } catch {
+                throw RuntimeError(.ioEngineUnavailable, "\(error)")
+            }
+            ioEngine = engine.kind
+            let ring = BufferRing(capacityBytes: plan.capacity, depth: plan.depth)
+            arenaBytes = plan.capacity
+            do { try engine.register(arena: ring.arenaBuffer) } catch {
+                throw RuntimeError(.ioEngineUnavailable, "\(error)")
+            }
+            let scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
+            if options.policy == .resident {
+                let loaded = try Self.loadResident(model, ring: ring, scheduler: scheduler, fds: fds)
+                source = .resident(ring, views: loaded.views, files: loaded.files)
+            } else {
+                source = .ring(ring, scheduler)
+            }
+        }
+        pipeline = Pipeline(model: model, policy: options.policy, source: source, fileDescriptors: fds)
+        pipeline.start()
+    }
+
+    deinit { close() }
+
+    /// Stops and joins the stage threads and closes the files. Idempotent.
+    public func close() {
+        runLock.lock(); defer { runLock.unlock() }
+        guard !closed else { return }
+        closed = true
+        pipeline.stop()
+        for layerFiles in files { for file in layerFiles { file.close() } }
+    }
+
+    /// Runs one inference. `inputs` must name every graph input with its
+    /// declared shape; the result maps every graph output name to its tensor.
+    public func run(_ inputs: [String: Tensor], timeoutNanoseconds: UInt64? = nil) throws(RuntimeError) -> [String: Tensor] {
+        try validate(inputs)
+        runLock.lock(); defer { runLock.unlock() }
+        guard !closed else { throw RuntimeError(.sessionClosed, "the session is closed") }
+        let job = Job(inputs: inputs, layerCount: model.layers.count, timeoutNanoseconds: timeoutNanoseconds)
+        pipeline.readInbox.send(.run(job))
+        job.finished.wait()
+        if let error = job.error { throw error }
+        var stats = job.stats(policy: options.policy)
+        stats.latencyNanoseconds = job.elapsed()
+        lastStatsStorage = stats
+        return job.outputs
+    }
+
+    private func validate(_ inputs: [String: Tensor]) throws(RuntimeError) {
+        for declared in model.manifest.inputs {
+            guard let tensor = inputs[declared.name] else {
+                throw RuntimeError(.invalidInput, "input '\(declared.name)' (\(declared.shape)) is missing; the model's inputs are \(model.manifest.inputs.map { "'\($0.name)' \($0.shape)" }.joined(separator: ", "))")
+            }
+            guard tensor.shape == declared.shape else {
+                throw RuntimeError(.invalidInput, "input '\(declared.name)' has shape \(tensor.shape); the model expects \(declared.shape)")
+            }
+        }
+        for name in inputs.keys where !model.manifest.inputs.contains(where: { $0.name == name }) {
+            throw RuntimeError(.invalidInput, "'\(name)' is not an input of the model; its inputs are \(model.manifest.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+    }
+}

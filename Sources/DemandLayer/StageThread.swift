@@ -1,0 +1,35 @@
+import Glibc
+
+/// A named, joinable pthread running one closure: the session's stage threads
+/// (`dl-read`, `dl-restore`, `dl-exec`) are these.
+final class StageThread: @unchecked Sendable {
+    let name: String
+    private var thread: pthread_t
+    private var joined = false
+
+    private final class Box {
+        let name: String
+        let body: () -> Void
+        init(name: String, body: @escaping () -> Void) { self.name = name; self.body = body }
+    }
+
+    init(name: String, body: @escaping () -> Void) {
+        self.name = name
+        let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            _ = pthread_setname_np(pthread_self(), String(box.name.prefix(15)))
+            box.body()
+            return nil
+        }, box)
+        precondition(result == 0, "pthread_create failed: \(result)")
+        self.thread = thread
+    }
+
+    func join() {
+        guard !joined else { return }
+        joined = true
+        pthread_join(thread, nil)
+    }
+}

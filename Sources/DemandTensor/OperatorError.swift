@@ -1,0 +1,28 @@
+/// Why an operator could not be built from its attributes, or why it cannot
+/// run on the shapes it was given. Messages are written for the person who
+/// made the model: they name the attribute or shape at fault and what would
+/// be accepted instead.
+public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Code: String, Sendable {
+        /// The op type is not one this runtime implements.
+        case unknownOperator
+        /// An attribute this op does not take, or a value it does not support.
+        case unsupportedAttribute
+        /// An attribute of the right kind with a value outside its range.
+        case invalidAttribute
+        /// Too few or too many inputs.
+        case inputCount
+        /// Inputs whose shapes do not fit the op or each other.
+        case inputShape
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,151 @@
+import DemandFormat
+import DemandTensor
+import Foundation
+
+/// Built-in model architectures with seeded random weights: real topologies
+/// and sizes, for benchmarks and tests. The same name and seed always write
+/// the same bytes.
+public enum Zoo {
+    public struct Entry: Sendable {
+        public let name: String
+        public let summary: String
+        let build: @Sendable (GraphBuilder) throws(FormatError) -> Void
+    }
+
+    public static let entries: [Entry] = [
+        Entry(name: "resnet152", summary: "ResNet-152 v1.5, 224x224, ~219 MiB, largest layer ~9 MiB, compute-heavy", build: resNet152),
+        Entry(name: "yolov3", summary: "YOLOv3 (Darknet-53 + 3 heads), 416x416, ~236 MiB, largest layer 18 MiB", build: yoloV3),
+        Entry(name: "vgg16", summary: "VGG-16, 224x224, ~528 MiB, one ~392 MiB fully-connected layer", build: vgg16),
+        Entry(name: "tiny", summary: "a 32x32 toy with every operator, ~0.3 MiB, for tests", build: tiny),
+    ]
+
+    public static let defaultSeed: UInt64 = 0x5EED
+    public static func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+
+    /// Weight bytes and layer count of a model, without generating it.
+    public static func measure(_ name: String) throws(FormatError) -> (weightBytes: Int, layers: Int) {
+        guard let entry = entry(named: name) else { throw unknown(name) }
+        let builder = GraphBuilder(writer: nil, seed: defaultSeed)
+        try entry.build(builder)
+        _ = try builder.finish()
+        return (builder.weightByteCount, builder.layerCount)
+    }
+
+    /// Writes model `name` to `destination` (a `NAME.dlm` path that must not
+    /// exist). `progress` receives (bytes generated, total bytes).
+    @discardableResult
+    public static func make(_ name: String, at destination: String, seed: UInt64 = defaultSeed,
+                            progress: ((Int, Int) -> Void)? = nil) throws(FormatError) -> Model {
+        guard let entry = entry(named: name) else { throw unknown(name) }
+        let total = try measure(name).weightBytes
+        let writer = try ModelWriter(destination: destination, name: name)
+        let builder = GraphBuilder(writer: writer, seed: seed)
+        builder.progress = { progress?($0, total) }
+        do {
+            try entry.build(builder)
+            return try builder.finish()!
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
+
+    static func unknown(_ name: String) -> FormatError {
+        FormatError(.invalidGraph, "no built-in model named '\(name)'; built-in models: \(entries.map(\.name).joined(separator: ", "))")
+    }
+
+    // MARK: Architectures
+
+    static func resNet152(_ b: GraphBuilder) throws(FormatError) {
+        b.input("input", shape: [1, 3, 224, 224])
+        var x = try b.conv("input", 64, kernel: 7, stride: 2, pad: 3)
+        x = try b.maxPool(x, kernel: 3, stride: 2, pad: 1)
+        for (stage, (width, blocks)) in [(64, 3), (128, 8), (256, 36), (512, 3)].enumerated() {
+            for block in 0..<blocks {
+                let stride = block == 0 && stage > 0 ? 2 : 1
+                let a = try b.conv(x, width, kernel: 1)
+                let c = try b.conv(a, width, kernel: 3, stride: stride)
+                // The last BatchNorm of each residual branch starts small, so the
+                // sum of 50 branches keeps a sane scale (as zero-init-gamma training does).
+                let e = try b.conv(c, width * 4, kernel: 1, activation: .none, gammaScale: 0.2)
+                let shortcut = block == 0 ? try b.conv(x, width * 4, kernel: 1, stride: stride, activation: .none, name: "downsample") : x
+                x = try b.add(e, shortcut, activation: .relu)
+            }
+        }
+        x = try b.globalAveragePool(x)
+        x = try b.flatten(x)
+        x = try b.dense(x, 1000, name: "fc")
+        try b.output(try b.softmax(x))
+    }
+
+    static func yoloV3(_ b: GraphBuilder) throws(FormatError) {
+        let leaky = Activation.leakyRelu(alpha: 0.1)
+        func darknetConv(_ x: String, _ channels: Int, _ kernel: Int, stride: Int = 1) throws(FormatError) -> String {
+            try b.conv(x, channels, kernel: kernel, stride: stride, activation: leaky)
+        }
+        b.input("images", shape: [1, 3, 416, 416])
+        var x = try darknetConv("images", 32, 3)
+        var routes: [String] = []
+        for (channels, blocks) in [(64, 1), (128, 2), (256, 8), (512, 8), (1024, 4)] {
+            x = try darknetConv(x, channels, 3, stride: 2)
+            for _ in 0..<blocks {
+                let a = try darknetConv(x, channels / 2, 1)
+                let c = try b.conv(a, channels, kernel: 3, activation: leaky, gammaScale: 0.3)
+                x = try b.add(x, c)
+            }
+            routes.append(x)
+        }
+        var outputs: [String] = []
+        var trunk = x
+        for (scale, channels) in [(0, 512), (1, 256), (2, 128)] {
+            if scale > 0 {
+                let lateral = try darknetConv(trunk, channels, 1)
+                trunk = try b.concat([try b.upsample(lateral, scale: 2), routes[4 - scale]])
+            }
+            for _ in 0..<2 {
+                trunk = try darknetConv(trunk, channels, 1)
+                trunk = try darknetConv(trunk, channels * 2, 3)
+            }
+            trunk = try darknetConv(trunk, channels, 1)
+            let head = try darknetConv(trunk, channels * 2, 3)
+            outputs.append(try b.conv(head, 255, kernel: 1, activation: .none, batchNorm: false, name: "detect"))
+        }
+        for output in outputs { try b.output(output) }
+    }
+
+    static func vgg16(_ b: GraphBuilder) throws(FormatError) {
+        b.input("input", shape: [1, 3, 224, 224])
+        var x = "input"
+        for (channels, count) in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)] {
+            for _ in 0..<count { x = try b.conv(x, channels, kernel: 3, batchNorm: false) }
+            x = try b.maxPool(x, kernel: 2, stride: 2)
+        }
+        x = try b.flatten(x)
+        x = try b.dense(x, 4096, activation: .relu, name: "fc")
+        x = try b.dense(x, 4096, activation: .relu, name: "fc")
+        x = try b.dense(x, 1000, name: "fc")
+        try b.output(try b.softmax(x))
+    }
+
+    /// Small enough for unit tests, with every operator and an uneven spread of
+    /// layer sizes so the ring wraps.
+    static func tiny(_ b: GraphBuilder) throws(FormatError) {
+        b.input("input", shape: [1, 3, 32, 32])
+        let stem = try b.conv("input", 16, kernel: 3, activation: .relu)
+        var x = try b.maxPool(stem, kernel: 3, stride: 2, pad: 1)
+        let depthwise = try b.conv(x, 16, kernel: 3, groups: 16, activation: .silu, name: "depthwise")
+        let wide = try b.conv(depthwise, 64, kernel: 3, dilation: 2, activation: .leakyRelu(alpha: 0.1))
+        let narrow = try b.conv(wide, 16, kernel: 1, activation: .none, gammaScale: 0.5)
+        x = try b.add(narrow, x, activation: .clip(min: 0, max: 6))
+        let down = try b.conv(x, 32, kernel: 3, stride: 2, activation: .sigmoid)
+        let up = try b.upsample(down, scale: 2)
+        x = try b.concat([up, x])
+        x = try b.averagePool(x, kernel: 2, stride: 2)
+        x = try b.conv(x, 128, kernel: 3, activation: .relu, name: "wide")
+        x = try b.globalAveragePool(x)
+        x = try b.flatten(x)
+        x = try b.dense(x, 256, activation: .relu)
+        x = try b.dense(x, 10)
+        try b.output(try b.softmax(x))
+    }
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import DemandFormat
+import DemandIO
+import DemandLayer
+import DemandTensor
+import DemandZoo
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the loading policies side by side on one model, in one run.",
+        discussion: """
+            Runs each policy on the same input and prints one row per policy: latency (min/median/max over --runs), \
+            the process's peak RSS while that policy ran (the mark is reset before each), the most weight bytes held \
+            at once, bytes read per run and the read bandwidth while reads were in flight. Then a summary:
+              io_only_ms            reading every layer through the same engine without executing (median)
+              bound_ms              max(resident median, io_only): no pipeline can beat this
+              efficiency            bound / pipelined median (1.0 = loading fully hidden)
+              hidden_pct            (linear − pipelined) / min(resident, io_only): how much of what can be hidden is
+              overhead_pct          pipelined median vs resident median
+              memory_reduction_pct  1 − pipelined peak weight bytes / bulk's
+            Policies: resident (weights preloaded: pure compute), bulk (read all, then run), linear (read one, run one), \
+            pipelined (this runtime: read, restore and execute overlap), mmap (map the files; page cache dropped before each run).
+            Every policy must produce bit-identical outputs; the bench checks and fails if not.
+            Progress goes to standard error; standard output carries only the table or the JSON.
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: ArgumentHelp("Prefetch depth: layers loaded ahead of the one executing. A list sweeps: 1,2,4,8.", valueName: "n[,n...]"))
+    var depth: String = "2"
+
+    @Option(name: .long, help: ArgumentHelp("Arena bytes for pipelined (suffixes K, M, G). Default: the smallest that lets --depth layers be ahead.", valueName: "bytes"))
+    var budget: String?
+
+    @Option(name: .long, help: "Timed runs per policy (after one warm-up run).")
+    var runs: Int = 5
+
+    @Option(name: .long, help: ArgumentHelp("Policies to run, comma-separated.", valueName: "list"))
+    var policies: String = "resident,bulk,linear,pipelined,mmap"
+
+    @Option(name: .long, help: ArgumentHelp("IO engine: auto (io_uring, else libaio, else pread), uring, aio, pread.", valueName: "engine"))
+    var io: String = "auto"
+
+    @Option(name: .long, help: "Kernel threads (OpenBLAS). Default: all cores.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(name: .long, help: "Print one JSON object instead of the table.")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("Write a Chrome/Perfetto trace of the last run of each policy.", valueName: "file"))
+    var trace: String?
+
+    var depths: [Int] { depth.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var policyList: [Policy] { policies.split(separator: ",").compactMap { Policy(rawValue: $0.trimmingCharacters(in: .whitespaces)) } }
+
+    func validate() throws {
+        guard !depths.isEmpty, depths.count == depth.split(separator: ",").count else {
+            throw ValidationError("--depth takes whole numbers separated by commas, e.g. 2 or 1,2,4 (got '\(depth)')")
+        }
+        guard depths.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--depth must be at least 1: it is how many layers load ahead of the one executing (for no overlap, the linear policy is already in the table)")
+        }
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        let names = policies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        for name in names where Policy(rawValue: name) == nil {
+            throw ValidationError("unknown policy '\(name)'; choose from \(Policy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard IOEngineChoice(rawValue: io) != nil else {
+            throw ValidationError("unknown --io '\(io)'; choose from \(IOEngineChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let budget { _ = try parseBytes(budget) }
+    }
+
+    func run() throws {
+        let model = try ModelLocator.open(modelOptions.model, cache: modelOptions.cache)
+        let budgetBytes = try budget.map(parseBytes)
+        var options = SessionOptions(io: IOEngineChoice(rawValue: io)!, threadCount: threads)
+        options.budgetBytes = budgetBytes
+        let inputs = Self.seededInputs(for: model)
+        var traceFile = trace.map { _ in Trace() }
+
+        var measurements: [Measurement] = []
+        for policy in policyList {
+            for depth in (policy == .pipelined ? depths : [depths[0]]) {
+                var policyOptions = options
+                policyOptions.policy = policy
+                policyOptions.depth = depth
+                let measurement = try measure(model, options: policyOptions, inputs: inputs)
+                traceFile?.append(measurement.lastStats, model: model, label: policy == .pipelined ? "pipelined depth \(depth)" : policy.rawValue)
+                measurements.append(measurement)
+            }
+        }
+
+        var probeOptions = options
+        probeOptions.depth = depths[0]
+        let ioOnly = try measureReadOnly(model, options: probeOptions)
+        let report = BenchReport(model: model, measurements: measurements, ioOnly: ioOnly, firstDepth: depths[0])
+        if let trace, let traceFile {
+            try traceFile.write(to: trace)
+            status("trace written to \(trace)")
+        }
+        if json { print(try report.json()) } else { print(report.table()) }
+        if let mismatch = report.outputMismatch {
+            throw CommandFailure("outputs differ between policies: \(mismatch)")
+        }
+    }
+
+    /// One policy: open a session (not timed), one warm-up run, then `runs` timed runs.
+    private func measure(_ model: Model, options: SessionOptions, inputs: [String: Tensor]) throws -> Measurement {
+        let label = options.policy == .pipelined ? "pipelined (depth \(options.depth))" : options.policy.rawValue
+        status("\(label): opening")
+        ProcessMemory.resetPeak()
+        let session = try Session(model: model, options: options)
+        defer { session.close() }
+        let outputs = try session.run(inputs)
+        var latencies: [Double] = []
+        var peakWeightBytes = 0
+        var stats = session.lastStats!
+        for index in 0..<runs {
+            _ = try session.run(inputs)
+            stats = session.lastStats!
+            latencies.append(stats.latencyMilliseconds)
+            peakWeightBytes = max(peakWeightBytes, stats.peakWeightBytes)
+            status("\(label): run \(index + 1)/\(runs) \(String(format: "%.1f", stats.latencyMilliseconds)) ms")
+        }
+        return Measurement(
+            policy: options.policy, depth: options.policy == .pipelined ? options.depth : nil,
+            budgetBytes: session.arenaBytes, latenciesMilliseconds: latencies,
+            peakResidentBytes: ProcessMemory.peakResidentBytes, peakWeightBytes: peakWeightBytes,
+            bytesRead: stats.bytesRead, readActiveNanoseconds: Self.readActiveNanoseconds(stats),
+            ioEngine: session.ioEngine, isDirect: session.isDirect,
+            outputs: outputs.mapValues(\.array), lastStats: stats)
+    }
+
+    private func measureReadOnly(_ model: Model, options: SessionOptions) throws -> ReadOnlyMeasurement {
+        status("io_only: reading every layer without executing")
+        let probe = try ReadProbe(model: model, options: options)
+        _ = try probe.run()
+        var times: [Double] = []
+        for _ in 0..<runs { times.append(Double(try probe.run().nanoseconds) / 1e6) }
+        return ReadOnlyMeasurement(medianMilliseconds: median(times), engine: probe.ioEngine, isDirect: probe.isDirect)
+    }
+
+    /// Time during which at least one read was in flight (the union of the layers' read spans).
+    static func readActiveNanoseconds(_ stats: InferenceStats) -> UInt64 {
+        let spans = stats.layers.map(\.read).filter { $0.endNanoseconds > $0.startNanoseconds }
+            .sorted { $0.startNanoseconds < $1.startNanoseconds }
+        var total: UInt64 = 0
+        var current: (UInt64, UInt64)?
+        for span in spans {
+            if let (start, end) = current, span.startNanoseconds <= end {
+                current = (start, max(end, span.endNanoseconds))
+            } else {
+                if let (start, end) = current { total += end - start }
+                current = (span.startNanoseconds, span.endNanoseconds)
+            }
+        }
+        if let (start, end) = current { total += end - start }
+        return total
+    }
+
+    /// Deterministic inputs in [-1, 1), the same for every policy.
+    static func seededInputs(for model: Model) -> [String: Tensor] {
+        var random = SeededRandom(seed: 42)
+        var inputs: [String: Tensor] = [:]
+        for input in model.manifest.inputs {
+            let tensor = Tensor(zeros: input.shape)
+            random.fill(tensor.buffer, bound: 1)
+            inputs[input.name] = tensor
+        }
+        return inputs
+    }
+}
+
+/// "64M", "1.5G", "4096" → bytes.
+func parseBytes(_ text: String) throws -> Int {
+    let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824]
+    var number = text.uppercased()
+    if number.hasSuffix("IB") || number.hasSuffix("B") { number = String(number.dropLast(number.hasSuffix("IB") ? 2 : 1)) }
+    var scale = 1.0
+    if let last = number.last, let unit = units[last] { scale = unit; number.removeLast() }
+    guard let value = Double(number), value > 0 else {
+        throw ValidationError("'\(text)' is not a byte count; write e.g. 33554432, 32M or 1.5G")
+    }
+    return Int(value * scale)
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}

@@ -1,0 +1,186 @@
+import DemandFormat
+import DemandIO
+import DemandLayer
+import Foundation
+
+struct Measurement {
+    let policy: Policy
+    let depth: Int?
+    let budgetBytes: Int
+    let latenciesMilliseconds: [Double]
+    let peakResidentBytes: Int
+    let peakWeightBytes: Int
+    let bytesRead: Int
+    let readActiveNanoseconds: UInt64
+    let ioEngine: IOEngineKind?
+    let isDirect: Bool
+    let outputs: [String: [Float]]
+    let lastStats: InferenceStats
+
+    var medianMilliseconds: Double { median(latenciesMilliseconds) }
+    /// Bytes read ÷ time with a read in flight, in GB/s; nil when nothing was read.
+    var readGigabytesPerSecond: Double? {
+        guard bytesRead > 0, readActiveNanoseconds > 0 else { return nil }
+        return Double(bytesRead) / Double(readActiveNanoseconds)
+    }
+}
+
+struct ReadOnlyMeasurement {
+    let medianMilliseconds: Double
+    let engine: IOEngineKind
+    let isDirect: Bool
+}
+
+/// The bench's figures, as a table or as JSON with a fixed set of keys.
+struct BenchReport {
+    let model: Model
+    let measurements: [Measurement]
+    let ioOnly: ReadOnlyMeasurement
+    let firstDepth: Int
+
+    private func first(_ policy: Policy) -> Measurement? {
+        measurements.first { $0.policy == policy && ($0.policy != .pipelined || $0.depth == firstDepth) }
+    }
+
+    struct Summary {
+        var ioOnly: Double
+        var bound: Double?
+        var efficiency: Double?
+        var overheadPercent: Double?
+        var memoryReductionPercent: Double?
+        var hiddenPercent: Double?
+    }
+
+    var summary: Summary {
+        let resident = first(.resident)?.medianMilliseconds
+        let pipelined = first(.pipelined)
+        let bound = resident.map { max($0, ioOnly.medianMilliseconds) }
+        var summary = Summary(ioOnly: ioOnly.medianMilliseconds, bound: bound)
+        if let pipelined {
+            summary.efficiency = bound.map { $0 / pipelined.medianMilliseconds }
+            summary.overheadPercent = resident.map { (pipelined.medianMilliseconds - $0) / $0 * 100 }
+            if let bulk = first(.bulk), bulk.peakWeightBytes > 0 {
+                summary.memoryReductionPercent = (1 - Double(pipelined.peakWeightBytes) / Double(bulk.peakWeightBytes)) * 100
+            }
+            if let linear = first(.linear), let resident {
+                summary.hiddenPercent = (linear.medianMilliseconds - pipelined.medianMilliseconds) / min(resident, ioOnly.medianMilliseconds) * 100
+            }
+        }
+        return summary
+    }
+
+    /// Nil when every policy produced the same bits; else which ones differ.
+    var outputMismatch: String? {
+        guard let reference = measurements.first else { return nil }
+        for measurement in measurements.dropFirst() {
+            for (name, values) in reference.outputs {
+                guard let other = measurement.outputs[name], other.count == values.count else {
+                    return "\(measurement.policy) is missing output '\(name)'"
+                }
+                let same = values.withUnsafeBytes { a in other.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
+                if !same {
+                    let maxDiff = zip(values, other).map { abs($0 - $1) }.max() ?? 0
+                    return "\(measurement.policy) differs from \(reference.policy) on '\(name)' (max |diff| \(maxDiff))"
+                }
+            }
+        }
+        return nil
+    }
+
+    func table() -> String {
+        let engine = ioOnly.engine.rawValue + (ioOnly.isDirect ? " + O_DIRECT" : " (buffered: O_DIRECT refused)")
+        var lines = [
+            "model \(model.name): \(model.layers.count) layers, \(formatMiB(model.weightByteCount)) of weights, largest layer \(formatMiB(model.largestLayerByteCount))",
+            "io    \(engine)",
+            "",
+            pad(["policy", "depth", "budget", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s"]),
+        ]
+        for m in measurements {
+            lines.append(pad([
+                m.policy.rawValue, m.depth.map(String.init) ?? "-", m.budgetBytes > 0 ? formatMiB(m.budgetBytes) : "-",
+                String(format: "%.1f", m.latenciesMilliseconds.min() ?? .nan), String(format: "%.1f", m.medianMilliseconds),
+                String(format: "%.1f", m.latenciesMilliseconds.max() ?? .nan),
+                formatMiB(m.peakResidentBytes), formatMiB(m.peakWeightBytes), formatMiB(m.bytesRead),
+                m.readGigabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-",
+            ]))
+        }
+        let s = summary
+        func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "n/a (needs resident, linear, bulk and pipelined)" }
+        lines += [
+            "",
+            "io_only_ms            \(String(format: "%.1f", s.ioOnly))",
+            "bound_ms              \(f(s.bound, "%.1f"))",
+            "efficiency            \(f(s.efficiency, "%.3f"))   (pipelined at depth \(firstDepth))",
+            "hidden_pct            \(f(s.hiddenPercent, "%.1f"))",
+            "overhead_pct          \(f(s.overheadPercent, "%.1f"))",
+            "memory_reduction_pct  \(f(s.memoryReductionPercent, "%.1f"))",
+            "outputs               \(outputMismatch ?? "bit-identical across \(measurements.count) runs")",
+        ]
+        return lines.joined(separator: "\n")
+    }
+
+    private func pad(_ cells: [String]) -> String {
+        let widths = [10, 5, 10, 8, 9, 8, 10, 12, 10, 9]
+        return zip(cells, widths).enumerated().map { index, pair in
+            index == 0 ? pair.0.padding(toLength: pair.1, withPad: " ", startingAt: 0)
+                : String(repeating: " ", count: max(0, pair.1 - pair.0.count)) + pair.0
+        }.joined(separator: "  ")
+    }
+
+    // MARK: JSON: exactly the documented keys.
+
+    struct JSON: Encodable {
+        struct ModelInfo: Encodable {
+            let name: String; let layers: Int; let weight_bytes: Int; let largest_layer_bytes: Int
+        }
+        struct IOInfo: Encodable { let engine: String; let direct: Bool }
+        struct Latency: Encodable { let min: Double; let median: Double; let max: Double }
+        struct Result: Encodable {
+            let policy: String; let depth: Int?; let budget_bytes: Int; let latency_ms: Latency
+            let peak_rss_bytes: Int; let peak_weight_bytes: Int; let bytes_read: Int
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(policy, forKey: .policy)
+                try c.encode(depth, forKey: .depth)   // null for policies without a depth
+                try c.encode(budget_bytes, forKey: .budget_bytes)
+                try c.encode(latency_ms, forKey: .latency_ms)
+                try c.encode(peak_rss_bytes, forKey: .peak_rss_bytes)
+                try c.encode(peak_weight_bytes, forKey: .peak_weight_bytes)
+                try c.encode(bytes_read, forKey: .bytes_read)
+            }
+            enum CodingKeys: CodingKey { case policy, depth, budget_bytes, latency_ms, peak_rss_bytes, peak_weight_bytes, bytes_read }
+        }
+        struct SummaryInfo: Encodable {
+            let io_only_ms: Double; let bound_ms: Double?; let efficiency: Double?; let overhead_pct: Double?; let memory_reduction_pct: Double?
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(io_only_ms, forKey: .io_only_ms)
+                try c.encode(bound_ms, forKey: .bound_ms)
+                try c.encode(efficiency, forKey: .efficiency)
+                try c.encode(overhead_pct, forKey: .overhead_pct)
+                try c.encode(memory_reduction_pct, forKey: .memory_reduction_pct)
+            }
+            enum CodingKeys: CodingKey { case io_only_ms, bound_ms, efficiency, overhead_pct, memory_reduction_pct }
+        }
+        let model: ModelInfo
+        let io: IOInfo
+        let results: [Result]
+        let summary: SummaryInfo
+    }
+
+    func json() throws -> String {
+        let s = summary
+        let value = JSON(
+            model: .init(name: model.name, layers: model.layers.count, weight_bytes: model.weightByteCount, largest_layer_bytes: model.largestLayerByteCount),
+            io: .init(engine: ioOnly.engine.rawValue, direct: ioOnly.isDirect),
+            results: measurements.map { m in
+                .init(policy: m.policy.rawValue, depth: m.depth, budget_bytes: m.budgetBytes,
+                      latency_ms: .init(min: m.latenciesMilliseconds.min() ?? 0, median: m.medianMilliseconds, max: m.latenciesMilliseconds.max() ?? 0),
+                      peak_rss_bytes: m.peakResidentBytes, peak_weight_bytes: m.peakWeightBytes, bytes_read: m.bytesRead)
+            },
+            summary: .init(io_only_ms: s.ioOnly, bound_ms: s.bound, efficiency: s.efficiency, overhead_pct: s.overheadPercent, memory_reduction_pct: s.memoryReductionPercent))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+
+@main
+struct DemandLayerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demandlayer",
+        abstract: "Run neural networks whose weights do not fit in memory, streaming them from storage layer by layer.",
+        discussion: """
+            A model is a directory NAME.dlm/ with a manifest and one weight file per layer. \
+            Built-in models (resnet152, yolov3, vgg16, tiny) are made on first use with seeded random weights.
+
+            Start here:
+              demandlayer bench                      compare loading policies on resnet152
+              demandlayer bench --depth 1,2,4        sweep the prefetch depth (the memory-delay knob)
+              demandlayer zoo list                   the built-in models
+              demandlayer inspect resnet152          layers, sizes and the ring a depth needs
+            """,
+        subcommands: [Bench.self, ZooCommand.self, Inspect.self]
+    )
+}
+
+/// Options every command that opens a model shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "A built-in model name or a path to a NAME.dlm directory.",
+        discussion: "Built-in models are made on first use into the cache directory.",
+        valueName: "name|path"))
+    var model: String = "resnet152"
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Where built-in models are kept (default: $DEMANDLAYER_CACHE, else ~/.cache/demandlayer). Must be on a disk filesystem for O_DIRECT.",
+        valueName: "dir"))
+    var cache: String?
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import DemandZoo
+import Foundation
+
+struct ZooCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zoo",
+        abstract: "List and make the built-in models (real architectures, seeded random weights).",
+        subcommands: [List.self, Make.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the built-in models.")
+        func run() {
+            for entry in Zoo.entries { print("\(entry.name.padding(toLength: 10, withPad: " ", startingAt: 0))  \(entry.summary)") }
+        }
+    }
+
+    struct Make: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a built-in model as NAME.dlm with seeded random weights.",
+            discussion: "The same name and seed always give the same bytes. The model is written to a temporary directory and renamed into place at the end, so an interrupted make leaves nothing behind."
+        )
+
+        @Argument(help: "The model to make (see `demandlayer zoo list`).")
+        var name: String
+
+        @Option(name: .long, help: ArgumentHelp("The directory to write NAME.dlm into.", valueName: "dir"))
+        var out: String = "."
+
+        @Option(name: .long, help: "The seed for the random weights.")
+        var seed: UInt64 = Zoo.defaultSeed
+
+        func validate() throws {
+            guard Zoo.entry(named: name) != nil else {
+                throw ValidationError("no built-in model named '\(name)'; choose one of: \(Zoo.entries.map(\.name).joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let path = "\(out)/\(name).dlm"
+            let bar = ProgressBar(label: "making \(name)")
+            let model = try Zoo.make(name, at: path, seed: seed) { bar.update(done: $0, total: $1) }
+            bar.finish(note: "\(model.layers.count) layers, \(formatMiB(model.weightByteCount))")
+            print(path)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import DemandFormat
+import DemandIO
+@testable import DemandLayer
+import DemandTensor
+import DemandTestSupport
+import DemandZoo
+import Foundation
+import Synchronization
+import Testing
+
+func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
+    var random = SeededRandom(seed: seed)
+    let input = Tensor(zeros: [1, 3, 32, 32])
+    random.fill(input.buffer, bound: 1)
+    return ["input": input]
+}
+
+@Suite struct SessionTests {
+    let model = try! Model.open(Scratch.tinyModelPath)
+
+    @Test func pipelinedMatchesThePlainReference() throws {
+        let session = try Session(model: model, options: .init(policy: .pipelined, depth: 2))
+        let outputs = try session.run(tinyInputs())
+        let expected = try GraphReference.run(model, inputs: tinyInputs())
+        let check = closeEnough(outputs["softmax0.out"]!, expected["softmax0.out"]!)
+        #expect(check.ok, "max error \(check.maxError)")
+        let sum = outputs["softmax0.out"]!.array.reduce(0, +)
+        #expect(abs(sum - 1) < 1e-5, "softmax sums to \(sum)")
+    }
+
+    @Test func everyPolicyGivesBitIdenticalOutputs() throws {
+        var results: [(Policy, Int, [String: Tensor])] = []
+        for policy in Policy.allCases {
+            for depth in policy == .pipelined ? [1, 2, 3, 8] : [1] {
+                let session = try Session(model: model, options: .init(policy: policy, depth: depth))
+                results.append((policy, depth, try session.run(tinyInputs())))
+                #expect(bitIdentical(try session.run(tinyInputs()), results.last!.2), "\(policy) is not repeatable")
+            }
+        }
+        for (policy, depth, outputs) in results.dropFirst() {
+            #expect(bitIdentical(outputs, results[0].2), "\(policy) depth \(depth) differs from \(results[0].0)")
+        }
+    }
+
+    @Test(arguments: [IOEngineChoice.uring, .aio, .pread])
+    func eachEngineReadsRealFilesWithDirectIO(engine: IOEngineChoice) throws {
+        let reference = try Session(model: model, options: .init(policy: .resident)).run(tinyInputs())
+        let session = try Session(model: model, options: .init(policy: .pipelined, io: engine))
+        #expect(session.ioEngine?.rawValue == engine.rawValue)
+        #expect(session.isDirect, "the scratch directory is on a disk filesystem, so O_DIRECT must be in use")
+        #expect(bitIdentical(try session.run(tinyInputs()), reference))
+        #expect(session.lastStats!.bytesRead == model.weightByteCount)
+    }
+
+    @Test func pipelinedHoldsNoMoreThanItsBudget() throws {
+        let layerBytes = model.layers.map(\.byteCount)
+        for depth in [1, 2, 4] {
+            let session = try Session(model: model, options: .init(policy: .pipelined, depth: depth))
+            _ = try session.run(tinyInputs())
+            let stats = session.lastStats!
+            #expect(session.arenaBytes == BufferRing.minimumCapacity(layerBytes: layerBytes, depth: depth))
+            #expect(stats.peakWeightBytes <= session.arenaBytes)
+            #expect(stats.peakWeightBytes < model.weightByteCount)
+        }
+        let linear = try Session(model: model, options: .init(policy: .linear))
+        _ = try linear.run(tinyInputs())
+        #expect(linear.lastStats!.peakWeightBytes == model.largestLayerByteCount)
+    }
+
+    @Test func noWeightMemoryIsAllocatedAfterOpen() throws {
+        let session = try Session(model: model, options: .init(policy: .pipelined, depth: 2))
+        let before = AlignedBuffer.allocationCount
+        let arena = UInt(bitPattern: session.pipeline.ring!.base)
+        let addresses = Mutex<[UInt]>([])
+        session.pipeline.weightObserver = { weights in
+            addresses.withLock { $0 += weights.values.map { UInt(bitPattern: $0.data) } }
+        }
+        for _ in 0..<3 { _ = try session.run(tinyInputs()) }
+        #expect(AlignedBuffer.allocationCount == before, "run() allocated weight buffers")
+        // Every weight the kernels saw is a view into the arena: restored in place, not copied.
+        let seen = addresses.withLock { $0 }
+        #expect(seen.count == 3 * model.layers.reduce(0) { $0 + $1.weights.count })
+        for address in seen {
+            #expect(address >= arena && address < arena + UInt(session.arenaBytes))
+        }
+    }
+
+    @Test func stageThreadsAreNamedAndJoinedOnClose() throws {
+        func names() -> [String] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        let baseline = names().filter { $0.hasPrefix("dl-") }.count
+        let session = try Session(model: model)
+        let during = names()
+        for stage in ["dl-read", "dl-restore", "dl-exec"] { #expect(during.contains(stage)) }
+        session.close()
+        #expect(names().filter { $0.hasPrefix("dl-") }.count <= baseline)
+    }
+
+    @Test func statsCoverEveryLayer() throws {
+        let session = try Session(model: model, options: .init(policy: .pipelined, depth: 2))
+        _ = try session.run(tinyInputs())
+        let stats = session.lastStats!
+        #expect(stats.layers.count == model.layers.count)
+        for (index, layer) in stats.layers.enumerated() {
+            #expect(layer.execute.endNanoseconds >= layer.execute.startNanoseconds && layer.execute.endNanoseconds > 0, "layer \(index)")
+            if !model.layers[index].files.isEmpty {
+                #expect(layer.read.endNanoseconds <= layer.restore.startNanoseconds, "layer \(index) restored before read")
+                #expect(layer.restore.endNanoseconds <= layer.execute.startNanoseconds, "layer \(index) ran before restore")
+            }
+        }
+        #expect(stats.latencyNanoseconds >= stats.layers.last!.execute.endNanoseconds)
+    }
+}
