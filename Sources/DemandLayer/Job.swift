@@ -32,8 +32,9 @@ final class Job: @unchecked Sendable {
     init(inputs: [String: Tensor], layerCount: Int, timeoutNanoseconds: UInt64?) {
         self.inputs = inputs
         self.layerCount = layerCount
-        self.startNanoseconds = Clock.now()
-        self.deadlineNanoseconds = timeoutNanoseconds.map { startNanoseconds + $0 }
+        let start = Clock.now()
+        self.startNanoseconds = start
+        self.deadlineNanoseconds = timeoutNanoseconds.map { start + $0 }
         readSpans = .allocate(capacity: layerCount)
         restoreSpans = .allocate(capacity: layerCount)
         executeSpans = .allocate(capacity: layerCount)

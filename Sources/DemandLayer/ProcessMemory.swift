@@ -1,3 +1,4 @@
+import CURing
 import Foundation
 
 /// The process's resident memory, from /proc/self/status.
@@ -7,11 +8,13 @@ public enum ProcessMemory {
     /// Current resident set size (VmRSS) in bytes.
     public static var residentBytes: Int { statusField("VmRSS:") ?? 0 }
 
-    /// Resets the peak to the current resident size (writes 5 to /proc/self/clear_refs).
+    /// Returns freed heap to the kernel, then resets the peak to the current
+    /// resident size (writes 5 to /proc/self/clear_refs).
     /// Returns false where the kernel does not allow it; the peak then covers
     /// the whole process lifetime.
     @discardableResult
     public static func resetPeak() -> Bool {
+        dl_release_free_heap()
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -21,7 +24,7 @@ public enum ProcessMemory {
     private static func statusField(_ key: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            let digits = line.dropFirst(key.count).split(separator: " ").first.flatMap { Int($0) }
+            let digits = line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
             return digits.map { $0 * 1024 }
         }
         return nil

@@ -60,7 +60,7 @@ public final class ReadProbe {
                 filesLeft[nextToIssue] = layers[nextToIssue].files.count
                 nextToIssue += 1
             }
-            do {
+            do throws(IOError) {
                 try scheduler.submitPending()
                 if scheduler.pendingExtentCount > 0 {
                     for result in try scheduler.waitForCompletedExtents() {

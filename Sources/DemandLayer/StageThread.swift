@@ -1,3 +1,4 @@
+import CURing
 import Glibc
 
 /// A named, joinable pthread running one closure: the session's stage threads
@@ -19,7 +20,7 @@ final class StageThread: @unchecked Sendable {
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { argument in
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-            _ = pthread_setname_np(pthread_self(), String(box.name.prefix(15)))
+            _ = dl_set_current_thread_name(box.name)
             box.body()
             return nil
         }, box)

@@ -40,9 +40,9 @@ public enum Operator: Hashable, Sendable {
             Conv2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                        output: output, workspace: workspace)
         case .maxPool(let parameters):
-            Pool.max(parameters, input: inputs[0], output: output)
+            Pool.maxPool(parameters, input: inputs[0], output: output)
         case .averagePool(let parameters):
-            Pool.average(parameters, input: inputs[0], output: output)
+            Pool.averagePool(parameters, input: inputs[0], output: output)
         case .globalAveragePool:
             Pool.globalAverage(input: inputs[0], output: output)
         case .add(let activation):
@@ -56,7 +56,7 @@ public enum Operator: Hashable, Sendable {
         case .flatten:
             ShapeOps.copy(inputs[0], to: output)
         case .softmax(let axis):
-            Softmax.run(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output)
+            Softmax.run(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output, workspace: workspace)
         case .activation(let activation):
             activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
         }
@@ -66,8 +66,15 @@ public enum Operator: Hashable, Sendable {
     /// can reserve the maximum over its model once, so that running allocates
     /// nothing. The shapes must have passed `outputShape(inputs:)`.
     public func workspaceFloatCount(inputs: [Shape]) -> Int {
-        guard case .conv(let parameters) = self, let output = try? outputShape(inputs: inputs) else { return 0 }
-        return Conv2d.workspaceFloatCount(parameters, input: inputs[0], weight: inputs[1], output: output)
+        guard let output = try? outputShape(inputs: inputs) else { return 0 }
+        switch self {
+        case .conv(let parameters):
+            return Conv2d.workspaceFloatCount(parameters, input: inputs[0], weight: inputs[1], output: output)
+        case .softmax(let axis):
+            return Softmax.workspaceFloatCount(output, axis: normalized(axis, rank: output.rank))
+        default:
+            return 0
+        }
     }
 
     private func checkShapes(inputs: [Tensor], output: Tensor) {

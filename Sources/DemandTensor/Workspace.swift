@@ -15,6 +15,10 @@ public final class Workspace {
     public private(set) var floatCapacity = 0
     /// How many times the block has been (re)allocated; a steady state adds none.
     public private(set) var allocationCount = 0
+    /// The most floats one im2col band of a convolution may take: 8 MiB by
+    /// default. Smaller bands mean more, smaller sgemm calls.
+    var columnBudgetFloats = Workspace.defaultColumnBudgetFloats
+    static let defaultColumnBudgetFloats = 1 << 21
 
     public init() {}
 

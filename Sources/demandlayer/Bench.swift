@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Arena bytes for pipelined (suffixes K, M, G). Default: the smallest that lets --depth layers be ahead.", valueName: "bytes"))
     var budget: String?
 
-    @Option(name: .long, help: "Timed runs per policy (after one warm-up run).")
+    @Option(name: .long, help: "Rounds: in each, every policy opens a session, runs once to warm up, runs once timed, and closes; the order rotates between rounds.")
     var runs: Int = 5
 
     @Option(name: .long, help: ArgumentHelp("Policies to run, comma-separated.", valueName: "list"))
@@ -82,21 +82,43 @@ struct Bench: ParsableCommand {
         let inputs = Self.seededInputs(for: model)
         var traceFile = trace.map { _ in Trace() }
 
-        var measurements: [Measurement] = []
+        // Every configuration, plus the read-only probe, runs once per round; the
+        // order rotates each round, so drift on a shared machine spreads evenly
+        // instead of landing on whichever policy ran last.
+        var configurations: [SessionOptions] = []
         for policy in policyList {
             for depth in (policy == .pipelined ? depths : [depths[0]]) {
                 var policyOptions = options
                 policyOptions.policy = policy
                 policyOptions.depth = depth
-                let measurement = try measure(model, options: policyOptions, inputs: inputs)
-                traceFile?.append(measurement.lastStats, model: model, label: policy == .pipelined ? "pipelined depth \(depth)" : policy.rawValue)
-                measurements.append(measurement)
+                configurations.append(policyOptions)
             }
         }
-
+        var accumulators = configurations.map { Accumulator(options: $0) }
         var probeOptions = options
         probeOptions.depth = depths[0]
-        let ioOnly = try measureReadOnly(model, options: probeOptions)
+        var ioOnlyTimes: [Double] = []
+        var ioOnlyEngine: (IOEngineKind, Bool)?
+        for round in 0..<runs {
+            status("round \(round + 1)/\(runs)")
+            let order = Array(0...configurations.count)
+            for slot in order[(round % order.count)...] + order[..<(round % order.count)] {
+                if slot == configurations.count {
+                    let probe = try ReadProbe(model: model, options: probeOptions)
+                    _ = try probe.run()
+                    ioOnlyTimes.append(Double(try probe.run().nanoseconds) / 1e6)
+                    ioOnlyEngine = (probe.ioEngine, probe.isDirect)
+                    status("  io_only: \(String(format: "%.1f", ioOnlyTimes.last!)) ms")
+                } else {
+                    try accumulators[slot].runOnce(model, inputs: inputs, round: round)
+                }
+            }
+        }
+        let measurements = accumulators.map { $0.measurement }
+        for measurement in measurements {
+            traceFile?.append(measurement.lastStats, model: model, label: measurement.label)
+        }
+        let ioOnly = ReadOnlyMeasurement(medianMilliseconds: median(ioOnlyTimes), engine: ioOnlyEngine!.0, isDirect: ioOnlyEngine!.1)
         let report = BenchReport(model: model, measurements: measurements, ioOnly: ioOnly, firstDepth: depths[0])
         if let trace, let traceFile {
             try traceFile.write(to: trace)
@@ -108,45 +130,11 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// One policy: open a session (not timed), one warm-up run, then `runs` timed runs.
-    private func measure(_ model: Model, options: SessionOptions, inputs: [String: Tensor]) throws -> Measurement {
-        let label = options.policy == .pipelined ? "pipelined (depth \(options.depth))" : options.policy.rawValue
-        status("\(label): opening")
-        ProcessMemory.resetPeak()
-        let session = try Session(model: model, options: options)
-        defer { session.close() }
-        let outputs = try session.run(inputs)
-        var latencies: [Double] = []
-        var peakWeightBytes = 0
-        var stats = session.lastStats!
-        for index in 0..<runs {
-            _ = try session.run(inputs)
-            stats = session.lastStats!
-            latencies.append(stats.latencyMilliseconds)
-            peakWeightBytes = max(peakWeightBytes, stats.peakWeightBytes)
-            status("\(label): run \(index + 1)/\(runs) \(String(format: "%.1f", stats.latencyMilliseconds)) ms")
-        }
-        return Measurement(
-            policy: options.policy, depth: options.policy == .pipelined ? options.depth : nil,
-            budgetBytes: session.arenaBytes, latenciesMilliseconds: latencies,
-            peakResidentBytes: ProcessMemory.peakResidentBytes, peakWeightBytes: peakWeightBytes,
-            bytesRead: stats.bytesRead, readActiveNanoseconds: Self.readActiveNanoseconds(stats),
-            ioEngine: session.ioEngine, isDirect: session.isDirect,
-            outputs: outputs.mapValues(\.array), lastStats: stats)
-    }
-
-    private func measureReadOnly(_ model: Model, options: SessionOptions) throws -> ReadOnlyMeasurement {
-        status("io_only: reading every layer without executing")
-        let probe = try ReadProbe(model: model, options: options)
-        _ = try probe.run()
-        var times: [Double] = []
-        for _ in 0..<runs { times.append(Double(try probe.run().nanoseconds) / 1e6) }
-        return ReadOnlyMeasurement(medianMilliseconds: median(times), engine: probe.ioEngine, isDirect: probe.isDirect)
-    }
-
     /// Time during which at least one read was in flight (the union of the layers' read spans).
+    /// For mmap the reads happen as page faults while restore checksums the
+    /// mapped bytes, so its restore spans stand for its reads.
     static func readActiveNanoseconds(_ stats: InferenceStats) -> UInt64 {
-        let spans = stats.layers.map(\.read).filter { $0.endNanoseconds > $0.startNanoseconds }
+        let spans = stats.layers.map { stats.policy == .mmap ? $0.restore : $0.read }.filter { $0.endNanoseconds > $0.startNanoseconds }
             .sorted { $0.startNanoseconds < $1.startNanoseconds }
         var total: UInt64 = 0
         var current: (UInt64, UInt64)?
@@ -192,4 +180,49 @@ func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return .nan }
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+/// One policy's figures, gathered one round at a time.
+struct Accumulator {
+    let options: SessionOptions
+    var latencies: [Double] = []
+    var peakResidentBytes = 0
+    var peakWeightBytes = 0
+    var arenaBytes = 0
+    var outputs: [String: [Float]] = [:]
+    var stats: InferenceStats?
+    var engine: IOEngineKind?
+    var isDirect = false
+
+    init(options: SessionOptions) { self.options = options }
+
+    var label: String { options.policy == .pipelined ? "pipelined (depth \(options.depth))" : options.policy.rawValue }
+
+    /// Opens a session (not timed), runs once to warm up, once timed, and closes it.
+    mutating func runOnce(_ model: Model, inputs: [String: Tensor], round: Int) throws {
+        ProcessMemory.resetPeak()
+        let session = try Session(model: model, options: options)
+        defer { session.close() }
+        let warmOutputs = try session.run(inputs)
+        if round == 0 { outputs = warmOutputs.mapValues(\.array) }
+        _ = try session.run(inputs)
+        let stats = session.lastStats!
+        latencies.append(stats.latencyMilliseconds)
+        peakWeightBytes = max(peakWeightBytes, stats.peakWeightBytes)
+        peakResidentBytes = max(peakResidentBytes, ProcessMemory.peakResidentBytes)
+        arenaBytes = session.arenaBytes
+        engine = session.ioEngine
+        isDirect = session.isDirect
+        self.stats = stats
+        status("  \(label): \(String(format: "%.1f", stats.latencyMilliseconds)) ms")
+    }
+
+    var measurement: Measurement {
+        Measurement(
+            policy: options.policy, depth: options.policy == .pipelined ? options.depth : nil,
+            budgetBytes: arenaBytes, latenciesMilliseconds: latencies,
+            peakResidentBytes: peakResidentBytes, peakWeightBytes: peakWeightBytes,
+            bytesRead: stats!.bytesRead, readActiveNanoseconds: Bench.readActiveNanoseconds(stats!),
+            ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!)
+    }
 }

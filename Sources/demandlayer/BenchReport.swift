@@ -18,6 +18,7 @@ struct Measurement {
     let lastStats: InferenceStats
 
     var medianMilliseconds: Double { median(latenciesMilliseconds) }
+    var label: String { depth.map { "pipelined depth \($0)" } ?? policy.rawValue }
     /// Bytes read ÷ time with a read in flight, in GB/s; nil when nothing was read.
     var readGigabytesPerSecond: Double? {
         guard bytesRead > 0, readActiveNanoseconds > 0 else { return nil }

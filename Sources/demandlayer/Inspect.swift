@@ -33,7 +33,9 @@ struct Inspect: ParsableCommand {
             print("")
             for (index, layer) in model.layers.enumerated() {
                 let ops = layer.nodes.map(\.op).joined(separator: "+")
-                print(String(format: "%4d  %-18@ %10@  %@", index, layer.name as NSString, formatMiB(layer.byteCount) as NSString, ops as NSString))
+                let size = formatMiB(layer.byteCount)
+                let number = String(repeating: " ", count: max(0, 4 - "\(index)".count)) + "\(index)"
+                print("\(number)  \(layer.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(repeating: " ", count: max(0, 10 - size.count)))\(size)  \(ops)")
             }
         }
     }

@@ -43,4 +43,9 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func formatMiB(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+/// Bytes for people: "219.3 MiB", "36.0 KiB".
+func formatMiB(_ bytes: Int) -> String {
+    bytes >= 1 << 20 || bytes == 0
+        ? String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+        : String(format: "%.1f KiB", Double(bytes) / 1024)
+}

@@ -55,7 +55,7 @@ import Testing
         let summary = try #require(object["summary"] as? [String: Any])
         #expect(Set(summary.keys) == ["io_only_ms", "bound_ms", "efficiency", "overhead_pct", "memory_reduction_pct"])
         #expect((summary["memory_reduction_pct"] as? Double ?? 0) > 0)
-        #expect(result.stderr.contains("run 1/2"), "progress goes to stderr")
+        #expect(result.stderr.contains("round 1/2"), "progress goes to stderr")
     }
 
     @Test func benchTableAndTrace() throws {

@@ -157,6 +157,10 @@ int dl_fadvise_dontneed(int fd);
 /// larger readahead for buffered reads). Returns 0 or -errno.
 int dl_fadvise_sequential(int fd);
 
+/// The filesystem type of `fd` (fstatfs(2)'s f_type, a magic number such as
+/// 0x01021994 for tmpfs) in `*type_out`. Returns 0 or -errno.
+int dl_filesystem_type(int fd, int64_t *type_out);
+
 // MARK: - CRC-32C
 
 /// Continues a CRC-32C (Castagnoli: reflected polynomial 0x82F63B78, initial

@@ -1,0 +1,205 @@
+/// Conv kernels over NCHW float32: X (N, C, H, W), W (M, C/groups, kH, kW),
+/// B (M) → Y (N, M, outH, outW).
+///
+/// Three paths, chosen from the shapes:
+/// - pointwise (1x1, stride 1, no padding): per group, Y_g (M/g, outH·outW) =
+///   W_g (M/g, C/g) · X_g (C/g, H·W) in one sgemm straight on the input;
+/// - depthwise (groups = C = M): a direct loop, each output row accumulating
+///   kH·kW shifted input rows;
+/// - everything else: im2col of a band of output rows into the workspace,
+///   then Y_g[:, band] = W_g (M/g, C/g·kH·kW) · columns (C/g·kH·kW, band) by sgemm.
+///   Bands are as many output rows as fit `Workspace.columnBudgetFloats`, which
+///   bounds the workspace and keeps each band cache-friendly for sgemm.
+/// In every path the bias and activation are applied in one pass over each
+/// freshly written band of output.
+enum Conv2d {
+    /// Output floats per band (M/g × band columns): 1 MiB, so the bias and
+    /// activation pass after each sgemm finds its band still in L2.
+    static let outputBandFloats = 1 << 18
+
+    struct Geometry {
+        let batch, inChannels, inHeight, inWidth: Int
+        let outChannels, kernelHeight, kernelWidth, outHeight, outWidth: Int
+        let groups: Int
+
+        init(input: Shape, weight: Shape, output: Shape, groups: Int) {
+            (batch, inChannels, inHeight, inWidth) = (input[0], input[1], input[2], input[3])
+            (outChannels, kernelHeight, kernelWidth) = (weight[0], weight[2], weight[3])
+            (outHeight, outWidth) = (output[2], output[3])
+            self.groups = groups
+        }
+
+        var inChannelsPerGroup: Int { inChannels / groups }
+        var outChannelsPerGroup: Int { outChannels / groups }
+        var inPlane: Int { inHeight * inWidth }
+        var outPlane: Int { outHeight * outWidth }
+        /// K of the per-group sgemm: rows of the column matrix.
+        var gemmDepth: Int { inChannelsPerGroup * kernelHeight * kernelWidth }
+        /// Output rows per im2col band for a band budget of `budgetFloats`.
+        func rowsPerBand(budgetFloats: Int) -> Int {
+            let columns = min(budgetFloats / max(1, gemmDepth), Conv2d.outputBandFloats / max(1, outChannelsPerGroup))
+            return max(1, min(outHeight, columns / outWidth))
+        }
+    }
+
+    enum Path { case pointwise, depthwise, im2col }
+
+    static func path(_ parameters: Conv2dParameters, _ geometry: Geometry) -> Path {
+        if geometry.groups == geometry.inChannels && geometry.groups == geometry.outChannels { return .depthwise }
+        if geometry.kernelHeight == 1 && geometry.kernelWidth == 1 && parameters.strides == .one && parameters.pads.isZero {
+            return .pointwise
+        }
+        return .im2col
+    }
+
+    static func workspaceFloatCount(_ parameters: Conv2dParameters, input: Shape, weight: Shape, output: Shape) -> Int {
+        let geometry = Geometry(input: input, weight: weight, output: output, groups: parameters.groups)
+        guard path(parameters, geometry) == .im2col else { return 0 }
+        return geometry.gemmDepth * geometry.rowsPerBand(budgetFloats: Workspace.defaultColumnBudgetFloats) * geometry.outWidth
+    }
+
+    static func run(_ parameters: Conv2dParameters, input: Tensor, weight: Tensor, bias: Tensor?, output: Tensor, workspace: Workspace) {
+        let geometry = Geometry(input: input.shape, weight: weight.shape, output: output.shape, groups: parameters.groups)
+        let bias: UnsafePointer<Float>? = bias.map { UnsafePointer($0.data) }
+        switch path(parameters, geometry) {
+        case .depthwise:
+            depthwise(parameters, geometry, input: input.data, weight: weight.data, bias: bias, output: output.data)
+        case .pointwise, .im2col:
+            viaGemm(parameters, geometry, input: input.data, weight: weight.data, bias: bias, output: output.data, workspace: workspace)
+        }
+    }
+
+    private static func viaGemm(_ parameters: Conv2dParameters, _ g: Geometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let isPointwise = path(parameters, g) == .pointwise
+        let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
+        let rowsPerBand = isPointwise ? g.outHeight : g.rowsPerBand(budgetFloats: workspace.columnBudgetFloats)
+        let columns = isPointwise ? nil : workspace.floats(depth * rowsPerBand * g.outWidth)
+        for n in 0..<g.batch {
+            for group in 0..<g.groups {
+                // x is (C/g, H, W), w is (M/g, C/g·kH·kW), y is (M/g, outH·outW)
+                let x = input + (n * g.inChannels + group * perGroupIn) * g.inPlane
+                let w = weight + group * perGroupOut * depth
+                let firstChannel = group * perGroupOut
+                let y = output + (n * g.outChannels + firstChannel) * g.outPlane
+                for bandStart in stride(from: 0, to: g.outHeight, by: rowsPerBand) {
+                    let rows = bandStart..<min(bandStart + rowsPerBand, g.outHeight)
+                    let bandColumns = rows.count * g.outWidth
+                    let bandOutput = y + bandStart * g.outWidth
+                    if let columns {
+                        im2col(x, channels: perGroupIn, g, parameters, rows: rows, into: columns)
+                        BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth,
+                                   b: columns, ldb: bandColumns, c: bandOutput, ldc: g.outPlane)
+                    } else {
+                        BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth,
+                                   b: x, ldb: g.inPlane, c: bandOutput, ldc: g.outPlane)
+                    }
+                    for channel in 0..<perGroupOut {
+                        let band = bandOutput + channel * g.outPlane
+                        parameters.activation.apply(from: band, to: band, count: bandColumns, adding: bias?[firstChannel + channel] ?? 0)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the column matrix (channels·kH·kW, rows.count·outW) of output
+    /// rows `rows`: row (c, kh, kw) holds, for each output pixel of the band,
+    /// the input pixel that kernel tap multiplies, or 0 where it falls in padding.
+    private static func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: Geometry, _ parameters: Conv2dParameters,
+                               rows: Range<Int>, into columns: UnsafeMutablePointer<Float>) {
+        let (strideH, strideW) = (parameters.strides.height, parameters.strides.width)
+        let (dilationH, dilationW) = (parameters.dilations.height, parameters.dilations.width)
+        let (padTop, padLeft) = (parameters.pads.top, parameters.pads.left)
+        let outWidth = g.outWidth
+        var destination = columns
+        for channel in 0..<channels {
+            let plane = x + channel * g.inPlane
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    let offsetW = kw * dilationW - padLeft
+                    let valid = validOutputRange(outputLength: outWidth, stride: strideW, offset: offsetW, inputLength: g.inWidth)
+                    for oh in rows {
+                        let ih = oh * strideH - padTop + kh * dilationH
+                        if ih < 0 || ih >= g.inHeight || valid.isEmpty {
+                            destination.update(repeating: 0, count: outWidth)
+                        } else {
+                            let source = plane + ih * g.inWidth
+                            destination.update(repeating: 0, count: valid.lowerBound)
+                            switch strideW {
+                            case 1: (destination + valid.lowerBound).update(from: source + (valid.lowerBound + offsetW), count: valid.count)
+                            case 2: gatherEven(source, offset: offsetW, rowLength: g.inWidth, into: destination, valid)
+                            default: for ow in valid { destination[ow] = source[ow * strideW + offsetW] }
+                            }
+                            (destination + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
+                        }
+                        destination += outWidth
+                    }
+                }
+            }
+        }
+    }
+
+    /// `destination[o] = row[2o + offset]` for o in `range`, 16 at a time
+    /// where a 32-float load stays inside the row.
+    @inline(__always)
+    private static func gatherEven(_ row: UnsafePointer<Float>, offset: Int, rowLength: Int,
+                                   into destination: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+        var o = range.lowerBound
+        while o + 16 <= range.upperBound && 2 * o + offset + 32 <= rowLength {
+            let pairs = UnsafeRawPointer(row + (2 * o + offset)).loadUnaligned(as: SIMD32<Float>.self)
+            UnsafeMutableRawPointer(destination + o).storeBytes(of: pairs.evenHalf, as: SIMD16<Float>.self)
+            o += 16
+        }
+        while o < range.upperBound {
+            destination[o] = row[2 * o + offset]
+            o += 1
+        }
+    }
+
+    /// Direct depthwise convolution: one (kH, kW) filter per channel.
+    private static func depthwise(_ parameters: Conv2dParameters, _ g: Geometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                  bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+        let (strideH, strideW) = (parameters.strides.height, parameters.strides.width)
+        let (dilationH, dilationW) = (parameters.dilations.height, parameters.dilations.width)
+        let (padTop, padLeft) = (parameters.pads.top, parameters.pads.left)
+        let (kernelHeight, kernelWidth, outWidth) = (g.kernelHeight, g.kernelWidth, g.outWidth)
+        for n in 0..<g.batch {
+            for channel in 0..<g.inChannels {
+                let x = input + (n * g.inChannels + channel) * g.inPlane
+                let y = output + (n * g.outChannels + channel) * g.outPlane
+                let w = weight + channel * kernelHeight * kernelWidth
+                let initial = bias?[channel] ?? 0
+                for oh in 0..<g.outHeight {
+                    let row = y + oh * outWidth
+                    row.update(repeating: initial, count: outWidth)
+                    for kh in 0..<kernelHeight {
+                        let ih = oh * strideH - padTop + kh * dilationH
+                        guard ih >= 0 && ih < g.inHeight else { continue }
+                        let source = x + ih * g.inWidth
+                        for kw in 0..<kernelWidth {
+                            let tap = w[kh * kernelWidth + kw]
+                            let offsetW = kw * dilationW - padLeft
+                            let valid = validOutputRange(outputLength: outWidth, stride: strideW, offset: offsetW, inputLength: g.inWidth)
+                            if strideW == 1 {
+                                for ow in valid { row[ow] += tap * source[ow + offsetW] }
+                            } else {
+                                for ow in valid { row[ow] += tap * source[ow * strideW + offsetW] }
+                            }
+                        }
+                    }
+                }
+                parameters.activation.apply(to: y, count: g.outPlane)
+            }
+        }
+    }
+
+    /// The output positions o in 0..<outputLength whose input index
+    /// o·stride + offset lies in 0..<inputLength.
+    static func validOutputRange(outputLength: Int, stride: Int, offset: Int, inputLength: Int) -> Range<Int> {
+        let lower = min(offset >= 0 ? 0 : (-offset + stride - 1) / stride, outputLength)
+        let last = inputLength - 1 - offset
+        let upper = last < 0 ? 0 : min(last / stride + 1, outputLength)
+        return lower..<max(lower, upper)
+    }
+}

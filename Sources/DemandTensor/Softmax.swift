@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Softmax along one axis (ONNX opset 13): the input is viewed as
+/// (outer, length, inner) around the axis, and each of the outer·inner lines
+/// of `length` floats becomes exp(x - max) / Σ exp(x - max).
+enum Softmax {
+    /// Workspace floats for the per-line maxima and sums when inner > 1.
+    static func workspaceFloatCount(_ shape: Shape, axis: Int) -> Int {
+        let inner = shape.dims[(axis + 1)...].reduce(1, *)
+        return inner > 1 ? 2 * inner : 0
+    }
+
+    static func run(_ input: Tensor, axis: Int, output: Tensor, workspace: Workspace) {
+        let dims = input.shape.dims
+        let outer = dims[..<axis].reduce(1, *)
+        let length = dims[axis]
+        let inner = dims[(axis + 1)...].reduce(1, *)
+        if inner == 1 {
+            for o in 0..<outer {
+                contiguousLine(input.data + o * length, output.data + o * length, length: length)
+            }
+            return
+        }
+        // Lines are strided by `inner`, so each step walks all `inner` lines of
+        // a block together, row by row, to read memory in order.
+        let maxima = workspace.floats(2 * inner)
+        let sums = maxima + inner
+        for o in 0..<outer {
+            let x = input.data + o * length * inner
+            let y = output.data + o * length * inner
+            maxima.update(from: x, count: inner)
+            for l in 1..<length {
+                let row = x + l * inner
+                for i in 0..<inner where row[i] > maxima[i] { maxima[i] = row[i] }
+            }
+            sums.update(repeating: 0, count: inner)
+            for l in 0..<length {
+                let (source, destination) = (x + l * inner, y + l * inner)
+                for i in 0..<inner {
+                    let e = expf(source[i] - maxima[i])
+                    destination[i] = e
+                    sums[i] += e
+                }
+            }
+            for i in 0..<inner { sums[i] = 1 / sums[i] }
+            for l in 0..<length {
+                let row = y + l * inner
+                for i in 0..<inner { row[i] *= sums[i] }
+            }
+        }
+    }
+
+    private static func contiguousLine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, length: Int) {
+        var maximum = x[0]
+        for i in 1..<length where x[i] > maximum { maximum = x[i] }
+        var sum: Float = 0
+        for i in 0..<length {
+            let e = expf(x[i] - maximum)
+            y[i] = e
+            sum += e
+        }
+        let scale = 1 / sum
+        for i in 0..<length { y[i] *= scale }
+    }
+}
