@@ -8,14 +8,19 @@
 ///   kH·kW shifted input rows;
 /// - everything else: im2col of a band of output rows into the workspace,
 ///   then Y_g[:, band] = W_g (M/g, C/g·kH·kW) · columns (C/g·kH·kW, band) by sgemm.
-///   Bands are as many output rows as fit `Workspace.columnBudgetFloats`, which
-///   bounds the workspace and keeps each band cache-friendly for sgemm.
+///   A band is as many output rows as keep its columns within
+///   `Workspace.columnBudgetFloats` and its output within `outputBandFloats`
+///   (but at least `minimumBandColumns` wide), which bounds the workspace and
+///   keeps each band cache-friendly.
 /// In every path the bias and activation are applied in one pass over each
 /// freshly written band of output.
 enum Conv2d {
     /// Output floats per band (M/g × band columns): 1 MiB, so the bias and
     /// activation pass after each sgemm finds its band still in L2.
     static let outputBandFloats = 1 << 18
+    /// ...unless that would make sgemm's N small: with many output channels
+    /// the per-column sgemm work dwarfs the bias and activation pass anyway.
+    static let minimumBandColumns = 4096
 
     struct Geometry {
         let batch, inChannels, inHeight, inWidth: Int
@@ -37,7 +42,8 @@ enum Conv2d {
         var gemmDepth: Int { inChannelsPerGroup * kernelHeight * kernelWidth }
         /// Output rows per im2col band for a band budget of `budgetFloats`.
         func rowsPerBand(budgetFloats: Int) -> Int {
-            let columns = min(budgetFloats / max(1, gemmDepth), Conv2d.outputBandFloats / max(1, outChannelsPerGroup))
+            let outputColumns = max(Conv2d.outputBandFloats / max(1, outChannelsPerGroup), Conv2d.minimumBandColumns)
+            let columns = min(budgetFloats / max(1, gemmDepth), outputColumns)
             return max(1, min(outHeight, columns / outWidth))
         }
     }
@@ -121,17 +127,19 @@ enum Conv2d {
                     let valid = validOutputRange(outputLength: outWidth, stride: strideW, offset: offsetW, inputLength: g.inWidth)
                     for oh in rows {
                         let ih = oh * strideH - padTop + kh * dilationH
+                        // Rows are often short (26 or 13 floats deep in a network), so
+                        // plain loops beat memcpy and memset calls here.
                         if ih < 0 || ih >= g.inHeight || valid.isEmpty {
-                            destination.update(repeating: 0, count: outWidth)
+                            for ow in 0..<outWidth { destination[ow] = 0 }
                         } else {
                             let source = plane + ih * g.inWidth
-                            destination.update(repeating: 0, count: valid.lowerBound)
+                            for ow in 0..<valid.lowerBound { destination[ow] = 0 }
                             switch strideW {
-                            case 1: (destination + valid.lowerBound).update(from: source + (valid.lowerBound + offsetW), count: valid.count)
+                            case 1: for ow in valid { destination[ow] = source[ow + offsetW] }
                             case 2: gatherEven(source, offset: offsetW, rowLength: g.inWidth, into: destination, valid)
                             default: for ow in valid { destination[ow] = source[ow * strideW + offsetW] }
                             }
-                            (destination + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
+                            for ow in valid.upperBound..<outWidth { destination[ow] = 0 }
                         }
                         destination += outWidth
                     }

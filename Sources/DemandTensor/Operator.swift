@@ -40,9 +40,9 @@ public enum Operator: Hashable, Sendable {
             Conv2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                        output: output, workspace: workspace)
         case .maxPool(let parameters):
-            Pool.maxPool(parameters, input: inputs[0], output: output)
+            Pool.maxPool(parameters, input: inputs[0], output: output, workspace: workspace)
         case .averagePool(let parameters):
-            Pool.averagePool(parameters, input: inputs[0], output: output)
+            Pool.averagePool(parameters, input: inputs[0], output: output, workspace: workspace)
         case .globalAveragePool:
             Pool.globalAverage(input: inputs[0], output: output)
         case .add(let activation):
@@ -70,6 +70,8 @@ public enum Operator: Hashable, Sendable {
         switch self {
         case .conv(let parameters):
             return Conv2d.workspaceFloatCount(parameters, input: inputs[0], weight: inputs[1], output: output)
+        case .maxPool, .averagePool:
+            return Pool.workspaceFloatCount(input: inputs[0])
         case .softmax(let axis):
             return Softmax.workspaceFloatCount(output, axis: normalized(axis, rank: output.rank))
         default:

@@ -14,61 +14,72 @@ enum Pool {
         return (max(start, 0)..<min(end, inputLength), paddedCount)
     }
 
-    static func maxPool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor) {
+    enum Reduction { case max, mean }
+
+    static func workspaceFloatCount(input: Shape) -> Int { input[3] }
+
+    static func maxPool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor, workspace: Workspace) {
         if parameters.kernel == Size2d(2) && parameters.strides == Size2d(2) && parameters.pads.isZero {
             maxPool2x2Stride2(input: input, output: output)
-            return
-        }
-        forEachWindow(parameters, input: input, output: output) { plane, inWidth, rows, columns, _ in
-            var best = -Float.infinity
-            for h in rows {
-                let row = plane + h * inWidth
-                for w in columns where row[w] > best { best = row[w] }
-            }
-            return best
+        } else {
+            separable(.max, parameters, input: input, output: output, workspace: workspace)
         }
     }
 
-    static func averagePool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor) {
-        let countIncludePad = parameters.countIncludePad
-        forEachWindow(parameters, input: input, output: output) { plane, inWidth, rows, columns, paddedCount in
-            var sum: Float = 0
-            for h in rows {
-                let row = plane + h * inWidth
-                for w in columns { sum += row[w] }
-            }
-            return sum / Float(countIncludePad ? paddedCount : rows.count * columns.count)
-        }
+    static func averagePool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor, workspace: Workspace) {
+        separable(.mean, parameters, input: input, output: output, workspace: workspace)
     }
 
-    /// Calls `reduce(plane, inWidth, rows, columns, paddedCount)` for every
-    /// output pixel and stores what it returns.
-    @inline(__always)
-    private static func forEachWindow(_ parameters: Pool2dParameters, input: Tensor, output: Tensor,
-                                      _ reduce: (UnsafePointer<Float>, Int, Range<Int>, Range<Int>, Int) -> Float) {
+    /// Max and sum are separable: for each output row, the window's input rows
+    /// are first reduced into one row of W floats (a loop over whole rows the
+    /// compiler vectorizes), then each output reduces its columns of that row.
+    private static func separable(_ reduction: Reduction, _ parameters: Pool2dParameters, input: Tensor, output: Tensor,
+                                  workspace: Workspace) {
         let (inHeight, inWidth) = (input.shape[2], input.shape[3])
         let (outHeight, outWidth) = (output.shape[2], output.shape[3])
-        let planes = input.shape[0] * input.shape[1]
         let (kernel, strides, pads) = (parameters.kernel, parameters.strides, parameters.pads)
-        for planeIndex in 0..<planes {
+        let countIncludePad = parameters.countIncludePad
+        let reducedRow = workspace.floats(inWidth)
+        for planeIndex in 0..<(input.shape[0] * input.shape[1]) {
             let plane = UnsafePointer(input.data + planeIndex * inHeight * inWidth)
             var y = output.data + planeIndex * outHeight * outWidth
             for oh in 0..<outHeight {
                 let rows = window(oh, stride: strides.height, kernel: kernel.height, padBegin: pads.top, padEnd: pads.bottom,
                                   inputLength: inHeight)
+                reducedRow.update(from: plane + rows.range.lowerBound * inWidth, count: inWidth)
+                for h in rows.range.dropFirst() {
+                    let row = plane + h * inWidth
+                    switch reduction {
+                    case .max: for w in 0..<inWidth { reducedRow[w] = row[w] > reducedRow[w] ? row[w] : reducedRow[w] }
+                    case .mean: for w in 0..<inWidth { reducedRow[w] += row[w] }
+                    }
+                }
+                let divisor = Float(rows.range.count)
                 for ow in 0..<outWidth {
                     let columns = window(ow, stride: strides.width, kernel: kernel.width, padBegin: pads.left, padEnd: pads.right,
                                          inputLength: inWidth)
-                    y.pointee = reduce(plane, inWidth, rows.range, columns.range, rows.paddedCount * columns.paddedCount)
-                    y += 1
+                    let first = reducedRow + columns.range.lowerBound
+                    let count = columns.range.count
+                    switch reduction {
+                    case .max:
+                        var value = first[0]
+                        for w in 1..<count { value = first[w] > value ? first[w] : value }
+                        y[ow] = value
+                    case .mean:
+                        var value = first[0]
+                        for w in 1..<count { value += first[w] }
+                        y[ow] = countIncludePad ? value / Float(rows.paddedCount * columns.paddedCount) : value / (divisor * Float(count))
+                    }
                 }
+                y += outWidth
             }
         }
     }
 
     /// The VGG and YOLO-tiny max pool: each output is the max of a 2x2 block.
-    /// Whole blocks are reduced 16 outputs at a time; in ceil mode the last
-    /// row or column of outputs may cover a single input row or column.
+    /// Whole blocks go through a branch-free loop the compiler vectorizes; in
+    /// ceil mode the last row or column of outputs covers a single input row
+    /// or column.
     private static func maxPool2x2Stride2(input: Tensor, output: Tensor) {
         let (inHeight, inWidth) = (input.shape[2], input.shape[3])
         let (outHeight, outWidth) = (output.shape[2], output.shape[3])
@@ -80,18 +91,14 @@ enum Pool {
                 let top = plane + 2 * oh * inWidth
                 let bottom = 2 * oh + 1 < inHeight ? top + inWidth : top
                 let row = y + oh * outWidth
-                var ow = 0
-                while ow + 16 <= wholeColumns {
-                    let upper = UnsafeRawPointer(top + 2 * ow).loadUnaligned(as: SIMD32<Float>.self)
-                    let lower = UnsafeRawPointer(bottom + 2 * ow).loadUnaligned(as: SIMD32<Float>.self)
-                    let vertical = pointwiseMax(upper, lower)
-                    UnsafeMutableRawPointer(row + ow).storeBytes(of: pointwiseMax(vertical.evenHalf, vertical.oddHalf), as: SIMD16<Float>.self)
-                    ow += 16
+                for ow in 0..<wholeColumns {
+                    let (a, b, c, d) = (top[2 * ow], top[2 * ow + 1], bottom[2 * ow], bottom[2 * ow + 1])
+                    let upper = a > b ? a : b, lower = c > d ? c : d
+                    row[ow] = upper > lower ? upper : lower
                 }
-                while ow < outWidth {
-                    let left = 2 * ow, right = Swift.min(2 * ow + 1, inWidth - 1)
-                    row[ow] = Swift.max(Swift.max(top[left], top[right]), Swift.max(bottom[left], bottom[right]))
-                    ow += 1
+                if outWidth > wholeColumns {
+                    let last = inWidth - 1
+                    row[wholeColumns] = top[last] > bottom[last] ? top[last] : bottom[last]
                 }
             }
         }

@@ -1,5 +1,6 @@
 @testable import DemandLayer
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct BufferRingTests {
@@ -28,24 +29,39 @@ import Testing
         #expect(ring.acquire(layerIndex: 2, byteCount: 4096, wait: false) { false } != nil)
     }
 
-    @Test func acquireWaitsForRelease() async {
-        let ring = BufferRing(capacityBytes: 2 * 4096, depth: 4)
-        let a = ring.acquire(layerIndex: 0, byteCount: 2 * 4096, wait: false) { false }!
-        let waiter = Task.detached { ring.acquire(layerIndex: 1, byteCount: 4096, wait: true) { false } }
-        try? await Task.sleep(for: .milliseconds(50))
-        ring.release(a)
-        #expect(await waiter.value?.offsetBytes == 0)
+    /// Runs `body` on a plain thread (not the cooperative pool, which blocking waits would starve).
+    func onThread(_ body: @escaping @Sendable () -> BufferRing.Region?) -> () -> BufferRing.Region? {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<BufferRing.Region?>(nil)
+        Thread.detachNewThread {
+            let region = body()
+            result.withLock { $0 = region }
+            done.signal()
+        }
+        return {
+            done.wait()
+            return result.withLock { $0 }
+        }
     }
 
-    @Test func abandonWakesAWaiter() async {
+    @Test func acquireWaitsForRelease() {
+        let ring = BufferRing(capacityBytes: 2 * 4096, depth: 4)
+        let a = ring.acquire(layerIndex: 0, byteCount: 2 * 4096, wait: false) { false }!
+        let waiter = onThread { ring.acquire(layerIndex: 1, byteCount: 4096, wait: true) { false } }
+        usleep(50_000)
+        ring.release(a)
+        #expect(waiter()?.offsetBytes == 0)
+    }
+
+    @Test func abandonWakesAWaiter() {
         let ring = BufferRing(capacityBytes: 4096, depth: 4)
         _ = ring.acquire(layerIndex: 0, byteCount: 4096, wait: false) { false }!
         let flag = Flag()
-        let waiter = Task.detached { ring.acquire(layerIndex: 1, byteCount: 4096, wait: true) { flag.value } }
-        try? await Task.sleep(for: .milliseconds(50))
+        let waiter = onThread { ring.acquire(layerIndex: 1, byteCount: 4096, wait: true) { flag.value } }
+        usleep(50_000)
         flag.value = true
         ring.wakeAll()
-        #expect(await waiter.value == nil)
+        #expect(waiter() == nil)
     }
 
     @Test(arguments: [1, 2, 4, 8])
