@@ -14,10 +14,11 @@ import Foundation
 ///
 /// Placement is deterministic: a region goes right after the newest one if it
 /// fits before the end of the arena, else at offset 0 (the tail is skipped).
-/// `acquire` then waits until no held region overlaps the new one and fewer
-/// than `depth + 1` regions are held (the executing layer plus `depth` ahead).
-/// Because placement does not depend on timing, `minimumCapacity` can compute
-/// the smallest arena that lets `depth` layers be ahead everywhere.
+/// `acquire` then waits until no held region overlaps the new one (and fewer
+/// than `maxHeldRegions` are held). Admission is by bytes: where layers are
+/// small, many are in flight in the space one large layer takes. Because
+/// placement does not depend on timing, `minimumCapacity` can compute the
+/// smallest arena that lets `depth` layers be ahead everywhere.
 public final class BufferRing: @unchecked Sendable {
     public struct Region: Sendable, Equatable {
         public let layerIndex: Int
@@ -27,8 +28,8 @@ public final class BufferRing: @unchecked Sendable {
 
     /// The arena's base address and size.
     public let capacityBytes: Int
-    /// How many layers may be held besides the one executing.
-    public let depth: Int
+    /// The most regions held at once (1 for the linear policy; unbounded when pipelined).
+    public let maxHeldRegions: Int
     public var base: UnsafeMutableRawPointer { arena.base }
 
     private let arena: AlignedBuffer
@@ -38,10 +39,10 @@ public final class BufferRing: @unchecked Sendable {
     private var peakHeldBytes = 0
     private var nextOffset = 0
 
-    public init(capacityBytes: Int, depth: Int) {
-        precondition(capacityBytes > 0 && depth >= 0)
+    public init(capacityBytes: Int, maxHeldRegions: Int = .max) {
+        precondition(capacityBytes > 0 && maxHeldRegions >= 1)
         self.capacityBytes = capacityBytes
-        self.depth = depth
+        self.maxHeldRegions = maxHeldRegions
         self.arena = AlignedBuffer(byteCount: capacityBytes)
     }
 
@@ -95,7 +96,7 @@ public final class BufferRing: @unchecked Sendable {
     }
 
     private func isFree(_ region: Region) -> Bool {
-        guard held.count < depth + 1 else { return false }
+        guard held.count < maxHeldRegions else { return false }
         let end = region.offsetBytes + region.byteCount
         return !held.contains { $0.offsetBytes < end && region.offsetBytes < $0.offsetBytes + $0.byteCount }
             || region.byteCount == 0

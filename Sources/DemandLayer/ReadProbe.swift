@@ -28,7 +28,7 @@ public final class ReadProbe {
             throw RuntimeError(.ioEngineUnavailable, "\(error)")
         }
         ioEngine = engine.kind
-        ring = BufferRing(capacityBytes: plan.capacity, depth: plan.depth)
+        ring = BufferRing(capacityBytes: plan.capacity, maxHeldRegions: plan.maxHeldRegions)
         do { try engine.register(arena: ring.arenaBuffer) } catch { throw RuntimeError(.ioEngineUnavailable, "\(error)") }
         scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
     }

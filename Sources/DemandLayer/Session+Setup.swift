@@ -5,7 +5,7 @@ import DemandTensor
 extension Session {
     struct Plan {
         var capacity: Int
-        var depth: Int
+        var maxHeldRegions: Int
     }
 
     /// The arena size and depth a policy needs, checking the caller's options.
@@ -20,23 +20,23 @@ extension Session {
         }
         switch options.policy {
         case .resident, .bulk:
-            return Plan(capacity: max(total, 4096), depth: layerBytes.count)
+            return Plan(capacity: max(total, 4096), maxHeldRegions: .max)
         case .linear:
-            return Plan(capacity: max(largest, 4096), depth: 0)
+            return Plan(capacity: max(largest, 4096), maxHeldRegions: 1)
         case .mmap:
-            return Plan(capacity: 0, depth: 0)
+            return Plan(capacity: 0, maxHeldRegions: 0)
         case .pipelined:
             guard options.depth >= 1 else {
                 throw RuntimeError(.invalidOption, "depth must be at least 1 (got \(options.depth)): depth is how many layers are loaded ahead of the one executing; for no overlap use the linear policy")
             }
             let depth = min(options.depth, max(layerBytes.count - 1, 1))
             let minimum = BufferRing.minimumCapacity(layerBytes: layerBytes, depth: depth)
-            guard let budget = options.budgetBytes else { return Plan(capacity: minimum, depth: depth) }
+            guard let budget = options.budgetBytes else { return Plan(capacity: minimum, maxHeldRegions: .max) }
             let largestIndex = layerBytes.firstIndex(of: largest) ?? 0
             guard budget >= largest else {
                 throw RuntimeError(.budgetTooSmall, "a budget of \(budget) bytes cannot hold the largest layer (layer \(largestIndex) '\(model.layers[largestIndex].name)', \(largest) bytes): the smallest budget is \(largest) bytes, and \(minimum) bytes lets \(depth) layer\(depth == 1 ? "" : "s") load ahead everywhere")
             }
-            return Plan(capacity: Layout.roundUp(budget, to: Layout.fileAlignment), depth: depth)
+            return Plan(capacity: Layout.roundUp(budget, to: Layout.fileAlignment), maxHeldRegions: .max)
         }
     }
 

@@ -62,7 +62,7 @@ public final class Session: @unchecked Sendable {
                 throw RuntimeError(.ioEngineUnavailable, "\(error)")
             }
             ioEngine = engine.kind
-            let ring = BufferRing(capacityBytes: plan.capacity, depth: plan.depth)
+            let ring = BufferRing(capacityBytes: plan.capacity, maxHeldRegions: plan.maxHeldRegions)
             arenaBytes = plan.capacity
             do { try engine.register(arena: ring.arenaBuffer) } catch {
                 throw RuntimeError(.ioEngineUnavailable, "\(error)")

@@ -1,23 +1,31 @@
 import DemandIO
+import Foundation
 
 /// How a session loads and runs a model.
 public struct SessionOptions: Sendable {
     public var policy: Policy
-    /// Layers that may be loaded ahead of the one executing (pipelined; at least 1).
+    /// Pipelined: how many layers are sure to fit in the ring ahead of the one
+    /// executing, at every point of the model (at least 1). It sets the default
+    /// budget; within the budget the ring admits layers by bytes, so where
+    /// layers are small more of them load ahead. This is the memory-delay knob.
     public var depth: Int
-    /// Arena bytes; nil picks the smallest that lets `depth` layers be ahead.
+    /// Pipelined: arena bytes; nil picks the smallest that lets `depth` layers be ahead.
     public var budgetBytes: Int?
     /// Which IO engine reads the layer files.
     public var io: IOEngineChoice
-    /// Threads the kernels (OpenBLAS) use; the stage threads are extra.
+    /// Threads the kernels (OpenBLAS) use; the stage threads are extra. The
+    /// default leaves one core to the read and restore stages.
     public var threadCount: Int
+
+    /// All cores but one, and at least one.
+    public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
     /// Largest single read request; a larger layer is split into several in flight.
     public var requestBytes: Int
     /// Most read requests in flight at once.
     public var queueDepth: Int
 
     public init(policy: Policy = .pipelined, depth: Int = 2, budgetBytes: Int? = nil, io: IOEngineChoice = .auto,
-                threadCount: Int = 2, requestBytes: Int = 2 << 20, queueDepth: Int = 16) {
+                threadCount: Int = SessionOptions.defaultThreadCount, requestBytes: Int = 2 << 20, queueDepth: Int = 16) {
         self.policy = policy
         self.depth = depth
         self.budgetBytes = budgetBytes

@@ -43,8 +43,8 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("IO engine: auto (io_uring, else libaio, else pread), uring, aio, pread.", valueName: "engine"))
     var io: String = "auto"
 
-    @Option(name: .long, help: "Kernel threads (OpenBLAS). Default: all cores.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .long, help: "Kernel threads (OpenBLAS), the same for every policy. Default: all cores but one, which the read and restore stages use.")
+    var threads: Int = SessionOptions.defaultThreadCount
 
     @Flag(name: .long, help: "Print one JSON object instead of the table.")
     var json = false

@@ -4,8 +4,15 @@ import Synchronization
 import Testing
 
 @Suite struct BufferRingTests {
+    @Test func smallLayersShareTheSpaceOfOneLargeOne() {
+        let ring = BufferRing(capacityBytes: 8 * 4096)
+        let regions = (0..<8).compactMap { ring.acquire(layerIndex: $0, byteCount: 4096, wait: false) { false } }
+        #expect(regions.count == 8, "admission is by bytes, not by a count of layers")
+        #expect(ring.acquire(layerIndex: 8, byteCount: 4096, wait: false) { false } == nil)
+    }
+
     @Test func regionsAreContiguousAndWrapToZero() {
-        let ring = BufferRing(capacityBytes: 10 * 4096, depth: 8)
+        let ring = BufferRing(capacityBytes: 10 * 4096)
         let a = ring.acquire(layerIndex: 0, byteCount: 4 * 4096, wait: false) { false }!
         let b = ring.acquire(layerIndex: 1, byteCount: 4 * 4096, wait: false) { false }!
         #expect(a.offsetBytes == 0 && b.offsetBytes == 4 * 4096)
@@ -20,11 +27,11 @@ import Testing
         #expect(ring.byteCounts.held == 0)
     }
 
-    @Test func depthLimitsRegionsHeld() {
-        let ring = BufferRing(capacityBytes: 100 * 4096, depth: 1)
+    @Test func regionCountLimitHolds() {
+        let ring = BufferRing(capacityBytes: 100 * 4096, maxHeldRegions: 2)
         let a = ring.acquire(layerIndex: 0, byteCount: 4096, wait: false) { false }!
         _ = ring.acquire(layerIndex: 1, byteCount: 4096, wait: false) { false }!
-        #expect(ring.acquire(layerIndex: 2, byteCount: 4096, wait: false) { false } == nil, "depth 1: the executing layer plus one ahead")
+        #expect(ring.acquire(layerIndex: 2, byteCount: 4096, wait: false) { false } == nil, "at most two regions")
         ring.release(a)
         #expect(ring.acquire(layerIndex: 2, byteCount: 4096, wait: false) { false } != nil)
     }
@@ -45,7 +52,7 @@ import Testing
     }
 
     @Test func acquireWaitsForRelease() {
-        let ring = BufferRing(capacityBytes: 2 * 4096, depth: 4)
+        let ring = BufferRing(capacityBytes: 2 * 4096)
         let a = ring.acquire(layerIndex: 0, byteCount: 2 * 4096, wait: false) { false }!
         let waiter = onThread { ring.acquire(layerIndex: 1, byteCount: 4096, wait: true) { false } }
         usleep(50_000)
@@ -54,7 +61,7 @@ import Testing
     }
 
     @Test func abandonWakesAWaiter() {
-        let ring = BufferRing(capacityBytes: 4096, depth: 4)
+        let ring = BufferRing(capacityBytes: 4096)
         _ = ring.acquire(layerIndex: 0, byteCount: 4096, wait: false) { false }!
         let flag = Flag()
         let waiter = onThread { ring.acquire(layerIndex: 1, byteCount: 4096, wait: true) { flag.value } }
@@ -82,7 +89,7 @@ import Testing
         let page = 4096
         let sizes = [5, 1, 8, 2, 2, 6, 1, 3, 9, 4].map { $0 * page }
         let depth = 2
-        let ring = BufferRing(capacityBytes: BufferRing.minimumCapacity(layerBytes: sizes, depth: depth), depth: depth)
+        let ring = BufferRing(capacityBytes: BufferRing.minimumCapacity(layerBytes: sizes, depth: depth))
         var held: [BufferRing.Region] = []
         for (index, size) in sizes.enumerated() {
             if held.count == depth + 1 { ring.release(held.removeFirst()) }
