@@ -60,6 +60,14 @@ final class Pipeline: @unchecked Sendable {
         self.source = source
         self.filePaths = model.layers.map { $0.files.map(model.filePath) }
         self.dropAfterLayer = Self.lastUses(model)
+        var scratchFloats = 0
+        for (layerIndex, layer) in model.layers.enumerated() {
+            for (nodeIndex, node) in layer.nodes.enumerated() {
+                let inputs = node.inputs.map { model.shapes[$0]! }
+                scratchFloats = max(scratchFloats, model.operators[layerIndex][nodeIndex].workspaceFloatCount(inputs: inputs))
+            }
+        }
+        workspace.reserve(floatCount: scratchFloats)
     }
 
     func start() {

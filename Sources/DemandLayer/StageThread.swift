@@ -1,4 +1,5 @@
 import CURing
+import Dispatch
 import Glibc
 
 /// A named, joinable pthread running one closure: the session's stage threads
@@ -11,21 +12,25 @@ final class StageThread: @unchecked Sendable {
     private final class Box {
         let name: String
         let body: () -> Void
+        let named = DispatchSemaphore(value: 0)
         init(name: String, body: @escaping () -> Void) { self.name = name; self.body = body }
     }
 
     init(name: String, body: @escaping () -> Void) {
         self.name = name
-        let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
+        let started = Box(name: name, body: body)
+        let box = Unmanaged.passRetained(started).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { argument in
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
             _ = dl_set_current_thread_name(box.name)
+            box.named.signal()
             box.body()
             return nil
         }, box)
         precondition(result == 0, "pthread_create failed: \(result)")
         self.thread = thread
+        started.named.wait()   // the thread exists and has its name when init returns
     }
 
     func join() {

@@ -73,6 +73,9 @@ struct BenchReport {
     /// Nil when every policy produced the same bits; else which ones differ.
     var outputMismatch: String? {
         guard let reference = measurements.first else { return nil }
+        for (name, values) in reference.outputs where values.contains(where: { !$0.isFinite }) {
+            return "output '\(name)' holds NaN or infinity"
+        }
         for measurement in measurements.dropFirst() {
             for (name, values) in reference.outputs {
                 guard let other = measurement.outputs[name], other.count == values.count else {

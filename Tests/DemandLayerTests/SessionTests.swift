@@ -69,14 +69,16 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
 
     @Test func noWeightMemoryIsAllocatedAfterOpen() throws {
         let session = try Session(model: model, options: .init(policy: .pipelined, depth: 2))
-        let before = AlignedBuffer.allocationCount
+        let arenaBytes = session.arenaBytes
+        let scratchAllocations = session.pipeline.workspace.allocationCount
         let arena = UInt(bitPattern: session.pipeline.ring!.base)
         let addresses = Mutex<[UInt]>([])
         session.pipeline.weightObserver = { weights in
             addresses.withLock { $0 += weights.values.map { UInt(bitPattern: $0.data) } }
         }
         for _ in 0..<3 { _ = try session.run(tinyInputs()) }
-        #expect(AlignedBuffer.allocationCount == before, "run() allocated weight buffers")
+        #expect(session.arenaBytes == arenaBytes)
+        #expect(session.pipeline.workspace.allocationCount == scratchAllocations, "the kernel workspace was reserved at open")
         // Every weight the kernels saw is a view into the arena: restored in place, not copied.
         let seen = addresses.withLock { $0 }
         #expect(seen.count == 3 * model.layers.reduce(0) { $0 + $1.weights.count })
