@@ -46,6 +46,12 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Kernel threads (OpenBLAS), the same for every policy. Default: all cores but one, which the read and restore stages use.")
     var threads: Int = SessionOptions.defaultThreadCount
 
+    @Option(name: .long, help: ArgumentHelp("Largest single read request (suffixes K, M); a larger layer is split into several in flight.", valueName: "bytes"))
+    var requestSize: String = "2M"
+
+    @Option(name: .long, help: "Most read requests in flight at once.")
+    var queueDepth: Int = 16
+
     @Flag(name: .long, help: "Print one JSON object instead of the table.")
     var json = false
 
@@ -72,12 +78,16 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown --io '\(io)'; choose from \(IOEngineChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let budget { _ = try parseBytes(budget) }
+        let request = try parseBytes(requestSize)
+        guard request >= 4096, request % 4096 == 0 else { throw ValidationError("--request-size must be a multiple of 4096 bytes (got \(requestSize))") }
+        guard (1...1024).contains(queueDepth) else { throw ValidationError("--queue-depth must be between 1 and 1024") }
     }
 
     func run() throws {
         let model = try ModelLocator.open(modelOptions.model, cache: modelOptions.cache)
         let budgetBytes = try budget.map(parseBytes)
-        var options = SessionOptions(io: IOEngineChoice(rawValue: io)!, threadCount: threads)
+        var options = SessionOptions(io: IOEngineChoice(rawValue: io)!, threadCount: threads,
+                                     requestBytes: try parseBytes(requestSize), queueDepth: queueDepth)
         options.budgetBytes = budgetBytes
         let inputs = Self.seededInputs(for: model)
         var traceFile = trace.map { _ in Trace() }
