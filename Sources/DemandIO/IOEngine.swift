@@ -96,12 +96,33 @@ public enum IOEngines {
         case .aio: return try AioEngine(queueDepth: queueDepth)
         case .pread: return PreadEngine(queueDepth: queueDepth)
         case .auto:
-            let fallsThrough: Set<Errno> = [.noFunction, .notPermitted, .permissionDenied, .outOfMemory]
-            do { return try UringEngine(queueDepth: queueDepth) } catch where error.errno.map(fallsThrough.contains) == true {}
-            // libaio also reports EAGAIN when /proc/sys/fs/aio-max-nr is used up.
-            do { return try AioEngine(queueDepth: queueDepth) } catch where error.errno.map(fallsThrough.union([.resourceTemporarilyUnavailable]).contains) == true {}
-            return PreadEngine(queueDepth: queueDepth)
+            return try firstAvailable([.uring, .aio, .pread]) { kind throws(IOError) in
+                switch kind {
+                case .uring: try UringEngine(queueDepth: queueDepth)
+                case .aio: try AioEngine(queueDepth: queueDepth)
+                case .pread: PreadEngine(queueDepth: queueDepth)
+                }
+            }
         }
+    }
+
+    /// Errors that mean "this engine is not allowed or not there here", on
+    /// which `auto` moves on to the next engine. libaio also reports EAGAIN
+    /// when /proc/sys/fs/aio-max-nr is used up.
+    static let refusals: Set<Errno> = [.noFunction, .notPermitted, .permissionDenied, .outOfMemory, .resourceTemporarilyUnavailable]
+
+    /// The first of `kinds` that `make` can make, moving on only past
+    /// refusals; any other error is thrown as it is.
+    static func firstAvailable(_ kinds: [IOEngineKind], make: (IOEngineKind) throws(IOError) -> any IOEngine) throws(IOError) -> any IOEngine {
+        var lastRefusal: IOError?
+        for kind in kinds {
+            do {
+                return try make(kind)
+            } catch where error.errno.map(refusals.contains) == true {
+                lastRefusal = error
+            }
+        }
+        throw lastRefusal ?? IOError(.engineUnavailable, "no IO engine to try")
     }
 }
 
