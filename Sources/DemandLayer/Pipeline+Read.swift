@@ -27,74 +27,35 @@ extension Pipeline {
     }
 
     /// Reads every layer into the ring in order, keeping as many layers in
-    /// flight as the ring's depth and budget allow, and hands each to restore
-    /// once all its files are in. After a failure it issues nothing new, waits
-    /// for what is in flight, and still hands every acquired region along so
-    /// the execute stage releases them in order.
+    /// flight as the ring's budget allows, and hands each to restore once all
+    /// its files are in. After a failure it issues nothing new, waits for what
+    /// is in flight, and still hands every acquired region along so the
+    /// execute stage releases them in order.
     private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
-        let layers = model.layers
-        let count = layers.count
-        ring.reset()
-        var regions = [BufferRing.Region?](repeating: nil, count: count)
-        var filesLeft = [Int](repeating: 0, count: count)
-        var nextToIssue = 0
-        var nextToForward = 0
-        while true {
-            while nextToIssue < count && !job.isFailed {
-                let layer = layers[nextToIssue]
-                let mustWait = nextToIssue == nextToForward && scheduler.pendingExtentCount == 0
-                guard let region = ring.acquire(layerIndex: nextToIssue, byteCount: layer.byteCount, wait: mustWait, abandon: { job.isFailed }) else { break }
-                regions[nextToIssue] = region
-                job.readSpans[nextToIssue].startNanoseconds = job.elapsed()
-                var offset = region.offsetBytes
-                for (fileIndex, file) in layer.files.enumerated() {
-                    scheduler.enqueue(ReadExtent(
-                        id: nextToIssue << 8 | fileIndex, fd: fileDescriptors[nextToIssue][fileIndex],
-                        path: filePaths[nextToIssue][fileIndex], offsetBytes: 0, byteCount: file.byteCount,
-                        destination: ring.base + offset))
-                    offset += file.byteCount
-                }
-                filesLeft[nextToIssue] = layer.files.count
-                if layer.files.isEmpty { job.readSpans[nextToIssue].endNanoseconds = job.readSpans[nextToIssue].startNanoseconds }
-                nextToIssue += 1
+        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors)
+        func fail(_ error: IOError, layer: Int) {
+            job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(layer), path: error.path, offsetBytes: error.offsetBytes))
+        }
+        while !reader.isFinished {
+            while !job.isFailed, let index = reader.issueNext(abandon: { job.isFailed }) {
+                job.readSpans[index].startNanoseconds = job.elapsed()
             }
-            do { try scheduler.submitPending() } catch {
-                job.fail(RuntimeError(.readFailed, "\(error)", layer: layerPlace(nextToForward), path: error.path, offsetBytes: error.offsetBytes))
+            do { try reader.submit() } catch { fail(error, layer: reader.handedOnCount) }
+            while let ready = reader.nextReady() {
+                if model.layers[ready.index].files.isEmpty { job.readSpans[ready.index].endNanoseconds = job.readSpans[ready.index].startNanoseconds }
+                restoreInbox.send(.layer(job, LoadedLayer(index: ready.index, region: ready.region, files: ready.files), weights: [:]))
             }
-            while nextToForward < nextToIssue && filesLeft[nextToForward] == 0 {
-                let region = regions[nextToForward]!
-                let bytes = ring.bytes(of: region)
-                var files: [UnsafeMutableRawBufferPointer] = []
-                var offset = 0
-                for file in layers[nextToForward].files {
-                    files.append(UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + file.byteCount)]))
-                    offset += file.byteCount
-                }
-                restoreInbox.send(.layer(job, LoadedLayer(index: nextToForward, region: region, files: files), weights: [:]))
-                nextToForward += 1
-            }
-            if nextToForward == nextToIssue {
-                if nextToIssue == count || job.isFailed { break }
-                continue
-            }
-            guard scheduler.pendingExtentCount > 0 else { continue }
-            let results: [ExtentResult]
-            do { results = try scheduler.waitForCompletedExtents() } catch {
-                // The engine itself failed: nothing more will complete.
-                job.fail(RuntimeError(.readFailed, "\(error)", layer: layerPlace(nextToForward), path: error.path, offsetBytes: error.offsetBytes))
-                for index in nextToForward..<nextToIssue { filesLeft[index] = 0 }
-                continue
-            }
-            for result in results {
-                let index = result.id >> 8
-                if let error = result.error {
-                    job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(index), path: error.path, offsetBytes: error.offsetBytes))
-                }
-                filesLeft[index] -= 1
-                if filesLeft[index] == 0 {
+            if !reader.hasLayersHeld && job.isFailed { break }
+            do {
+                let (finished, failures) = try reader.waitForReads()
+                for (layer, error) in failures { fail(error, layer: layer) }
+                for index in finished {
                     job.readSpans[index].endNanoseconds = job.elapsed()
-                    job.bytesRead += layers[index].byteCount
+                    job.bytesRead += model.layers[index].byteCount
                 }
+            } catch {
+                fail(error, layer: reader.handedOnCount)
+                reader.giveUpOnPendingReads()
             }
         }
     }

@@ -37,48 +37,26 @@ public final class ReadProbe {
 
     /// Reads the whole model once; returns (nanoseconds, bytes read).
     public func run() throws(RuntimeError) -> (nanoseconds: UInt64, bytes: Int) {
-        let layers = model.layers
-        ring.reset()
         let start = Clock.now()
-        var regions: [BufferRing.Region] = []
-        var filesLeft = [Int](repeating: 0, count: layers.count)
-        var nextToIssue = 0
-        var nextToRelease = 0
+        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: files.map { $0.map(\.fd) })
         var bytes = 0
-        while nextToRelease < layers.count {
-            while nextToIssue < layers.count {
-                let mustWait = nextToIssue == nextToRelease
-                guard let region = ring.acquire(layerIndex: nextToIssue, byteCount: layers[nextToIssue].byteCount, wait: mustWait, abandon: { false }) else { break }
-                regions.append(region)
-                var offset = region.offsetBytes
-                for (fileIndex, file) in layers[nextToIssue].files.enumerated() {
-                    scheduler.enqueue(ReadExtent(id: nextToIssue << 8 | fileIndex, fd: files[nextToIssue][fileIndex].fd,
-                                                 path: model.filePath(file), offsetBytes: 0, byteCount: file.byteCount,
-                                                 destination: ring.base + offset))
-                    offset += file.byteCount
-                }
-                filesLeft[nextToIssue] = layers[nextToIssue].files.count
-                nextToIssue += 1
-            }
-            do throws(IOError) {
-                try scheduler.submitPending()
-                if scheduler.pendingExtentCount > 0 {
-                    for result in try scheduler.waitForCompletedExtents() {
-                        if let error = result.error {
-                            throw error
-                        }
-                        filesLeft[result.id >> 8] -= 1
-                    }
-                }
+        var firstError: IOError?
+        while !reader.isFinished {
+            while firstError == nil, reader.issueNext(abandon: { false }) != nil {}
+            do {
+                try reader.submit()
+                let failures = try reader.waitForReads().failures
+                firstError = firstError ?? failures.first?.error
             } catch {
-                while scheduler.pendingExtentCount > 0 { _ = try? scheduler.waitForCompletedExtents() }
-                for region in regions[nextToRelease...] { ring.release(region) }
-                throw RuntimeError(.readFailed, error.message, path: error.path, offsetBytes: error.offsetBytes)
+                firstError = firstError ?? error
+                reader.giveUpOnPendingReads()
             }
-            while nextToRelease < nextToIssue && filesLeft[nextToRelease] == 0 {
-                ring.release(regions[nextToRelease])
-                bytes += layers[nextToRelease].byteCount
-                nextToRelease += 1
+            while let ready = reader.nextReady() {
+                ring.release(ready.region)
+                bytes += ready.region.byteCount
+            }
+            if let firstError, !reader.hasLayersHeld {
+                throw RuntimeError(.readFailed, firstError.message, path: firstError.path, offsetBytes: firstError.offsetBytes)
             }
         }
         return (Clock.now() - start, bytes)

@@ -74,27 +74,25 @@ extension Session {
 
     /// Reads and verifies every layer once, for the resident policy.
     static func loadResident(_ model: Model, ring: BufferRing, scheduler: ReadScheduler, fds: [[Int32]]) throws(RuntimeError) -> (views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]]) {
-        var extents: [ReadExtent] = []
-        var files: [[UnsafeMutableRawBufferPointer]] = []
-        for (index, layer) in model.layers.enumerated() {
-            guard let region = ring.acquire(layerIndex: index, byteCount: layer.byteCount, wait: false, abandon: { false }) else {
-                preconditionFailure("the resident arena holds every layer")
-            }
-            var layerFiles: [UnsafeMutableRawBufferPointer] = []
-            var offset = region.offsetBytes
-            for (fileIndex, file) in layer.files.enumerated() {
-                let bytes = UnsafeMutableRawBufferPointer(start: ring.base + offset, count: file.byteCount)
-                extents.append(ReadExtent(id: index << 8 | fileIndex, fd: fds[index][fileIndex], path: model.filePath(file),
-                                          offsetBytes: 0, byteCount: file.byteCount, destination: bytes.baseAddress!))
-                layerFiles.append(bytes)
-                offset += file.byteCount
-            }
-            files.append(layerFiles)
-        }
-        do { try scheduler.readAll(extents) } catch {
-            throw RuntimeError(.readFailed, error.message, path: error.path, offsetBytes: error.offsetBytes)
-        }
+        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fds)
         var views: [[String: Tensor]] = []
+        var files: [[UnsafeMutableRawBufferPointer]] = []
+        do {
+            while reader.issueNext(abandon: { false }) != nil {}
+            try reader.submit()
+            while !reader.isFinished {
+                if let (layer, error) = try reader.waitForReads().failures.first {
+                    reader.drainPendingReads()
+                    throw RuntimeError(.readFailed, error.message, layer: (layer, model.layers[layer].name), path: error.path, offsetBytes: error.offsetBytes)
+                }
+                while let ready = reader.nextReady() { files.append(ready.files) }
+            }
+        } catch let error as RuntimeError {
+            throw error
+        } catch {
+            reader.drainPendingReads()
+            throw RuntimeError(.readFailed, "\(error)")
+        }
         for (index, layer) in model.layers.enumerated() {
             for (fileIndex, file) in layer.files.enumerated() {
                 let actual = CRC32C.checksum(UnsafeRawBufferPointer(files[index][fileIndex]))
