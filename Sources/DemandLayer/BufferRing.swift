@@ -15,10 +15,13 @@ import Foundation
 /// Placement is deterministic: a region goes right after the newest one if it
 /// fits before the end of the arena, else at offset 0 (the tail is skipped).
 /// `acquire` then waits until no held region overlaps the new one (and fewer
-/// than `maxHeldRegions` are held). Admission is by bytes: where layers are
-/// small, many are in flight in the space one large layer takes. Because
-/// placement does not depend on timing, `minimumCapacity` can compute the
-/// smallest arena that lets `depth` layers be ahead everywhere.
+/// than `maxHeldRegions` are held). `reserve` takes the region as soon as its
+/// first bytes are free, so a large layer starts loading into the part older
+/// layers have already given back; `freePrefixBytes` says how far it may be
+/// filled so far. Admission is by bytes: where layers are small, many are in
+/// flight in the space one large layer takes. Because placement does not
+/// depend on timing, `minimumCapacity` can compute the smallest arena that
+/// lets `depth` layers be ahead everywhere.
 public final class BufferRing: @unchecked Sendable {
     public struct Region: Sendable, Equatable {
         public let layerIndex: Int
@@ -34,8 +37,8 @@ public final class BufferRing: @unchecked Sendable {
 
     private let arena: AlignedBuffer
     private let condition = NSCondition()
-    private var held: [Region] = []       // oldest first
-    private var heldBytes = 0
+    private var held: [Region] = []       // oldest first; a reserved region may overlap older ones
+    private var heldBytes = 0             // bytes of the arena inside some held region
     private var peakHeldBytes = 0
     private var nextOffset = 0
 
@@ -75,31 +78,70 @@ public final class BufferRing: @unchecked Sendable {
         end + byteCount <= capacity ? end : 0
     }
 
-    /// Takes the next region, waiting for space. Returns nil without waiting
-    /// when `wait` is false and the region is not free, or when `abandon()`
-    /// becomes true while waiting (call `wakeAll()` after setting it).
+    /// Takes the next region, waiting until all of it is free. Returns nil
+    /// without waiting when `wait` is false and the region is not free, or
+    /// when `abandon()` becomes true while waiting (call `wakeAll()` after setting it).
     public func acquire(layerIndex: Int, byteCount: Int, wait: Bool, abandon: () -> Bool) -> Region? {
+        reserve(layerIndex: layerIndex, byteCount: byteCount, minimumFreeBytes: byteCount, wait: wait, abandon: abandon)
+    }
+
+    /// Takes the next region as soon as its first `minimumFreeBytes` are free;
+    /// the rest may still belong to older regions until they are released.
+    /// Fill it only up to `freePrefixBytes(of:)`. Nil as for `acquire`.
+    public func reserve(layerIndex: Int, byteCount: Int, minimumFreeBytes: Int, wait: Bool, abandon: () -> Bool) -> Region? {
         precondition(byteCount <= capacityBytes, "region of \(byteCount) bytes in a \(capacityBytes)-byte ring")
         condition.lock(); defer { condition.unlock() }
         let offset = Self.placement(after: nextOffset, byteCount: byteCount, capacity: capacityBytes)
         let region = Region(layerIndex: layerIndex, offsetBytes: offset, byteCount: byteCount)
-        while !isFree(region) {
+        while held.count >= maxHeldRegions || freePrefix(of: region, olderThan: held.count) < min(minimumFreeBytes, byteCount) {
             if !wait || abandon() { return nil }
             condition.wait()
         }
         if abandon() { return nil }
         held.append(region)
-        heldBytes += byteCount
+        heldBytes = coveredBytes()
         peakHeldBytes = max(peakHeldBytes, heldBytes)
         nextOffset = offset + byteCount
         return region
     }
 
-    private func isFree(_ region: Region) -> Bool {
-        guard held.count < maxHeldRegions else { return false }
+    /// How many bytes from the start of a held region no older region still covers.
+    public func freePrefixBytes(of region: Region) -> Int {
+        condition.lock(); defer { condition.unlock() }
+        guard let position = held.firstIndex(of: region) else { return 0 }
+        return freePrefix(of: region, olderThan: position)
+    }
+
+    /// Waits until more than `bytes` of a held region's prefix are free (or
+    /// `abandon()`, after `wakeAll()`).
+    public func waitUntilFree(_ region: Region, moreThan bytes: Int, abandon: () -> Bool) {
+        condition.lock(); defer { condition.unlock() }
+        while let position = held.firstIndex(of: region), freePrefix(of: region, olderThan: position) <= bytes, !abandon() {
+            condition.wait()
+        }
+    }
+
+    /// The free bytes at the start of `region`, given the held regions before `position`.
+    private func freePrefix(of region: Region, olderThan position: Int) -> Int {
         let end = region.offsetBytes + region.byteCount
-        return !held.contains { $0.offsetBytes < end && region.offsetBytes < $0.offsetBytes + $0.byteCount }
-            || region.byteCount == 0
+        var prefix = region.byteCount
+        for older in held[..<position] where older.offsetBytes < end && region.offsetBytes < older.offsetBytes + older.byteCount {
+            prefix = min(prefix, max(0, older.offsetBytes - region.offsetBytes))
+        }
+        return prefix
+    }
+
+    /// Bytes of the arena inside at least one held region (held regions are
+    /// few; a reserved region may overlap older ones, which must not count twice).
+    private func coveredBytes() -> Int {
+        var total = 0
+        var coveredEnd = 0
+        for region in held.sorted(by: { $0.offsetBytes < $1.offsetBytes }) {
+            let end = region.offsetBytes + region.byteCount
+            total += max(0, end - max(region.offsetBytes, coveredEnd))
+            coveredEnd = max(coveredEnd, end)
+        }
+        return total
     }
 
     /// Gives back the oldest region.
@@ -107,7 +149,7 @@ public final class BufferRing: @unchecked Sendable {
         condition.lock()
         precondition(held.first == region, "regions are released in the order they were acquired")
         held.removeFirst()
-        heldBytes -= region.byteCount
+        heldBytes = coveredBytes()
         condition.broadcast()
         condition.unlock()
     }

@@ -32,30 +32,26 @@ extension Pipeline {
     /// is in flight, and still hands every acquired region along so the
     /// execute stage releases them in order.
     private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
-        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors)
+        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors, chunkBytes: requestBytes)
         func fail(_ error: IOError, layer: Int) {
             job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(layer), path: error.path, offsetBytes: error.offsetBytes))
         }
-        while !reader.isFinished {
-            while !job.isFailed, let index = reader.issueNext(abandon: { job.isFailed }) {
-                job.readSpans[index].startNanoseconds = job.elapsed()
-            }
-            do { try reader.submit() } catch { fail(error, layer: reader.handedOnCount) }
-            while let ready = reader.nextReady() {
-                if model.layers[ready.index].files.isEmpty { job.readSpans[ready.index].endNanoseconds = job.readSpans[ready.index].startNanoseconds }
-                restoreInbox.send(.layer(job, LoadedLayer(index: ready.index, region: ready.region, files: ready.files), weights: [:]))
-            }
-            if !reader.hasLayersHeld && job.isFailed { break }
-            do {
-                let (finished, failures) = try reader.waitForReads()
-                for (layer, error) in failures { fail(error, layer: layer) }
-                for index in finished {
-                    job.readSpans[index].endNanoseconds = job.elapsed()
-                    job.bytesRead += model.layers[index].byteCount
-                }
-            } catch {
+        while !reader.isFinished && !(job.isFailed && !reader.hasLayersHeld) {
+            let step: RingReader.Step
+            do { step = try reader.step(issueNew: !job.isFailed, abandon: { job.isFailed }) } catch {
                 fail(error, layer: reader.handedOnCount)
-                reader.giveUpOnPendingReads()
+                reader.giveUpOnHeldLayers()
+                continue
+            }
+            for index in step.started { job.readSpans[index].startNanoseconds = job.elapsed() }
+            for (layer, error) in step.failures { fail(error, layer: layer) }
+            for index in step.finished {
+                job.readSpans[index].endNanoseconds = job.elapsed()
+                job.bytesRead += model.layers[index].byteCount
+            }
+            for ready in step.ready {
+                if job.readSpans[ready.index].endNanoseconds == 0 { job.readSpans[ready.index].endNanoseconds = job.elapsed() }
+                restoreInbox.send(.layer(job, LoadedLayer(index: ready.index, region: ready.region, files: ready.files), weights: [:]))
             }
         }
     }

@@ -42,6 +42,8 @@ final class Pipeline: @unchecked Sendable {
     let source: WeightSource
     let filePaths: [[String]]
     let fileDescriptors: [[Int32]]
+    /// Bytes per read request: a layer's region is taken once this much of it is free.
+    let requestBytes: Int
     /// Values no later node reads, to drop once layer `i` has run.
     let dropAfterLayer: [[String]]
 
@@ -53,9 +55,10 @@ final class Pipeline: @unchecked Sendable {
     /// Tests only: sees each layer's weight views on the execute thread. Set before `run`.
     var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
 
-    init(model: Model, policy: Policy, source: WeightSource, fileDescriptors: [[Int32]]) {
+    init(model: Model, policy: Policy, source: WeightSource, fileDescriptors: [[Int32]], requestBytes: Int) {
         self.model = model
         self.fileDescriptors = fileDescriptors
+        self.requestBytes = requestBytes
         self.policy = policy
         self.source = source
         self.filePaths = model.layers.map { $0.files.map(model.filePath) }

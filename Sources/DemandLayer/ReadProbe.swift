@@ -13,6 +13,7 @@ public final class ReadProbe {
     private let ring: BufferRing
     private let scheduler: ReadScheduler
     private let files: [[DirectFile]]
+    private let requestBytes: Int
 
     public init(model: Model, options: SessionOptions) throws(RuntimeError) {
         self.model = model
@@ -31,6 +32,7 @@ public final class ReadProbe {
         ring = BufferRing(capacityBytes: plan.capacity, maxHeldRegions: plan.maxHeldRegions)
         do { try engine.register(arena: ring.arenaBuffer) } catch { throw RuntimeError(.ioEngineUnavailable, "\(error)") }
         scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
+        requestBytes = options.requestBytes
     }
 
     deinit { for layerFiles in files { for file in layerFiles { file.close() } } }
@@ -38,22 +40,21 @@ public final class ReadProbe {
     /// Reads the whole model once; returns (nanoseconds, bytes read).
     public func run() throws(RuntimeError) -> (nanoseconds: UInt64, bytes: Int) {
         let start = Clock.now()
-        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: files.map { $0.map(\.fd) })
+        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: files.map { $0.map(\.fd) },
+                                chunkBytes: requestBytes)
         var bytes = 0
         var firstError: IOError?
         while !reader.isFinished {
-            while firstError == nil, reader.issueNext(abandon: { false }) != nil {}
             do {
-                try reader.submit()
-                let failures = try reader.waitForReads().failures
-                firstError = firstError ?? failures.first?.error
+                let step = try reader.step(issueNew: firstError == nil, abandon: { false })
+                firstError = firstError ?? step.failures.first?.error
+                for ready in step.ready {
+                    ring.release(ready.region)
+                    bytes += ready.region.byteCount
+                }
             } catch {
                 firstError = firstError ?? error
-                reader.giveUpOnPendingReads()
-            }
-            while let ready = reader.nextReady() {
-                ring.release(ready.region)
-                bytes += ready.region.byteCount
+                reader.giveUpOnHeldLayers()
             }
             if let firstError, !reader.hasLayersHeld {
                 throw RuntimeError(.readFailed, firstError.message, path: firstError.path, offsetBytes: firstError.offsetBytes)

@@ -1,10 +1,13 @@
 import DemandFormat
 import DemandIO
 
-/// Reads a model's layers, in order, into regions of a buffer ring: takes each
-/// layer's region, queues one read extent per file, and hands back the layers
-/// whose files are all in, in layer order. The read stage, the resident loader
-/// and `ReadProbe` all read through it.
+/// Reads a model's layers, in order, into regions of a buffer ring, and hands
+/// back the layers whose bytes are all in, in layer order. The read stage, the
+/// resident loader and `ReadProbe` all read through it.
+///
+/// A layer's region is reserved as soon as its first chunk is free; the rest
+/// is read chunk by chunk as older layers give their bytes back, so a large
+/// layer starts loading before the whole of its region is free.
 ///
 /// Owned by one thread at a time (it drives the scheduler, which drives the
 /// engine). It never releases regions: whoever receives a layer does.
@@ -16,23 +19,42 @@ struct RingReader {
         let files: [UnsafeMutableRawBufferPointer]
     }
 
+    /// What one `step` did.
+    struct Step {
+        /// Layers whose regions were taken (their reads have started).
+        var started: [Int] = []
+        /// Layers whose reads all completed (successfully or not).
+        var finished: [Int] = []
+        /// Layers handed on, in order.
+        var ready: [Ready] = []
+        /// Failed reads, with their layer.
+        var failures: [(layer: Int, error: IOError)] = []
+    }
+
     let model: Model
     let ring: BufferRing
     let scheduler: ReadScheduler
     let fileDescriptors: [[Int32]]
+    /// Bytes read per request, and the least free space a layer's region needs to be taken.
+    let chunkBytes: Int
     private var regions: [BufferRing.Region?]
-    private var filesLeft: [Int]
-    /// Layers whose region has been taken, and layers handed back by `nextReady`.
+    private var issuedBytes: [Int]        // bytes of each layer queued for reading so far
+    private var pendingBytes: [Int]       // queued but not yet complete
+    private var extents: [Int: (layer: Int, byteCount: Int)] = [:]
+    private var nextExtentID = 0
+    /// Layers whose region has been taken, and layers handed on.
     private(set) var issuedCount = 0
     private(set) var handedOnCount = 0
 
-    init(model: Model, ring: BufferRing, scheduler: ReadScheduler, fileDescriptors: [[Int32]]) {
+    init(model: Model, ring: BufferRing, scheduler: ReadScheduler, fileDescriptors: [[Int32]], chunkBytes: Int) {
         self.model = model
         self.ring = ring
         self.scheduler = scheduler
         self.fileDescriptors = fileDescriptors
+        self.chunkBytes = chunkBytes
         regions = Array(repeating: nil, count: model.layers.count)
-        filesLeft = Array(repeating: 0, count: model.layers.count)
+        issuedBytes = Array(repeating: 0, count: model.layers.count)
+        pendingBytes = Array(repeating: 0, count: model.layers.count)
         ring.reset()
     }
 
@@ -42,75 +64,104 @@ struct RingReader {
     /// Some layer has its region but has not been handed on yet.
     var hasLayersHeld: Bool { handedOnCount < issuedCount }
 
-    /// Takes the next layer's region and queues its reads; returns its index.
-    /// Waits for ring space only when no layer is held (otherwise there are
-    /// reads to reap first); nil when the region is not free or `abandon()`.
-    mutating func issueNext(abandon: () -> Bool) -> Int? {
+    /// Takes new regions (when `issueNew`), queues every chunk whose bytes are
+    /// free, and hands on the layers that are complete. When nothing is ready
+    /// it first waits: for a read to finish, or, with nothing in flight, for
+    /// ring space. Without `issueNew` (after a failure) it only winds down:
+    /// once no read is in flight, every held layer is handed on as it is.
+    mutating func step(issueNew: Bool, abandon: () -> Bool) throws(IOError) -> Step {
+        var step = Step()
+        if issueNew {
+            while let index = issueNext(abandon: abandon) { step.started.append(index) }
+            queueFreeChunks()
+        }
+        try scheduler.submitPending()
+        handOn(into: &step)
+        guard step.ready.isEmpty, hasLayersHeld else { return step }
+        if scheduler.pendingExtentCount > 0 {
+            for result in try scheduler.waitForCompletedExtents() {
+                let (layer, byteCount) = extents.removeValue(forKey: result.id)!
+                if let error = result.error { step.failures.append((layer, error)) }
+                pendingBytes[layer] -= byteCount
+                if isComplete(layer) { step.finished.append(layer) }
+            }
+        } else if issueNew, let waiting = (handedOnCount..<issuedCount).first(where: { issuedBytes[$0] < model.layers[$0].byteCount }) {
+            ring.waitUntilFree(regions[waiting]!, moreThan: issuedBytes[waiting], abandon: abandon)
+        } else {
+            giveUpOnHeldLayers()
+        }
+        handOn(into: &step)
+        return step
+    }
+
+    /// After the engine itself failed (nothing more will complete), or after
+    /// a failure with nothing in flight: counts every held layer as complete.
+    mutating func giveUpOnHeldLayers() {
+        for index in handedOnCount..<issuedCount {
+            issuedBytes[index] = model.layers[index].byteCount
+            pendingBytes[index] = 0
+        }
+        extents.removeAll()
+    }
+
+    private func isComplete(_ layer: Int) -> Bool {
+        issuedBytes[layer] == model.layers[layer].byteCount && pendingBytes[layer] == 0
+    }
+
+    /// Takes the next layer's region once its first chunk is free. Waits for
+    /// space only when no layer is held (otherwise there is other work).
+    private mutating func issueNext(abandon: () -> Bool) -> Int? {
         guard issuedCount < layerCount else { return nil }
         let index = issuedCount
-        let layer = model.layers[index]
-        guard let region = ring.acquire(layerIndex: index, byteCount: layer.byteCount, wait: !hasLayersHeld, abandon: abandon) else {
-            return nil
-        }
+        let byteCount = model.layers[index].byteCount
+        guard let region = ring.reserve(layerIndex: index, byteCount: byteCount, minimumFreeBytes: chunkBytes,
+                                        wait: !hasLayersHeld, abandon: abandon) else { return nil }
         regions[index] = region
-        var offset = region.offsetBytes
-        for (fileIndex, file) in layer.files.enumerated() {
-            scheduler.enqueue(ReadExtent(
-                id: index << 8 | fileIndex, fd: fileDescriptors[index][fileIndex], path: model.filePath(file),
-                offsetBytes: 0, byteCount: file.byteCount, destination: ring.base + offset))
-            offset += file.byteCount
-        }
-        filesLeft[index] = layer.files.count
         issuedCount += 1
         return index
     }
 
-    func submit() throws(IOError) { try scheduler.submitPending() }
-
-    /// The next layer in order whose files are all in, if any.
-    mutating func nextReady() -> Ready? {
-        guard handedOnCount < issuedCount, filesLeft[handedOnCount] == 0 else { return nil }
-        let index = handedOnCount
-        let region = regions[index]!
-        let bytes = ring.bytes(of: region)
-        var files: [UnsafeMutableRawBufferPointer] = []
-        var offset = 0
-        for file in model.layers[index].files {
-            files.append(UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + file.byteCount)]))
-            offset += file.byteCount
+    /// Queues reads for every held layer's bytes that no older region covers any more.
+    private mutating func queueFreeChunks() {
+        for index in handedOnCount..<issuedCount where issuedBytes[index] < model.layers[index].byteCount {
+            let region = regions[index]!
+            let free = ring.freePrefixBytes(of: region)
+            let files = model.layers[index].files
+            var fileStart = 0
+            for (fileIndex, file) in files.enumerated() {
+                let fileEnd = fileStart + file.byteCount
+                while issuedBytes[index] < min(free, fileEnd) && issuedBytes[index] >= fileStart {
+                    let position = issuedBytes[index]
+                    let byteCount = min(chunkBytes, min(free, fileEnd) - position)
+                    let id = nextExtentID
+                    nextExtentID += 1
+                    extents[id] = (index, byteCount)
+                    scheduler.enqueue(ReadExtent(
+                        id: id, fd: fileDescriptors[index][fileIndex], path: model.filePath(file),
+                        offsetBytes: Int64(position - fileStart), byteCount: byteCount,
+                        destination: ring.base + region.offsetBytes + position))
+                    issuedBytes[index] += byteCount
+                    pendingBytes[index] += byteCount
+                }
+                fileStart = fileEnd
+            }
+            if issuedBytes[index] < model.layers[index].byteCount { break }   // later layers lie behind this one
         }
-        handedOnCount += 1
-        return Ready(index: index, region: region, files: files)
     }
 
-    /// Waits for at least one read to finish. Returns the layers whose files
-    /// are now all in (a failed read still finishes its layer) and each failure
-    /// with its layer. Returns at once when no read is pending.
-    mutating func waitForReads() throws(IOError) -> (finished: [Int], failures: [(layer: Int, error: IOError)]) {
-        guard scheduler.pendingExtentCount > 0 else { return ([], []) }
-        var finished: [Int] = []
-        var failures: [(Int, IOError)] = []
-        for result in try scheduler.waitForCompletedExtents() {
-            let index = result.id >> 8
-            if let error = result.error { failures.append((index, error)) }
-            filesLeft[index] -= 1
-            if filesLeft[index] == 0 { finished.append(index) }
+    private mutating func handOn(into step: inout Step) {
+        while handedOnCount < issuedCount && isComplete(handedOnCount) {
+            let index = handedOnCount
+            let region = regions[index]!
+            let bytes = ring.bytes(of: region)
+            var files: [UnsafeMutableRawBufferPointer] = []
+            var offset = 0
+            for file in model.layers[index].files {
+                files.append(UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + file.byteCount)]))
+                offset += file.byteCount
+            }
+            handedOnCount += 1
+            step.ready.append(Ready(index: index, region: region, files: files))
         }
-        return (finished, failures)
-    }
-
-    /// After a failure: waits out every pending read, so no read still targets
-    /// the ring, then counts the held layers as finished.
-    mutating func drainPendingReads() {
-        while scheduler.pendingExtentCount > 0 {
-            do { _ = try waitForReads() } catch { break }
-        }
-        giveUpOnPendingReads()
-    }
-
-    /// After the engine itself failed (nothing more will complete), counts
-    /// every held layer as finished so its region can be handed on and released.
-    mutating func giveUpOnPendingReads() {
-        for index in handedOnCount..<issuedCount { filesLeft[index] = 0 }
     }
 }

@@ -73,26 +73,24 @@ extension Session {
     }
 
     /// Reads and verifies every layer once, for the resident policy.
-    static func loadResident(_ model: Model, ring: BufferRing, scheduler: ReadScheduler, fds: [[Int32]]) throws(RuntimeError) -> (views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]]) {
-        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fds)
-        var views: [[String: Tensor]] = []
+    static func loadResident(_ model: Model, ring: BufferRing, scheduler: ReadScheduler, fds: [[Int32]], chunkBytes: Int) throws(RuntimeError) -> (views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]]) {
+        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fds, chunkBytes: chunkBytes)
         var files: [[UnsafeMutableRawBufferPointer]] = []
-        do {
-            while reader.issueNext(abandon: { false }) != nil {}
-            try reader.submit()
-            while !reader.isFinished {
-                if let (layer, error) = try reader.waitForReads().failures.first {
-                    reader.drainPendingReads()
-                    throw RuntimeError(.readFailed, error.message, layer: (layer, model.layers[layer].name), path: error.path, offsetBytes: error.offsetBytes)
+        var failure: RuntimeError?
+        while !reader.isFinished {
+            do {
+                let step = try reader.step(issueNew: failure == nil, abandon: { false })
+                if failure == nil, let (layer, error) = step.failures.first {
+                    failure = RuntimeError(.readFailed, error.message, layer: (layer, model.layers[layer].name), path: error.path, offsetBytes: error.offsetBytes)
                 }
-                while let ready = reader.nextReady() { files.append(ready.files) }
+                files += step.ready.map(\.files)
+            } catch {
+                failure = failure ?? RuntimeError(.readFailed, error.message, path: error.path, offsetBytes: error.offsetBytes)
+                reader.giveUpOnHeldLayers()
             }
-        } catch let error as RuntimeError {
-            throw error
-        } catch {
-            reader.drainPendingReads()
-            throw RuntimeError(.readFailed, "\(error)")
+            if let failure, !reader.hasLayersHeld { throw failure }
         }
+        var views: [[String: Tensor]] = []
         for (index, layer) in model.layers.enumerated() {
             for (fileIndex, file) in layer.files.enumerated() {
                 let actual = CRC32C.checksum(UnsafeRawBufferPointer(files[index][fileIndex]))

@@ -69,13 +69,13 @@ public final class Session: @unchecked Sendable {
             }
             let scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
             if options.policy == .resident {
-                let loaded = try Self.loadResident(model, ring: ring, scheduler: scheduler, fds: fds)
+                let loaded = try Self.loadResident(model, ring: ring, scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
                 source = .resident(ring, views: loaded.views, files: loaded.files)
             } else {
                 source = .ring(ring, scheduler)
             }
         }
-        pipeline = Pipeline(model: model, policy: options.policy, source: source, fileDescriptors: fds)
+        pipeline = Pipeline(model: model, policy: options.policy, source: source, fileDescriptors: fds, requestBytes: options.requestBytes)
         pipeline.start()
     }
 
