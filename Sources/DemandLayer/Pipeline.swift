@@ -73,12 +73,29 @@ final class Pipeline: @unchecked Sendable {
         workspace.reserve(floatCount: scratchFloats)
     }
 
-    func start() {
-        threads = [
-            StageThread(name: "dl-read") { [self] in readLoop() },
-            StageThread(name: "dl-restore") { [self] in restoreLoop() },
-            StageThread(name: "dl-exec") { [self] in executeLoop() },
+    /// Starts the three stage threads, or none: if one cannot start, those
+    /// already running are stopped and joined.
+    func start() throws(RuntimeError) {
+        let bodies: [(String, () -> Void)] = [
+            ("dl-exec", { [self] in executeLoop() }),
+            ("dl-restore", { [self] in restoreLoop() }),
+            ("dl-read", { [self] in readLoop() }),
         ]
+        for (name, body) in bodies {
+            do {
+                threads.append(try StageThread(name: name, body: body))
+            } catch {
+                // Each stage passes `stop` on to the next, so stop from the first one running.
+                switch threads.count {
+                case 1: executeInbox.send(.stop)
+                case 2: restoreInbox.send(.stop)
+                default: break
+                }
+                for thread in threads { thread.join() }
+                threads = []
+                throw error
+            }
+        }
     }
 
     func stop() {

@@ -76,7 +76,7 @@ public final class Session: @unchecked Sendable {
             }
         }
         pipeline = Pipeline(model: model, policy: options.policy, source: source, fileDescriptors: fds, requestBytes: options.requestBytes)
-        pipeline.start()
+        try pipeline.start()
     }
 
     deinit { close() }

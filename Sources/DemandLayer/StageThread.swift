@@ -16,7 +16,8 @@ final class StageThread: @unchecked Sendable {
         init(name: String, body: @escaping () -> Void) { self.name = name; self.body = body }
     }
 
-    init(name: String, body: @escaping () -> Void) {
+    /// Starts the thread; returns once it runs and has its name.
+    init(name: String, body: @escaping () -> Void) throws(RuntimeError) {
         self.name = name
         let started = Box(name: name, body: body)
         let box = Unmanaged.passRetained(started).toOpaque()
@@ -28,7 +29,10 @@ final class StageThread: @unchecked Sendable {
             box.body()
             return nil
         }, box)
-        precondition(result == 0, "pthread_create failed: \(result)")
+        guard result == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw RuntimeError(.openFailed, "cannot start the \(name) thread: \(String(cString: strerror(result)))")
+        }
         self.thread = thread
         started.named.wait()   // the thread exists and has its name when init returns
     }

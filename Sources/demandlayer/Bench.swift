@@ -10,25 +10,36 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the loading policies side by side on one model, in one run.",
         discussion: """
-            Runs each policy on the same input and prints one row per policy: latency (min/median/max over --runs), \
-            the process's peak RSS while that policy ran (the mark is reset before each), the most weight bytes held \
-            at once, bytes read per run and the read bandwidth while reads were in flight. Then a summary:
-              io_only_ms            reading every layer through the same engine without executing (median)
-              bound_ms              max(resident median, io_only): no pipeline can beat this
-              efficiency            bound / pipelined median (1.0 = loading fully hidden)
-              hidden_pct            (linear − pipelined) / min(resident, io_only): how much of what can be hidden is
-              overhead_pct          pipelined median vs resident median
-              memory_reduction_pct  1 − pipelined peak weight bytes / bulk's
-            Policies: resident (weights preloaded: pure compute), bulk (read all, then run), linear (read one, run one), \
-            pipelined (this runtime: read, restore and execute overlap), mmap (map the files; page cache dropped before each run).
-            Every policy must produce bit-identical outputs; the bench checks and fails if not.
-            Progress goes to standard error; standard output carries only the table or the JSON.
+            Runs every policy on the same input, one round at a time, and prints one row
+            per policy: latency (min/median/max over the rounds), the process's peak RSS
+            while that policy ran (the mark is reset before each), the most weight bytes
+            held at once, bytes read per run, and the read bandwidth while reads were in
+            flight. Then a summary:
+
+              io_only_ms    read every layer through the same engine, no execution
+              bound_ms      max(resident median, io_only): no pipeline can beat it
+              efficiency    bound / pipelined median (1.0: loading fully hidden)
+              hidden_pct    (linear - pipelined) / min(resident, io_only)
+              overhead_pct  pipelined median against resident median
+              memory_reduction_pct
+                            1 - pipelined peak weight bytes / bulk's
+
+            Policies:
+              resident   weights read once when the session opens: pure compute
+              bulk       read every layer, then run every layer
+              linear     read one layer, run it, then the next: no overlap
+              pipelined  this runtime: read, restore and execute overlap
+              mmap       map the files; their page cache is dropped before each run
+
+            Every policy must give bit-identical outputs; the bench checks, and fails if
+            not. Progress goes to standard error; standard output carries only the table
+            or the JSON.
             """
     )
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .long, help: ArgumentHelp("Prefetch depth: layers loaded ahead of the one executing. A list sweeps: 1,2,4,8.", valueName: "n[,n...]"))
+    @Option(name: .long, help: ArgumentHelp("Prefetch depth: the ring is sized to hold the executing layer and at least this many ahead (the memory-delay knob). A list sweeps: 1,2,4,8.", valueName: "n[,n...]"))
     var depth: String = "2"
 
     @Option(name: .long, help: ArgumentHelp("Arena bytes for pipelined (suffixes K, M, G). Default: the smallest that lets --depth layers be ahead.", valueName: "bytes"))

@@ -6,14 +6,15 @@ struct DemandLayerCommand: ParsableCommand {
         commandName: "demandlayer",
         abstract: "Run neural networks whose weights do not fit in memory, streaming them from storage layer by layer.",
         discussion: """
-            A model is a directory NAME.dlm/ with a manifest and one weight file per layer. \
-            Built-in models (resnet152, yolov3, vgg16, tiny) are made on first use with seeded random weights.
+            A model is a directory NAME.dlm/ with a manifest and one weight file per
+            layer. Built-in models (resnet152, yolov3, vgg16, tiny) are made on first
+            use, with seeded random weights.
 
             Start here:
-              demandlayer bench                      compare loading policies on resnet152
-              demandlayer bench --depth 1,2,4        sweep the prefetch depth (the memory-delay knob)
-              demandlayer zoo list                   the built-in models
-              demandlayer inspect resnet152          layers, sizes and the ring a depth needs
+              demandlayer bench                compare loading policies on resnet152
+              demandlayer bench --depth 1,2,4  sweep the prefetch depth
+              demandlayer zoo list             the built-in models
+              demandlayer inspect resnet152    layers, sizes, ring size per depth
             """,
         subcommands: [Bench.self, ZooCommand.self, Inspect.self]
     )
