@@ -2,6 +2,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "curing_process.h"
 
@@ -14,4 +16,8 @@ int dl_set_current_thread_name(const char *name) {
 
 void dl_release_free_heap(void) {
     malloc_trim(0);
+}
+
+int dl_current_thread_id(void) {
+    return (int)syscall(SYS_gettid);
 }

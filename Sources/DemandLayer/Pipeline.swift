@@ -98,6 +98,9 @@ final class Pipeline: @unchecked Sendable {
         }
     }
 
+    /// The stage threads' kernel ids, while they run.
+    var threadIDs: [Int32] { threads.map(\.threadID) }
+
     func stop() {
         readInbox.send(.stop)
         for thread in threads { thread.join() }

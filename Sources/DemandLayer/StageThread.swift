@@ -6,6 +6,8 @@ import Glibc
 /// (`dl-read`, `dl-restore`, `dl-exec`) are these.
 final class StageThread: @unchecked Sendable {
     let name: String
+    /// The kernel's id for the thread (/proc/self/task/ID).
+    private(set) var threadID: Int32 = 0
     private var thread: pthread_t
     private var joined = false
 
@@ -13,6 +15,7 @@ final class StageThread: @unchecked Sendable {
         let name: String
         let body: () -> Void
         let named = DispatchSemaphore(value: 0)
+        var threadID: Int32 = 0
         init(name: String, body: @escaping () -> Void) { self.name = name; self.body = body }
     }
 
@@ -25,6 +28,7 @@ final class StageThread: @unchecked Sendable {
         let result = pthread_create(&thread, nil, { argument in
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
             _ = dl_set_current_thread_name(box.name)
+            box.threadID = dl_current_thread_id()
             box.named.signal()
             box.body()
             return nil
@@ -35,6 +39,7 @@ final class StageThread: @unchecked Sendable {
         }
         self.thread = thread
         started.named.wait()   // the thread exists and has its name when init returns
+        threadID = started.threadID
     }
 
     func join() {

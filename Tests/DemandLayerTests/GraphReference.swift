@@ -35,7 +35,9 @@ func closeEnough(_ a: Tensor, _ b: Tensor, tolerance: Float = 1e-4) -> (ok: Bool
     var maxError: Float = 0
     var scale: Float = 1
     for index in 0..<a.elementCount {
-        maxError = max(maxError, abs(a.data[index] - b.data[index]))
+        let error = abs(a.data[index] - b.data[index])
+        guard error.isFinite else { return (false, error) }   // NaN or infinity never passes
+        maxError = max(maxError, error)
         scale = max(scale, abs(b.data[index]))
     }
     return (maxError <= tolerance * scale, maxError)

@@ -88,17 +88,15 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
     }
 
     @Test func stageThreadsAreNamedAndJoinedOnClose() throws {
-        func names() -> [String] {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-            return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
-                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        func name(of thread: Int32) -> String? {
+            (try? String(contentsOfFile: "/proc/self/task/\(thread)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let baseline = names().filter { $0.hasPrefix("dl-") }.count
         let session = try Session(model: model)
-        let during = names()
-        for stage in ["dl-read", "dl-restore", "dl-exec"] { #expect(during.contains(stage)) }
+        let threads = session.pipeline.threadIDs
+        #expect(Set(threads.compactMap(name)) == ["dl-read", "dl-restore", "dl-exec"])
         session.close()
-        #expect(names().filter { $0.hasPrefix("dl-") }.count <= baseline)
+        #expect(threads.compactMap(name).isEmpty, "every stage thread has exited once close() returns")
     }
 
     @Test func statsCoverEveryLayer() throws {

@@ -11,4 +11,7 @@ int dl_set_current_thread_name(const char *name);
 /// following peak-RSS measurement starts from what is really in use.
 void dl_release_free_heap(void);
 
+/// The kernel's id for the calling thread (gettid), as listed in /proc/self/task.
+int dl_current_thread_id(void);
+
 #endif

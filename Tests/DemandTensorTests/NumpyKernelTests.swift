@@ -1,0 +1,95 @@
+import DemandTensor
+import Foundation
+import Testing
+
+/// Every operator case of `fixtures/kernels.json` (inputs and outputs
+/// computed by numpy in `Tools/reference.py`) through the fast kernel and
+/// through `Reference`. The Swift kernels are checked against each other in
+/// `KernelTests`; this checks both against an implementation that shares
+/// nothing with them. No Python is needed to run it.
+struct NumpyKernelTests {
+    @Test func fixturesLoad() throws {
+        let cases = try NumpyKernelCase.load()
+        #expect(cases.count >= 20, "fixtures/kernels.json holds only \(cases.count) cases")
+    }
+
+    @Test(arguments: NumpyKernelCase.all)
+    func kernelsMatchNumpy(_ testCase: NumpyKernelCase) throws {
+        let op = try Operator(type: testCase.op, attributes: testCase.attributes)
+        let inputs = try testCase.inputs.map { try $0.tensor() }
+        let expected = try testCase.output.tensor()
+        let shape = try op.outputShape(inputs: inputs.map(\.shape))
+        try #require(shape == expected.shape, "outputShape is \(shape); numpy gave \(expected.shape)")
+
+        // NaN in the output proves the kernel does not rely on a zeroed buffer.
+        let fast = Tensor(shape: shape, values: .init(repeating: .nan, count: shape.elementCount))
+        op.execute(inputs: inputs, output: fast, workspace: Workspace())
+        let reference = Tensor(shape: shape, values: .init(repeating: .nan, count: shape.elementCount))
+        Reference.execute(op, inputs: inputs, output: reference)
+
+        let scale = max(1, expected.array.map(abs).max() ?? 0)
+        for (name, actual) in [("execute", fast), ("Reference.execute", reference)] {
+            let error = maxAbsoluteError(actual, expected)
+            #expect(error <= testCase.tolerance * scale,
+                    "\(name): max |error| \(error) > \(testCase.tolerance) × \(scale) against numpy for \(op) on \(inputs.map(\.shape))")
+        }
+    }
+}
+
+/// One entry of `fixtures/kernels.json`, written by `Tools/reference.py kernels`.
+struct NumpyKernelCase: Decodable, Sendable, CustomTestStringConvertible {
+    /// A tensor stored as raw little-endian float32, `file` relative to `fixtures/`.
+    struct Stored: Decodable, Sendable {
+        let shape: [Int]
+        let file: String
+
+        func tensor() throws -> Tensor {
+            let path = NumpyKernelCase.fixtureDirectory + "/" + file
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let shape = Shape(self.shape)
+            guard data.count == shape.elementCount * 4 else {
+                throw NumpyFixtureError("\(path) holds \(data.count) bytes; shape \(shape) needs \(shape.elementCount * 4)")
+            }
+            let values = data.withUnsafeBytes { raw in
+                (0..<shape.elementCount).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+                }
+            }
+            return Tensor(shape: shape, values: values)
+        }
+    }
+
+    let name: String
+    let op: String
+    let attributes: [String: AttributeValue]
+    let inputs: [Stored]
+    let output: Stored
+    /// Allowed max |error|, as a fraction of max(1, max |numpy|).
+    let tolerance: Float
+
+    var testDescription: String { name }
+
+    /// `<package>/fixtures`: this file is `<package>/Tests/DemandTensorTests/NumpyKernelTests.swift`.
+    static let fixtureDirectory: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path + "/fixtures"
+    }()
+
+    static func load() throws -> [NumpyKernelCase] {
+        let path = fixtureDirectory + "/kernels.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw NumpyFixtureError("\(path) is missing; regenerate it at the package root with: python3 Tools/reference.py kernels fixtures")
+        }
+        return try JSONDecoder().decode([NumpyKernelCase].self, from: data)
+    }
+
+    /// The cases for the parameterized test; empty if the file cannot be
+    /// read, which `fixturesLoad` then reports with the reason.
+    static let all: [NumpyKernelCase] = (try? load()) ?? []
+}
+
+struct NumpyFixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
