@@ -41,11 +41,10 @@ extension Pipeline {
             let operators = model.operators[index]
             for (nodeIndex, node) in layer.nodes.enumerated() {
                 let inputs = node.inputs.map { weights[$0] ?? activations[$0]! }
-                let output = Tensor(zeros: model.shapes[node.outputs[0]]!)
+                let output = activationArena.tensor(node.outputs[0], shape: model.shapes[node.outputs[0]]!)
                 operators[nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
                 activations[node.outputs[0]] = output
             }
-            for value in dropAfterLayer[index] { activations[value] = nil }
             job.executeSpans[index].endNanoseconds = job.elapsed()
         }
         if let region = loaded.region, policy != .resident { ring?.release(region) }
@@ -60,7 +59,11 @@ extension Pipeline {
         for mapping in job.mappings { munmap(mapping.baseAddress, mapping.count) }
         job.mappings.removeAll()
         if !job.isFailed {
-            for output in model.manifest.outputs { job.outputs[output.name] = activations[output.name] }
+            // Copied out: the next inference reuses the arena.
+            for output in model.manifest.outputs {
+                let value = activations[output.name]!
+                job.outputs[output.name] = Tensor(shape: value.shape, values: value.array)
+            }
         }
         job.finished.signal()
     }

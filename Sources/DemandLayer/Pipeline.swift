@@ -44,8 +44,8 @@ final class Pipeline: @unchecked Sendable {
     let fileDescriptors: [[Int32]]
     /// Bytes per read request: a layer's region is taken once this much of it is free.
     let requestBytes: Int
-    /// Values no later node reads, to drop once layer `i` has run.
-    let dropAfterLayer: [[String]]
+    /// Where every node's output lives (execute thread only).
+    let activationArena: ActivationArena
 
     let readInbox = Channel<StageMessage>()
     let restoreInbox = Channel<StageMessage>()
@@ -62,7 +62,7 @@ final class Pipeline: @unchecked Sendable {
         self.policy = policy
         self.source = source
         self.filePaths = model.layers.map { $0.files.map(model.filePath) }
-        self.dropAfterLayer = Self.lastUses(model)
+        self.activationArena = ActivationArena(model: model)
         var scratchFloats = 0
         for (layerIndex, layer) in model.layers.enumerated() {
             for (nodeIndex, node) in layer.nodes.enumerated() {
@@ -112,22 +112,6 @@ final class Pipeline: @unchecked Sendable {
         case .ring(let ring, _), .resident(let ring, _, _): ring
         case .mapped: nil
         }
-    }
-
-    /// For each layer, the activations whose last reader is in that layer
-    /// (graph outputs are kept to the end).
-    static func lastUses(_ model: Model) -> [[String]] {
-        var lastLayer: [String: Int] = [:]
-        for (index, layer) in model.layers.enumerated() {
-            for node in layer.nodes { for input in node.inputs { lastLayer[input] = index } }
-        }
-        let kept = Set(model.manifest.outputs.map(\.name))
-        let weights = Set(model.layers.flatMap { $0.weights.map(\.name) })
-        var drops = Array(repeating: [String](), count: model.layers.count)
-        for (value, index) in lastLayer where !kept.contains(value) && !weights.contains(value) {
-            drops[index].append(value)
-        }
-        return drops
     }
 
     func layerPlace(_ index: Int) -> (index: Int, name: String) { (index, model.layers[index].name) }

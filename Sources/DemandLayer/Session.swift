@@ -23,6 +23,8 @@ public final class Session: @unchecked Sendable {
     public let isDirect: Bool
     /// Bytes of the weight arena (0 for mmap, which maps the files instead).
     public let arenaBytes: Int
+    /// Bytes of the activation arena: every intermediate tensor, planned at open.
+    public var activationBytes: Int { pipeline.activationArena.byteCount }
 
     let pipeline: Pipeline
     private let files: [[DirectFile]]

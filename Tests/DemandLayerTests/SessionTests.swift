@@ -114,3 +114,42 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
         #expect(stats.latencyNanoseconds >= stats.layers.last!.execute.endNanoseconds)
     }
 }
+
+@Suite struct ActivationArenaTests {
+    @Test func valuesAliveAtTheSameTimeNeverShareBytes() throws {
+        let model = try Model.open(Scratch.tinyModelPath)
+        let plan = ActivationArena.plan(model)
+        var step = 0
+        var first: [String: Int] = [:]
+        var last: [String: Int] = [:]
+        for layer in model.layers {
+            for node in layer.nodes {
+                for input in node.inputs where first[input] != nil { last[input] = step }
+                first[node.outputs[0]] = step
+                last[node.outputs[0]] = step
+                step += 1
+            }
+        }
+        for output in model.manifest.outputs { last[output.name] = step }
+        let names = Array(first.keys)
+        for a in names {
+            for b in names where a < b && first[a]! <= last[b]! && first[b]! <= last[a]! {
+                let aRange = plan.offsets[a]!..<(plan.offsets[a]! + model.shapes[a]!.elementCount)
+                let bRange = plan.offsets[b]!..<(plan.offsets[b]! + model.shapes[b]!.elementCount)
+                #expect(!aRange.overlaps(bRange), "\(a) and \(b) are alive together but share bytes")
+            }
+        }
+        let everything = names.reduce(0) { $0 + model.shapes[$1]!.elementCount }
+        #expect(plan.floatCount < everything, "planning reuses memory")
+    }
+
+    @Test func outputsSurviveTheNextInference() throws {
+        let session = try Session(model: try Model.open(Scratch.tinyModelPath))
+        let first = try session.run(tinyInputs(seed: 1))
+        let kept = first["softmax0.out"]!.array
+        let second = try session.run(tinyInputs(seed: 2))
+        #expect(first["softmax0.out"]!.array == kept, "a returned output was overwritten by the next run")
+        #expect(second["softmax0.out"]!.array != kept)
+        #expect(bitIdentical(try session.run(tinyInputs(seed: 1)), first), "the reused arena gives the same answer")
+    }
+}
