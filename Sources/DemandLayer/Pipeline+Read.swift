@@ -38,12 +38,15 @@ extension Pipeline {
         }
         while !reader.isFinished && !(job.isFailed && !reader.hasLayersHeld) {
             let step: RingReader.Step
-            do { step = try reader.step(issueNew: !job.isFailed, abandon: { job.isFailed }) } catch {
+            do {
+                step = try reader.step(issueNew: !job.isFailed, abandon: { job.isFailed }) { index in
+                    job.readSpans[index].startNanoseconds = job.elapsed()
+                }
+            } catch {
                 fail(error, layer: reader.handedOnCount)
                 reader.giveUpOnHeldLayers()
                 continue
             }
-            for index in step.started { job.readSpans[index].startNanoseconds = job.elapsed() }
             for (layer, error) in step.failures { fail(error, layer: layer) }
             for index in step.finished {
                 job.readSpans[index].endNanoseconds = job.elapsed()

@@ -21,8 +21,6 @@ struct RingReader {
 
     /// What one `step` did.
     struct Step {
-        /// Layers whose regions were taken (their reads have started).
-        var started: [Int] = []
         /// Layers whose reads all completed (successfully or not).
         var finished: [Int] = []
         /// Layers handed on, in order.
@@ -69,10 +67,11 @@ struct RingReader {
     /// it first waits: for a read to finish, or, with nothing in flight, for
     /// ring space. Without `issueNew` (after a failure) it only winds down:
     /// once no read is in flight, every held layer is handed on as it is.
-    mutating func step(issueNew: Bool, abandon: () -> Bool) throws(IOError) -> Step {
+    /// `started` is called for each layer as its region is taken, before its reads are queued.
+    mutating func step(issueNew: Bool, abandon: () -> Bool, started: (Int) -> Void = { _ in }) throws(IOError) -> Step {
         var step = Step()
         if issueNew {
-            while let index = issueNext(abandon: abandon) { step.started.append(index) }
+            while let index = issueNext(abandon: abandon) { started(index) }
             queueFreeChunks()
         }
         try scheduler.submitPending()

@@ -107,6 +107,7 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
         for (index, layer) in stats.layers.enumerated() {
             #expect(layer.execute.endNanoseconds >= layer.execute.startNanoseconds && layer.execute.endNanoseconds > 0, "layer \(index)")
             if !model.layers[index].files.isEmpty {
+                #expect(layer.read.startNanoseconds < layer.read.endNanoseconds, "layer \(index): the read span covers the read")
                 #expect(layer.read.endNanoseconds <= layer.restore.startNanoseconds, "layer \(index) restored before read")
                 #expect(layer.restore.endNanoseconds <= layer.execute.startNanoseconds, "layer \(index) ran before restore")
             }
