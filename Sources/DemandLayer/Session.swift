@@ -8,8 +8,10 @@ import Foundation
 ///
 /// Lifetime: everything a session needs is set up in `init`: the files are
 /// opened, the arena is allocated (and, for `resident`, filled), the threads
-/// are started. `run` allocates no weight memory. `close()` (or releasing the
-/// session) stops and joins the threads and closes the files.
+/// are started, the activations are planned into their own arena. `run`
+/// allocates no weight or activation memory (only the returned outputs are
+/// new tensors). `close()` (or releasing the session) stops and joins the
+/// threads and closes the files.
 ///
 /// Threads: `run` may be called from any thread. Calls on one session are
 /// serialized: a second caller waits until the first inference is done.
@@ -46,7 +48,7 @@ public final class Session: @unchecked Sendable {
         BLAS.setThreadCount(options.threadCount)
 
         let source: WeightSource
-        var fds: [[Int32]]
+        let fds: [[Int32]]
         if options.policy == .mmap {
             files = try Self.openFiles(model, direct: false)
             fds = files.map { $0.map(\.fd) }

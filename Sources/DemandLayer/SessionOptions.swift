@@ -14,7 +14,8 @@ public struct SessionOptions: Sendable {
     /// Which IO engine reads the layer files.
     public var io: IOEngineChoice
     /// Threads the kernels (OpenBLAS) use; the stage threads are extra. The
-    /// default leaves one core to the read and restore stages.
+    /// default leaves one core to the read and restore stages. OpenBLAS keeps
+    /// one thread count per process: the session opened last sets it.
     public var threadCount: Int
 
     /// All cores but one, and at least one.
