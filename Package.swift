@@ -42,9 +42,9 @@ let package = Package(
         ),
 
         // Tests: one target per module, plus end-to-end CLI tests.
-        .target(name: "DemandTestSupport", dependencies: ["DemandFormat", "DemandZoo"], path: "Tests/Support"),
+        .target(name: "DemandTestSupport", dependencies: ["DemandFormat", "DemandTensor", "DemandZoo"], path: "Tests/Support"),
         .testTarget(name: "DemandIOTests", dependencies: ["DemandIO"]),
-        .testTarget(name: "DemandTensorTests", dependencies: ["DemandTensor"]),
+        .testTarget(name: "DemandTensorTests", dependencies: ["DemandTensor", "DemandTestSupport", "DemandZoo"]),
         .testTarget(name: "DemandFormatTests", dependencies: ["DemandFormat", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerTests", dependencies: ["DemandLayer", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandTestSupport"]),

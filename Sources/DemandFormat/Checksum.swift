@@ -7,6 +7,4 @@ public enum CRC32C {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return previous }
         return dl_crc32c_update(previous, base, bytes.count)
     }
-
-    public static var isHardwareAccelerated: Bool { dl_crc32c_is_hardware() != 0 }
 }

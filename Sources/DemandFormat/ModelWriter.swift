@@ -25,9 +25,6 @@ public final class ModelWriter {
     private var current: Manifest.Layer?
     private var currentBytes: [UInt8] = []
 
-    /// Bytes of weight files written so far (padded).
-    public private(set) var writtenByteCount = 0
-
     /// Starts a model at `destination` (a `NAME.dlm` path that must not exist yet).
     public init(destination: String, name: String) throws(FormatError) {
         let trimmed = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
@@ -71,9 +68,6 @@ public final class ModelWriter {
         currentBytes.removeAll(keepingCapacity: true)
     }
 
-    /// Whether a layer is open for weights and nodes.
-    public var isLayerOpen: Bool { current != nil }
-
     /// Appends a weight tensor to the current layer's file.
     public func addWeight(_ name: String, shape: Shape, values: UnsafeBufferPointer<Float>) {
         precondition(current != nil, "addWeight outside a layer")
@@ -90,18 +84,10 @@ public final class ModelWriter {
     @discardableResult
     public func addNode(_ node: Manifest.Node) throws(FormatError) -> Shape {
         precondition(current != nil, "addNode outside a layer")
-        func fail(_ message: String) -> FormatError {
-            FormatError(.invalidGraph, "node '\(node.name)' (\(node.op)): \(message)", layer: (layers.count, current!.name))
-        }
-        let op: Operator
-        do { op = try Operator(type: node.op, attributes: node.attributes) } catch { throw fail("\(error)") }
-        var inputShapes: [Shape] = []
-        for input in node.inputs {
-            guard let shape = shapes[input] else { throw fail("input '\(input)' is not defined") }
-            inputShapes.append(shape)
-        }
         let shape: Shape
-        do { shape = try op.outputShape(inputs: inputShapes) } catch { throw fail("\(error)") }
+        do { shape = try node.resolve(shapes: shapes).outputShape } catch {
+            throw FormatError(.invalidGraph, error.message, layer: (layers.count, current!.name))
+        }
         current!.nodes.append(node)
         shapes[node.outputs[0]] = shape
         return shape
@@ -118,7 +104,6 @@ public final class ModelWriter {
             let crc = currentBytes.withUnsafeBytes { CRC32C.checksum($0) }
             try write(currentBytes, to: temporaryDirectory + "/" + relativePath)
             layer.files = [.init(path: relativePath, byteCount: padded, crc32c: crc)]
-            writtenByteCount += padded
         }
         layers.append(layer)
     }
@@ -135,12 +120,12 @@ public final class ModelWriter {
             throw FormatError(.writeFailed, "cannot encode the manifest: \(error)")
         }
         try write(Array(data), to: temporaryDirectory + "/manifest.json")
-        _ = try Model.open(temporaryDirectory)
+        let checked = try Model.open(temporaryDirectory)
         guard rename(temporaryDirectory, destination) == 0 else {
             throw FormatError(.writeFailed, "cannot rename the finished model into place: \(String(cString: strerror(errno)))", path: destination)
         }
         finished = true
-        return try Model.open(destination)
+        return Model(path: destination, manifest: checked.manifest, operators: checked.operators, shapes: checked.shapes)
     }
 
     /// Removes everything written so far.

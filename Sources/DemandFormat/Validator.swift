@@ -115,28 +115,21 @@ struct Validator {
         }
         var operators: [Operator] = []
         for node in layer.nodes {
-            func fail(_ message: String) -> FormatError {
-                FormatError(.invalidGraph, "node '\(node.name)' (\(node.op)): \(message)", path: manifestPath, layer: place)
-            }
-            let op: Operator
-            do { op = try Operator(type: node.op, attributes: node.attributes) } catch { throw fail("\(error)") }
-            var inputShapes: [Shape] = []
             for input in node.inputs {
-                guard let shape = shapes[input] else {
-                    throw fail("input '\(input)' is not a graph input, a weight of this layer or an earlier node's output")
-                }
                 if let owner = weightLayers[input], owner != place.index {
-                    throw fail("input '\(input)' is a weight of layer \(owner); a node may read only its own layer's weights")
+                    throw FormatError(.invalidGraph, "\(node.label): input '\(input)' is a weight of layer \(owner); a node may read only its own layer's weights",
+                                      path: manifestPath, layer: place)
                 }
-                inputShapes.append(shape)
             }
-            guard node.outputs.count == 1 else { throw fail("has \(node.outputs.count) outputs; every supported operator has exactly one") }
-            let outputShape: Shape
-            do { outputShape = try op.outputShape(inputs: inputShapes) } catch { throw fail("\(error)") }
-            guard shapes.updateValue(outputShape, forKey: node.outputs[0]) == nil else {
-                throw fail("output '\(node.outputs[0])' is already used by another value")
+            let resolved: (op: Operator, outputShape: Shape)
+            do { resolved = try node.resolve(shapes: shapes) } catch {
+                throw FormatError(.invalidGraph, error.message, path: manifestPath, layer: place)
             }
-            operators.append(op)
+            guard shapes.updateValue(resolved.outputShape, forKey: node.outputs[0]) == nil else {
+                throw FormatError(.invalidGraph, "\(node.label): output '\(node.outputs[0])' is already used by another value",
+                                  path: manifestPath, layer: place)
+            }
+            operators.append(resolved.op)
         }
         return operators
     }

@@ -60,11 +60,6 @@ public final class BufferRing: @unchecked Sendable {
         return (heldBytes, peakHeldBytes)
     }
 
-    public var heldRegionCount: Int {
-        condition.lock(); defer { condition.unlock() }
-        return held.count
-    }
-
     /// Forgets the peak and restarts placement at offset 0. The ring must be empty.
     public func reset() {
         condition.lock(); defer { condition.unlock() }

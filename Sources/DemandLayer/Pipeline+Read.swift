@@ -69,7 +69,7 @@ extension Pipeline {
             for (fileIndex, file) in layer.files.enumerated() {
                 let address = mmap(nil, file.byteCount, PROT_READ, MAP_SHARED, fds[index][fileIndex], 0)
                 guard let address, address != MAP_FAILED else {
-                    job.fail(RuntimeError(.readFailed, "mmap failed: \(String(cString: strerror(errno)))", layer: layerPlace(index), path: filePaths[index][fileIndex], offsetBytes: 0))
+                    job.fail(RuntimeError(.readFailed, "mmap failed: \(String(cString: strerror(errno)))", layer: layerPlace(index), path: model.filePath(file), offsetBytes: 0))
                     break
                 }
                 let mapping = UnsafeMutableRawBufferPointer(start: address, count: file.byteCount)

@@ -29,18 +29,27 @@ extension Pipeline {
     /// Verifies each file's checksum and makes a tensor view over each weight,
     /// in place: no byte is copied. Nil (and the job failed) on a mismatch.
     func restore(_ loaded: LoadedLayer, job: Job) -> [String: Tensor]? {
-        let layer = model.layers[loaded.index]
+        if let mismatch = Self.verify(model, layer: loaded.index, files: loaded.files) {
+            job.fail(mismatch)
+            return nil
+        }
+        return Self.views(of: model.layers[loaded.index], files: loaded.files)
+    }
+
+    /// The first file of layer `index` whose bytes do not match the
+    /// manifest's CRC-32C, as an error naming layer, file and offset.
+    static func verify(_ model: Model, layer index: Int, files: [UnsafeMutableRawBufferPointer]) -> RuntimeError? {
+        let layer = model.layers[index]
         for (fileIndex, file) in layer.files.enumerated() {
-            let actual = CRC32C.checksum(UnsafeRawBufferPointer(loaded.files[fileIndex]))
+            let actual = CRC32C.checksum(UnsafeRawBufferPointer(files[fileIndex]))
             guard actual == file.crc32c else {
-                job.fail(RuntimeError(
+                return RuntimeError(
                     .checksumMismatch,
                     "checksum mismatch over bytes 0..<\(file.byteCount): CRC-32C is \(hex(actual)), the manifest says \(hex(file.crc32c)); the file is corrupt or changed since the model was written",
-                    layer: layerPlace(loaded.index), path: filePaths[loaded.index][fileIndex], offsetBytes: 0))
-                return nil
+                    layer: (index, layer.name), path: model.filePath(file), offsetBytes: 0)
             }
         }
-        return Self.views(of: layer, files: loaded.files)
+        return nil
     }
 
     static func views(of layer: Manifest.Layer, files: [UnsafeMutableRawBufferPointer]) -> [String: Tensor] {

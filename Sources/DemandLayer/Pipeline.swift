@@ -40,7 +40,6 @@ final class Pipeline: @unchecked Sendable {
     let model: Model
     let policy: Policy
     let source: WeightSource
-    let filePaths: [[String]]
     let fileDescriptors: [[Int32]]
     /// Bytes per read request: a layer's region is taken once this much of it is free.
     let requestBytes: Int
@@ -61,7 +60,6 @@ final class Pipeline: @unchecked Sendable {
         self.requestBytes = requestBytes
         self.policy = policy
         self.source = source
-        self.filePaths = model.layers.map { $0.files.map(model.filePath) }
         self.activationArena = ActivationArena(model: model)
         var scratchFloats = 0
         for (layerIndex, layer) in model.layers.enumerated() {

@@ -5,8 +5,6 @@ import Foundation
 public enum ProcessMemory {
     /// Peak resident set size (VmHWM) in bytes since start or since the last `resetPeak()`.
     public static var peakResidentBytes: Int { statusField("VmHWM:") ?? 0 }
-    /// Current resident set size (VmRSS) in bytes.
-    public static var residentBytes: Int { statusField("VmRSS:") ?? 0 }
 
     /// Returns freed heap to the kernel, then resets the peak to the current
     /// resident size (writes 5 to /proc/self/clear_refs).

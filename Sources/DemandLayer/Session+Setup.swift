@@ -92,13 +92,7 @@ extension Session {
         }
         var views: [[String: Tensor]] = []
         for (index, layer) in model.layers.enumerated() {
-            for (fileIndex, file) in layer.files.enumerated() {
-                let actual = CRC32C.checksum(UnsafeRawBufferPointer(files[index][fileIndex]))
-                guard actual == file.crc32c else {
-                    throw RuntimeError(.checksumMismatch, "checksum mismatch: CRC-32C is \(hex(actual)), the manifest says \(hex(file.crc32c))",
-                                       layer: (index, layer.name), path: model.filePath(file), offsetBytes: 0)
-                }
-            }
+            if let mismatch = Pipeline.verify(model, layer: index, files: files[index]) { throw mismatch }
             views.append(Pipeline.views(of: layer, files: files[index]))
         }
         return (views, files)

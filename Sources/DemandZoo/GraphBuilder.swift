@@ -57,24 +57,26 @@ public final class GraphBuilder {
         try beginLayer(node)
         let perGroup = inChannels / groups
         let weightShape: Shape = [outChannels, perGroup, kernel, kernel]
-        let fanIn = Float(perGroup * kernel * kernel)
-        var weight = [Float](repeating: 0, count: weightShape.elementCount)
-        var bias = [Float](repeating: 0, count: outChannels)
-        let bound = (6 / fanIn).squareRoot()
-        weight.withUnsafeMutableBufferPointer { random.fill($0, bound: bound) }
-        if batchNorm {
-            let perChannel = weightShape.elementCount / outChannels
-            for channel in 0..<outChannels {
-                let gamma = random.next(in: 0.5, 1.0) * gammaScale
-                let beta = random.next(in: -0.1, 0.1)
-                let mean = random.next(in: -0.1, 0.1)
-                let variance = random.next(in: 0.5, 1.5)
-                let scale = gamma / (variance + 1e-5).squareRoot()
-                for index in (channel * perChannel)..<((channel + 1) * perChannel) { weight[index] *= scale }
-                bias[channel] = beta - mean * scale
+        let generate = { [self] () -> (weight: [Float], bias: [Float]) in
+            var weight = [Float](repeating: 0, count: weightShape.elementCount)
+            var bias = [Float](repeating: 0, count: outChannels)
+            let fanIn = Float(perGroup * kernel * kernel)
+            weight.withUnsafeMutableBufferPointer { random.fill($0, bound: (6 / fanIn).squareRoot()) }
+            if batchNorm {
+                let perChannel = weightShape.elementCount / outChannels
+                for channel in 0..<outChannels {
+                    let gamma = random.next(in: 0.5, 1.0) * gammaScale
+                    let beta = random.next(in: -0.1, 0.1)
+                    let mean = random.next(in: -0.1, 0.1)
+                    let variance = random.next(in: 0.5, 1.5)
+                    let scale = gamma / (variance + 1e-5).squareRoot()
+                    for index in (channel * perChannel)..<((channel + 1) * perChannel) { weight[index] *= scale }
+                    bias[channel] = beta - mean * scale
+                }
+            } else {
+                bias.withUnsafeMutableBufferPointer { random.fill($0, bound: 0.05) }
             }
-        } else {
-            bias.withUnsafeMutableBufferPointer { random.fill($0, bound: 0.05) }
+            return (weight, bias)
         }
         let padding = pad ?? (dilation * (kernel - 1)) / 2
         var attributes: [String: AttributeValue] = [
@@ -83,7 +85,7 @@ public final class GraphBuilder {
             "group": .int(groups),
         ]
         attributes.merge(Self.attributes(of: activation)) { $1 }
-        return try weighted(node, op: "Conv", input: x, weight: (weightShape, weight), bias: bias, attributes: attributes)
+        return try weighted(node, op: "Conv", input: x, weightShape: weightShape, attributes: attributes, values: generate)
     }
 
     /// Gemm (fully connected, weight stored as (outFeatures, inFeatures) with transB = 1).
@@ -92,13 +94,16 @@ public final class GraphBuilder {
         let inFeatures = shape(of: x)[1]
         let node = unique(name)
         try beginLayer(node)
-        var weight = [Float](repeating: 0, count: outFeatures * inFeatures)
-        var bias = [Float](repeating: 0, count: outFeatures)
-        weight.withUnsafeMutableBufferPointer { random.fill($0, bound: (6 / Float(inFeatures)).squareRoot()) }
-        bias.withUnsafeMutableBufferPointer { random.fill($0, bound: 0.05) }
+        let generate = { [self] () -> (weight: [Float], bias: [Float]) in
+            var weight = [Float](repeating: 0, count: outFeatures * inFeatures)
+            var bias = [Float](repeating: 0, count: outFeatures)
+            weight.withUnsafeMutableBufferPointer { random.fill($0, bound: (6 / Float(inFeatures)).squareRoot()) }
+            bias.withUnsafeMutableBufferPointer { random.fill($0, bound: 0.05) }
+            return (weight, bias)
+        }
         var attributes: [String: AttributeValue] = ["transB": .int(1)]
         attributes.merge(Self.attributes(of: activation)) { $1 }
-        return try weighted(node, op: "Gemm", input: x, weight: ([outFeatures, inFeatures], weight), bias: bias, attributes: attributes)
+        return try weighted(node, op: "Gemm", input: x, weightShape: [outFeatures, inFeatures], attributes: attributes, values: generate)
     }
 
     // MARK: Weightless nodes: appended to the current layer.
@@ -173,17 +178,22 @@ public final class GraphBuilder {
         progress?(weightByteCount)
     }
 
-    private func weighted(_ node: String, op: String, input: String, weight: (Shape, [Float]), bias: [Float],
-                          attributes: [String: AttributeValue]) throws(FormatError) -> String {
+    /// A weighted node: its weight (`weightShape`) and bias (one per output
+    /// channel, `weightShape[0]`). `values` makes them, and is called only when
+    /// writing: the counting dry run generates no weights.
+    private func weighted(_ node: String, op: String, input: String, weightShape: Shape,
+                          attributes: [String: AttributeValue], values: () -> (weight: [Float], bias: [Float])) throws(FormatError) -> String {
         let weightName = node + ".weight"
         let biasName = node + ".bias"
-        shapes[weightName] = weight.0
-        shapes[biasName] = [bias.count]
+        let biasShape: Shape = [weightShape[0]]
+        shapes[weightName] = weightShape
+        shapes[biasName] = biasShape
         if let writer {
-            weight.1.withUnsafeBufferPointer { writer.addWeight(weightName, shape: weight.0, values: $0) }
-            bias.withUnsafeBufferPointer { writer.addWeight(biasName, shape: [bias.count], values: $0) }
+            let (weight, bias) = values()
+            weight.withUnsafeBufferPointer { writer.addWeight(weightName, shape: weightShape, values: $0) }
+            bias.withUnsafeBufferPointer { writer.addWeight(biasName, shape: biasShape, values: $0) }
         }
-        weightByteCount += (weight.1.count + bias.count) * 4
+        weightByteCount += (weightShape.elementCount + biasShape.elementCount) * MemoryLayout<Float>.stride
         return try add(Manifest.Node(name: node, op: op, inputs: [input, weightName, biasName], outputs: [node + ".out"], attributes: attributes))
     }
 
@@ -198,13 +208,7 @@ public final class GraphBuilder {
         if let writer {
             shape = try writer.addNode(node)
         } else {
-            let op: Operator
-            do { op = try Operator(type: node.op, attributes: node.attributes) } catch {
-                throw FormatError(.invalidGraph, "node '\(node.name)': \(error)")
-            }
-            do { shape = try op.outputShape(inputs: node.inputs.map { shapes[$0]! }) } catch {
-                throw FormatError(.invalidGraph, "node '\(node.name)': \(error)")
-            }
+            shape = try node.resolve(shapes: shapes).outputShape
         }
         shapes[node.outputs[0]] = shape
         return node.outputs[0]

@@ -29,20 +29,6 @@ enum GraphReference {
     }
 }
 
-/// max |a − b| ≤ tolerance × max(1, max |b|).
-func closeEnough(_ a: Tensor, _ b: Tensor, tolerance: Float = 1e-4) -> (ok: Bool, maxError: Float) {
-    guard a.shape == b.shape else { return (false, .infinity) }
-    var maxError: Float = 0
-    var scale: Float = 1
-    for index in 0..<a.elementCount {
-        let error = abs(a.data[index] - b.data[index])
-        guard error.isFinite else { return (false, error) }   // NaN or infinity never passes
-        maxError = max(maxError, error)
-        scale = max(scale, abs(b.data[index]))
-    }
-    return (maxError <= tolerance * scale, maxError)
-}
-
 func bitIdentical(_ a: [String: Tensor], _ b: [String: Tensor]) -> Bool {
     guard a.keys.sorted() == b.keys.sorted() else { return false }
     for (name, tensor) in a {

@@ -47,7 +47,7 @@ import Testing
             let expected = try output.tensor(in: Self.fixtureDirectory)
             let actual = try #require(outputs[output.name], "the session gave no output '\(output.name)'")
             try #require(actual.shape == expected.shape, "'\(output.name)' is \(actual.shape); numpy gave \(expected.shape)")
-            let comparison = NumpyComparison(actual: actual, expected: expected)
+            let comparison = Closeness(actual: actual, expected: expected)
             #expect(comparison.passes(tolerance: fixture.tolerance),
                     "\(run): '\(output.name)' \(comparison.describe(tolerance: fixture.tolerance))")
         }
@@ -80,17 +80,7 @@ struct ModelFixture: Decodable {
         let file: String
 
         func tensor(in directory: String) throws -> Tensor {
-            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
-            let shape = Shape(self.shape)
-            guard data.count == shape.elementCount * 4 else {
-                throw FixtureError("\(file) holds \(data.count) bytes; shape \(shape) needs \(shape.elementCount * 4)")
-            }
-            let values = data.withUnsafeBytes { raw in
-                (0..<shape.elementCount).map {
-                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
-                }
-            }
-            return Tensor(shape: shape, values: values)
+            try loadFloat32(directory + "/" + file, shape: Shape(shape))
         }
     }
 
@@ -118,37 +108,5 @@ struct ModelFixture: Decodable {
         return zip(current, files).compactMap { now, then in
             now.path == then.path && now.crc32c == then.crc32c ? nil : now.path
         }
-    }
-}
-
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// max |actual − expected| against max(1, max |expected|); a NaN anywhere fails.
-struct NumpyComparison {
-    var maxError: Float = 0
-    var worstIndex = 0
-    var scale: Float = 1
-    var worstActual: Float = 0
-    var worstExpected: Float = 0
-
-    init(actual: Tensor, expected: Tensor) {
-        precondition(actual.shape == expected.shape)
-        for index in 0..<expected.elementCount {
-            let (a, b) = (actual.data[index], expected.data[index])
-            let error = (a - b).isNaN ? Float.infinity : abs(a - b)
-            if error > maxError || index == 0 {
-                (maxError, worstIndex, worstActual, worstExpected) = (error, index, a, b)
-            }
-            scale = max(scale, abs(b))
-        }
-    }
-
-    func passes(tolerance: Float) -> Bool { maxError <= tolerance * scale }
-
-    func describe(tolerance: Float) -> String {
-        "max |error| \(maxError) > \(tolerance) × \(scale) at element \(worstIndex): swift \(worstActual), numpy \(worstExpected)"
     }
 }

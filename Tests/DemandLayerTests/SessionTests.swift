@@ -22,8 +22,8 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
         let session = try Session(model: model, options: .init(policy: .pipelined, depth: 2))
         let outputs = try session.run(tinyInputs())
         let expected = try GraphReference.run(model, inputs: tinyInputs())
-        let check = closeEnough(outputs["softmax0.out"]!, expected["softmax0.out"]!)
-        #expect(check.ok, "max error \(check.maxError)")
+        let closeness = Closeness(actual: outputs["softmax0.out"]!, expected: expected["softmax0.out"]!)
+        #expect(closeness.passes(tolerance: 1e-4), "\(closeness.describe(tolerance: 1e-4))")
         let sum = outputs["softmax0.out"]!.array.reduce(0, +)
         #expect(abs(sum - 1) < 1e-5, "softmax sums to \(sum)")
     }

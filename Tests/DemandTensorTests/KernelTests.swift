@@ -1,4 +1,6 @@
 @testable import DemandTensor
+import DemandTestSupport
+import DemandZoo
 import Testing
 
 /// Every row of the operator table, fast kernel against `Reference`.
@@ -9,7 +11,7 @@ struct KernelTests {
         let outputShape = try op.outputShape(inputs: testCase.inputs)
         if let expected = testCase.expectedShape { #expect(outputShape == expected) }
 
-        var random = SeededGenerator(name: testCase.name)
+        var random = SeededRandom(name: testCase.name)
         let inputs = testCase.inputs.map { random.tensor($0, scale: testCase.inputScale) }
         let expected = Tensor(zeros: outputShape)
         Reference.execute(op, inputs: inputs, output: expected)
@@ -22,10 +24,9 @@ struct KernelTests {
         op.execute(inputs: inputs, output: actual, workspace: workspace)
         #expect(workspace.allocationCount == allocations, "a workspace reserved with workspaceFloatCount grew")
 
-        let error = maxAbsoluteError(actual, expected)
-        let scale = max(1, expected.array.map(abs).max() ?? 0)
-        #expect(error <= testCase.tolerance * scale,
-                "max abs error \(error) > \(testCase.tolerance) × \(scale) for \(op) on \(testCase.inputs)")
+        let closeness = Closeness(actual: actual, expected: expected)
+        #expect(closeness.passes(tolerance: testCase.tolerance),
+                "\(op) on \(testCase.inputs): \(closeness.describe(tolerance: testCase.tolerance))")
 
         let again = Tensor(zeros: outputShape)
         op.execute(inputs: inputs, output: again, workspace: workspace)
@@ -34,7 +35,7 @@ struct KernelTests {
 
     @Test func workspaceIsReusedAcrossCalls() throws {
         let op = try Operator(type: "Conv", attributes: ["pads": .ints([1, 1, 1, 1])])
-        var random = SeededGenerator(seed: 7)
+        var random = SeededRandom(seed: 7)
         let inputs = [random.tensor([1, 4, 12, 12], scale: 1), random.tensor([8, 4, 3, 3], scale: 1)]
         let output = Tensor(zeros: try op.outputShape(inputs: inputs.map(\.shape)))
         let workspace = Workspace()
@@ -69,15 +70,4 @@ struct KernelTests {
         BLAS.setThreadCount(count)
         #expect(BLAS.threadCount == count)
     }
-}
-
-func maxAbsoluteError(_ a: Tensor, _ b: Tensor) -> Float {
-    precondition(a.shape == b.shape)
-    var worst: Float = 0
-    for i in 0..<a.elementCount {
-        let difference = abs(a.data[i] - b.data[i])
-        if difference.isNaN { return .infinity }
-        worst = max(worst, difference)
-    }
-    return worst
 }

@@ -1,4 +1,5 @@
 import DemandTensor
+import DemandTestSupport
 import Foundation
 import Testing
 
@@ -27,11 +28,10 @@ struct NumpyKernelTests {
         let reference = Tensor(shape: shape, values: .init(repeating: .nan, count: shape.elementCount))
         Reference.execute(op, inputs: inputs, output: reference)
 
-        let scale = max(1, expected.array.map(abs).max() ?? 0)
         for (name, actual) in [("execute", fast), ("Reference.execute", reference)] {
-            let error = maxAbsoluteError(actual, expected)
-            #expect(error <= testCase.tolerance * scale,
-                    "\(name): max |error| \(error) > \(testCase.tolerance) × \(scale) against numpy for \(op) on \(inputs.map(\.shape))")
+            let closeness = Closeness(actual: actual, expected: expected)
+            #expect(closeness.passes(tolerance: testCase.tolerance),
+                    "\(name) against numpy for \(op) on \(inputs.map(\.shape)): \(closeness.describe(tolerance: testCase.tolerance))")
         }
     }
 }
@@ -44,18 +44,7 @@ struct NumpyKernelCase: Decodable, Sendable, CustomTestStringConvertible {
         let file: String
 
         func tensor() throws -> Tensor {
-            let path = NumpyKernelCase.fixtureDirectory + "/" + file
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let shape = Shape(self.shape)
-            guard data.count == shape.elementCount * 4 else {
-                throw NumpyFixtureError("\(path) holds \(data.count) bytes; shape \(shape) needs \(shape.elementCount * 4)")
-            }
-            let values = data.withUnsafeBytes { raw in
-                (0..<shape.elementCount).map {
-                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
-                }
-            }
-            return Tensor(shape: shape, values: values)
+            try loadFloat32(NumpyKernelCase.fixtureDirectory + "/" + file, shape: Shape(shape))
         }
     }
 
@@ -69,17 +58,12 @@ struct NumpyKernelCase: Decodable, Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
-    /// `<package>/fixtures`: this file is `<package>/Tests/DemandTensorTests/NumpyKernelTests.swift`.
-    static let fixtureDirectory: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path + "/fixtures"
-    }()
+    static let fixtureDirectory = Scratch.packageRoot + "/fixtures"
 
     static func load() throws -> [NumpyKernelCase] {
         let path = fixtureDirectory + "/kernels.json"
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw NumpyFixtureError("\(path) is missing; regenerate it at the package root with: python3 Tools/reference.py kernels fixtures")
+            throw FixtureError("\(path) is missing; regenerate it at the package root with: python3 Tools/reference.py kernels fixtures")
         }
         return try JSONDecoder().decode([NumpyKernelCase].self, from: data)
     }
@@ -87,9 +71,4 @@ struct NumpyKernelCase: Decodable, Sendable, CustomTestStringConvertible {
     /// The cases for the parameterized test; empty if the file cannot be
     /// read, which `fixturesLoad` then reports with the reason.
     static let all: [NumpyKernelCase] = (try? load()) ?? []
-}
-
-struct NumpyFixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,20 @@
+import DemandTensor
+import DemandZoo
+
+/// Test inputs from the zoo's SplitMix64 generator, so every run of the tests
+/// sees the same inputs on every platform.
+extension SeededRandom {
+    /// A seed derived from a case name (FNV-1a), stable across runs, unlike `hashValue`.
+    init(name: String) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        self.init(seed: hash)
+    }
+
+    /// A tensor of uniform values in [-scale, scale).
+    mutating func tensor(_ shape: Shape, scale: Float) -> Tensor {
+        let tensor = Tensor(zeros: shape)
+        fill(tensor.buffer, bound: scale)
+        return tensor
+    }
+}
