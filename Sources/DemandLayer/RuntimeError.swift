@@ -13,7 +13,10 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
         case readFailed
         case checksumMismatch
         case invalidInput
+        /// `Session.cancel()` ended the inference.
         case cancelled
+        /// The inference passed its deadline (`run(_:timeoutNanoseconds:)`).
+        case timedOut
         case sessionClosed
     }
 

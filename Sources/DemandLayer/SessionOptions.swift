@@ -24,6 +24,11 @@ public struct SessionOptions: Sendable {
     public var requestBytes: Int
     /// Most read requests in flight at once.
     public var queueDepth: Int
+    /// Wraps the IO engine the session makes, once, before any read: for tests
+    /// and diagnostics that inject faults into reads or watch them (nil: the
+    /// engine is used as made). The returned engine is used by the session's
+    /// read thread only, like any engine. Not used by the mmap policy.
+    public var engineWrapper: (@Sendable (any IOEngine) -> any IOEngine)?
 
     public init(policy: Policy = .pipelined, depth: Int = 2, budgetBytes: Int? = nil, io: IOEngineChoice = .auto,
                 threadCount: Int = SessionOptions.defaultThreadCount, requestBytes: Int = 2 << 20, queueDepth: Int = 16) {
