@@ -22,6 +22,7 @@ struct Validator {
             guard input.shape.dims.allSatisfy({ $0 > 0 }) else {
                 throw graphError("input '\(input.name)' has shape \(input.shape); every dimension must be positive")
             }
+            if let problem = ModelLimits.problem(with: input.shape) { throw graphError("input '\(input.name)': \(problem)") }
             guard shapes.updateValue(input.shape, forKey: input.name) == nil else {
                 throw graphError("input name '\(input.name)' is used twice")
             }
@@ -87,6 +88,7 @@ struct Validator {
                 throw fail("file index \(weight.file) is out of range (the layer has \(layer.files.count) files)")
             }
             guard weight.shape.dims.allSatisfy({ $0 > 0 }) else { throw fail("shape \(weight.shape) has a non-positive dimension") }
+            if let problem = ModelLimits.problem(with: weight.shape) { throw fail(problem) }
             let expectedBytes = weight.shape.elementCount * weight.dtype.byteWidth
             guard weight.byteCount == expectedBytes else {
                 throw fail("byteCount \(weight.byteCount) does not match shape \(weight.shape) of \(weight.dtype.rawValue) (\(expectedBytes) bytes)")
@@ -95,8 +97,8 @@ struct Validator {
                 throw fail("offsetBytes \(weight.offsetBytes) is not a multiple of \(Layout.tensorAlignment)")
             }
             let fileBytes = layer.files[weight.file].byteCount
-            guard weight.offsetBytes + weight.byteCount <= fileBytes else {
-                throw fail("bytes \(weight.offsetBytes)..<\(weight.offsetBytes + weight.byteCount) run past the end of its \(fileBytes)-byte file")
+            guard weight.offsetBytes <= fileBytes - weight.byteCount else {   // not offset + count: that can overflow
+                throw fail("\(weight.byteCount) bytes from offset \(weight.offsetBytes) run past the end of its \(fileBytes)-byte file")
             }
             let extent = weight.offsetBytes..<(weight.offsetBytes + weight.byteCount)
             guard !extents[weight.file].contains(where: { $0.overlaps(extent) }) else {
