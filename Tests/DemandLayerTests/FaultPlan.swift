@@ -33,7 +33,10 @@ final class FaultPlan: Sendable {
 
     var wrapper: @Sendable (any IOEngine) -> any IOEngine {
         { [self] inner in
-            let engine = FaultInjectingEngine(inner) { request, number in self.decide(request, number: number) }
+            // Weak: the plan keeps its engines, so a strong capture would be a cycle.
+            let engine = FaultInjectingEngine(inner) { [weak self] request, number in
+                self?.decide(request, number: number) ?? .none
+            }
             engines.withLock { $0.append(engine) }
             return engine
         }

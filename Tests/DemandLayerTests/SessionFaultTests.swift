@@ -68,8 +68,6 @@ import Testing
             #expect(bitIdentical(try session.run(tinyInputs()), expected), "round \(round): the next inference is right")
         }
         #expect(plan.faultsInjected == 3)
-        session.close()
-        #expect(!threads.contains { FileManager.default.fileExists(atPath: "/proc/self/task/\($0)") }, "close joins the threads")
     }
 
     @Test func readErrorWhileLoadingResidentFailsTheOpen() throws {
