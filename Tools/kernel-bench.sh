@@ -13,7 +13,7 @@ module COpenBLAS {
     export *
 }
 MAP
-swiftc -O -module-name KernelBench -Xcc -fmodule-map-file="$work/module.modulemap" \
+swiftc -O -wmo -module-name KernelBench -Xcc -fmodule-map-file="$work/module.modulemap" \
     $(find "$root/Sources/DemandTensor" -name '*.swift') "$root/Tools/kernel-bench/main.swift" \
     -Xlinker -lopenblas -o "$work/kernel-bench" 2>&1 | grep -v "^$" || true
 exec "$work/kernel-bench" "$@"
