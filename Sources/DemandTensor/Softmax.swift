@@ -38,7 +38,7 @@ enum Softmax {
             maxima.update(from: x, count: inner)
             for l in 1..<length {
                 let row = x + l * inner
-                for i in 0..<inner where row[i] > maxima[i] { maxima[i] = row[i] }
+                for i in 0..<inner { maxima[i] = row[i] > maxima[i] ? row[i] : maxima[i] }
             }
             sums.update(repeating: 0, count: inner)
             for l in 0..<length {
@@ -66,11 +66,21 @@ enum Softmax {
     }
 
     private static func contiguousLine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, length: Int) {
-        var maximum = x[0]
-        for i in 1..<length where x[i] > maximum { maximum = x[i] }
+        var maxima = VectorMath.splat(x[0])
+        var i = 0
+        while i + 8 <= length {
+            let v = load(x + i)
+            maxima = maxima.replacing(with: v, where: v .> maxima)
+            i += 8
+        }
+        var maximum = maxima.max()
+        while i < length {
+            maximum = x[i] > maximum ? x[i] : maximum
+            i += 1
+        }
         let shift = VectorMath.Vector(repeating: maximum)
         var lanes = VectorMath.Vector()
-        var i = 0
+        i = 0
         while i + 8 <= length {
             let e = VectorMath.exp(load(x + i) - shift)
             store(e, y + i)
