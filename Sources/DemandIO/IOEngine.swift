@@ -10,7 +10,14 @@ public enum IOEngineKind: String, Sendable, CaseIterable {
 
 /// Which engine to make: a specific one, or `auto` (the best that works here).
 public enum IOEngineChoice: String, Sendable, CaseIterable {
-    case auto, uring, aio, pread
+    /// io_uring where it works, else libaio, else pread.
+    case auto
+    /// io_uring, or fail if it is unavailable.
+    case uring
+    /// libaio, or fail if it is unavailable.
+    case aio
+    /// pread(2): always available, no overlap of requests.
+    case pread
 }
 
 /// One read: `byteCount` bytes at `offsetBytes` of `fd` into `destination`.
