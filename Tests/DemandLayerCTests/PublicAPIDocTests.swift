@@ -1,0 +1,115 @@
+import DemandTestSupport
+import Foundation
+import Testing
+
+/// Every public symbol a user of the library sees carries a doc comment: the
+/// DemandLayer module, the C API's Swift side (DemandLayerC), and the types
+/// DemandLayer re-exports (listed in Sources/DemandLayer/Exports.swift) with
+/// their members. The symbols come from the built modules through
+/// swift-symbolgraph-extract, so nothing public can slip past a grep.
+@Suite struct PublicAPIDocTests {
+    /// The build directory holding `Modules/DemandLayer.swiftmodule`: the
+    /// one this test binary was built into.
+    static func buildDirectory() -> URL? {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<6 {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Modules/DemandLayer.swiftmodule").path) { return url }
+        }
+        return nil
+    }
+
+    static func tool(_ name: String) -> String? {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let path = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    static let toolPath = tool("swift-symbolgraph-extract")
+    static let build = buildDirectory()
+
+    /// The public symbols of `module` (including its extensions of other
+    /// modules' types), each as (path, has a doc comment, source file).
+    static func symbols(of module: String) throws -> [(path: [String], documented: Bool, file: String)] {
+        let tool = try #require(toolPath), build = try #require(build)
+        let output = URL(fileURLWithPath: Scratch.directory("symbols\(module)"))
+        defer { Scratch.remove(output.path) }
+        #if arch(x86_64)
+        let target = "x86_64-unknown-linux-gnu"
+        #else
+        let target = "aarch64-unknown-linux-gnu"
+        #endif
+        var arguments = ["-module-name", module, "-I", build.appendingPathComponent("Modules").path, "-target", target,
+                         "-output-dir", output.path, "-minimum-access-level", "public", "-skip-synthesized-members"]
+        // The C modules the Swift modules import, as SwiftPM passes them.
+        let entries = try FileManager.default.contentsOfDirectory(atPath: build.path)
+        for entry in entries where entry.hasSuffix(".build") {
+            let map = build.appendingPathComponent(entry).appendingPathComponent("module.modulemap").path
+            if FileManager.default.fileExists(atPath: map) { arguments += ["-Xcc", "-fmodule-map-file=\(map)"] }
+        }
+        for include in try FileManager.default.contentsOfDirectory(atPath: Scratch.packageRoot + "/Sources") {
+            arguments += ["-Xcc", "-I\(Scratch.packageRoot)/Sources/\(include)/include"]
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "swift-symbolgraph-extract \(module) failed: \(message)")
+
+        var found: [(path: [String], documented: Bool, file: String)] = []
+        for file in try FileManager.default.contentsOfDirectory(atPath: output.path) where file.hasPrefix(module) {
+            let data = try Data(contentsOf: output.appendingPathComponent(file))
+            let graph = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            for symbol in graph["symbols"] as? [[String: Any]] ?? [] {
+                let path = symbol["pathComponents"] as? [String] ?? []
+                let lines = (symbol["docComment"] as? [String: Any])?["lines"] as? [[String: Any]] ?? []
+                let text = lines.compactMap { $0["text"] as? String }.joined().trimmingCharacters(in: .whitespaces)
+                let location = ((symbol["location"] as? [String: Any])?["uri"] as? String) ?? "?"
+                found.append((path, !text.isEmpty, location))
+            }
+        }
+        return found
+    }
+
+    /// (module, type) for each `@_exported import KIND MODULE.TYPE` in Exports.swift.
+    static func reexports() throws -> [(module: String, type: String)] {
+        let source = try String(contentsOfFile: Scratch.packageRoot + "/Sources/DemandLayer/Exports.swift", encoding: .utf8)
+        return source.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            guard words.count == 4, words[0] == "@_exported", words[1] == "import" else { return nil }
+            let parts = words[3].split(separator: ".")
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        }
+    }
+
+    @Test(.enabled(if: toolPath != nil && build != nil,
+                   "needs swift-symbolgraph-extract on PATH (it ships with the toolchain) and the built modules next to the test binary"))
+    func everyPublicSymbolHasADocComment() throws {
+        var undocumented: [String] = []
+        var checked = 0
+        for module in ["DemandLayer", "DemandLayerC"] {
+            for symbol in try Self.symbols(of: module) {
+                checked += 1
+                if !symbol.documented { undocumented.append("\(module).\(symbol.path.joined(separator: ".")) (\(symbol.file))") }
+            }
+        }
+        let reexports = try Self.reexports()
+        #expect(reexports.count >= 4, "Exports.swift lists the re-exported types")
+        for (module, type) in reexports {
+            let members = try Self.symbols(of: module).filter { $0.path.first == type }
+            #expect(!members.isEmpty, "\(module).\(type) is re-exported but has no public symbols")
+            for symbol in members {
+                checked += 1
+                if !symbol.documented { undocumented.append("\(module).\(symbol.path.joined(separator: ".")) (\(symbol.file))") }
+            }
+        }
+        #expect(checked > 100, "the symbol graphs hold the library's public API (\(checked) symbols)")
+        #expect(undocumented.isEmpty, "public symbols without a doc comment:\n\(undocumented.joined(separator: "\n"))")
+    }
+}
