@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "DemandFormatTests", dependencies: ["DemandFormat", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerTests", dependencies: ["DemandLayer", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerCTests", dependencies: ["CDemandLayer", "DemandLayerC", "DemandLayer", "DemandTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandLayer", "DemandFormat", "DemandTestSupport"]),
     ]
 )
