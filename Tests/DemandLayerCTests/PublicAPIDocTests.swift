@@ -30,9 +30,17 @@ import Testing
     static let toolPath = tool("swift-symbolgraph-extract")
     static let build = buildDirectory()
 
+    struct Symbol {
+        var path: [String]
+        var documented: Bool
+        var file: String
+        /// The mangled names of the types its declaration mentions.
+        var mentionedTypes: [String]
+    }
+
     /// The public symbols of `module` (including its extensions of other
-    /// modules' types), each as (path, has a doc comment, source file).
-    static func symbols(of module: String) throws -> [(path: [String], documented: Bool, file: String)] {
+    /// modules' types).
+    static func symbols(of module: String) throws -> [Symbol] {
         let tool = try #require(toolPath), build = try #require(build)
         let output = URL(fileURLWithPath: Scratch.directory("symbols\(module)"))
         defer { Scratch.remove(output.path) }
@@ -62,7 +70,7 @@ import Testing
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "swift-symbolgraph-extract \(module) failed: \(message)")
 
-        var found: [(path: [String], documented: Bool, file: String)] = []
+        var found: [Symbol] = []
         for file in try FileManager.default.contentsOfDirectory(atPath: output.path) where file.hasPrefix(module) {
             let data = try Data(contentsOf: output.appendingPathComponent(file))
             let graph = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -71,7 +79,9 @@ import Testing
                 let lines = (symbol["docComment"] as? [String: Any])?["lines"] as? [[String: Any]] ?? []
                 let text = lines.compactMap { $0["text"] as? String }.joined().trimmingCharacters(in: .whitespaces)
                 let location = ((symbol["location"] as? [String: Any])?["uri"] as? String) ?? "?"
-                found.append((path, !text.isEmpty, location))
+                let fragments = symbol["declarationFragments"] as? [[String: Any]] ?? []
+                let mentioned = fragments.filter { $0["kind"] as? String == "typeIdentifier" }.compactMap { $0["preciseIdentifier"] as? String }
+                found.append(Symbol(path: path, documented: !text.isEmpty, file: location, mentionedTypes: mentioned))
             }
         }
         return found
@@ -88,8 +98,52 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: toolPath != nil && build != nil,
-                   "needs swift-symbolgraph-extract on PATH (it ships with the toolchain) and the built modules next to the test binary"))
+    /// (module, top-level type) of a mangled Swift type name such as
+    /// `s:12DemandFormat11FormatErrorV4CodeO`; nil for the standard library
+    /// (`s:Si`, `s:s6UInt64V`) and C types.
+    static func owner(ofMangled name: String) -> (module: String, type: String)? {
+        var rest = Substring(name)
+        guard rest.hasPrefix("s:") else { return nil }
+        rest = rest.dropFirst(2)
+        func identifier() -> String? {
+            let digits = rest.prefix(while: \.isNumber)
+            guard let length = Int(digits), length > 0 else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let word = rest.prefix(length)
+            rest = rest.dropFirst(length)
+            return String(word)
+        }
+        guard let module = identifier(), let type = identifier() else { return nil }
+        return (module, type)
+    }
+
+    static let enabled = toolPath != nil && build != nil
+    static let skipReason: Comment = "needs swift-symbolgraph-extract on PATH (it ships with the toolchain) and the built modules next to the test binary"
+
+    /// The public API mentions no type of the modules under DemandLayer that
+    /// DemandLayer does not re-export: a user never meets a type they cannot name.
+    @Test(.enabled(if: enabled, skipReason))
+    func noInternalTypeLeaks() throws {
+        let reexports = try Self.reexports()
+        var symbols = try Self.symbols(of: "DemandLayer") + Self.symbols(of: "DemandLayerC")
+        for (module, type) in reexports {
+            symbols += try Self.symbols(of: module).filter { $0.path.first == type }
+        }
+        var leaks: [String] = []
+        for symbol in symbols {
+            for mangled in symbol.mentionedTypes {
+                guard let (module, type) = Self.owner(ofMangled: mangled), ["DemandFormat", "DemandTensor", "DemandIO"].contains(module) else { continue }
+                if !reexports.contains(where: { $0.module == module && $0.type == type }) {
+                    leaks.append("\(symbol.path.joined(separator: ".")) mentions \(module).\(type)")
+                }
+            }
+        }
+        #expect(symbols.contains { !$0.mentionedTypes.isEmpty }, "declarations carry their types")
+        #expect(Self.owner(ofMangled: "s:12DemandFormat11FormatErrorV4CodeO")! == ("DemandFormat", "FormatError"))
+        #expect(leaks.isEmpty, "public API mentioning types that are not re-exported:\n\(leaks.joined(separator: "\n"))")
+    }
+
+    @Test(.enabled(if: enabled, skipReason))
     func everyPublicSymbolHasADocComment() throws {
         var undocumented: [String] = []
         var checked = 0
