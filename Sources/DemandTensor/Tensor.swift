@@ -59,9 +59,12 @@ public struct Tensor: @unchecked Sendable {
 /// Owned, 64-byte-aligned float storage for activations and test tensors.
 /// Weight bytes never live here: they live in the session's buffer ring.
 public final class TensorStorage: @unchecked Sendable {
+    /// The first float, 64-byte aligned.
     public let base: UnsafeMutablePointer<Float>
+    /// How many floats the storage holds.
     public let elementCount: Int
 
+    /// Zero-filled storage for `elementCount` floats.
     public init(elementCount: Int) {
         self.elementCount = elementCount
         let byteCount = max(elementCount, 1) * MemoryLayout<Float>.stride
