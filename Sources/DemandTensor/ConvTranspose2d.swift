@@ -3,17 +3,22 @@
 /// outH = strides.height·(H − 1) + outputPadding.height + dilations.height·(kH − 1) + 1 − pads.top − pads.bottom.
 /// (ONNX's output_shape attribute is not taken: the converter resolves it into pads.)
 public struct ConvTranspose2dParameters: Hashable, Sendable {
+    /// Steps between the output positions of adjacent input pixels.
     public var strides: Size2d
+    /// Rows and columns cropped from each side of the full output.
     public var pads: Padding2d
     /// Extra rows and columns at the bottom and right, each less than the stride or the dilation.
     public var outputPadding: Size2d
+    /// Spacing between kernel taps.
     public var dilations: Size2d
+    /// Channel groups: input and output channels split into this many independent parts.
     public var groups: Int
     /// Applied to (convolution + bias) in one pass at the end.
     public var activation: Activation
     /// The model's `kernel_shape`, if it gave one; checked against W's shape.
     public var kernelShape: Size2d?
 
+    /// Parameters with ONNX's defaults for anything not given.
     public init(strides: Size2d = .one, pads: Padding2d = .zero, outputPadding: Size2d = Size2d(0), dilations: Size2d = .one,
                 groups: Int = 1, activation: Activation = .none, kernelShape: Size2d? = nil) {
         self.strides = strides

@@ -9,11 +9,16 @@ import Darwin
 /// ONNX LRN: y = x / (bias + alpha/size · Σ x²)^beta, the sum over channels
 /// c − ⌊(size − 1)/2⌋ ... c + ⌈(size − 1)/2⌉ that exist.
 public struct LRNParameters: Hashable, Sendable {
+    /// Channels in the window, centred on the channel normalized.
     public var size: Int
+    /// Scale of the window's sum of squares (divided by `size`).
     public var alpha: Float
+    /// Exponent of the divisor.
     public var beta: Float
+    /// Added to the scaled sum before the exponent.
     public var bias: Float
 
+    /// Parameters with ONNX's defaults for anything not given.
     public init(size: Int, alpha: Float = 1e-4, beta: Float = 0.75, bias: Float = 1) {
         self.size = size
         self.alpha = alpha
@@ -137,12 +142,22 @@ enum Normalization {
 /// ONNX ReduceSum and ReduceMean: over `axes` (every axis when nil or
 /// empty), keeping them as size 1 when `keepDims`.
 public struct ReduceParameters: Hashable, Sendable {
-    public enum Kind: Hashable, Sendable { case sum, mean }
+    /// What the reduction computes.
+    public enum Kind: Hashable, Sendable {
+        /// ReduceSum.
+        case sum
+        /// ReduceMean.
+        case mean
+    }
 
+    /// Sum or mean.
     public var kind: Kind
+    /// The axes reduced (negative from the end); nil or empty reduces every axis.
     public var axes: [Int]?
+    /// Whether reduced axes stay in the output as size 1.
     public var keepDims: Bool
 
+    /// A reduction over `axes`, keeping them by default (ONNX keepdims = 1).
     public init(kind: Kind, axes: [Int]? = nil, keepDims: Bool = true) {
         self.kind = kind
         self.axes = axes

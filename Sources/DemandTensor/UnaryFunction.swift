@@ -14,16 +14,22 @@ public enum UnaryFunction: Hashable, Sendable {
     case hardSigmoid(alpha: Float, beta: Float)
     /// x · max(0, min(1, x/6 + 1/2))
     case hardSwish
+    /// Hyperbolic tangent.
     case tanh
+    /// The error function.
     case erf
     /// x/2 · (1 + erf(x/√2)), or with `tanhApproximation`
     /// x/2 · (1 + tanh(√(2/π) · (x + 0.044715·x³))).
     case gelu(tanhApproximation: Bool)
+    /// Square root.
     case sqrt
     /// 1/x
     case reciprocal
+    /// e^x
     case exp
+    /// −x
     case neg
+    /// |x|
     case abs
     /// Natural logarithm.
     case log
