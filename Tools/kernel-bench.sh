@@ -13,7 +13,8 @@ module COpenBLAS {
     export *
 }
 MAP
-swiftc -O -wmo -module-name KernelBench -Xcc -fmodule-map-file="$work/module.modulemap" \
+rm -f "$work/kernel-bench"
+swiftc -O -wmo -module-name KernelBench -package-name demandlayer -Xcc -fmodule-map-file="$work/module.modulemap" \
     $(find "$root/Sources/DemandTensor" -name '*.swift') "$root/Tools/kernel-bench/main.swift" \
-    -Xlinker -lopenblas -o "$work/kernel-bench" 2>&1 | grep -v "^$" || true
+    -Xlinker -lopenblas -o "$work/kernel-bench"
 exec "$work/kernel-bench" "$@"

@@ -47,6 +47,8 @@ let cases: [BenchCase] = [
     BenchCase(name: "yolo resize nearest x2 256x20x20", type: "Resize",
               attributes: ["mode": .string("nearest"), "coordinate_transformation_mode": .string("asymmetric"), "nearest_mode": .string("floor"),
                            "scales": .floats([1, 1, 2, 2])], inputs: [[1, 256, 20, 20]]),
+    BenchCase(name: "yolo upsample x2 256x20x20 (for comparison)", type: "Upsample", attributes: ["scales": .floats([1, 1, 2, 2])],
+              inputs: [[1, 256, 20, 20]]),
     BenchCase(name: "yolo resize nearest x2 128x40x40", type: "Resize",
               attributes: ["mode": .string("nearest"), "scales": .floats([1, 1, 2, 2])], inputs: [[1, 128, 40, 40]]),
     BenchCase(name: "yolo slice channel half 64x160x160", type: "Slice", attributes: ["starts": .ints([32]), "ends": .ints([64]), "axes": .ints([1])],
