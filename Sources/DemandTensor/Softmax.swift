@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Softmax along one axis (ONNX opset 13): the input is viewed as
 /// (outer, length, inner) around the axis, and each of the outer·inner lines
 /// of `length` floats becomes exp(x - max) / Σ exp(x - max), with exp
@@ -42,20 +34,7 @@ enum Softmax {
             }
             sums.update(repeating: 0, count: inner)
             for l in 0..<length {
-                let (source, destination) = (x + l * inner, y + l * inner)
-                var i = 0
-                while i + 8 <= inner {
-                    let e = VectorMath.exp(load(source + i) - load(maxima + i))
-                    store(e, destination + i)
-                    store(load(sums + i) + e, sums + i)
-                    i += 8
-                }
-                while i < inner {
-                    let e = expf(source[i] - maxima[i])
-                    destination[i] = e
-                    sums[i] += e
-                    i += 1
-                }
+                VectorMath.expAccumulate(x + l * inner, maxima: maxima, y + l * inner, sums: sums, count: inner)
             }
             for i in 0..<inner { sums[i] = 1 / sums[i] }
             for l in 0..<length {
@@ -78,22 +57,7 @@ enum Softmax {
             maximum = x[i] > maximum ? x[i] : maximum
             i += 1
         }
-        let shift = VectorMath.Vector(repeating: maximum)
-        var lanes = VectorMath.Vector()
-        i = 0
-        while i + 8 <= length {
-            let e = VectorMath.exp(load(x + i) - shift)
-            store(e, y + i)
-            lanes += e
-            i += 8
-        }
-        var sum = lanes.sum()
-        while i < length {
-            let e = expf(x[i] - maximum)
-            y[i] = e
-            sum += e
-            i += 1
-        }
+        let sum = VectorMath.expSum(x, y, count: length, shift: maximum)
         let scale = 1 / sum
         for i in 0..<length { y[i] *= scale }
     }
@@ -101,10 +65,5 @@ enum Softmax {
     @inline(__always)
     private static func load(_ p: UnsafePointer<Float>) -> VectorMath.Vector {
         UnsafeRawPointer(p).loadUnaligned(as: VectorMath.Vector.self)
-    }
-
-    @inline(__always)
-    private static func store(_ v: VectorMath.Vector, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: VectorMath.Vector.self)
     }
 }

@@ -90,21 +90,21 @@ public enum UnaryFunction: Hashable, Sendable {
                 destination[i] = x * (gate < 0 ? 0 : (gate > 1 ? 1 : gate))
             }
         case .tanh:
-            VectorMath.map(TanhFunction.self, from: source, to: destination, count: count)
+            VectorMath.apply(.tanh, from: source, to: destination, count: count)
         case .erf:
-            VectorMath.map(ErfFunction.self, from: source, to: destination, count: count)
+            VectorMath.apply(.erf, from: source, to: destination, count: count)
         case .gelu(let tanhApproximation):
             if tanhApproximation {
-                VectorMath.map(GeluTanhFunction.self, from: source, to: destination, count: count)
+                VectorMath.apply(.geluTanh, from: source, to: destination, count: count)
             } else {
-                VectorMath.map(GeluFunction.self, from: source, to: destination, count: count)
+                VectorMath.apply(.gelu, from: source, to: destination, count: count)
             }
         case .sqrt:
             for i in 0..<count { destination[i] = source[i].squareRoot() }
         case .reciprocal:
             for i in 0..<count { destination[i] = 1 / source[i] }
         case .exp:
-            VectorMath.map(ExpFunction.self, from: source, to: destination, count: count)
+            VectorMath.apply(.exp, from: source, to: destination, count: count)
         case .neg:
             for i in 0..<count { destination[i] = -source[i] }
         case .abs:
