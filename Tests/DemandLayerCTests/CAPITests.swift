@@ -3,6 +3,7 @@ import DemandLayer
 import DemandLayerC   // links the C API's implementation
 import DemandTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// The C API through its C declarations (demandlayer.h), as a C caller sees
@@ -205,6 +206,31 @@ import Testing
         #expect(lastError.contains("already destroyed"))
         #expect(dl_model_input_count(model) == 0)
         #expect(dl_session_arena_bytes(session) == 0)
+    }
+
+    @Test func concurrentRunsOnOneSessionAreSerializedAndAgree() throws {
+        let model = try open()
+        defer { dl_model_close(model) }
+        let (status, created) = create(model)
+        try #require(status == DL_OK, "\(lastError)")
+        let session = try #require(created)
+        defer { dl_session_destroy(session) }
+        let expected = run(session).1
+
+        let outputs = Mutex<[[Float]]>([])
+        let address = UInt(bitPattern: UnsafeRawPointer(session))   // a C handle is just an address
+        for _ in 0..<4 {
+            Thread {
+                for _ in 0..<5 {
+                    let (status, output, _) = run(OpaquePointer(bitPattern: address))
+                    outputs.withLock { $0.append(status == DL_OK ? output : []) }
+                }
+            }.start()
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while outputs.withLock({ $0.count }) < 20, Date() < deadline { usleep(1000) }
+        try #require(outputs.withLock { $0.count } == 20, "20 runs finish within two minutes")
+        #expect(outputs.withLock { $0 }.allSatisfy { $0 == expected }, "every run from every thread gives the same output")
     }
 
     @Test func lastErrorIsPerThread() throws {
