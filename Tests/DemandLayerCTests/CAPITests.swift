@@ -96,6 +96,7 @@ import Testing
         var stats = dl_stats(struct_size: MemoryLayout<dl_stats>.size, latency_ns: 0, bytes_read: 0, peak_weight_bytes: 0, execute_stall_ns: 0, layer_count: 0)
         #expect(dl_session_stats(session, &stats, nil, 0) == DL_ERROR_NO_STATS)
 
+        #expect(dl_session_arena_bytes(session) >= UInt64(try Model.open(Scratch.tinyModelPath).largestLayerByteCount))
         let (runStatus, output, written) = run(session)
         try #require(runStatus == DL_OK, "\(lastError)")
         #expect(written == 10)
