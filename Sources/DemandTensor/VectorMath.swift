@@ -204,6 +204,28 @@ extension VectorMath {
         return sum
     }
 
+    /// `y = softmax(x)` over one contiguous line of `count` ≥ 1 floats, max-subtracted.
+    static func softmaxLine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, path: Path = .best) {
+        if path == .avx2 {
+            dl_avx2_softmax_line(x, y, count)
+            return
+        }
+        var maxima = splat(x[0])
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vector.self)
+            maxima = maxima.replacing(with: v, where: v .> maxima)
+            i += 8
+        }
+        var maximum = maxima.max()
+        while i < count {
+            maximum = x[i] > maximum ? x[i] : maximum
+            i += 1
+        }
+        let scale = 1 / expSum(x, y, count: count, shift: maximum, path: path)
+        for i in 0..<count { y[i] *= scale }
+    }
+
     /// `y[i] = exp(x[i] − maxima[i])` and `sums[i] += y[i]`: one row of a
     /// softmax whose lines run across rows.
     static func expAccumulate(_ x: UnsafePointer<Float>, maxima: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,

@@ -89,5 +89,12 @@ struct VectorMathTests {
             }
         }
         #expect(zip(sums, expected).allSatisfy { abs(Double($0) - 1 - $1) < 1e-6 }, "\(sums)")
+        // A whole line, its maximum in the tail (index 12), 1000 added so an unshifted exp would overflow.
+        let line = x.map { $0 + 1000 }
+        line.withUnsafeBufferPointer { source in
+            y.withUnsafeMutableBufferPointer { VectorMath.softmaxLine(source.baseAddress!, $0.baseAddress!, count: 13, path: path) }
+        }
+        let total = expected.reduce(0, +)
+        #expect(zip(y, expected).allSatisfy { abs(Double($0) - $1 / total) < 1e-6 }, "softmax line \(y)")
     }
 }
