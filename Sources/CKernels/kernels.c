@@ -14,10 +14,11 @@ int dl_kernels_have_avx2(void) {
 
 static inline AVX2 __m256 splat(float v) { return _mm256_set1_ps(v); }
 
-// e^x within about 2 ulp; x clamped to [-87.3, 88.7]; NaN stays NaN.
+// e^x within about 2 ulp; x clamped to [-87.34, 88.38] (so 2^n stays finite
+// and normal: n = round(x·log2 e) in [-126, 127]); NaN stays NaN.
 static inline AVX2 __m256 exp8(__m256 x) {
     // max/min return their second operand when the first is NaN: keep x first.
-    __m256 c = _mm256_min_ps(_mm256_max_ps(x, splat(-87.33654f)), splat(88.72283f));
+    __m256 c = _mm256_min_ps(_mm256_max_ps(x, splat(-87.33654f)), splat(88.37626f));
     c = _mm256_blendv_ps(c, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(c, splat(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, splat(0.693359375f), c);
