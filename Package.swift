@@ -2,12 +2,15 @@
 import PackageDescription
 
 // Dependencies run one way:
-// CURing, COpenBLAS → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo → demandlayer (CLI)
+// CURing, COpenBLAS, CKernels → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo → demandlayer (CLI)
+//                                                          DemandLayer → DemandLayerC (C API), classify-swift (example)
 let package = Package(
     name: "demandlayer",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "DemandLayer", targets: ["DemandLayer"]),
+        // The C API: libDemandLayerC.so, installed as libdemandlayer.so by Tools/install-lib.sh.
+        .library(name: "DemandLayerC", type: .dynamic, targets: ["DemandLayerC"]),
         .executable(name: "demandlayer", targets: ["demandlayer"]),
     ],
     dependencies: [
@@ -24,13 +27,25 @@ let package = Package(
             name: "COpenBLAS",
             linkerSettings: [.linkedLibrary("openblas")]
         ),
+        // Elementwise kernels compiled for AVX2 + FMA, picked at run time (the rest targets baseline x86-64).
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
 
         // The library.
         .target(name: "DemandIO", dependencies: ["CURing"]),
-        .target(name: "DemandTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "DemandTensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "DemandFormat", dependencies: ["CURing", "DemandIO", "DemandTensor"]),
         .target(name: "DemandLayer", dependencies: ["CURing", "DemandIO", "DemandFormat", "DemandTensor"]),
         .target(name: "DemandZoo", dependencies: ["DemandFormat", "DemandTensor"]),
+
+        // The C API: demandlayer.h (CDemandLayer) implemented in Swift with @_cdecl.
+        .target(name: "CDemandLayer"),
+        .target(name: "DemandLayerC", dependencies: ["CDemandLayer", "DemandLayer"]),
+
+        // Examples that link the library (the C one is built by Tools/ci/20-examples.sh).
+        .executableTarget(name: "classify-swift", dependencies: ["DemandLayer"], path: "Examples/swift/classify"),
 
         // The CLI.
         .executableTarget(
@@ -47,6 +62,7 @@ let package = Package(
         .testTarget(name: "DemandTensorTests", dependencies: ["DemandTensor", "DemandTestSupport", "DemandZoo"]),
         .testTarget(name: "DemandFormatTests", dependencies: ["DemandFormat", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerTests", dependencies: ["DemandLayer", "DemandZoo", "DemandTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandTestSupport"]),
+        .testTarget(name: "DemandLayerCTests", dependencies: ["CDemandLayer", "DemandLayerC", "DemandLayer", "DemandTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandLayer", "DemandFormat", "DemandTestSupport"]),
     ]
 )

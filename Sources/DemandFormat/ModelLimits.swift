@@ -6,7 +6,9 @@ import DemandTensor
 /// most 2^40 elements (4 TiB of float32, far beyond any model). Every bound
 /// here was found by fuzzing the reader (fixtures/fuzz/manifest/crashes).
 public enum ModelLimits {
+    /// The largest dimension of any shape.
     public static let largestDimension = Int(Int32.max)
+    /// The most elements of any tensor.
     public static let largestElementCount = 1 << 40
     /// Integer attributes (pads, strides, dilations, axes, scales) lie in ±largestAttribute.
     public static let largestAttribute = Int(Int32.max)

@@ -12,7 +12,9 @@ extension Pipeline {
             switch message {
             case .layer(let job, let loaded, let weights):
                 if loaded.index == 0 { activations = job.inputs }
-                job.executeStallNanoseconds += Clock.now() - waitStart
+                let stall = Clock.now() - waitStart
+                job.executeStalls[loaded.index] = stall
+                job.executeStallNanoseconds += stall
                 if policy == .bulk {
                     held.append((loaded, weights))
                 } else {
@@ -42,12 +44,18 @@ extension Pipeline {
             for (nodeIndex, node) in layer.nodes.enumerated() {
                 let inputs = node.inputs.map { weights[$0] ?? activations[$0]! }
                 let output = activationArena.tensor(node.outputs[0], shape: model.shapes[node.outputs[0]]!)
-                operators[nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
+                do {
+                    try operators[nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
+                } catch {
+                    job.fail(RuntimeError(.operatorFailed, "\(node.label): \(error.message)", layer: layerPlace(index)))
+                    break
+                }
                 activations[node.outputs[0]] = output
             }
             job.executeSpans[index].endNanoseconds = job.elapsed()
         }
         if let region = loaded.region, policy != .resident { ring?.release(region) }
+        if let widened = loaded.widened { widening?.release(widened) }
     }
 
     private func finish(_ job: Job, activations: [String: Tensor]) {
@@ -55,6 +63,14 @@ extension Pipeline {
         case .ring(let ring, _): job.peakWeightBytes = ring.byteCounts.peak
         case .resident(let ring, _, _): job.peakWeightBytes = ring.byteCounts.held
         case .mapped: job.peakWeightBytes = job.mappings.reduce(0) { $0 + $1.count }
+        }
+        if let widening {
+            if policy == .resident {
+                job.peakWeightBytes += widening.byteCounts.held
+            } else {
+                job.peakWeightBytes += widening.byteCounts.peak
+                widening.reset()
+            }
         }
         for mapping in job.mappings { munmap(mapping.baseAddress, mapping.count) }
         job.mappings.removeAll()

@@ -18,15 +18,23 @@ import Synchronization
 /// serialized: a second caller waits until the first inference is done.
 /// Different sessions run independently. `cancel()` may be called from any
 /// thread, at any time.
+///
+/// See `Docs/LifetimeAndThreading.md` for the rules in full.
 public final class Session: @unchecked Sendable {
+    /// The model this session runs; the session keeps it alive.
     public let model: Model
+    /// The options the session was made with.
     public let options: SessionOptions
     /// The engine that reads the layer files, or nil for the mmap policy.
     public let ioEngine: IOEngineKind?
     /// Whether reads bypass the page cache (O_DIRECT).
     public let isDirect: Bool
-    /// Bytes of the weight arena (0 for mmap, which maps the files instead).
+    /// Bytes of the weight arena that layer files are read into (0 for mmap,
+    /// which maps the files instead).
     public let arenaBytes: Int
+    /// Bytes of the arena float16 weights are widened into (0 when the model
+    /// stores none): two layers' worth, or every layer's for resident and bulk.
+    public let wideningBytes: Int
     /// Bytes of the activation arena: every intermediate tensor, planned at open.
     public var activationBytes: Int { pipeline.activationArena.byteCount }
 
@@ -44,6 +52,11 @@ public final class Session: @unchecked Sendable {
         return lastStatsStorage
     }
 
+    /// Opens `model` for inference under `options`: opens the layer files,
+    /// allocates the weight ring and the activation arena, starts the stage
+    /// threads and, for `resident`, reads every layer. Throws when an option
+    /// is out of range, the budget cannot hold the largest layer, or a file
+    /// cannot be opened or read.
     public init(model: Model, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
         self.model = model
         self.options = options
@@ -53,6 +66,8 @@ public final class Session: @unchecked Sendable {
 
         let source: WeightSource
         let fds: [[Int32]]
+        let widening = Widening.ring(for: model, policy: options.policy)
+        wideningBytes = widening?.capacityBytes ?? 0
         if options.policy == .mmap {
             files = try Self.openFiles(model, direct: false)
             fds = files.map { $0.map(\.fd) }
@@ -78,13 +93,14 @@ public final class Session: @unchecked Sendable {
             }
             let scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
             if options.policy == .resident {
-                let loaded = try Self.loadResident(model, ring: ring, scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
+                let loaded = try Self.loadResident(model, ring: ring, widening: widening, scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
                 source = .resident(ring, views: loaded.views, files: loaded.files)
             } else {
                 source = .ring(ring, scheduler)
             }
         }
-        pipeline = Pipeline(model: model, policy: options.policy, source: source, fileDescriptors: fds, requestBytes: options.requestBytes)
+        pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
+                            fileDescriptors: fds, requestBytes: options.requestBytes)
         try pipeline.start()
     }
 
@@ -100,13 +116,15 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Runs one inference. `inputs` must name every graph input with its
-    /// declared shape; the result maps every graph output name to its tensor.
+    /// declared shape (see `Model.inputs`); the result maps every graph output
+    /// name to a new tensor that owns its floats. The session copies nothing
+    /// out of `inputs` and reads them only until `run` returns. A failed
+    /// inference leaves the session usable.
     ///
     /// With `timeoutNanoseconds`, an inference still running that long after
     /// it started ends with a `.timedOut` error. The stages check the deadline
     /// between layers and between reads, so the error comes within about one
-    /// layer's work of it (a read already in the kernel completes first). The
-    /// session is then ready for the next `run`.
+    /// layer's work of it (a read already in the kernel completes first).
     public func run(_ inputs: [String: Tensor], timeoutNanoseconds: UInt64? = nil) throws(RuntimeError) -> [String: Tensor] {
         try validate(inputs)
         runLock.lock(); defer { runLock.unlock() }

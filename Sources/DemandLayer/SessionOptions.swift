@@ -3,6 +3,7 @@ import Foundation
 
 /// How a session loads and runs a model.
 public struct SessionOptions: Sendable {
+    /// How weights get from storage to the kernels (default `pipelined`).
     public var policy: Policy
     /// Pipelined: how many layers are sure to fit in the ring ahead of the one
     /// executing, at every point of the model (at least 1). It sets the default
@@ -24,12 +25,15 @@ public struct SessionOptions: Sendable {
     public var requestBytes: Int
     /// Most read requests in flight at once.
     public var queueDepth: Int
-    /// Wraps the IO engine the session makes, once, before any read: for tests
-    /// and diagnostics that inject faults into reads or watch them (nil: the
+    /// Wraps the IO engine the session makes, once, before any read: for the
+    /// package's tests that inject faults into reads or watch them (nil: the
     /// engine is used as made). The returned engine is used by the session's
-    /// read thread only, like any engine. Not used by the mmap policy.
-    public var engineWrapper: (@Sendable (any IOEngine) -> any IOEngine)?
+    /// read thread only, like any engine. Not used by the mmap policy. Package
+    /// access: the engine protocol is not part of the library's public API.
+    package var engineWrapper: (@Sendable (any IOEngine) -> any IOEngine)?
 
+    /// Options with the given values; every default is what `bench` and the
+    /// C API's `dl_session_options_init` use.
     public init(policy: Policy = .pipelined, depth: Int = 2, budgetBytes: Int? = nil, io: IOEngineChoice = .auto,
                 threadCount: Int = SessionOptions.defaultThreadCount, requestBytes: Int = 2 << 20, queueDepth: Int = 16) {
         self.policy = policy

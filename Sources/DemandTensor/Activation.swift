@@ -1,14 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// An elementwise nonlinearity, run standalone or fused into the pass that
 /// writes a conv, gemm or add output.
 public enum Activation: Hashable, Sendable {
+    /// The identity: no activation.
     case none
     /// max(x, 0)
     case relu
@@ -48,14 +41,9 @@ public enum Activation: Hashable, Sendable {
                 destination[i] = x >= 0 ? x : x * alpha
             }
         case .sigmoid:
-            for i in 0..<count {
-                destination[i] = 1 / (1 + expf(-(source[i] + bias)))
-            }
+            VectorMath.apply(.sigmoid, from: source, to: destination, count: count, adding: bias)
         case .silu:
-            for i in 0..<count {
-                let x = source[i] + bias
-                destination[i] = x / (1 + expf(-x))
-            }
+            VectorMath.apply(.silu, from: source, to: destination, count: count, adding: bias)
         case .clip(let low, let high):
             for i in 0..<count {
                 let x = source[i] + bias

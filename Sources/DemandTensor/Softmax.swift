@@ -1,14 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Softmax along one axis (ONNX opset 13): the input is viewed as
 /// (outer, length, inner) around the axis, and each of the outer·inner lines
-/// of `length` floats becomes exp(x - max) / Σ exp(x - max).
+/// of `length` floats becomes exp(x - max) / Σ exp(x - max), with exp
+/// eight lanes at a time (`VectorMath`).
 enum Softmax {
     /// Workspace floats for the per-line maxima and sums when inner > 1.
     static func workspaceFloatCount(_ shape: Shape, axis: Int) -> Int {
@@ -23,7 +16,7 @@ enum Softmax {
         let inner = dims[(axis + 1)...].reduce(1, *)
         if inner == 1 {
             for o in 0..<outer {
-                contiguousLine(input.data + o * length, output.data + o * length, length: length)
+                VectorMath.softmaxLine(input.data + o * length, output.data + o * length, count: length)
             }
             return
         }
@@ -37,16 +30,11 @@ enum Softmax {
             maxima.update(from: x, count: inner)
             for l in 1..<length {
                 let row = x + l * inner
-                for i in 0..<inner where row[i] > maxima[i] { maxima[i] = row[i] }
+                for i in 0..<inner { maxima[i] = row[i] > maxima[i] ? row[i] : maxima[i] }
             }
             sums.update(repeating: 0, count: inner)
             for l in 0..<length {
-                let (source, destination) = (x + l * inner, y + l * inner)
-                for i in 0..<inner {
-                    let e = expf(source[i] - maxima[i])
-                    destination[i] = e
-                    sums[i] += e
-                }
+                VectorMath.expAccumulate(x + l * inner, maxima: maxima, y + l * inner, sums: sums, count: inner)
             }
             for i in 0..<inner { sums[i] = 1 / sums[i] }
             for l in 0..<length {
@@ -54,18 +42,5 @@ enum Softmax {
                 for i in 0..<inner { row[i] *= sums[i] }
             }
         }
-    }
-
-    private static func contiguousLine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, length: Int) {
-        var maximum = x[0]
-        for i in 1..<length where x[i] > maximum { maximum = x[i] }
-        var sum: Float = 0
-        for i in 0..<length {
-            let e = expf(x[i] - maximum)
-            y[i] = e
-            sum += e
-        }
-        let scale = 1 / sum
-        for i in 0..<length { y[i] *= scale }
     }
 }

@@ -13,8 +13,10 @@ struct Bench: ParsableCommand {
             Runs every policy on the same input, one round at a time, and prints one row
             per policy: latency (min/median/max over the rounds), the process's peak RSS
             while that policy ran (the mark is reset before each), the most weight bytes
-            held at once, bytes read per run, and the read bandwidth while reads were in
-            flight. Then a summary:
+            held at once (both arenas: the read ring and, for float16 weights, the
+            widening ring), bytes read per run, the read bandwidth while reads were in
+            flight, and the restore stage's time per run (checksums, widening float16
+            weights to float32). Then a summary:
 
               io_only_ms    read every layer through the same engine, no execution
               bound_ms      max(resident median, io_only): no pipeline can beat it
@@ -171,16 +173,40 @@ struct Bench: ParsableCommand {
         return total
     }
 
-    /// Deterministic inputs in [-1, 1), the same for every policy.
+    /// Deterministic inputs, the same for every policy: float inputs uniform
+    /// in [-1, 1); integer inputs (token ids, masks) whole numbers in
+    /// [0, bound), where bound is the smallest table a Gather indexes with the
+    /// input, else 2. One SplitMix64 draw per element, seed 42, inputs in
+    /// manifest order (Tools/bench_vs_onnxruntime.py makes the same).
     static func seededInputs(for model: Model) -> [String: Tensor] {
         var random = SeededRandom(seed: 42)
         var inputs: [String: Tensor] = [:]
         for input in model.manifest.inputs {
             let tensor = Tensor(zeros: input.shape)
             random.fill(tensor.buffer, bound: 1)
+            if input.dtype == .int64 || input.dtype == .int32 {
+                let bound = Float(integerBound(of: input.name, in: model))
+                for index in tensor.buffer.indices {
+                    tensor.buffer[index] = min((tensor.buffer[index] * 0.5 + 0.5) * bound, bound - 1).rounded(.down)
+                }
+            }
             inputs[input.name] = tensor
         }
         return inputs
+    }
+
+    /// The smallest dimension a Gather indexes with `name`, else 2.
+    static func integerBound(of name: String, in model: Model) -> Int {
+        var bound: Int?
+        for node in model.manifest.layers.flatMap(\.nodes) where node.op == "Gather" && node.inputs.count > 1 && node.inputs[1] == name {
+            guard let data = model.shapes[node.inputs[0]] else { continue }
+            var axis = 0
+            if case .int(let value) = node.attributes["axis"] { axis = value }
+            if axis < 0 { axis += data.rank }
+            guard data.dims.indices.contains(axis) else { continue }
+            bound = min(bound ?? .max, data[axis])
+        }
+        return max(bound ?? 2, 1)
     }
 }
 
@@ -207,6 +233,7 @@ func median(_ values: [Double]) -> Double {
 struct Accumulator {
     let options: SessionOptions
     var latencies: [Double] = []
+    var restoreTimes: [Double] = []
     var peakResidentBytes = 0
     var peakWeightBytes = 0
     var arenaBytes = 0
@@ -229,6 +256,7 @@ struct Accumulator {
         _ = try session.run(inputs)
         let stats = session.lastStats!
         latencies.append(stats.latencyMilliseconds)
+        restoreTimes.append(Double(stats.layers.reduce(0) { $0 + $1.restore.durationNanoseconds }) / 1e6)
         peakWeightBytes = max(peakWeightBytes, stats.peakWeightBytes)
         peakResidentBytes = max(peakResidentBytes, ProcessMemory.peakResidentBytes)
         arenaBytes = session.arenaBytes
@@ -244,6 +272,6 @@ struct Accumulator {
             budgetBytes: arenaBytes, latenciesMilliseconds: latencies,
             peakResidentBytes: peakResidentBytes, peakWeightBytes: peakWeightBytes,
             bytesRead: stats!.bytesRead, readActiveNanoseconds: Bench.readActiveNanoseconds(stats!),
-            ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!)
+            ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!, restoreMilliseconds: restoreTimes)
     }
 }
