@@ -18,24 +18,36 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 target=${1:-manifest}
 seconds=${2:-60}
+# Per target: its source, the SwiftPM target whose build brings every module
+# it needs, and those modules (C ones first), in dependency order.
 case "$target" in
-    manifest) source_file=Tools/fuzz/ManifestFuzz.swift; modules=(CURing COpenBLAS DemandIO DemandTensor DemandFormat DemandZoo) ;;
+    manifest)
+        source_file=Tools/fuzz/ManifestFuzz.swift
+        build_target=DemandZoo
+        c_modules=(CURing COpenBLAS CKernels)
+        swift_modules=(DemandIO DemandTensor DemandFormat DemandZoo)
+        ;;
     *) echo "unknown fuzz target '$target' (known: manifest)" >&2; exit 2 ;;
 esac
 
 scratch=.build-fuzz
 build=$scratch/debug
-swift build --scratch-path "$scratch" --sanitize=fuzzer --sanitize=address --target DemandZoo >&2
+# The flags go straight to the compilers: SwiftPM's own --sanitize=fuzzer
+# leaves the library targets without coverage instrumentation (its compile
+# steps get only the address sanitizer), and the fuzzer is then blind.
+swift build --scratch-path "$scratch" --target "$build_target" \
+    -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address >&2
 
 objects=()
-for module in "${modules[@]}"; do objects+=("$build/$module.build"/*.o); done
+flags=(-I "$build/Modules")
+for module in "${c_modules[@]}"; do
+    flags+=(-Xcc -fmodule-map-file="$build/$module.build/module.modulemap" -Xcc -I -Xcc "Sources/$module/include")
+    objects+=("$build/$module.build"/*.o)
+done
+for module in "${swift_modules[@]}"; do objects+=("$build/$module.build"/*.o); done
 # ld.gold warns about every asan symbol it cannot export; those lines are noise.
-swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone \
-    -I "$build/Modules" \
-    -Xcc -fmodule-map-file="$build/CURing.build/module.modulemap" \
-    -Xcc -fmodule-map-file="$build/COpenBLAS.build/module.modulemap" \
-    -Xcc -I -Xcc Sources/CURing/include -Xcc -I -Xcc Sources/COpenBLAS/include \
-    "$source_file" "${objects[@]}" -luring -laio -lopenblas \
+swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone "${flags[@]}" \
+    "$source_file" "${objects[@]}" -luring -laio -lopenblas -lm \
     -o "$build/$target-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
 
 corpus=$scratch/$target-corpus
