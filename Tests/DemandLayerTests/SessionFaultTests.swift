@@ -38,6 +38,7 @@ import Testing
         guard case .ring(_, let scheduler) = session.pipeline.source else { Issue.record("not a ring session"); return }
         #expect(scheduler.resubmittedRequestCount == plan.faultsInjected, "every short read was resubmitted for the rest")
         #expect(session.ringBytesHeld == 0 && session.readsInFlight == 0)
+        print("faults: \(io): \(plan.faultsInjected) short reads in 3 inferences, all resubmitted, outputs right")
     }
 
     @Test(arguments: [Policy.pipelined, .linear, .bulk], engines)
