@@ -15,8 +15,9 @@ struct DemandLayerCommand: ParsableCommand {
               demandlayer bench --depth 1,2,4  sweep the prefetch depth
               demandlayer zoo list             the built-in models
               demandlayer inspect resnet152    layers, sizes, ring size per depth
+              demandlayer convert m.onnx m.dlm import an ONNX model
             """,
-        subcommands: [Bench.self, ZooCommand.self, Inspect.self]
+        subcommands: [Bench.self, ZooCommand.self, Inspect.self, ConvertCommand.self]
     )
 }
 
