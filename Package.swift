@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "DemandFormatTests", dependencies: ["DemandFormat", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerTests", dependencies: ["DemandLayer", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandONNXTests", dependencies: ["DemandONNX", "DemandLayer", "DemandFormat", "DemandTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandLayer", "DemandFormat", "DemandTestSupport"]),
     ]
 )
