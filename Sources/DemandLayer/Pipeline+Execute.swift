@@ -42,7 +42,12 @@ extension Pipeline {
             for (nodeIndex, node) in layer.nodes.enumerated() {
                 let inputs = node.inputs.map { weights[$0] ?? activations[$0]! }
                 let output = activationArena.tensor(node.outputs[0], shape: model.shapes[node.outputs[0]]!)
-                operators[nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
+                do {
+                    try operators[nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
+                } catch {
+                    job.fail(RuntimeError(.operatorFailed, "\(node.label): \(error.message)", layer: layerPlace(index)))
+                    break
+                }
                 activations[node.outputs[0]] = output
             }
             job.executeSpans[index].endNanoseconds = job.elapsed()

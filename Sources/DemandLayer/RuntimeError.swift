@@ -13,6 +13,8 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
         case readFailed
         case checksumMismatch
         case invalidInput
+        /// An operator failed on the values it was given (a Gather index out of range).
+        case operatorFailed
         case cancelled
         case sessionClosed
     }

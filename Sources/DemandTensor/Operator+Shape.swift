@@ -12,6 +12,24 @@ extension Operator {
         case .gemm: "Gemm"
         case .flatten: "Flatten"
         case .softmax: "Softmax"
+        case .convTranspose: "ConvTranspose"
+        case .binary(let function): function.typeName
+        case .where: "Where"
+        case .resize: "Resize"
+        case .pad: "Pad"
+        case .matMul: "MatMul"
+        case .reshape: "Reshape"
+        case .squeeze: "Squeeze"
+        case .unsqueeze: "Unsqueeze"
+        case .transpose: "Transpose"
+        case .expand: "Expand"
+        case .slice: "Slice"
+        case .gather: "Gather"
+        case .layerNormalization: "LayerNormalization"
+        case .batchNormalization: "BatchNormalization"
+        case .lrn: "LRN"
+        case .reduce(let parameters): parameters.kind == .sum ? "ReduceSum" : "ReduceMean"
+        case .unary(let function): function.typeName
         case .activation(let activation):
             switch activation {
             case .none: "Identity"
@@ -28,6 +46,7 @@ extension Operator {
     /// naming the input that does not fit. Run once per node when a model is
     /// opened; `execute` trusts its result.
     public func outputShape(inputs: [Shape]) throws(OperatorError) -> Shape {
+        // Empty tensors are not supported: every tensor holds at least one value.
         for (index, shape) in inputs.enumerated() where shape.dims.contains(where: { $0 < 1 }) {
             throw OperatorError(.inputShape, "\(typeName) input \(index) has shape \(shape); every dimension must be at least 1")
         }
@@ -73,23 +92,25 @@ extension Operator {
         case .activation:
             try requireInputCount(inputs, 1...1, "X")
             return inputs[0]
+        default:
+            return try tensorOutputShape(inputs: inputs)
         }
     }
 
-    private func requireInputCount(_ inputs: [Shape], _ range: ClosedRange<Int>, _ names: String) throws(OperatorError) {
+    func requireInputCount(_ inputs: [Shape], _ range: ClosedRange<Int>, _ names: String) throws(OperatorError) {
         guard range.contains(inputs.count) else {
             throw OperatorError(.inputCount, "\(typeName) takes \(names), but got \(inputs.count) input\(inputs.count == 1 ? "" : "s")")
         }
     }
 
-    private func requireAxis(_ axis: Int, of shape: Shape) throws(OperatorError) {
+    func requireAxis(_ axis: Int, of shape: Shape) throws(OperatorError) {
         guard shape.rank >= 1, (-shape.rank..<shape.rank).contains(axis) else {
             throw OperatorError(.invalidAttribute,
                 "axis \(axis) is out of range for input \(shape); it must be in \(-shape.rank)..<\(shape.rank)")
         }
     }
 
-    private func shapeError(_ message: String) -> OperatorError {
+    func shapeError(_ message: String) -> OperatorError {
         OperatorError(.inputShape, message)
     }
 
@@ -137,7 +158,7 @@ extension Operator {
     }
 
     /// Numpy broadcasting: dims aligned from the right, each pair equal or one of them 1.
-    private func broadcastShape(_ a: Shape, _ b: Shape) throws(OperatorError) -> Shape {
+    func broadcastShape(_ a: Shape, _ b: Shape) throws(OperatorError) -> Shape {
         let rank = max(a.rank, b.rank)
         var dims = [Int](repeating: 1, count: rank)
         for axis in 0..<rank {

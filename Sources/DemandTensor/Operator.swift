@@ -4,9 +4,12 @@
 /// against their input shapes once with `outputShape(inputs:)` when a model is
 /// opened, and then run many times with `execute(inputs:output:workspace:)`.
 /// Semantics follow ONNX for float32 NCHW tensors; each case names its inputs.
+/// Integer and bool values (indices, masks) are held as float32.
 public enum Operator: Hashable, Sendable {
     /// Inputs X (N, C, H, W), W (M, C/groups, kH, kW), optional B (M).
     case conv(Conv2dParameters)
+    /// Inputs X (N, C, H, W), W (C, M/groups, kH, kW), optional B (M).
+    case convTranspose(ConvTranspose2dParameters)
     /// Input X (N, C, H, W); padded cells never win.
     case maxPool(Pool2dParameters)
     /// Input X (N, C, H, W).
@@ -16,29 +19,73 @@ public enum Operator: Hashable, Sendable {
     /// Inputs A, B: same shape, or one broadcasts onto the other's shape
     /// (numpy rules, e.g. (1, C, 1, 1) onto (N, C, H, W)).
     case add(activation: Activation)
+    /// Mul, Sub, Div, Pow, Equal, Less, Greater, PRelu (two inputs) and Sum,
+    /// Max, Min (one or more), all with numpy broadcasting; see `BinaryFunction`.
+    case binary(BinaryFunction)
+    /// Inputs cond, X, Y broadcast together; cond ≠ 0 picks X, else Y.
+    case `where`
     /// One or more inputs equal in every dimension but `axis`.
     case concat(axis: Int)
     /// Input X (N, C, H, W) → (N, C, H·scaleH, W·scaleW), nearest neighbour.
     case upsampleNearest(scaleH: Int, scaleW: Int)
+    /// Input X (N, C, H, W) resized in H and W; see `ResizeParameters`.
+    case resize(ResizeParameters)
+    /// Input X of any rank, padded or cropped along every axis.
+    case pad(PadParameters)
     /// Inputs A, B, optional C; see `GemmParameters`.
     case gemm(GemmParameters)
+    /// Inputs A, B with numpy matmul semantics: batched over broadcast leading
+    /// dims, a 1-D A is a row vector and a 1-D B a column vector, squeezed out.
+    case matMul
     /// Input of rank r → (product of dims before axis, product of the rest); axis in [-r, r].
     case flatten(axis: Int)
+    /// Input X → `shape`, where 0 copies X's dim at that position and one -1 is inferred.
+    case reshape(shape: [Int])
+    /// Input X without the given size-1 axes (every size-1 axis when nil).
+    case squeeze(axes: [Int]?)
+    /// Input X with size-1 axes inserted at `axes` (positions in the output).
+    case unsqueeze(axes: [Int])
+    /// Input X with its axes permuted: output axis i is input axis perm[i]
+    /// (reversed when nil).
+    case transpose(perm: [Int]?)
+    /// Input X broadcast with `shape` (both ways, as ONNX Expand).
+    case expand(shape: [Int])
+    /// Input X sliced; see `SliceParameters`.
+    case slice(SliceParameters)
+    /// Inputs data, indices (integers held as floats, negative from the end):
+    /// picks entries of data along `axis`.
+    case gather(axis: Int)
     /// Softmax along one axis (ONNX opset 13), computed max-subtracted.
     case softmax(axis: Int)
+    /// Inputs X, Scale, optional B: each X[..., axis...] block normalized to
+    /// zero mean and unit variance, then scaled and shifted.
+    case layerNormalization(axis: Int, epsilon: Float)
+    /// Inputs X (N, C, ...), scale, B, mean, var (each (C)): inference form.
+    case batchNormalization(epsilon: Float)
+    /// Input X (N, C, H, W): local response normalization across channels.
+    case lrn(LRNParameters)
+    /// Input X summed or averaged over some axes; see `ReduceParameters`.
+    case reduce(ReduceParameters)
     /// One input, any shape.
     case activation(Activation)
+    /// One input, any shape; see `UnaryFunction`.
+    case unary(UnaryFunction)
 
     /// Computes the output into `output`, whose shape must be
     /// `outputShape(inputs:)` of the input shapes. Shapes are validated when a
     /// model is opened, so a mismatch here is a programming error and traps.
     /// `output` must not overlap any input; its prior contents are ignored.
-    public func execute(inputs: [Tensor], output: Tensor, workspace: Workspace) {
+    /// - Throws: only for failures that depend on the input values, such as a
+    ///   Gather index out of range (`.indexOutOfRange`).
+    public func execute(inputs: [Tensor], output: Tensor, workspace: Workspace) throws(OperatorError) {
         checkShapes(inputs: inputs, output: output)
         switch self {
         case .conv(let parameters):
             Conv2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                        output: output, workspace: workspace)
+        case .convTranspose(let parameters):
+            ConvTranspose2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
+                                output: output, workspace: workspace)
         case .maxPool(let parameters):
             Pool.maxPool(parameters, input: inputs[0], output: output, workspace: workspace)
         case .averagePool(let parameters):
@@ -47,18 +94,48 @@ public enum Operator: Hashable, Sendable {
             Pool.globalAverage(input: inputs[0], output: output)
         case .add(let activation):
             Elementwise.add(inputs[0], inputs[1], activation: activation, output: output)
+        case .binary(let function):
+            Binary.run(function, inputs, output: output)
+        case .where:
+            Binary.select(condition: inputs[0], inputs[1], inputs[2], output: output)
         case .concat(let axis):
             ShapeOps.concat(inputs, axis: normalized(axis, rank: output.shape.rank), output: output)
         case .upsampleNearest(let scaleH, let scaleW):
             ShapeOps.upsampleNearest(inputs[0], scaleH: scaleH, scaleW: scaleW, output: output)
+        case .resize(let parameters):
+            Resize.run(parameters, input: inputs[0], output: output, workspace: workspace)
+        case .pad(let parameters):
+            Pad.run(parameters, input: inputs[0], output: output)
         case .gemm(let parameters):
             Gemm.run(parameters, a: inputs[0], b: inputs[1], c: inputs.count > 2 ? inputs[2] : nil, output: output)
-        case .flatten:
+        case .matMul:
+            MatMul.run(a: inputs[0], b: inputs[1], output: output)
+        case .flatten, .reshape, .squeeze, .unsqueeze:
             ShapeOps.copy(inputs[0], to: output)
+        case .transpose(let perm):
+            StridedCopy.transpose(inputs[0], perm: perm ?? Array((0..<inputs[0].shape.rank).reversed()), output: output)
+        case .expand:
+            StridedCopy.broadcast(inputs[0], output: output)
+        case .slice(let parameters):
+            StridedCopy.slice(inputs[0], parameters.resolved(for: inputs[0].shape), output: output)
+        case .gather(let axis):
+            try Gather.run(data: inputs[0], indices: inputs[1], axis: normalized(axis, rank: inputs[0].shape.rank), output: output)
         case .softmax(let axis):
             Softmax.run(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output, workspace: workspace)
+        case .layerNormalization(let axis, let epsilon):
+            Normalization.layer(inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
+                                axis: normalized(axis, rank: output.shape.rank), epsilon: epsilon, output: output)
+        case .batchNormalization(let epsilon):
+            Normalization.batch(inputs[0], scale: inputs[1], bias: inputs[2], mean: inputs[3], variance: inputs[4],
+                                epsilon: epsilon, output: output)
+        case .lrn(let parameters):
+            Normalization.localResponse(parameters, input: inputs[0], output: output, workspace: workspace)
+        case .reduce(let parameters):
+            Reduce.run(parameters, input: inputs[0], output: output)
         case .activation(let activation):
             activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
+        case .unary(let function):
+            function.apply(from: inputs[0].data, to: output.data, count: output.elementCount)
         }
     }
 
@@ -70,10 +147,16 @@ public enum Operator: Hashable, Sendable {
         switch self {
         case .conv(let parameters):
             return Conv2d.workspaceFloatCount(parameters, input: inputs[0], weight: inputs[1], output: output)
+        case .convTranspose(let parameters):
+            return ConvTranspose2d.workspaceFloatCount(parameters, input: inputs[0], weight: inputs[1])
         case .maxPool, .averagePool:
             return Pool.workspaceFloatCount(input: inputs[0])
         case .softmax(let axis):
             return Softmax.workspaceFloatCount(output, axis: normalized(axis, rank: output.rank))
+        case .resize(let parameters):
+            return Resize.workspaceFloatCount(parameters, output: output)
+        case .lrn:
+            return Normalization.localResponseWorkspaceFloatCount(input: inputs[0])
         default:
             return 0
         }

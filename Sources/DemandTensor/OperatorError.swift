@@ -1,7 +1,7 @@
 /// Why an operator could not be built from its attributes, or why it cannot
-/// run on the shapes it was given. Messages are written for the person who
-/// made the model: they name the attribute or shape at fault and what would
-/// be accepted instead.
+/// run on the shapes or values it was given. Messages are written for the
+/// person who made the model: they name the attribute, shape or value at
+/// fault and what would be accepted instead.
 public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Code: String, Sendable {
         /// The op type is not one this runtime implements.
@@ -14,6 +14,9 @@ public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable
         case inputCount
         /// Inputs whose shapes do not fit the op or each other.
         case inputShape
+        /// At run time: an index input (Gather's indices) holds a value out of
+        /// range or not a whole number.
+        case indexOutOfRange
     }
 
     public let code: Code

@@ -12,7 +12,7 @@ struct HandComputedTests {
         let reference = Tensor(zeros: outputShape)
         Reference.execute(op, inputs: inputs, output: reference)
         let fast = Tensor(zeros: outputShape)
-        op.execute(inputs: inputs, output: fast, workspace: Workspace())
+        try op.execute(inputs: inputs, output: fast, workspace: Workspace())
         for (name, result) in [("reference", reference), ("fast", fast)] {
             let worst = zip(result.array, expected).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= tolerance, "\(name) gave \(result.array), expected \(expected)", sourceLocation: sourceLocation)

@@ -16,6 +16,20 @@ struct OperatorCase: Sendable, CustomTestStringConvertible {
     var inputScale: Float = 1
     /// A smaller im2col band budget, to make a small conv run in several bands.
     var columnBudgetFloats: Int? = nil
+    /// Where each input's values come from, when not uniform in ±inputScale.
+    var domains: [Domain]? = nil
+
+    /// The values one input is drawn from.
+    enum Domain: Sendable {
+        /// Uniform in [-bound, bound).
+        case uniform(Float)
+        /// Uniform in [low, high): for Sqrt, Log, divisors, Pow bases, variances.
+        case range(Float, Float)
+        /// Whole numbers in [-count, count): Gather indices counting from either end.
+        case indices(Int)
+        /// Whole numbers in [0, count): masks (count 2), values that collide for Equal.
+        case naturals(Int)
+    }
 
     var testDescription: String { name }
 }
@@ -24,6 +38,7 @@ private let sumTolerance: Float = 1e-4
 
 extension OperatorCase {
     static let all: [OperatorCase] = conv + pools + elementwise + layout + gemm + softmax + activations
+        + convTranspose + resize + pad + unary + binary + reductions + normalizations + matMul + movement + slice + gather
 
     static let conv: [OperatorCase] = [
         OperatorCase(name: "conv 3x3 pad 1 bias relu", type: "Conv",

@@ -17,4 +17,20 @@ extension SeededRandom {
         fill(tensor.buffer, bound: scale)
         return tensor
     }
+
+    /// A tensor of values from `domain`.
+    mutating func tensor(_ shape: Shape, _ domain: OperatorCase.Domain) -> Tensor {
+        let tensor = Tensor(zeros: shape)
+        fill(tensor.buffer, bound: 1)
+        for i in 0..<tensor.elementCount {
+            let unit = (tensor.data[i] + 1) / 2   // in [0, 1)
+            tensor.data[i] = switch domain {
+            case .uniform(let bound): tensor.data[i] * bound
+            case .range(let low, let high): low + unit * (high - low)
+            case .indices(let count): min(Float(count - 1), (unit * Float(2 * count)).rounded(.down) - Float(count))
+            case .naturals(let count): min(Float(count - 1), (unit * Float(count)).rounded(.down))
+            }
+        }
+        return tensor
+    }
 }

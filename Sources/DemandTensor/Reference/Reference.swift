@@ -37,6 +37,38 @@ public enum Reference {
             for i in 0..<output.elementCount { output.data[i] = inputs[0].data[i] }
         case .softmax(let axis):
             softmax(x: inputs[0], axis: axis < 0 ? axis + output.shape.rank : axis, y: output)
+        case .convTranspose(let parameters):
+            convTranspose(parameters, x: inputs[0], w: inputs[1], b: inputs.count > 2 ? inputs[2] : nil, y: output)
+        case .binary(let function):
+            binary(function, inputs, y: output)
+        case .where:
+            select(condition: inputs[0], x: inputs[1], other: inputs[2], y: output)
+        case .resize(let parameters):
+            resize(x: inputs[0], parameters, y: output)
+        case .pad(let parameters):
+            pad(x: inputs[0], parameters, y: output)
+        case .matMul:
+            matMul(a: inputs[0], b: inputs[1], y: output)
+        case .reshape, .squeeze, .unsqueeze:
+            copyInOrder(x: inputs[0], y: output)
+        case .transpose(let perm):
+            transpose(x: inputs[0], perm: perm ?? Array((0..<inputs[0].shape.rank).reversed()), y: output)
+        case .expand:
+            expand(x: inputs[0], y: output)
+        case .slice(let parameters):
+            slice(x: inputs[0], parameters, y: output)
+        case .gather(let axis):
+            gather(data: inputs[0], indices: inputs[1], axis: axis, y: output)
+        case .layerNormalization(let axis, let epsilon):
+            layerNormalization(x: inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil, axis: axis, epsilon: epsilon, y: output)
+        case .batchNormalization(let epsilon):
+            batchNormalization(inputs, epsilon: epsilon, y: output)
+        case .lrn(let parameters):
+            lrn(parameters, x: inputs[0], y: output)
+        case .reduce(let parameters):
+            reduce(parameters, x: inputs[0], y: output)
+        case .unary(let function):
+            unary(function, x: inputs[0], y: output)
         case .activation(let activation):
             for i in 0..<output.elementCount {
                 output.data[i] = Float(apply(activation, Double(inputs[0].data[i])))

@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// ONNX LRN: y = x / (bias + alpha/size · Σ x²)^beta, the sum over channels
+/// c − ⌊(size − 1)/2⌋ ... c + ⌈(size − 1)/2⌉ that exist.
+public struct LRNParameters: Hashable, Sendable {
+    public var size: Int
+    public var alpha: Float
+    public var beta: Float
+    public var bias: Float
+
+    public init(size: Int, alpha: Float = 1e-4, beta: Float = 0.75, bias: Float = 1) {
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.bias = bias
+    }
+}
+
+/// Normalization kernels: LayerNormalization (each row of the normalized
+/// axes, two passes over contiguous memory), inference BatchNormalization
+/// (one multiply-add per value with per-channel constants) and LRN.
+enum Normalization {
+    /// X viewed as (outer, D) with D the product of dims[axis...]; Scale and B
+    /// each hold D values or one.
+    static func layer(_ x: Tensor, scale: Tensor, bias: Tensor?, axis: Int, epsilon: Float, output: Tensor) {
+        let length = x.shape.dims[axis...].reduce(1, *)
+        let rows = x.elementCount / length
+        let scaleStride = scale.elementCount == 1 ? 0 : 1
+        let inverseLength = 1 / Float(length)
+        for row in 0..<rows {
+            let source = x.data + row * length
+            let destination = output.data + row * length
+            let mean = sum(source, count: length) * inverseLength
+            let variance = sumOfSquaredDeviations(source, count: length, mean: mean) * inverseLength
+            let inverse = 1 / (variance + epsilon).squareRoot()
+            switch (scaleStride, bias.map { $0.elementCount == 1 ? 0 : 1 }) {
+            case (1, 1?):
+                let (gamma, beta) = (scale.data, bias!.data)
+                for i in 0..<length { destination[i] = (source[i] - mean) * inverse * gamma[i] + beta[i] }
+            case (1, nil):
+                let gamma = scale.data
+                for i in 0..<length { destination[i] = (source[i] - mean) * inverse * gamma[i] }
+            default:
+                for i in 0..<length {
+                    let shift = bias.map { $0.data[$0.elementCount == 1 ? 0 : i] } ?? 0
+                    destination[i] = (source[i] - mean) * inverse * scale.data[i * scaleStride] + shift
+                }
+            }
+        }
+    }
+
+    /// Σ values, eight lanes at a time.
+    @inline(__always)
+    static func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += values[i]
+            i += 1
+        }
+        return total
+    }
+
+    /// Σ (values − mean)², eight lanes at a time.
+    @inline(__always)
+    private static func sumOfSquaredDeviations(_ values: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
+        var lanes = SIMD8<Float>()
+        let center = SIMD8<Float>(repeating: mean)
+        var i = 0
+        while i + 8 <= count {
+            let d = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self) - center
+            lanes += d * d
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            let d = values[i] - mean
+            total += d * d
+            i += 1
+        }
+        return total
+    }
+
+    /// y = (x − mean) / √(var + ε) · scale + B per channel (axis 1), folded
+    /// into y = x·a + b.
+    static func batch(_ x: Tensor, scale: Tensor, bias: Tensor, mean: Tensor, variance: Tensor, epsilon: Float, output: Tensor) {
+        let channels = x.shape[1]
+        let plane = x.shape.dims[2...].reduce(1, *)
+        for n in 0..<x.shape[0] {
+            for c in 0..<channels {
+                let a = scale.data[c] / (variance.data[c] + epsilon).squareRoot()
+                let b = bias.data[c] - mean.data[c] * a
+                let source = x.data + (n * channels + c) * plane
+                let destination = output.data + (n * channels + c) * plane
+                for i in 0..<plane { destination[i] = source[i] * a + b }
+            }
+        }
+    }
+
+    static func localResponseWorkspaceFloatCount(input: Shape) -> Int { input.dims[2...].reduce(1, *) }
+
+    /// For each channel, the window's squares are summed into one plane of
+    /// workspace, then the channel is scaled by it.
+    static func localResponse(_ p: LRNParameters, input: Tensor, output: Tensor, workspace: Workspace) {
+        let channels = input.shape[1]
+        let plane = input.shape.dims[2...].reduce(1, *)
+        let squares = workspace.floats(plane)
+        let (below, above) = ((p.size - 1) / 2, p.size / 2)
+        let coefficient = p.alpha / Float(p.size)
+        for n in 0..<input.shape[0] {
+            let image = input.data + n * channels * plane
+            for c in 0..<channels {
+                squares.update(repeating: 0, count: plane)
+                for neighbour in max(0, c - below)...min(channels - 1, c + above) {
+                    let source = image + neighbour * plane
+                    for i in 0..<plane { squares[i] += source[i] * source[i] }
+                }
+                let source = image + c * plane
+                let destination = output.data + (n * channels + c) * plane
+                for i in 0..<plane { destination[i] = source[i] / powf(p.bias + coefficient * squares[i], p.beta) }
+            }
+        }
+    }
+}
+
+/// ONNX ReduceSum and ReduceMean: over `axes` (every axis when nil or
+/// empty), keeping them as size 1 when `keepDims`.
+public struct ReduceParameters: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable { case sum, mean }
+
+    public var kind: Kind
+    public var axes: [Int]?
+    public var keepDims: Bool
+
+    public init(kind: Kind, axes: [Int]? = nil, keepDims: Bool = true) {
+        self.kind = kind
+        self.axes = axes
+        self.keepDims = keepDims
+    }
+
+    /// Whether each axis of a rank-`rank` input is reduced.
+    func reducedAxes(rank: Int) -> [Bool] {
+        guard let axes, !axes.isEmpty else { return .init(repeating: true, count: rank) }
+        var reduced = [Bool](repeating: false, count: rank)
+        for axis in axes { reduced[normalized(axis, rank: rank)] = true }
+        return reduced
+    }
+}
+
+/// Reductions as one walk of the input in memory order: each input row adds
+/// into the output either as one total (the row runs along reduced axes) or
+/// elementwise (it runs along kept axes).
+enum Reduce {
+    static func run(_ p: ReduceParameters, input: Tensor, output: Tensor) {
+        let reduced = p.reducedAxes(rank: input.shape.rank)
+        var outputStrides = [Int](repeating: 0, count: input.shape.rank)
+        var step = 1
+        for axis in (0..<input.shape.rank).reversed() where !reduced[axis] {
+            outputStrides[axis] = step
+            step *= input.shape[axis]
+        }
+        let layout = StridedLayout(dims: input.shape.dims, operandStrides: [StridedLayout.contiguousStrides(input.shape), outputStrides])
+        var cursor = RowCursor(layout)
+        let length = layout.rowLength
+        let outputStep = layout.strides[1][layout.dims.count - 1]
+        output.data.update(repeating: 0, count: output.elementCount)
+        for _ in 0..<layout.rowCount {
+            let source = input.data + cursor.offsets[0]
+            let destination = output.data + cursor.offsets[1]
+            if outputStep == 0 {
+                destination[0] += Normalization.sum(source, count: length)
+            } else {
+                for i in 0..<length { destination[i] += source[i] }
+            }
+            cursor.advance()
+        }
+        if p.kind == .mean {
+            let scale = Float(output.elementCount) / Float(input.elementCount)
+            for i in 0..<output.elementCount { output.data[i] *= scale }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reference MatMul, ConvTranspose, normalizations and reductions, in Double.
+extension Reference {
+    static func matMul(a: Tensor, b: Tensor, y: Tensor) {
+        // Promote 1-D operands as numpy does, then drop the added axes from the output index.
+        let a2 = a.shape.rank == 1 ? Shape([1] + a.shape.dims) : a.shape
+        let b2 = b.shape.rank == 1 ? Shape(b.shape.dims + [1]) : b.shape
+        let k = a2[a2.rank - 1]
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            if a.shape.rank == 1 { index.insert(0, at: index.count - (b.shape.rank == 1 ? 0 : 1)) }
+            if b.shape.rank == 1 { index.append(0) }
+            let (row, column) = (index[index.count - 2], index[index.count - 1])
+            let batch = Array(index.dropLast(2))
+            var sum = 0.0
+            for l in 0..<k {
+                var aIndex = Array(batch.suffix(a2.rank - 2).enumerated().map { a2[$0.offset] == 1 ? 0 : $0.element })
+                aIndex += [row, l]
+                var bIndex = Array(batch.suffix(b2.rank - 2).enumerated().map { b2[$0.offset] == 1 ? 0 : $0.element })
+                bIndex += [l, column]
+                sum += Double(a.data[offset(aIndex, in: a2)]) * Double(b.data[offset(bIndex, in: b2)])
+            }
+            y.data[i] = Float(sum)
+        }
+    }
+
+    /// Every input pixel scatters its kernel-weighted value onto the output.
+    static func convTranspose(_ p: ConvTranspose2dParameters, x: Tensor, w: Tensor, b: Tensor?, y: Tensor) {
+        var sums = [Double](repeating: 0, count: y.elementCount)
+        let inPerGroup = x.shape[1] / p.groups, outPerGroup = w.shape[1]
+        for n in 0..<x.shape[0] {
+            for c in 0..<x.shape[1] {
+                let group = c / inPerGroup
+                for ih in 0..<x.shape[2] {
+                    for iw in 0..<x.shape[3] {
+                        let value = Double(x.data[offset(x.shape, n, c, ih, iw)])
+                        for mo in 0..<outPerGroup {
+                            for kh in 0..<w.shape[2] {
+                                for kw in 0..<w.shape[3] {
+                                    let oh = ih * p.strides.height - p.pads.top + kh * p.dilations.height
+                                    let ow = iw * p.strides.width - p.pads.left + kw * p.dilations.width
+                                    guard oh >= 0 && oh < y.shape[2] && ow >= 0 && ow < y.shape[3] else { continue }
+                                    let m = group * outPerGroup + mo
+                                    sums[offset(y.shape, n, m, oh, ow)] += value * Double(w.data[offset(w.shape, c, mo, kh, kw)])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for i in 0..<y.elementCount {
+            let m = multiIndex(i, in: y.shape)[1]
+            y.data[i] = Float(apply(p.activation, sums[i] + Double(b?.data[m] ?? 0)))
+        }
+    }
+
+    static func layerNormalization(x: Tensor, scale: Tensor, bias: Tensor?, axis: Int, epsilon: Float, y: Tensor) {
+        let axis = axis < 0 ? axis + x.shape.rank : axis
+        let length = x.shape.dims[axis...].reduce(1, *)
+        for row in 0..<(x.elementCount / length) {
+            let values = (0..<length).map { Double(x.data[row * length + $0]) }
+            let mean = values.reduce(0, +) / Double(length)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(length)
+            for i in 0..<length {
+                let gamma = Double(scale.data[scale.elementCount == 1 ? 0 : i])
+                let beta = bias.map { Double($0.data[$0.elementCount == 1 ? 0 : i]) } ?? 0
+                y.data[row * length + i] = Float((values[i] - mean) / (variance + Double(epsilon)).squareRoot() * gamma + beta)
+            }
+        }
+    }
+
+    static func batchNormalization(_ inputs: [Tensor], epsilon: Float, y: Tensor) {
+        let (x, scale, bias, mean, variance) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
+        for i in 0..<y.elementCount {
+            let c = multiIndex(i, in: y.shape)[1]
+            let normalizedValue = (Double(x.data[i]) - Double(mean.data[c])) / (Double(variance.data[c]) + Double(epsilon)).squareRoot()
+            y.data[i] = Float(normalizedValue * Double(scale.data[c]) + Double(bias.data[c]))
+        }
+    }
+
+    static func lrn(_ p: LRNParameters, x: Tensor, y: Tensor) {
+        let channels = x.shape[1]
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            let c = index[1]
+            var sum = 0.0
+            let low = c - (p.size - 1) / 2, high = c + Int((Double(p.size - 1) / 2).rounded(.up))
+            for neighbour in Swift.max(0, low)...Swift.min(channels - 1, high) {
+                index[1] = neighbour
+                let v = Double(x.data[offset(index, in: x.shape)])
+                sum += v * v
+            }
+            let base = Double(p.bias) + Double(p.alpha) / Double(p.size) * sum
+            y.data[i] = Float(Double(x.data[i]) / Glibc.pow(base, Double(p.beta)))
+        }
+    }
+
+    static func reduce(_ p: ReduceParameters, x: Tensor, y: Tensor) {
+        let rank = x.shape.rank
+        let axes = (p.axes?.isEmpty ?? true) ? Array(0..<rank) : p.axes!.map { $0 < 0 ? $0 + rank : $0 }
+        var sums = [Double](repeating: 0, count: y.elementCount)
+        var counts = [Int](repeating: 0, count: y.elementCount)
+        let keptShape = Shape(x.shape.dims.enumerated().map { axes.contains($0.offset) ? 1 : $0.element })
+        for i in 0..<x.elementCount {
+            var index = multiIndex(i, in: x.shape)
+            for axis in axes { index[axis] = 0 }
+            let target = offset(index, in: keptShape)   // y holds the same values with or without the kept 1s
+            sums[target] += Double(x.data[i])
+            counts[target] += 1
+        }
+        for i in 0..<y.elementCount {
+            y.data[i] = Float(p.kind == .mean ? sums[i] / Double(counts[i]) : sums[i])
+        }
+    }
+}

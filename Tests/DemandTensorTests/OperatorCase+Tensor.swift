@@ -1,0 +1,216 @@
+import DemandTensor
+
+private let sumTolerance: Float = 1e-4
+/// Past 2^63 - 1: ONNX's "to the end" for Slice ends.
+private let huge = 9_223_372_036_854_775_807
+
+/// The operator table's rows for the ops added for transformer, detection
+/// and OCR models; one list per op family.
+extension OperatorCase {
+    static let convTranspose: [OperatorCase] = [
+        OperatorCase(name: "convtranspose 2x2 stride 2 upsampling", type: "ConvTranspose", attributes: ["strides": .ints([2, 2])],
+                     inputs: [[1, 4, 5, 6], [4, 3, 2, 2], [3]], expectedShape: [1, 3, 10, 12], tolerance: sumTolerance),
+        OperatorCase(name: "convtranspose 3x3 stride 2 pads 1 output_padding 1 relu", type: "ConvTranspose",
+                     attributes: ["strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]), "output_padding": .ints([1, 1]),
+                                  "kernel_shape": .ints([3, 3]), "activation": .string("relu")],
+                     inputs: [[2, 3, 4, 5], [3, 2, 3, 3], [2]], expectedShape: [2, 2, 8, 10], tolerance: sumTolerance),
+        OperatorCase(name: "convtranspose groups 2 dilation 2 no bias", type: "ConvTranspose",
+                     attributes: ["group": .int(2), "dilations": .ints([2, 2])],
+                     inputs: [[1, 4, 3, 3], [4, 1, 3, 3]], expectedShape: [1, 2, 7, 7], tolerance: sumTolerance),
+        OperatorCase(name: "convtranspose strides 3x2 asymmetric pads", type: "ConvTranspose",
+                     attributes: ["strides": .ints([3, 2]), "pads": .ints([0, 1, 2, 0])],
+                     inputs: [[1, 2, 3, 4], [2, 2, 4, 3], [2]], expectedShape: [1, 2, 8, 9], tolerance: sumTolerance),
+        OperatorCase(name: "convtranspose in several bands", type: "ConvTranspose", attributes: ["pads": .ints([1, 1, 1, 1])],
+                     inputs: [[1, 2, 6, 5], [2, 3, 3, 3], [3]], expectedShape: [1, 3, 6, 5], tolerance: sumTolerance,
+                     columnBudgetFloats: 27 * 5 * 2),
+    ]
+
+    static let resize: [OperatorCase] = [
+        OperatorCase(name: "resize nearest asymmetric floor x2", type: "Resize",
+                     attributes: ["mode": .string("nearest"), "coordinate_transformation_mode": .string("asymmetric"),
+                                  "nearest_mode": .string("floor"), "scales": .floats([1, 1, 2, 2])],
+                     inputs: [[1, 2, 3, 4]], expectedShape: [1, 2, 6, 8]),
+        OperatorCase(name: "resize nearest half_pixel downscale by sizes", type: "Resize",
+                     attributes: ["sizes": .ints([1, 2, 3, 5])], inputs: [[1, 2, 7, 9]], expectedShape: [1, 2, 3, 5]),
+        OperatorCase(name: "resize nearest round_prefer_ceil x1.5", type: "Resize",
+                     attributes: ["nearest_mode": .string("round_prefer_ceil"), "scales": .floats([1, 1, 1.5, 1.5])],
+                     inputs: [[2, 1, 4, 4]], expectedShape: [2, 1, 6, 6]),
+        OperatorCase(name: "resize nearest ceil align_corners", type: "Resize",
+                     attributes: ["nearest_mode": .string("ceil"), "coordinate_transformation_mode": .string("align_corners"),
+                                  "sizes": .ints([1, 1, 5, 7])],
+                     inputs: [[1, 1, 3, 4]], expectedShape: [1, 1, 5, 7]),
+        OperatorCase(name: "resize linear half_pixel x2", type: "Resize",
+                     attributes: ["mode": .string("linear"), "scales": .floats([1, 1, 2, 2])],
+                     inputs: [[1, 3, 4, 5]], expectedShape: [1, 3, 8, 10]),
+        OperatorCase(name: "resize linear align_corners by sizes", type: "Resize",
+                     attributes: ["mode": .string("linear"), "coordinate_transformation_mode": .string("align_corners"),
+                                  "sizes": .ints([1, 1, 7, 3])],
+                     inputs: [[1, 1, 4, 6]], expectedShape: [1, 1, 7, 3]),
+        OperatorCase(name: "resize linear pytorch_half_pixel one row", type: "Resize",
+                     attributes: ["mode": .string("linear"), "coordinate_transformation_mode": .string("pytorch_half_pixel"),
+                                  "sizes": .ints([1, 2, 1, 5])],
+                     inputs: [[1, 2, 3, 4]], expectedShape: [1, 2, 1, 5]),
+        OperatorCase(name: "resize linear asymmetric scales and sizes", type: "Resize",
+                     attributes: ["mode": .string("linear"), "coordinate_transformation_mode": .string("asymmetric"),
+                                  "scales": .floats([1, 1, 2.5, 1.75]), "sizes": .ints([1, 2, 7, 5])],
+                     inputs: [[1, 2, 3, 3]], expectedShape: [1, 2, 7, 5]),
+    ]
+
+    static let pad: [OperatorCase] = [
+        OperatorCase(name: "pad constant 0.5", type: "Pad",
+                     attributes: ["pads": .ints([0, 0, 1, 2, 0, 0, 2, 1]), "value": .float(0.5)],
+                     inputs: [[1, 2, 3, 4]], expectedShape: [1, 2, 6, 7]),
+        OperatorCase(name: "pad reflect", type: "Pad", attributes: ["pads": .ints([0, 0, 2, 2, 0, 0, 1, 3]), "mode": .string("reflect")],
+                     inputs: [[1, 2, 4, 5]], expectedShape: [1, 2, 7, 10]),
+        OperatorCase(name: "pad edge rank 3", type: "Pad", attributes: ["pads": .ints([1, 0, 2, 0, 3, 1]), "mode": .string("edge")],
+                     inputs: [[2, 3, 4]], expectedShape: [3, 6, 7]),
+        OperatorCase(name: "pad negative crops", type: "Pad", attributes: ["pads": .ints([0, -1, 1, 0, 2, -2])],
+                     inputs: [[2, 4, 5]], expectedShape: [2, 5, 4]),
+        OperatorCase(name: "pad reflect with a crop", type: "Pad", attributes: ["pads": .ints([1, -1, 0, 2]), "mode": .string("reflect")],
+                     inputs: [[3, 5]], expectedShape: [4, 6]),
+        OperatorCase(name: "pad wider than the row", type: "Pad", attributes: ["pads": .ints([0, 6, 0, 5])],
+                     inputs: [[2, 3]], expectedShape: [2, 14]),
+    ]
+
+    static let unary: [OperatorCase] = [
+        OperatorCase(name: "hardsigmoid default", type: "HardSigmoid", attributes: [:], inputs: [[2, 3, 4, 5]], inputScale: 4),
+        OperatorCase(name: "hardsigmoid alpha beta", type: "HardSigmoid", attributes: ["alpha": .float(0.3), "beta": .float(0.4)],
+                     inputs: [[30]], inputScale: 4),
+        OperatorCase(name: "hardswish", type: "HardSwish", attributes: [:], inputs: [[2, 3, 4, 5]], inputScale: 5),
+        OperatorCase(name: "tanh", type: "Tanh", attributes: [:], inputs: [[2, 3, 4, 5]], inputScale: 3),
+        OperatorCase(name: "erf", type: "Erf", attributes: [:], inputs: [[3, 17]], inputScale: 3),
+        OperatorCase(name: "gelu exact", type: "Gelu", attributes: [:], inputs: [[2, 8, 9]], inputScale: 4),
+        OperatorCase(name: "gelu tanh", type: "Gelu", attributes: ["approximate": .string("tanh")], inputs: [[2, 8, 9]], inputScale: 4),
+        OperatorCase(name: "sqrt", type: "Sqrt", attributes: [:], inputs: [[4, 9]], domains: [.range(0, 9)]),
+        OperatorCase(name: "reciprocal", type: "Reciprocal", attributes: [:], inputs: [[4, 9]], domains: [.range(0.25, 4)]),
+        OperatorCase(name: "exp", type: "Exp", attributes: [:], inputs: [[4, 9]], inputScale: 4),
+        OperatorCase(name: "neg", type: "Neg", attributes: [:], inputs: [[4, 9]]),
+        OperatorCase(name: "abs", type: "Abs", attributes: [:], inputs: [[4, 9]]),
+        OperatorCase(name: "log", type: "Log", attributes: [:], inputs: [[4, 9]], domains: [.range(0.01, 10)]),
+        OperatorCase(name: "dropout", type: "Dropout", attributes: ["ratio": .float(0.1)], inputs: [[4, 9]]),
+        OperatorCase(name: "cast to int64 truncates", type: "Cast", attributes: ["to": .int(7)], inputs: [[4, 9]], inputScale: 5),
+        OperatorCase(name: "cast to bool", type: "Cast", attributes: ["to": .int(9)], inputs: [[4, 9]], domains: [.indices(2)]),
+        OperatorCase(name: "cast to float", type: "Cast", attributes: ["to": .int(1)], inputs: [[4, 9]]),
+    ]
+
+    static let binary: [OperatorCase] = [
+        OperatorCase(name: "mul same shape", type: "Mul", attributes: [:], inputs: [[2, 3, 4, 5], [2, 3, 4, 5]]),
+        OperatorCase(name: "mul per-channel", type: "Mul", attributes: [:], inputs: [[2, 3, 4, 5], [1, 3, 1, 1]]),
+        OperatorCase(name: "mul scalar first", type: "Mul", attributes: [:], inputs: [[1], [2, 3, 4]]),
+        OperatorCase(name: "sub broadcasts both", type: "Sub", attributes: [:], inputs: [[2, 1, 4], [3, 1]], expectedShape: [2, 3, 4]),
+        OperatorCase(name: "sub inner row (B,S,D) - (D)", type: "Sub", attributes: [:], inputs: [[2, 3, 8], [8]]),
+        OperatorCase(name: "div by positive per-row", type: "Div", attributes: [:], inputs: [[2, 3, 8], [2, 3, 1]],
+                     domains: [.uniform(1), .range(0.5, 2)]),
+        OperatorCase(name: "pow positive base", type: "Pow", attributes: [:], inputs: [[3, 4], [4]], domains: [.range(0.1, 3), .uniform(2)]),
+        OperatorCase(name: "equal", type: "Equal", attributes: [:], inputs: [[3, 4], [3, 1]], domains: [.naturals(3), .naturals(3)]),
+        OperatorCase(name: "less", type: "Less", attributes: [:], inputs: [[2, 3, 4], [3, 4]], domains: [.naturals(3), .naturals(3)]),
+        OperatorCase(name: "greater", type: "Greater", attributes: [:], inputs: [[2, 3, 4], [1]]),
+        OperatorCase(name: "max of three", type: "Max", attributes: [:], inputs: [[2, 3, 4], [3, 1], [4]], expectedShape: [2, 3, 4]),
+        OperatorCase(name: "min of two", type: "Min", attributes: [:], inputs: [[2, 3, 4], [2, 3, 4]]),
+        OperatorCase(name: "sum of three broadcast", type: "Sum", attributes: [:], inputs: [[4], [3, 1], [2, 1, 1]],
+                     expectedShape: [2, 3, 4], tolerance: sumTolerance),
+        OperatorCase(name: "sum of one", type: "Sum", attributes: [:], inputs: [[2, 3]]),
+        OperatorCase(name: "prelu per-channel slope", type: "PRelu", attributes: [:], inputs: [[2, 3, 4, 5], [3, 1, 1]]),
+        OperatorCase(name: "prelu scalar slope", type: "PRelu", attributes: [:], inputs: [[2, 7], [1]]),
+        OperatorCase(name: "where three-way broadcast", type: "Where", attributes: [:], inputs: [[2, 1, 4], [3, 1], [1]],
+                     expectedShape: [2, 3, 4], domains: [.naturals(2), .uniform(1), .uniform(1)]),
+        OperatorCase(name: "where same shape", type: "Where", attributes: [:], inputs: [[3, 5], [3, 5], [3, 5]],
+                     domains: [.naturals(2), .uniform(1), .uniform(1)]),
+    ]
+
+    static let reductions: [OperatorCase] = [
+        OperatorCase(name: "reducemean last axis keepdims", type: "ReduceMean", attributes: ["axes": .ints([-1])],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [2, 3, 4, 1], tolerance: sumTolerance),
+        OperatorCase(name: "reducesum axis 1 no keepdims", type: "ReduceSum", attributes: ["axes": .ints([1]), "keepdims": .int(0)],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [2, 4, 5], tolerance: sumTolerance),
+        OperatorCase(name: "reducemean every axis", type: "ReduceMean", attributes: [:], inputs: [[2, 3, 4]],
+                     expectedShape: [1, 1, 1], tolerance: sumTolerance),
+        OperatorCase(name: "reducesum empty axes no keepdims", type: "ReduceSum", attributes: ["axes": .ints([]), "keepdims": .int(0)],
+                     inputs: [[3, 4]], expectedShape: [], tolerance: sumTolerance),
+        OperatorCase(name: "reducesum axes 0 and 2", type: "ReduceSum", attributes: ["axes": .ints([0, 2])],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [1, 3, 1, 5], tolerance: sumTolerance),
+        OperatorCase(name: "reducemean spatial", type: "ReduceMean", attributes: ["axes": .ints([2, 3])],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [2, 3, 1, 1], tolerance: sumTolerance),
+    ]
+
+    static let normalizations: [OperatorCase] = [
+        OperatorCase(name: "layernorm last axis with bias", type: "LayerNormalization", attributes: ["epsilon": .float(1e-5)],
+                     inputs: [[2, 5, 19], [19], [19]], tolerance: sumTolerance, inputScale: 3),
+        OperatorCase(name: "layernorm axis 2 of 4, no bias", type: "LayerNormalization", attributes: ["axis": .int(2)],
+                     inputs: [[2, 3, 4, 5], [4, 5]], tolerance: sumTolerance),
+        OperatorCase(name: "layernorm scale (1, D) bias scalar", type: "LayerNormalization",
+                     attributes: ["axis": .int(-1), "stash_type": .int(1)],
+                     inputs: [[3, 16], [1, 16], [1]], tolerance: sumTolerance),
+        OperatorCase(name: "batchnorm", type: "BatchNormalization", attributes: ["epsilon": .float(1e-3)],
+                     inputs: [[2, 3, 4, 5], [3], [3], [3], [3]], tolerance: sumTolerance,
+                     domains: [.uniform(2), .uniform(1), .uniform(1), .uniform(1), .range(0.1, 2)]),
+        OperatorCase(name: "batchnorm rank 2", type: "BatchNormalization", attributes: [:],
+                     inputs: [[4, 6], [6], [6], [6], [6]], tolerance: sumTolerance,
+                     domains: [.uniform(2), .uniform(1), .uniform(1), .uniform(1), .range(0.1, 2)]),
+        OperatorCase(name: "lrn size 5", type: "LRN",
+                     attributes: ["size": .int(5), "alpha": .float(0.01), "beta": .float(0.75), "bias": .float(2)],
+                     inputs: [[1, 7, 3, 4]], tolerance: sumTolerance, inputScale: 3),
+        OperatorCase(name: "lrn size 2 defaults", type: "LRN", attributes: ["size": .int(2)],
+                     inputs: [[2, 4, 2, 2]], tolerance: sumTolerance),
+    ]
+
+    static let matMul: [OperatorCase] = [
+        OperatorCase(name: "matmul 2-D", type: "MatMul", attributes: [:], inputs: [[3, 4], [4, 5]], expectedShape: [3, 5], tolerance: sumTolerance),
+        OperatorCase(name: "matmul batch folds into M", type: "MatMul", attributes: [:], inputs: [[2, 3, 4], [4, 5]],
+                     expectedShape: [2, 3, 5], tolerance: sumTolerance),
+        OperatorCase(name: "matmul batched", type: "MatMul", attributes: [:], inputs: [[2, 3, 4], [2, 4, 5]],
+                     expectedShape: [2, 3, 5], tolerance: sumTolerance),
+        OperatorCase(name: "matmul batch broadcast both", type: "MatMul", attributes: [:], inputs: [[2, 1, 3, 4], [1, 3, 4, 2]],
+                     expectedShape: [2, 3, 3, 2], tolerance: sumTolerance),
+        OperatorCase(name: "matmul A broadcast over B's batch", type: "MatMul", attributes: [:], inputs: [[3, 4], [2, 4, 5]],
+                     expectedShape: [2, 3, 5], tolerance: sumTolerance),
+        OperatorCase(name: "matmul 1-D A", type: "MatMul", attributes: [:], inputs: [[4], [2, 4, 3]], expectedShape: [2, 3], tolerance: sumTolerance),
+        OperatorCase(name: "matmul 1-D B", type: "MatMul", attributes: [:], inputs: [[2, 3, 4], [4]], expectedShape: [2, 3], tolerance: sumTolerance),
+        OperatorCase(name: "matmul 1-D both", type: "MatMul", attributes: [:], inputs: [[6], [6]], expectedShape: [], tolerance: sumTolerance),
+    ]
+
+    static let movement: [OperatorCase] = [
+        OperatorCase(name: "transpose default reverses", type: "Transpose", attributes: [:], inputs: [[2, 3, 4]], expectedShape: [4, 3, 2]),
+        OperatorCase(name: "transpose heads (0,2,1,3)", type: "Transpose", attributes: ["perm": .ints([0, 2, 1, 3])],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [2, 4, 3, 5]),
+        OperatorCase(name: "transpose last two", type: "Transpose", attributes: ["perm": .ints([0, 1, 3, 2])],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [2, 3, 5, 4]),
+        OperatorCase(name: "reshape 0 and -1", type: "Reshape", attributes: ["shape": .ints([0, -1])], inputs: [[2, 3, 4]], expectedShape: [2, 12]),
+        OperatorCase(name: "reshape -1 first", type: "Reshape", attributes: ["shape": .ints([-1, 4, 1])], inputs: [[2, 3, 4]],
+                     expectedShape: [6, 4, 1]),
+        OperatorCase(name: "squeeze every 1", type: "Squeeze", attributes: [:], inputs: [[1, 3, 1, 4]], expectedShape: [3, 4]),
+        OperatorCase(name: "squeeze axis -2", type: "Squeeze", attributes: ["axes": .ints([-2])], inputs: [[1, 3, 1, 4]], expectedShape: [1, 3, 4]),
+        OperatorCase(name: "unsqueeze 0 and 3", type: "Unsqueeze", attributes: ["axes": .ints([0, 3])], inputs: [[3, 4]], expectedShape: [1, 3, 4, 1]),
+        OperatorCase(name: "unsqueeze -1", type: "Unsqueeze", attributes: ["axes": .ints([-1])], inputs: [[3, 4]], expectedShape: [3, 4, 1]),
+        OperatorCase(name: "expand adds leading axis", type: "Expand", attributes: ["shape": .ints([2, 1, 4])], inputs: [[3, 1]],
+                     expectedShape: [2, 3, 4]),
+        OperatorCase(name: "expand per-channel", type: "Expand", attributes: ["shape": .ints([2, 3, 4, 4])], inputs: [[1, 3, 1, 1]]),
+        OperatorCase(name: "expand keeps larger input dims", type: "Expand", attributes: ["shape": .ints([3, 1])], inputs: [[4]],
+                     expectedShape: [3, 4]),
+    ]
+
+    static let slice: [OperatorCase] = [
+        OperatorCase(name: "slice reversed axis with huge negative end", type: "Slice",
+                     attributes: ["starts": .ints([-1]), "ends": .ints([-huge]), "axes": .ints([1]), "steps": .ints([-1])],
+                     inputs: [[4, 5, 6]], expectedShape: [4, 5, 6]),
+        OperatorCase(name: "slice steps 2 and 3 with huge end", type: "Slice",
+                     attributes: ["starts": .ints([1, 0]), "ends": .ints([huge, 4]), "axes": .ints([0, -1]), "steps": .ints([2, 3])],
+                     inputs: [[4, 5, 6]], expectedShape: [2, 5, 2]),
+        OperatorCase(name: "slice no axes, negative end", type: "Slice", attributes: ["starts": .ints([0, 1]), "ends": .ints([2, -1])],
+                     inputs: [[3, 5, 2]], expectedShape: [2, 3, 2]),
+        OperatorCase(name: "slice step -2 from past the end", type: "Slice",
+                     attributes: ["starts": .ints([100]), "ends": .ints([0]), "axes": .ints([0]), "steps": .ints([-2])],
+                     inputs: [[7, 3]], expectedShape: [3, 3]),
+        OperatorCase(name: "slice yolo-style channel split", type: "Slice", attributes: ["starts": .ints([2]), "ends": .ints([5]), "axes": .ints([1])],
+                     inputs: [[1, 6, 4, 4]], expectedShape: [1, 3, 4, 4]),
+    ]
+
+    static let gather: [OperatorCase] = [
+        OperatorCase(name: "gather rows (embedding)", type: "Gather", attributes: [:], inputs: [[5, 4], [2, 3]],
+                     expectedShape: [2, 3, 4], domains: [.uniform(1), .indices(5)]),
+        OperatorCase(name: "gather axis 1", type: "Gather", attributes: ["axis": .int(1)], inputs: [[2, 6, 3], [2, 2]],
+                     expectedShape: [2, 2, 2, 3], domains: [.uniform(1), .indices(6)]),
+        OperatorCase(name: "gather scalar index axis -1", type: "Gather", attributes: ["axis": .int(-1)], inputs: [[3, 4], []],
+                     expectedShape: [3], domains: [.uniform(1), .indices(4)]),
+    ]
+}
