@@ -101,23 +101,36 @@ def write_case(directory, model=None, inputs=None, convert_args=(), tolerance=No
     return outputs
 
 
+def _round_to_fp16(tensor):
+    """A float32 weight tensor rounded to float16 and widened back, as fp16
+    storage does; None for what stays float32 (scalars, which the converter
+    folds into attributes, and values outside float16's range)."""
+    import onnx
+    from onnx import numpy_helper
+    if tensor.data_type != onnx.TensorProto.FLOAT:
+        return None
+    values = numpy_helper.to_array(tensor)
+    if values.size < 2 or not np.all(np.abs(values) <= np.finfo(np.float16).max):
+        return None
+    return numpy_helper.from_array(values.astype(np.float16).astype(np.float32), tensor.name)
+
+
 def fp16_rounded_error(model_path, inputs, outputs):
-    """The error onnxruntime itself shows when every float32 initializer is
+    """The error onnxruntime itself shows when every float32 weight tensor is
     rounded to float16 and widened back: what fp16 storage costs at best,
     relative to max(1, max |reference|). Used to state the fp16 bound."""
     import onnx
-    from onnx import numpy_helper
     model = onnx.load(str(model_path))
     for initializer in model.graph.initializer:
-        if initializer.data_type == onnx.TensorProto.FLOAT:
-            values = numpy_helper.to_array(initializer).astype(np.float16).astype(np.float32)
-            initializer.CopyFrom(numpy_helper.from_array(values, initializer.name))
+        rounded = _round_to_fp16(initializer)
+        if rounded is not None:
+            initializer.CopyFrom(rounded)
     for node in model.graph.node:
         if node.op_type == "Constant":
             for attribute in node.attribute:
-                if attribute.name == "value" and attribute.t.data_type == onnx.TensorProto.FLOAT:
-                    values = numpy_helper.to_array(attribute.t).astype(np.float16).astype(np.float32)
-                    attribute.t.CopyFrom(numpy_helper.from_array(values))
+                rounded = _round_to_fp16(attribute.t) if attribute.name == "value" else None
+                if rounded is not None:
+                    attribute.t.CopyFrom(rounded)
     rounded_path = pathlib.Path(model_path).with_suffix(".fp16-rounded.onnx")
     onnx.save(model, str(rounded_path))
     try:
@@ -127,6 +140,8 @@ def fp16_rounded_error(model_path, inputs, outputs):
     worst = 0.0
     for name, reference in outputs.items():
         reference = reference.astype(np.float64)
-        error = np.max(np.abs(rounded[name].astype(np.float64) - reference)) if reference.size else 0.0
-        worst = max(worst, float(error / max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)))
+        if reference.size == 0:
+            continue
+        error = float(np.max(np.abs(rounded[name].astype(np.float64) - reference)))
+        worst = max(worst, error / max(1.0, float(np.max(np.abs(reference)))))
     return worst
