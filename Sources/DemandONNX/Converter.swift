@@ -121,7 +121,8 @@ public enum Converter {
                 for weight in layer.weights {
                     let value = constants[weight.constant]!
                     let values = try value.exactFloats(name: weight.constant)
-                    let half = weightType == .fp16 && !value.isInteger
+                    // Integer-valued constants and values beyond float16's range stay float32.
+                    let half = weightType == .fp16 && !value.isInteger && values.allSatisfy { abs($0) <= 65504 }
                     layerBytes += try WriterAdapter.addWeight(writer, weight.stored, shape: Shape(value.shape), values: values, half: half)
                 }
                 for node in layer.nodes {

@@ -306,6 +306,7 @@ private struct Rewriter {
         let dilations = try reader.ints("dilations")?.map { Int($0) } ?? Array(repeating: 1, count: rank)
         let outputPadding = try reader.ints("output_padding")?.map { Int($0) } ?? Array(repeating: 0, count: rank)
         var begins = [Int](repeating: 0, count: rank), ends = [Int](repeating: 0, count: rank)
+        var extraPadding = [Int](repeating: 0, count: rank)
         for i in 0..<rank {
             let extent = (kernel[i] - 1) * dilations[i] + 1
             var total: Int
@@ -313,8 +314,10 @@ private struct Rewriter {
                 let target = outputShape.map { Int($0[$0.count - rank + i]) } ?? spatial[i] * strides[i]
                 if autoPad == "VALID" && outputShape == nil { continue }
                 total = strides[i] * (spatial[i] - 1) + outputPadding[i] + extent - target
-                guard total >= 0 else {
-                    throw ImportError(.unsupported, "output_shape needs negative padding (\(total)); not supported", node: node.label)
+                if total < 0 {
+                    // A larger output than the kernel covers: the extra cells come at the end, as output_padding.
+                    extraPadding[i] = -total
+                    total = 0
                 }
                 let upper = autoPad == "SAME_UPPER"
                 begins[i] = upper ? total / 2 : total - total / 2
@@ -330,5 +333,8 @@ private struct Rewriter {
         attributes["auto_pad"] = nil
         attributes["output_shape"] = nil
         attributes["pads"] = .ints(begins + ends)
+        if extraPadding.contains(where: { $0 > 0 }) {
+            attributes["output_padding"] = .ints(zip(outputPadding, extraPadding).map { $0 + $1 })
+        }
     }
 }
