@@ -35,6 +35,9 @@ public enum Converter {
         }
     }
 
+    /// With `--dtype fp16`, tensors with fewer elements than this stay float32.
+    public static let smallestHalfCount = 4096
+
     /// Where a convert is, for progress display.
     public enum Progress: Sendable {
         /// The model is decoded: its node and initializer counts and opset.
@@ -121,8 +124,11 @@ public enum Converter {
                 for weight in layer.weights {
                     let value = constants[weight.constant]!
                     let values = try value.exactFloats(name: weight.constant)
-                    // Integer-valued constants and values beyond float16's range stay float32.
-                    let half = weightType == .fp16 && !value.isInteger && values.allSatisfy { abs($0) <= 65504 }
+                    // float16 for the bulk (matrices and kernels); integer-valued constants, values
+                    // beyond float16's range and small vectors (biases, scales: a rounding error
+                    // there shifts a whole channel, and they cost few bytes) stay float32.
+                    let half = weightType == .fp16 && !value.isInteger && value.count >= Converter.smallestHalfCount
+                        && values.allSatisfy { abs($0) <= 65504 }
                     layerBytes += try WriterAdapter.addWeight(writer, weight.stored, shape: Shape(value.shape), values: values, half: half)
                 }
                 for node in layer.nodes {

@@ -19,10 +19,16 @@ import Testing
     static let root = Scratch.packageRoot + "/fixtures/onnx"
     static let defaultFP16Tolerance: Float = 1e-2
 
-    static func cases(_ kind: String) -> [String] {
+    static func cases(_ kind: String, root: String = root) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + kind)) ?? [])
             .filter { FileManager.default.fileExists(atPath: "\(root)/\(kind)/\($0)/case.json") }.sorted()
     }
+
+    /// The larger cases `Tools/onnx_reference.py real` and `zoo` write into
+    /// `.models/` (not committed): pretrained models from PyPI wheels, MiniLM,
+    /// ResNet-50 and VGG-19. Checked when present (CI makes them first).
+    static let modelsRoot = Scratch.packageRoot + "/.models"
+    static let largeCases: [String] = cases("real", root: modelsRoot).map { "real/\($0)" } + cases("zoo", root: modelsRoot).map { "zoo/\($0)" }
 
     struct Case: Decodable {
         struct Value: Decodable {
@@ -70,7 +76,24 @@ import Testing
 
     @Test(arguments: cases("ops"))
     func opCaseMatchesOnnxruntime(name: String) throws {
-        let directory = "\(Self.root)/ops/\(name)"
+        try check("\(Self.root)/ops/\(name)", name: name)
+    }
+
+    @Test(arguments: largeCases)
+    func largeModelMatchesOnnxruntime(name: String) throws {
+        try check("\(Self.modelsRoot)/\(name)", name: name.replacingOccurrences(of: "/", with: "-"), fp16Default: nil)
+    }
+
+    @Test func largeModelsArePresentOrSaid() {
+        if Self.largeCases.isEmpty {
+            print("skipped the large ONNX models: \(Self.modelsRoot) has none (run Tools/onnx_reference.py real and zoo to make them)")
+        }
+    }
+
+    /// Converts one case directory with fp32 and fp16 storage and compares
+    /// every output. fp16 is checked against the case's "fp16" bound, else
+    /// `fp16Default`; nil skips fp16 when the case states no bound.
+    func check(_ directory: String, name: String, fp16Default: Float? = defaultFP16Tolerance) throws {
         let spec = try Self.load(directory)
         let baseOptions = try Self.options(spec.convert_args ?? [])
         var inputs: [String: Tensor] = [:]
@@ -79,9 +102,10 @@ import Testing
         for weightType in Converter.WeightType.allCases {
             var options = baseOptions
             options.weightType = weightType
-            let tolerance = weightType == .fp32
-                ? spec.tolerance?["fp32"] ?? 1e-4
-                : spec.tolerance?["fp16"] ?? Self.defaultFP16Tolerance
+            guard let tolerance = weightType == .fp32 ? spec.tolerance?["fp32"] ?? 1e-4 : spec.tolerance?["fp16"] ?? fp16Default else {
+                print("\(name): fp16 not checked, the case states no fp16 bound")
+                continue
+            }
             let scratch = Scratch.directory("fixture-\(name)-\(weightType)")
             defer { Scratch.remove(scratch) }
             let summary = try Converter.convert(modelPath: directory + "/model.onnx", to: scratch + "/out.dlm", options: options)
@@ -92,6 +116,9 @@ import Testing
                 #expect(actual.shape == expected.shape, "\(weightType) \(output.name): shape \(actual.shape) vs \(expected.shape)")
                 guard actual.shape == expected.shape else { continue }
                 let closeness = Closeness(actual: actual, expected: expected)
+                if fp16Default == nil {
+                    print("\(name) \(weightType) \(output.name): max |error| / max(1, max |ref|) = \(closeness.maxError / closeness.scale), bound \(tolerance)")
+                }
                 #expect(closeness.passes(tolerance: tolerance), "\(weightType) \(output.name): \(closeness.describe(tolerance: tolerance))")
             }
         }
