@@ -11,7 +11,9 @@ extension SourceGraph {
         }
         let directory = (path as NSString).deletingLastPathComponent
         do {
-            return try decode(data, directory: directory.isEmpty ? "." : directory)
+            // Parse in a call of its own so the file's bytes are released before the weights are decoded.
+            let model = try parse(consume data)
+            return try build(model, directory: directory.isEmpty ? "." : directory)
         } catch {
             throw error.path == nil ? ImportError(error.code, error.message, path: path, node: error.node) : error
         }
@@ -19,11 +21,19 @@ extension SourceGraph {
 
     /// Decodes ONNX protobuf bytes; external data is looked up in `directory`.
     static func decode(_ data: Data, directory: String) throws(ImportError) -> SourceGraph {
+        try build(try parse(data), directory: directory)
+    }
+
+    private static func parse(_ data: Data) throws(ImportError) -> Onnx_ModelProto {
         guard !data.isEmpty else { throw ImportError(.malformed, "the file is empty; it is not an ONNX model") }
-        let model: Onnx_ModelProto
-        do { model = try Onnx_ModelProto(serializedBytes: data) } catch {
+        do { return try Onnx_ModelProto(serializedBytes: data) } catch {
             throw ImportError(.malformed, "not a valid ONNX protobuf (\(describe(error))); the file is damaged, truncated or not an ONNX model")
         }
+    }
+
+    /// Builds the graph, releasing each initializer's protobuf bytes once it is decoded.
+    private static func build(_ proto: consuming Onnx_ModelProto, directory: String) throws(ImportError) -> SourceGraph {
+        var model = proto
         guard model.hasGraph, !model.graph.node.isEmpty || !model.graph.output.isEmpty else {
             throw ImportError(.malformed, "the model has no graph; the file is truncated or not an ONNX model")
         }
@@ -32,10 +42,13 @@ extension SourceGraph {
         }
         let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) } ?? 1
         let decoder = TensorDecoder(modelDirectory: directory)
+        var pending = model.graph.initializer
+        model.graph.initializer = []
         let graph = model.graph
 
         var initializers: [String: ConstantTensor] = [:]
-        for tensor in graph.initializer {
+        pending.reverse()
+        while let tensor = pending.popLast() {
             initializers[tensor.name] = try decoder.decode(tensor, name: tensor.name)
         }
         if let sparse = graph.sparseInitializer.first {
