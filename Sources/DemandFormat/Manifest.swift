@@ -48,6 +48,10 @@ import DemandTensor
 // 6. A node input names a graph input, a weight of the same layer, or an
 //    output of an earlier node. Every value name is written once.
 // 7. Paths are relative to the model directory and may not leave it.
+// 8. dtypes: weights are "float32" or "float16" (IEEE binary16, little-endian;
+//    the runtime widens them to float32 before use). Graph inputs may also be
+//    "int64" or "int32"; the runtime holds every value as float32, so integer
+//    inputs must stay below 2^24 in magnitude. Graph outputs are "float32".
 
 /// The decoded `manifest.json` of a model directory.
 public struct Manifest: Codable, Sendable, Equatable {
@@ -158,14 +162,28 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 }
 
-public enum DType: String, Codable, Sendable {
+/// Element types of the format. Weights are `float32` or `float16` (widened to
+/// float32 by the restore stage); graph inputs may also be integer, held as
+/// float32 at run time (exact for magnitudes below 2^24, e.g. token ids).
+public enum DType: String, Codable, Sendable, CaseIterable {
     case float32
+    case float16
+    case int64
+    case int32
 
     public var byteWidth: Int {
         switch self {
-        case .float32: 4
+        case .float32, .int32: 4
+        case .float16: 2
+        case .int64: 8
         }
     }
+
+    /// Whether a weight tensor may be stored with this type.
+    public var isWeightType: Bool { self == .float32 || self == .float16 }
+
+    /// The largest magnitude an integer value may have to be held exactly as float32.
+    public static let exactIntegerLimit = 1 << 24
 }
 
 /// Alignment rules of the format (see the numbered layout above).

@@ -68,15 +68,26 @@ public final class ModelWriter {
         currentBytes.removeAll(keepingCapacity: true)
     }
 
-    /// Appends a weight tensor to the current layer's file.
-    public func addWeight(_ name: String, shape: Shape, values: UnsafeBufferPointer<Float>) {
+    /// Appends a weight tensor to the current layer's file, stored as `dtype`
+    /// (float32, or float16 rounded to nearest even; the runtime widens it back).
+    public func addWeight(_ name: String, shape: Shape, values: UnsafeBufferPointer<Float>, dtype: DType = .float32) {
         precondition(current != nil, "addWeight outside a layer")
+        precondition(dtype.isWeightType, "weight \(name): \(dtype) is not a weight type")
         precondition(values.count == shape.elementCount, "weight \(name): \(values.count) values for \(shape)")
         let offset = Layout.roundUp(currentBytes.count, to: Layout.tensorAlignment)
         currentBytes.append(contentsOf: repeatElement(0, count: offset - currentBytes.count))
-        currentBytes.append(contentsOf: UnsafeRawBufferPointer(values))
-        let byteCount = values.count * MemoryLayout<Float>.stride
-        current!.weights.append(.init(name: name, shape: shape, file: 0, offsetBytes: offset, byteCount: byteCount))
+        if dtype == .float16 {
+            currentBytes.reserveCapacity(currentBytes.count + values.count * 2)
+            for value in values {
+                let bits = Float16(value).bitPattern
+                currentBytes.append(UInt8(bits & 0xFF))
+                currentBytes.append(UInt8(bits >> 8))
+            }
+        } else {
+            currentBytes.append(contentsOf: UnsafeRawBufferPointer(values))
+        }
+        let byteCount = values.count * dtype.byteWidth
+        current!.weights.append(.init(name: name, dtype: dtype, shape: shape, file: 0, offsetBytes: offset, byteCount: byteCount))
         shapes[name] = shape
     }
 

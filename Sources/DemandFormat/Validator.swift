@@ -22,6 +22,9 @@ struct Validator {
             guard input.shape.dims.allSatisfy({ $0 > 0 }) else {
                 throw graphError("input '\(input.name)' has shape \(input.shape); every dimension must be positive")
             }
+            guard input.dtype != .float16 else {
+                throw graphError("input '\(input.name)' is float16; graph inputs are float32, int64 or int32")
+            }
             guard shapes.updateValue(input.shape, forKey: input.name) == nil else {
                 throw graphError("input name '\(input.name)' is used twice")
             }
@@ -37,6 +40,9 @@ struct Validator {
             operators.append(try checkNodes(layer, place: place, shapes: &shapes, weightLayers: weightLayers))
         }
         for output in manifest.outputs {
+            guard output.dtype == .float32 else {
+                throw graphError("output '\(output.name)' is \(output.dtype.rawValue); graph outputs are float32")
+            }
             guard let inferred = shapes[output.name] else {
                 throw graphError("output '\(output.name)' is not produced by any node")
             }
@@ -87,6 +93,9 @@ struct Validator {
                 throw fail("file index \(weight.file) is out of range (the layer has \(layer.files.count) files)")
             }
             guard weight.shape.dims.allSatisfy({ $0 > 0 }) else { throw fail("shape \(weight.shape) has a non-positive dimension") }
+            guard weight.dtype.isWeightType else {
+                throw fail("dtype \(weight.dtype.rawValue) is not a weight type; weights are float32 or float16")
+            }
             let expectedBytes = weight.shape.elementCount * weight.dtype.byteWidth
             guard weight.byteCount == expectedBytes else {
                 throw fail("byteCount \(weight.byteCount) does not match shape \(weight.shape) of \(weight.dtype.rawValue) (\(expectedBytes) bytes)")

@@ -48,6 +48,7 @@ extension Pipeline {
             job.executeSpans[index].endNanoseconds = job.elapsed()
         }
         if let region = loaded.region, policy != .resident { ring?.release(region) }
+        if let widened = loaded.widened { widening?.release(widened) }
     }
 
     private func finish(_ job: Job, activations: [String: Tensor]) {
@@ -55,6 +56,14 @@ extension Pipeline {
         case .ring(let ring, _): job.peakWeightBytes = ring.byteCounts.peak
         case .resident(let ring, _, _): job.peakWeightBytes = ring.byteCounts.held
         case .mapped: job.peakWeightBytes = job.mappings.reduce(0) { $0 + $1.count }
+        }
+        if let widening {
+            if policy == .resident {
+                job.peakWeightBytes += widening.byteCounts.held
+            } else {
+                job.peakWeightBytes += widening.byteCounts.peak
+                widening.reset()
+            }
         }
         for mapping in job.mappings { munmap(mapping.baseAddress, mapping.count) }
         job.mappings.removeAll()

@@ -12,9 +12,10 @@ extension Pipeline {
                     continue
                 }
                 job.restoreSpans[loaded.index].startNanoseconds = job.elapsed()
-                let views = restore(loaded, job: job)
+                var restored = loaded
+                let views = restore(&restored, job: job)
                 job.restoreSpans[loaded.index].endNanoseconds = job.elapsed()
-                executeInbox.send(.layer(job, loaded, weights: views ?? weights))
+                executeInbox.send(.layer(job, restored, weights: views ?? weights))
             case .end:
                 executeInbox.send(message)
             case .stop:
@@ -26,14 +27,22 @@ extension Pipeline {
         }
     }
 
-    /// Verifies each file's checksum and makes a tensor view over each weight,
-    /// in place: no byte is copied. Nil (and the job failed) on a mismatch.
-    func restore(_ loaded: LoadedLayer, job: Job) -> [String: Tensor]? {
+    /// Verifies each file's checksum and makes a tensor view over each weight:
+    /// float32 ones in place, no byte copied; float16 ones widened into a
+    /// region of the widening ring, recorded in `loaded` for execute to
+    /// release. Nil (and the job failed) on a mismatch.
+    func restore(_ loaded: inout LoadedLayer, job: Job) -> [String: Tensor]? {
         if let mismatch = Self.verify(model, layer: loaded.index, files: loaded.files) {
             job.fail(mismatch)
             return nil
         }
-        return Self.views(of: model.layers[loaded.index], files: loaded.files)
+        let layer = model.layers[loaded.index]
+        let widenedBytes = Widening.widenedBytes(of: layer)
+        guard widenedBytes > 0, let widening else { return Self.views(of: layer, files: loaded.files) }
+        // Execute releases every region it is handed, in order, so this wait ends.
+        let region = widening.acquire(layerIndex: loaded.index, byteCount: widenedBytes, wait: true, abandon: { false })!
+        loaded.widened = region
+        return Widening.views(of: layer, files: loaded.files, widenInto: widening.bytes(of: region).baseAddress)
     }
 
     /// The first file of layer `index` whose bytes do not match the
@@ -52,15 +61,9 @@ extension Pipeline {
         return nil
     }
 
+    /// Views over a layer with no float16 weights: every byte stays where it was read.
     static func views(of layer: Manifest.Layer, files: [UnsafeMutableRawBufferPointer]) -> [String: Tensor] {
-        var views: [String: Tensor] = [:]
-        views.reserveCapacity(layer.weights.count)
-        for weight in layer.weights {
-            let address = files[weight.file].baseAddress! + weight.offsetBytes
-            let floats = address.bindMemory(to: Float.self, capacity: weight.shape.elementCount)
-            views[weight.name] = Tensor(shape: weight.shape, borrowing: floats)
-        }
-        return views
+        Widening.views(of: layer, files: files, widenInto: nil)
     }
 }
 

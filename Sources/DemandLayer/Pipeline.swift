@@ -10,6 +10,9 @@ struct LoadedLayer: @unchecked Sendable {
     let region: BufferRing.Region?
     /// Each of the layer's files, in manifest order.
     let files: [UnsafeMutableRawBufferPointer]
+    /// The widening-ring region holding its float16 weights as float32, if
+    /// any; taken by restore, released by execute.
+    var widened: BufferRing.Region? = nil
 }
 
 enum StageMessage: @unchecked Sendable {
@@ -45,6 +48,8 @@ final class Pipeline: @unchecked Sendable {
     let requestBytes: Int
     /// Where every node's output lives (execute thread only).
     let activationArena: ActivationArena
+    /// Where float16 weights are widened; nil when the model has none.
+    let widening: BufferRing?
 
     let readInbox = Channel<StageMessage>()
     let restoreInbox = Channel<StageMessage>()
@@ -54,8 +59,9 @@ final class Pipeline: @unchecked Sendable {
     /// Tests only: sees each layer's weight views on the execute thread. Set before `run`.
     var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
 
-    init(model: Model, policy: Policy, source: WeightSource, fileDescriptors: [[Int32]], requestBytes: Int) {
+    init(model: Model, policy: Policy, source: WeightSource, widening: BufferRing?, fileDescriptors: [[Int32]], requestBytes: Int) {
         self.model = model
+        self.widening = widening
         self.fileDescriptors = fileDescriptors
         self.requestBytes = requestBytes
         self.policy = policy

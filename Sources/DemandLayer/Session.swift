@@ -23,8 +23,12 @@ public final class Session: @unchecked Sendable {
     public let ioEngine: IOEngineKind?
     /// Whether reads bypass the page cache (O_DIRECT).
     public let isDirect: Bool
-    /// Bytes of the weight arena (0 for mmap, which maps the files instead).
+    /// Bytes of the weight arena that layer files are read into (0 for mmap,
+    /// which maps the files instead).
     public let arenaBytes: Int
+    /// Bytes of the arena float16 weights are widened into (0 when the model
+    /// stores none): two layers' worth, or every layer's for resident and bulk.
+    public let wideningBytes: Int
     /// Bytes of the activation arena: every intermediate tensor, planned at open.
     public var activationBytes: Int { pipeline.activationArena.byteCount }
 
@@ -49,6 +53,8 @@ public final class Session: @unchecked Sendable {
 
         let source: WeightSource
         let fds: [[Int32]]
+        let widening = Widening.ring(for: model, policy: options.policy)
+        wideningBytes = widening?.capacityBytes ?? 0
         if options.policy == .mmap {
             files = try Self.openFiles(model, direct: false)
             fds = files.map { $0.map(\.fd) }
@@ -73,13 +79,14 @@ public final class Session: @unchecked Sendable {
             }
             let scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
             if options.policy == .resident {
-                let loaded = try Self.loadResident(model, ring: ring, scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
+                let loaded = try Self.loadResident(model, ring: ring, widening: widening, scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
                 source = .resident(ring, views: loaded.views, files: loaded.files)
             } else {
                 source = .ring(ring, scheduler)
             }
         }
-        pipeline = Pipeline(model: model, policy: options.policy, source: source, fileDescriptors: fds, requestBytes: options.requestBytes)
+        pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
+                            fileDescriptors: fds, requestBytes: options.requestBytes)
         try pipeline.start()
     }
 

@@ -23,8 +23,12 @@ public final class GraphBuilder {
     /// Called after each layer with the weight bytes generated so far.
     public var progress: ((Int) -> Void)?
 
-    public init(writer: ModelWriter?, seed: UInt64) {
+    /// How weights are stored: float32, or float16 (half the bytes to read).
+    public let weightDType: DType
+
+    public init(writer: ModelWriter?, seed: UInt64, weightDType: DType = .float32) {
         self.writer = writer
+        self.weightDType = weightDType
         self.random = SeededRandom(seed: seed)
     }
 
@@ -190,8 +194,8 @@ public final class GraphBuilder {
         shapes[biasName] = biasShape
         if let writer {
             let (weight, bias) = values()
-            weight.withUnsafeBufferPointer { writer.addWeight(weightName, shape: weightShape, values: $0) }
-            bias.withUnsafeBufferPointer { writer.addWeight(biasName, shape: biasShape, values: $0) }
+            weight.withUnsafeBufferPointer { writer.addWeight(weightName, shape: weightShape, values: $0, dtype: weightDType) }
+            bias.withUnsafeBufferPointer { writer.addWeight(biasName, shape: biasShape, values: $0, dtype: weightDType) }
         }
         weightByteCount += (weightShape.elementCount + biasShape.elementCount) * MemoryLayout<Float>.stride
         return try add(Manifest.Node(name: node, op: op, inputs: [input, weightName, biasName], outputs: [node + ".out"], attributes: attributes))

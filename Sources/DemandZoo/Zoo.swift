@@ -32,14 +32,15 @@ public enum Zoo {
     }
 
     /// Writes model `name` to `destination` (a `NAME.dlm` path that must not
-    /// exist). `progress` receives (bytes generated, total bytes).
+    /// exist), with weights stored as `weightDType` (float32 or float16).
+    /// `progress` receives (bytes generated, total bytes), counted as float32.
     @discardableResult
-    public static func make(_ name: String, at destination: String, seed: UInt64 = defaultSeed,
+    public static func make(_ name: String, at destination: String, seed: UInt64 = defaultSeed, weightDType: DType = .float32,
                             progress: ((Int, Int) -> Void)? = nil) throws(FormatError) -> Model {
         guard let entry = entry(named: name) else { throw unknown(name) }
         let total = try measure(name).weightBytes
         let writer = try ModelWriter(destination: destination, name: name)
-        let builder = GraphBuilder(writer: writer, seed: seed)
+        let builder = GraphBuilder(writer: writer, seed: seed, weightDType: weightDType)
         builder.progress = { progress?($0, total) }
         do {
             try entry.build(builder)

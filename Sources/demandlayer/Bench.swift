@@ -13,8 +13,10 @@ struct Bench: ParsableCommand {
             Runs every policy on the same input, one round at a time, and prints one row
             per policy: latency (min/median/max over the rounds), the process's peak RSS
             while that policy ran (the mark is reset before each), the most weight bytes
-            held at once, bytes read per run, and the read bandwidth while reads were in
-            flight. Then a summary:
+            held at once (both arenas: the read ring and, for float16 weights, the
+            widening ring), bytes read per run, the read bandwidth while reads were in
+            flight, and the restore stage's time per run (checksums, widening float16
+            weights to float32). Then a summary:
 
               io_only_ms    read every layer through the same engine, no execution
               bound_ms      max(resident median, io_only): no pipeline can beat it
@@ -207,6 +209,7 @@ func median(_ values: [Double]) -> Double {
 struct Accumulator {
     let options: SessionOptions
     var latencies: [Double] = []
+    var restoreTimes: [Double] = []
     var peakResidentBytes = 0
     var peakWeightBytes = 0
     var arenaBytes = 0
@@ -229,6 +232,7 @@ struct Accumulator {
         _ = try session.run(inputs)
         let stats = session.lastStats!
         latencies.append(stats.latencyMilliseconds)
+        restoreTimes.append(Double(stats.layers.reduce(0) { $0 + $1.restore.durationNanoseconds }) / 1e6)
         peakWeightBytes = max(peakWeightBytes, stats.peakWeightBytes)
         peakResidentBytes = max(peakResidentBytes, ProcessMemory.peakResidentBytes)
         arenaBytes = session.arenaBytes
@@ -244,6 +248,6 @@ struct Accumulator {
             budgetBytes: arenaBytes, latenciesMilliseconds: latencies,
             peakResidentBytes: peakResidentBytes, peakWeightBytes: peakWeightBytes,
             bytesRead: stats!.bytesRead, readActiveNanoseconds: Bench.readActiveNanoseconds(stats!),
-            ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!)
+            ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!, restoreMilliseconds: restoreTimes)
     }
 }

@@ -16,6 +16,9 @@ struct Measurement {
     let isDirect: Bool
     let outputs: [String: [Float]]
     let lastStats: InferenceStats
+    /// Per run: time the restore stage spent on the layers (checksums, and
+    /// widening float16 weights), summed over layers.
+    let restoreMilliseconds: [Double]
 
     var medianMilliseconds: Double { median(latenciesMilliseconds) }
     var label: String { depth.map { "pipelined depth \($0)" } ?? policy.rawValue }
@@ -97,7 +100,7 @@ struct BenchReport {
             "model \(model.name): \(model.layers.count) layers, \(formatMiB(model.weightByteCount)) of weights, largest layer \(formatMiB(model.largestLayerByteCount))",
             "io    \(engine)",
             "",
-            pad(["policy", "depth", "budget", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s"]),
+            pad(["policy", "depth", "budget", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s", "restore ms"]),
         ]
         for m in measurements {
             lines.append(pad([
@@ -106,6 +109,7 @@ struct BenchReport {
                 String(format: "%.1f", m.latenciesMilliseconds.max() ?? .nan),
                 formatMiB(m.peakResidentBytes), formatMiB(m.peakWeightBytes), formatMiB(m.bytesRead),
                 m.readGigabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-",
+                m.policy == .resident ? "-" : String(format: "%.1f", median(m.restoreMilliseconds)),
             ]))
         }
         let s = summary
@@ -124,7 +128,7 @@ struct BenchReport {
     }
 
     private func pad(_ cells: [String]) -> String {
-        let widths = [10, 5, 10, 8, 9, 8, 10, 12, 10, 9]
+        let widths = [10, 5, 10, 8, 9, 8, 10, 12, 10, 9, 10]
         return zip(cells, widths).enumerated().map { index, pair in
             index == 0 ? pair.0.padding(toLength: pair.1, withPad: " ", startingAt: 0)
                 : String(repeating: " ", count: max(0, pair.1 - pair.0.count)) + pair.0

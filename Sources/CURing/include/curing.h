@@ -185,6 +185,14 @@ uint32_t dl_crc32c_update_hardware(uint32_t crc, const void *data, size_t len);
 /// when the CPU lacks SSE4.2 (for tests and benchmarks).
 uint32_t dl_crc32c_update_hardware_serial(uint32_t crc, const void *data, size_t len);
 
+/// Widens `count` IEEE binary16 values to float32 (exact: every binary16 value
+/// is a float32 value). Uses F16C where the CPU has it.
+void dl_widen_f16(const uint16_t *source, float *destination, size_t count);
+/// 1 when `dl_widen_f16` uses F16C, else 0.
+int dl_widen_f16_is_hardware(void);
+/// The portable conversion, exported so tests can compare the two.
+void dl_widen_f16_software(const uint16_t *source, float *destination, size_t count);
+
 #ifdef __cplusplus
 }
 #endif

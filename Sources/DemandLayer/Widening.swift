@@ -1,0 +1,64 @@
+import CURing
+import DemandFormat
+import DemandTensor
+
+/// Where float16 weights become float32.
+///
+/// A model stored with float16 weights reads half the bytes; the restore stage
+/// widens each layer's float16 weights into a ring of its own (float32 views
+/// then point there, float32 weights still point into the read ring), and the
+/// execute stage gives the region back once the layer has run.
+///
+/// Ownership and threads: the widening ring is allocated when a session opens
+/// and never grown. Regions are taken in layer order by the restore thread (by
+/// the opening thread for the resident policy, which keeps them) and released
+/// in the same order by the execute thread. For pipelined, linear and mmap the
+/// ring holds two layers' widened weights (the one executing and the one being
+/// restored); bulk holds every layer until it runs them all.
+enum Widening {
+    /// Float32 bytes the layer's float16 weights take once widened, each
+    /// starting on a 64-byte boundary; 0 when the layer has none.
+    static func widenedBytes(of layer: Manifest.Layer) -> Int {
+        var bytes = 0
+        for weight in layer.weights where weight.dtype == .float16 {
+            bytes = Layout.roundUp(bytes, to: Layout.tensorAlignment) + weight.shape.elementCount * MemoryLayout<Float>.stride
+        }
+        return Layout.roundUp(bytes, to: Layout.tensorAlignment)
+    }
+
+    /// The widening ring a policy needs, or nil when the model has no float16 weights.
+    static func ring(for model: Model, policy: Policy) -> BufferRing? {
+        let perLayer = model.layers.map(widenedBytes(of:)).filter { $0 > 0 }
+        guard !perLayer.isEmpty else { return nil }
+        switch policy {
+        case .resident, .bulk:
+            return BufferRing(capacityBytes: perLayer.reduce(0, +))
+        case .linear, .pipelined, .mmap:
+            return BufferRing(capacityBytes: BufferRing.minimumCapacity(layerBytes: perLayer, depth: 1))
+        }
+    }
+
+    /// Tensor views over a layer's weights: float32 ones in place in `files`,
+    /// float16 ones widened into `destination` (at least `widenedBytes(of:)`
+    /// bytes; nil only when the layer has no float16 weights).
+    static func views(of layer: Manifest.Layer, files: [UnsafeMutableRawBufferPointer], widenInto destination: UnsafeMutableRawPointer?) -> [String: Tensor] {
+        var views: [String: Tensor] = [:]
+        views.reserveCapacity(layer.weights.count)
+        var widenedOffset = 0
+        for weight in layer.weights {
+            let address = files[weight.file].baseAddress! + weight.offsetBytes
+            let count = weight.shape.elementCount
+            switch weight.dtype {
+            case .float16:
+                widenedOffset = Layout.roundUp(widenedOffset, to: Layout.tensorAlignment)
+                let target = (destination! + widenedOffset).bindMemory(to: Float.self, capacity: count)
+                dl_widen_f16(address.assumingMemoryBound(to: UInt16.self), target, count)
+                widenedOffset += count * MemoryLayout<Float>.stride
+                views[weight.name] = Tensor(shape: weight.shape, borrowing: target)
+            default:
+                views[weight.name] = Tensor(shape: weight.shape, borrowing: address.bindMemory(to: Float.self, capacity: count))
+            }
+        }
+        return views
+    }
+}
