@@ -50,7 +50,8 @@ def compare(case_directory, run_directory, scale=1.0, dtype="fp32"):
             passed = False
             lines.append(f"FAIL {name}: shape {list(actual.shape)}, reference {list(reference.shape)}")
             continue
-        actual = actual.astype(np.float64)
+        actual = np.array(actual, dtype=np.float64, ndmin=1)
+        reference = np.array(reference, ndmin=1)
         if reference.size == 0:
             lines.append(f"ok   {name}: empty")
             continue
