@@ -3,6 +3,7 @@
 /// person who made the model: they name the attribute, shape or value at
 /// fault and what would be accepted instead.
 public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What kind of problem it is.
     public enum Code: String, Sendable {
         /// The op type is not one this runtime implements.
         case unknownOperator
@@ -19,9 +20,12 @@ public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable
         case indexOutOfRange
     }
 
+    /// What kind of problem it is.
     public let code: Code
+    /// What is wrong and what would be accepted instead.
     public let message: String
 
+    /// An error of kind `code` described by `message`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
