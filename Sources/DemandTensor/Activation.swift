@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// An elementwise nonlinearity, run standalone or fused into the pass that
 /// writes a conv, gemm or add output.
 public enum Activation: Hashable, Sendable {
@@ -49,14 +41,9 @@ public enum Activation: Hashable, Sendable {
                 destination[i] = x >= 0 ? x : x * alpha
             }
         case .sigmoid:
-            for i in 0..<count {
-                destination[i] = 1 / (1 + expf(-(source[i] + bias)))
-            }
+            VectorMath.map(SigmoidFunction.self, from: source, to: destination, count: count, adding: bias)
         case .silu:
-            for i in 0..<count {
-                let x = source[i] + bias
-                destination[i] = x / (1 + expf(-x))
-            }
+            VectorMath.map(SiluFunction.self, from: source, to: destination, count: count, adding: bias)
         case .clip(let low, let high):
             for i in 0..<count {
                 let x = source[i] + bias

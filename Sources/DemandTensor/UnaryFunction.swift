@@ -84,29 +84,21 @@ public enum UnaryFunction: Hashable, Sendable {
                 destination[i] = x * (gate < 0 ? 0 : (gate > 1 ? 1 : gate))
             }
         case .tanh:
-            for i in 0..<count { destination[i] = tanhf(source[i]) }
+            VectorMath.map(TanhFunction.self, from: source, to: destination, count: count)
         case .erf:
-            for i in 0..<count { destination[i] = erff(source[i]) }
+            VectorMath.map(ErfFunction.self, from: source, to: destination, count: count)
         case .gelu(let tanhApproximation):
             if tanhApproximation {
-                let k: Float = 0.797_884_56   // √(2/π)
-                for i in 0..<count {
-                    let x = source[i]
-                    destination[i] = 0.5 * x * (1 + tanhf(k * (x + 0.044_715 * x * x * x)))
-                }
+                VectorMath.map(GeluTanhFunction.self, from: source, to: destination, count: count)
             } else {
-                let k: Float = 0.707_106_78   // 1/√2
-                for i in 0..<count {
-                    let x = source[i]
-                    destination[i] = 0.5 * x * (1 + erff(x * k))
-                }
+                VectorMath.map(GeluFunction.self, from: source, to: destination, count: count)
             }
         case .sqrt:
             for i in 0..<count { destination[i] = source[i].squareRoot() }
         case .reciprocal:
             for i in 0..<count { destination[i] = 1 / source[i] }
         case .exp:
-            for i in 0..<count { destination[i] = expf(source[i]) }
+            VectorMath.map(ExpFunction.self, from: source, to: destination, count: count)
         case .neg:
             for i in 0..<count { destination[i] = -source[i] }
         case .abs:

@@ -19,7 +19,7 @@ extension OperatorCase {
                      inputs: [[1, 4, 3, 3], [4, 1, 3, 3]], expectedShape: [1, 2, 7, 7], tolerance: sumTolerance),
         OperatorCase(name: "convtranspose strides 3x2 asymmetric pads", type: "ConvTranspose",
                      attributes: ["strides": .ints([3, 2]), "pads": .ints([0, 1, 2, 0])],
-                     inputs: [[1, 2, 3, 4], [2, 2, 4, 3], [2]], expectedShape: [1, 2, 8, 9], tolerance: sumTolerance),
+                     inputs: [[1, 2, 3, 4], [2, 2, 4, 3], [2]], expectedShape: [1, 2, 8, 8], tolerance: sumTolerance),
         OperatorCase(name: "convtranspose in several bands", type: "ConvTranspose", attributes: ["pads": .ints([1, 1, 1, 1])],
                      inputs: [[1, 2, 6, 5], [2, 3, 3, 3], [3]], expectedShape: [1, 3, 6, 5], tolerance: sumTolerance,
                      columnBudgetFloats: 27 * 5 * 2),
