@@ -50,7 +50,7 @@ struct ConstantTensor: Sendable, Equatable {
     /// The values as float32 for storing as a weight, refusing integers the
     /// float can not hold exactly (|v| > 2^24).
     func exactFloats(name: String) throws(ImportError) -> [Float] {
-        if case .ints(let list) = values, let bad = list.first(where: { abs($0) > 1 << 24 }) {
+        if case .ints(let list) = values, let bad = list.first(where: { $0.magnitude > 1 << 24 }) {
             throw ImportError(.valueRange,
                 "constant '\(name)' holds the integer \(bad), which float32 (the runtime's only element type) cannot hold exactly; only |v| ≤ 16777216 can be stored")
         }

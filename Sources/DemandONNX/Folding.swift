@@ -56,7 +56,8 @@ enum Folding {
             return [value.reshaped([outer, value.count / max(outer, 1)])]
         case "Expand":
             let value = try input(0)
-            let shape = try Shapes.broadcast(value.shape, try input(1).ints.map { Int($0) })
+            let shape = try Shapes.broadcast(value.shape, try input(1).ints.map { Int(truncatingIfNeeded: $0) })
+            _ = try Shapes.elementCount(shape, of: "Expand's output")
             return [broadcastTo(value, shape)]
         case "Slice":
             let value = try input(0)
@@ -73,9 +74,8 @@ enum Folding {
         case "Range":
             return [try range(try input(0), try input(1), try input(2))]
         case "ConstantOfShape":
-            let shape = try input(0).ints.map { Int($0) }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw ImportError(.invalidModel, "ConstantOfShape shape \(shape) has a negative dimension") }
-            let count = shape.reduce(1, *)
+            let shape = try input(0).ints.map { Int(truncatingIfNeeded: $0) }
+            let count = try Shapes.elementCount(shape, of: "ConstantOfShape's output")
             if case .tensor(let fill)? = node.attributes["value"] {
                 switch fill.values {
                 case .ints(let list): return [ConstantTensor(shape: shape, ints: Array(repeating: list.first ?? 0, count: count))]
@@ -111,8 +111,8 @@ enum Folding {
         if case .ints(let list) = value.values, ["Neg", "Abs", "Not", "Sign", "Floor", "Ceil"].contains(op) {
             let mapped: [Int64] = list.map {
                 switch op {
-                case "Neg": -$0
-                case "Abs": abs($0)
+                case "Neg": 0 &- $0
+                case "Abs": $0 < 0 ? 0 &- $0 : $0
                 case "Not": $0 == 0 ? 1 : 0
                 case "Sign": $0.signum()
                 default: $0
@@ -152,10 +152,10 @@ enum Folding {
                 case "Mul": out[i] = p &* q
                 case "Div":
                     guard q != 0 else { throw ImportError(.invalidModel, "integer division by zero while folding constants") }
-                    out[i] = p / q
+                    out[i] = p.dividedReportingOverflow(by: q).partialValue
                 case "Mod":
                     guard q != 0 else { throw ImportError(.invalidModel, "integer modulo by zero while folding constants") }
-                    let r = p % q
+                    let r = p.remainderReportingOverflow(dividingBy: q).partialValue
                     out[i] = (r != 0 && (r < 0) != (q < 0)) ? r + q : r
                 case "Pow": out[i] = Int64(exactly: pow(Double(p), Double(q))) ?? 0
                 case "Max": out[i] = max(p, q)
@@ -247,11 +247,10 @@ enum Folding {
         let inner = data.shape[(axis + 1)...].reduce(1, *)
         var positions: [Int] = []
         for raw in indices.ints {
-            let index = raw < 0 ? Int(raw) + extent : Int(raw)
-            guard index >= 0 && index < extent else {
+            guard raw >= -Int64(extent) && raw < Int64(extent) else {
                 throw ImportError(.invalidModel, "Gather index \(raw) is out of range for a dimension of \(extent)")
             }
-            positions.append(index)
+            positions.append(raw < 0 ? Int(raw) + extent : Int(raw))
         }
         var flat: [Int] = []
         flat.reserveCapacity(outer * positions.count * inner)
@@ -322,10 +321,17 @@ enum Folding {
     }
 
     static func range(_ start: ConstantTensor, _ limit: ConstantTensor, _ delta: ConstantTensor) throws(ImportError) -> ConstantTensor {
+        guard start.count == 1, limit.count == 1, delta.count == 1 else {
+            throw ImportError(.invalidModel, "Range takes scalars; got shapes \(start.shape), \(limit.shape), \(delta.shape)")
+        }
+        let span = (Double(limit.floats[0]) - Double(start.floats[0])) / Double(delta.floats[0])
+        guard !span.isNaN, span < Double(Shapes.maximumElementCount) else {
+            throw ImportError(.unsupported, "Range from \(start.floats[0]) to \(limit.floats[0]) by \(delta.floats[0]) is too long")
+        }
         if start.isInteger && limit.isInteger && delta.isInteger {
             let (s, l, d) = (start.ints[0], limit.ints[0], delta.ints[0])
             guard d != 0 else { throw ImportError(.invalidModel, "Range delta is 0") }
-            let count = max(0, Int((Double(l - s) / Double(d)).rounded(.up)))
+            let count = max(0, Int(((Double(l) - Double(s)) / Double(d)).rounded(.up)))
             return ConstantTensor(ints: (0..<count).map { s + Int64($0) * d })
         }
         let (s, l, d) = (start.floats[0], limit.floats[0], delta.floats[0])

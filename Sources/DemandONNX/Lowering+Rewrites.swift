@@ -147,6 +147,10 @@ private struct Rewriter {
             if let axesValue = constant(3) {
                 guard case .ints(let given)? = attributes["pads"] else { return }
                 var pads = [Int](repeating: 0, count: 2 * rank)
+                guard given.count == 2 * axesValue.count,
+                      axesValue.ints.allSatisfy({ $0 >= -Int64(rank) && $0 < Int64(rank) }) else {
+                    throw ImportError(.invalidModel, "Pad axes \(axesValue.ints) and pads \(given) do not fit input rank \(rank)", node: node.label)
+                }
                 for (i, raw) in axesValue.ints.enumerated() {
                     let axis = raw < 0 ? Int(raw) + rank : Int(raw)
                     pads[axis] = given[i]
@@ -178,6 +182,10 @@ private struct Rewriter {
             throw ImportError(.unsupported, "input \(index) of \(node.op) is computed at run time; it must be constant once input shapes are fixed", node: node.label)
         }
         if let axes = try reader.ints("axes") {
+            guard axes.allSatisfy({ $0 >= -Int64(shape.count) && $0 < Int64(shape.count) }),
+                  scales.map({ $0.count == axes.count }) ?? true, sizes.map({ $0.count == axes.count }) ?? true else {
+                throw ImportError(.invalidModel, "Resize axes \(axes) do not fit the input rank \(shape.count) or the scales/sizes given", node: node.label)
+            }
             func expand<T>(_ values: [T], fill: T) -> [T] {
                 var full = [T](repeating: fill, count: shape.count)
                 for (i, axis) in axes.enumerated() { full[Int(axis < 0 ? axis + Int64(shape.count) : axis)] = values[i] }
@@ -246,7 +254,7 @@ private struct Rewriter {
             throw ImportError(.unsupported, "split sizes are computed at run time; they must be constant", node: node.label)
         } else if let given = try reader.ints("split") {
             parts = given.map { Int($0) }
-        } else if let pieces = try reader.int("num_outputs") {
+        } else if let pieces = try reader.int("num_outputs"), pieces > 0, pieces <= Int64(max(dim, 1)) {
             let chunk = (dim + Int(pieces) - 1) / Int(pieces)
             parts = (0..<Int(pieces)).map { min(chunk, max(0, dim - $0 * chunk)) }
         } else {
@@ -305,6 +313,12 @@ private struct Rewriter {
         let strides = try reader.ints("strides")?.map { Int($0) } ?? Array(repeating: 1, count: rank)
         let dilations = try reader.ints("dilations")?.map { Int($0) } ?? Array(repeating: 1, count: rank)
         let outputPadding = try reader.ints("output_padding")?.map { Int($0) } ?? Array(repeating: 0, count: rank)
+        guard strides.count == rank, dilations.count == rank, outputPadding.count == rank,
+              strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), (outputShape?.count ?? rank) >= rank else {
+            throw ImportError(.invalidModel,
+                "strides \(strides), dilations \(dilations), output_padding \(outputPadding) or output_shape do not fit \(rank) spatial dimensions",
+                node: node.label)
+        }
         var begins = [Int](repeating: 0, count: rank), ends = [Int](repeating: 0, count: rank)
         var extraPadding = [Int](repeating: 0, count: rank)
         for i in 0..<rank {

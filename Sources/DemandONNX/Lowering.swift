@@ -97,6 +97,13 @@ final class Lowering {
                 "operator '\(source.op)' of domain '\(source.domain)' is not supported; only the default ONNX domain is (supported: \(Self.supportedList))")
         }
         var node = source
+        guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else {
+            throw ImportError(.invalidModel, "the node has no output")
+        }
+        let needsInput = ["Identity", "Dropout", "Shape", "Size"].contains(node.op)
+        if needsInput && (node.inputs.first ?? "").isEmpty {
+            throw ImportError(.invalidModel, "\(node.op) needs an input")
+        }
         node.inputs = node.inputs.map { $0.isEmpty ? $0 : resolve($0) }
         for input in node.inputs where !input.isEmpty && shape(of: input) == nil {
             throw ImportError(.invalidModel, "input '\(input)' is not a graph input, an initializer or an earlier node's output")

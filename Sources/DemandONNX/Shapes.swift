@@ -1,5 +1,24 @@
 /// Shape arithmetic with ONNX's rules, shared by folding and the rewrites.
 enum Shapes {
+    /// The most elements a constant may have (4 GiB of float32): beyond it a
+    /// model is refused rather than exhausting memory at convert time.
+    static let maximumElementCount = 1 << 30
+
+    /// The element count of `shape`, refusing negative dimensions, overflow
+    /// and counts beyond `maximumElementCount`.
+    static func elementCount(_ shape: [Int], of what: String) throws(ImportError) -> Int {
+        var count = 1
+        for dim in shape {
+            guard dim >= 0 else { throw ImportError(.invalidModel, "\(what) has a negative dimension in \(shape)") }
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow, product <= maximumElementCount else {
+                throw ImportError(.unsupported, "\(what) of shape \(shape) has more than \(maximumElementCount) elements")
+            }
+            count = product
+        }
+        return count
+    }
+
     /// numpy broadcasting of two shapes.
     static func broadcast(_ a: [Int], _ b: [Int]) throws(ImportError) -> [Int] {
         let rank = max(a.count, b.count)

@@ -8,10 +8,7 @@ struct TensorDecoder {
 
     func decode(_ proto: Onnx_TensorProto, name: String) throws(ImportError) -> ConstantTensor {
         let shape = proto.dims.map { Int($0) }
-        guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw ImportError(.invalidModel, "tensor '\(name)' has a negative dimension \(proto.dims)")
-        }
-        let count = shape.reduce(1, *)
+        let count = try Shapes.elementCount(shape, of: "tensor '\(name)'")
         let type = proto.dataType
         if proto.hasSegment {
             throw ImportError(.unsupported, "tensor '\(name)' is split into segments, which is not supported")
