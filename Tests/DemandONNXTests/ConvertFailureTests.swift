@@ -215,3 +215,46 @@ import Testing
         #expect(leftovers(in: target, except: []) == [], "the partial directory is removed")
     }
 }
+
+/// Damaged models never crash or hang the converter: each mutation of a
+/// valid model either converts or fails with an `ImportError`.
+@Suite struct ConvertMutationTests {
+    @Test func mutatedModelsFailCleanly() throws {
+        let fixtures = Scratch.packageRoot + "/fixtures/onnx/ops"
+        let names = ["conv_batchnormalization", "shape_gather_unsqueeze_concat_reshape", "resize_linear_half_pixel_x2",
+                     "split_opset13_input", "gather_embedding_runtime_ids", "convtranspose_output_shape"]
+        var seed: UInt64 = 0x5EED
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(seed >> 33)
+        }
+        var outcomes = (converted: 0, refused: 0)
+        let directory = Scratch.directory()
+        for name in names {
+            guard let original = FileManager.default.contents(atPath: "\(fixtures)/\(name)/model.onnx") else { continue }
+            for round in 0..<150 {
+                var bytes = original
+                for _ in 0...(round % 4) {
+                    let position = next() % bytes.count
+                    switch next() % 3 {
+                    case 0: bytes[position] = UInt8(truncatingIfNeeded: next())
+                    case 1: bytes[position] ^= UInt8(1 << (next() % 8))
+                    default: bytes = bytes.prefix(position) + bytes.suffix(from: min(bytes.count, position + 1 + next() % 8))
+                    }
+                }
+                let destination = "\(directory)/\(name)-\(round).dlm"
+                do {
+                    try Converter.convert(modelBytes: bytes, directory: directory, to: destination)
+                    outcomes.converted += 1
+                    Scratch.remove(destination)
+                } catch {
+                    outcomes.refused += 1
+                    #expect(!FileManager.default.fileExists(atPath: destination), "\(name) round \(round): no output after \(error)")
+                }
+            }
+        }
+        print("mutated models: \(outcomes.converted) converted, \(outcomes.refused) refused")
+        #expect(outcomes.refused > 0, "mutations are detected: \(outcomes)")
+        #expect(leftovers(in: directory, except: []) == [], "no partial directories remain")
+    }
+}
