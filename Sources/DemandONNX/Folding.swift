@@ -328,15 +328,14 @@ enum Folding {
         guard !span.isNaN, span < Double(Shapes.maximumElementCount) else {
             throw ImportError(.unsupported, "Range from \(start.floats[0]) to \(limit.floats[0]) by \(delta.floats[0]) is too long")
         }
+        let count = span > 0 ? Int(span.rounded(.up)) : 0
         if start.isInteger && limit.isInteger && delta.isInteger {
             let (s, l, d) = (start.ints[0], limit.ints[0], delta.ints[0])
             guard d != 0 else { throw ImportError(.invalidModel, "Range delta is 0") }
-            let count = max(0, Int(((Double(l) - Double(s)) / Double(d)).rounded(.up)))
             return ConstantTensor(ints: (0..<count).map { s + Int64($0) * d })
         }
         let (s, l, d) = (start.floats[0], limit.floats[0], delta.floats[0])
         guard d != 0 else { throw ImportError(.invalidModel, "Range delta is 0") }
-        let count = max(0, Int(((l - s) / d).rounded(.up)))
         return ConstantTensor(shape: [count], floats: (0..<count).map { s + Float($0) * d })
     }
 }

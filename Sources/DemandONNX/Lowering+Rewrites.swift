@@ -205,6 +205,9 @@ private struct Rewriter {
             guard given.count == shape.count else {
                 throw ImportError(.invalidModel, "scales \(given) do not match the input rank \(shape.count)", node: node.label)
             }
+            guard given.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 65536 }) else {
+                throw ImportError(.invalidModel, "scales \(given) must be positive and finite", node: node.label)
+            }
             sizes = zip(shape, given).map { Int((Float($0) * $1).rounded(.down)) }
         }
         guard let finalScales = scales, let finalSizes = sizes else {

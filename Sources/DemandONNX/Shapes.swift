@@ -148,7 +148,7 @@ enum Shapes {
                 end = min(max(end, -1), dim - 1)
             }
             let span = step > 0 ? end - start : start - end
-            let count = span <= 0 ? 0 : Int((span + abs(step) - 1) / abs(step))
+            let count = span <= 0 ? 0 : Int((UInt64(span) + step.magnitude - 1) / step.magnitude)
             ranges[axis] = (Int(start), Int(step), count)
         }
         return ranges

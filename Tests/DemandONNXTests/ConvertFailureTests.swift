@@ -1,5 +1,6 @@
 import DemandFormat
 @testable import DemandONNX
+import DemandLayer
 import DemandTensor
 import DemandTestSupport
 import Foundation
@@ -244,8 +245,12 @@ import Testing
                 }
                 let destination = "\(directory)/\(name)-\(round).dlm"
                 do {
-                    try Converter.convert(modelBytes: bytes, directory: directory, to: destination)
+                    let summary = try Converter.convert(modelBytes: bytes, directory: directory, to: destination)
                     outcomes.converted += 1
+                    // What converts also runs (or fails with an error) on zero inputs.
+                    var inputs: [String: Tensor] = [:]
+                    for input in summary.model.manifest.inputs { inputs[input.name] = Tensor(zeros: input.shape) }
+                    _ = try? run(summary.model, inputs)
                     Scratch.remove(destination)
                 } catch {
                     outcomes.refused += 1
