@@ -194,3 +194,48 @@ import Testing
         #expect(y.shape == [1, 64])
     }
 }
+
+/// Resize and Upsample before opset 11: asymmetric coordinates; nearest rounds
+/// down when enlarging and up when shrinking (as onnxruntime does).
+@Suite struct LegacyResizeTests {
+    func resize(opset: Int, op: String = "Resize", mode: String, scales: [Float], name: String = #function) throws -> (Manifest.Node, Converter.Summary) {
+        var b = ONNXBuilder(opset: opset)
+        b.input("x", [1, 1, 5, 7])
+        b.initializer("scales", [4], scales)
+        b.node(op, ["x", "scales"], ["y"], name: "up", ["mode": .s(mode)])
+        b.output("y")
+        let (summary, _) = try convert(b, name: name + mode + "\(scales[2])")
+        return (try #require(summary.model.layers.first?.nodes.first), summary)
+    }
+
+    @Test func nearestShrinkRoundsUpAndEnlargeRoundsDown() throws {
+        let x = tensor([1, 1, 5, 7], (0..<35).map(Float.init))
+        for (scales, rounding) in [([1, 1, 0.6, 0.5] as [Float], "ceil"), ([1, 1, 1.5, 2.5], "floor")] {
+            let (node, summary) = try resize(opset: 10, mode: "nearest", scales: scales)
+            #expect(node.op == "Resize")
+            #expect(node.attributes["coordinate_transformation_mode"] == .string("asymmetric"))
+            #expect(node.attributes["nearest_mode"] == .string(rounding))
+            let y = try run(summary.model, ["x": x])["y"]!
+            let (height, width) = (y.shape[2], y.shape[3])
+            #expect(height == Int(5 * scales[2]) && width == Int(7 * scales[3]))
+            for i in 0..<height {
+                for j in 0..<width {
+                    func source(_ k: Int, _ scale: Float, _ size: Int) -> Int {
+                        let position = Float(k) / scale
+                        return min(size - 1, Int(rounding == "ceil" ? position.rounded(.up) : position.rounded(.down)))
+                    }
+                    #expect(y.data[i * width + j] == x.data[source(i, scales[2], 5) * 7 + source(j, scales[3], 7)], "(\(i), \(j))")
+                }
+            }
+        }
+        #expect(throws: ImportError.self) { try resize(opset: 10, mode: "nearest", scales: [1, 1, 0.5, 2]) }
+    }
+
+    @Test func upsampleBecomesResizeUnlessWholeNearest() throws {
+        let (linear, _) = try resize(opset: 9, op: "Upsample", mode: "linear", scales: [1, 1, 2, 3])
+        #expect(linear.op == "Resize" && linear.attributes["mode"] == .string("linear"))
+        #expect(linear.attributes["sizes"] == .ints([1, 1, 10, 21]))
+        let (whole, _) = try resize(opset: 9, op: "Upsample", mode: "nearest", scales: [1, 1, 2, 2])
+        #expect(whole.op == "Upsample", "whole-number nearest keeps the runtime's Upsample")
+    }
+}
