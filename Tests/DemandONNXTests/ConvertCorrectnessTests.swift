@@ -239,3 +239,30 @@ import Testing
         #expect(whole.op == "Upsample", "whole-number nearest keeps the runtime's Upsample")
     }
 }
+
+/// Activations fuse into the Conv, Gemm or Add before them, with the same numbers.
+@Suite struct ActivationFusionTests {
+    @Test(arguments: [("LeakyRelu", "leaky_relu"), ("Sigmoid", "sigmoid"), ("Clip", "clip"), ("Relu", "relu")])
+    func fusesIntoConv(op: String, activation: String) throws {
+        var b = ONNXBuilder(opset: 13)
+        b.input("x", [1, 2, 6, 6])
+        let w = b.weight("w", [3, 2, 3, 3])
+        b.initializer("lo", [], [-0.1])
+        b.initializer("hi", [], [0.3])
+        b.node("Conv", ["x", "w"], ["c"], name: "conv")
+        let attributes: [String: ONNXBuilder.Attr] = op == "LeakyRelu" ? ["alpha": .f(0.2)] : [:]
+        b.node(op, op == "Clip" ? ["c", "lo", "hi"] : ["c"], ["y"], name: "act", attributes)
+        b.output("y")
+        let (summary, _) = try convert(b, name: "fuse\(op)")
+        let nodes = summary.model.layers.flatMap(\.nodes)
+        #expect(nodes.map(\.op) == ["Conv"] && nodes[0].attributes["activation"] == .string(activation), "\(nodes)")
+
+        var r = ONNXBuilder(seed: 11)
+        let x = tensor([1, 2, 6, 6], r.randomValues(72))
+        let conv = try reference("Conv", [:], [x, tensor([3, 2, 3, 3], w)])
+        let separate: [String: AttributeValue] = op == "LeakyRelu" ? ["alpha": .float(0.2)] : op == "Clip" ? ["min": .float(-0.1), "max": .float(0.3)] : [:]
+        let expected = try reference(op, separate, [conv])
+        let closeness = Closeness(actual: try run(summary.model, ["x": x])["y"]!, expected: expected)
+        #expect(closeness.passes(tolerance: 1e-5), "\(closeness.describe(tolerance: 1e-5))")
+    }
+}
