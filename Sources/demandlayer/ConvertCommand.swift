@@ -17,8 +17,9 @@ struct ConvertCommand: ParsableCommand {
               - shape subgraphs (Shape, Gather, Unsqueeze, Concat, Range,
                 ConstantOfShape, Cast, arithmetic) and every node whose inputs
                 are all constant are evaluated now;
-              - BatchNormalization folds into the Conv before it; Relu fuses into
-                Conv, Gemm and Add; Split becomes Slices; Dropout and Identity vanish;
+              - BatchNormalization folds into the Conv before it; Relu, LeakyRelu,
+                Sigmoid and Clip fuse into Conv, Gemm and Add; Split becomes Slices;
+                Dropout and Identity vanish;
               - nodes are grouped into layers, each a weighted node plus the
                 weightless nodes after it; a layer is the unit read from disk.
 
