@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies run one way:
-// CURing, COpenBLAS → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo, DemandONNX → demandlayer (CLI)
+// CURing, COpenBLAS, CKernels → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo, DemandONNX → demandlayer (CLI)
 //                                                          DemandLayer → DemandLayerC (C API), classify-swift (example)
 let package = Package(
     name: "demandlayer",
@@ -28,10 +28,15 @@ let package = Package(
             name: "COpenBLAS",
             linkerSettings: [.linkedLibrary("openblas")]
         ),
+        // Elementwise kernels compiled for AVX2 + FMA, picked at run time (the rest targets baseline x86-64).
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
 
         // The library.
         .target(name: "DemandIO", dependencies: ["CURing"]),
-        .target(name: "DemandTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "DemandTensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "DemandFormat", dependencies: ["CURing", "DemandIO", "DemandTensor"]),
         .target(name: "DemandLayer", dependencies: ["CURing", "DemandIO", "DemandFormat", "DemandTensor"]),
         .target(name: "DemandZoo", dependencies: ["DemandFormat", "DemandTensor"]),

@@ -22,8 +22,7 @@ struct Failure: Error {
         case .readFailed: DL_ERROR_READ_FAILED
         case .checksumMismatch: DL_ERROR_CHECKSUM_MISMATCH
         case .invalidInput: DL_ERROR_INVALID_INPUT
-        // A data-dependent operator failure (a Gather index out of range) comes from the input values.
-        case .operatorFailed: DL_ERROR_INVALID_INPUT
+        case .operatorFailed: DL_ERROR_OPERATOR_FAILED
         case .cancelled: DL_ERROR_CANCELLED
         case .sessionClosed: DL_ERROR_SESSION_CLOSED
         }

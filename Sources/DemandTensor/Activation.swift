@@ -41,9 +41,9 @@ public enum Activation: Hashable, Sendable {
                 destination[i] = x >= 0 ? x : x * alpha
             }
         case .sigmoid:
-            VectorMath.map(SigmoidFunction.self, from: source, to: destination, count: count, adding: bias)
+            VectorMath.apply(.sigmoid, from: source, to: destination, count: count, adding: bias)
         case .silu:
-            VectorMath.map(SiluFunction.self, from: source, to: destination, count: count, adding: bias)
+            VectorMath.apply(.silu, from: source, to: destination, count: count, adding: bias)
         case .clip(let low, let high):
             for i in 0..<count {
                 let x = source[i] + bias

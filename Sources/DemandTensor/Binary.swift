@@ -11,8 +11,11 @@ import Darwin
 public enum BinaryFunction: Hashable, Sendable {
     /// Sum: one or more inputs.
     case add
+    /// A − B.
     case sub
+    /// A · B.
     case mul
+    /// A / B.
     case div
     /// A raised to B.
     case pow

@@ -3,17 +3,22 @@
 /// outH = strides.height·(H − 1) + outputPadding.height + dilations.height·(kH − 1) + 1 − pads.top − pads.bottom.
 /// (ONNX's output_shape attribute is not taken: the converter resolves it into pads.)
 public struct ConvTranspose2dParameters: Hashable, Sendable {
+    /// Steps between the output positions of adjacent input pixels.
     public var strides: Size2d
+    /// Rows and columns cropped from each side of the full output.
     public var pads: Padding2d
     /// Extra rows and columns at the bottom and right, each less than the stride or the dilation.
     public var outputPadding: Size2d
+    /// Spacing between kernel taps.
     public var dilations: Size2d
+    /// Channel groups: input and output channels split into this many independent parts.
     public var groups: Int
     /// Applied to (convolution + bias) in one pass at the end.
     public var activation: Activation
     /// The model's `kernel_shape`, if it gave one; checked against W's shape.
     public var kernelShape: Size2d?
 
+    /// Parameters with ONNX's defaults for anything not given.
     public init(strides: Size2d = .one, pads: Padding2d = .zero, outputPadding: Size2d = Size2d(0), dilations: Size2d = .one,
                 groups: Int = 1, activation: Activation = .none, kernelShape: Size2d? = nil) {
         self.strides = strides
@@ -80,6 +85,7 @@ enum ConvTranspose2d {
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let rowsPerBand = g.rowsPerBand(budgetFloats: workspace.columnBudgetFloats)
         let columns = workspace.floats(depth * rowsPerBand * g.inWidth)
+        let tiles = tilesOutput(parameters, g)
         for n in 0..<g.batch {
             for group in 0..<g.groups {
                 // x is (C/g, H·W), w is (C/g, M/g·kH·kW), y is (M/g, outH·outW)
@@ -87,17 +93,53 @@ enum ConvTranspose2d {
                 let w = weight.data + group * perGroupIn * depth
                 let firstChannel = group * perGroupOut
                 let y = output.data + (n * g.outChannels + firstChannel) * outPlane
-                for channel in 0..<perGroupOut {
-                    (y + channel * outPlane).update(repeating: bias?.data[firstChannel + channel] ?? 0, count: outPlane)
+                let channelBias = bias.map { UnsafePointer($0.data + firstChannel) }
+                if !tiles {
+                    for channel in 0..<perGroupOut { (y + channel * outPlane).update(repeating: channelBias?[channel] ?? 0, count: outPlane) }
                 }
                 for bandStart in stride(from: 0, to: g.inHeight, by: rowsPerBand) {
                     let rows = bandStart..<min(bandStart + rowsPerBand, g.inHeight)
                     let bandColumns = rows.count * g.inWidth
                     BLAS.sgemm(transposeA: true, m: depth, n: bandColumns, k: perGroupIn, a: w, lda: depth,
                                b: x + bandStart * g.inWidth, ldb: inPlane, c: columns, ldc: bandColumns)
-                    col2im(columns, rows: rows, g, parameters, into: y)
+                    if tiles {
+                        scatterTiles(columns, rows: rows, g, bias: channelBias, into: y)
+                    } else {
+                        col2im(columns, rows: rows, g, parameters, into: y)
+                    }
                 }
                 parameters.activation.apply(to: y, count: perGroupOut * outPlane)
+            }
+        }
+    }
+
+    /// Whether the kernel windows tile the output exactly (stride = kernel,
+    /// no dilation, padding or output padding): every output pixel then gets
+    /// one tap of one input pixel, so the column entries are written (with
+    /// the bias) rather than added into a bias-filled output.
+    static func tilesOutput(_ p: ConvTranspose2dParameters, _ g: Geometry) -> Bool {
+        p.strides == Size2d(height: g.kernelHeight, width: g.kernelWidth) && p.dilations == .one && p.pads.isZero
+            && p.outputPadding == Size2d(0)
+    }
+
+    /// The tiling case of `col2im`: output pixel (ih·kH + kh, iw·kW + kw)
+    /// = column (m, kh, kw) entry (ih, iw) + bias.
+    private static func scatterTiles(_ columns: UnsafePointer<Float>, rows: Range<Int>, _ g: Geometry, bias: UnsafePointer<Float>?,
+                                     into y: UnsafeMutablePointer<Float>) {
+        let (kernelHeight, kernelWidth, inWidth, outWidth) = (g.kernelHeight, g.kernelWidth, g.inWidth, g.outWidth)
+        let bandColumns = rows.count * inWidth
+        for channel in 0..<g.outChannelsPerGroup {
+            let plane = y + channel * g.outHeight * outWidth
+            let shift = bias?[channel] ?? 0
+            for kh in 0..<kernelHeight {
+                for kw in 0..<kernelWidth {
+                    var source = columns + ((channel * kernelHeight + kh) * kernelWidth + kw) * bandColumns
+                    for ih in rows {
+                        let destination = plane + (ih * kernelHeight + kh) * outWidth + kw
+                        for iw in 0..<inWidth { destination[iw * kernelWidth] = source[iw] + shift }
+                        source += inWidth
+                    }
+                }
             }
         }
     }

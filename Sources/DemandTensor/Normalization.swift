@@ -9,11 +9,16 @@ import Darwin
 /// ONNX LRN: y = x / (bias + alpha/size · Σ x²)^beta, the sum over channels
 /// c − ⌊(size − 1)/2⌋ ... c + ⌈(size − 1)/2⌉ that exist.
 public struct LRNParameters: Hashable, Sendable {
+    /// Channels in the window, centred on the channel normalized.
     public var size: Int
+    /// Scale of the window's sum of squares (divided by `size`).
     public var alpha: Float
+    /// Exponent of the divisor.
     public var beta: Float
+    /// Added to the scaled sum before the exponent.
     public var bias: Float
 
+    /// Parameters with ONNX's defaults for anything not given.
     public init(size: Int, alpha: Float = 1e-4, beta: Float = 0.75, bias: Float = 1) {
         self.size = size
         self.alpha = alpha
@@ -47,9 +52,14 @@ enum Normalization {
                 let gamma = scale.data
                 for i in 0..<length { destination[i] = (source[i] - mean) * inverse * gamma[i] }
             default:
-                for i in 0..<length {
-                    let shift = bias.map { $0.data[$0.elementCount == 1 ? 0 : i] } ?? 0
-                    destination[i] = (source[i] - mean) * inverse * scale.data[i * scaleStride] + shift
+                // A single-value Scale or B: strides of 0 (no B reads a zero).
+                var zero: Float = 0
+                let biasStride = bias.map { $0.elementCount == 1 ? 0 : 1 } ?? 0
+                withUnsafePointer(to: &zero) { zero in
+                    let beta = bias.map { UnsafePointer($0.data) } ?? zero
+                    for i in 0..<length {
+                        destination[i] = (source[i] - mean) * inverse * scale.data[i * scaleStride] + beta[i * biasStride]
+                    }
                 }
             }
         }
@@ -130,64 +140,6 @@ enum Normalization {
                 let destination = output.data + (n * channels + c) * plane
                 for i in 0..<plane { destination[i] = source[i] / powf(p.bias + coefficient * squares[i], p.beta) }
             }
-        }
-    }
-}
-
-/// ONNX ReduceSum and ReduceMean: over `axes` (every axis when nil or
-/// empty), keeping them as size 1 when `keepDims`.
-public struct ReduceParameters: Hashable, Sendable {
-    public enum Kind: Hashable, Sendable { case sum, mean }
-
-    public var kind: Kind
-    public var axes: [Int]?
-    public var keepDims: Bool
-
-    public init(kind: Kind, axes: [Int]? = nil, keepDims: Bool = true) {
-        self.kind = kind
-        self.axes = axes
-        self.keepDims = keepDims
-    }
-
-    /// Whether each axis of a rank-`rank` input is reduced.
-    func reducedAxes(rank: Int) -> [Bool] {
-        guard let axes, !axes.isEmpty else { return .init(repeating: true, count: rank) }
-        var reduced = [Bool](repeating: false, count: rank)
-        for axis in axes { reduced[normalized(axis, rank: rank)] = true }
-        return reduced
-    }
-}
-
-/// Reductions as one walk of the input in memory order: each input row adds
-/// into the output either as one total (the row runs along reduced axes) or
-/// elementwise (it runs along kept axes).
-enum Reduce {
-    static func run(_ p: ReduceParameters, input: Tensor, output: Tensor) {
-        let reduced = p.reducedAxes(rank: input.shape.rank)
-        var outputStrides = [Int](repeating: 0, count: input.shape.rank)
-        var step = 1
-        for axis in (0..<input.shape.rank).reversed() where !reduced[axis] {
-            outputStrides[axis] = step
-            step *= input.shape[axis]
-        }
-        let layout = StridedLayout(dims: input.shape.dims, operandStrides: [StridedLayout.contiguousStrides(input.shape), outputStrides])
-        var cursor = RowCursor(layout)
-        let length = layout.rowLength
-        let outputStep = layout.strides[1][layout.dims.count - 1]
-        output.data.update(repeating: 0, count: output.elementCount)
-        for _ in 0..<layout.rowCount {
-            let source = input.data + cursor.offsets[0]
-            let destination = output.data + cursor.offsets[1]
-            if outputStep == 0 {
-                destination[0] += Normalization.sum(source, count: length)
-            } else {
-                for i in 0..<length { destination[i] += source[i] }
-            }
-            cursor.advance()
-        }
-        if p.kind == .mean {
-            let scale = Float(output.elementCount) / Float(input.elementCount)
-            for i in 0..<output.elementCount { output.data[i] *= scale }
         }
     }
 }

@@ -4,11 +4,16 @@
 /// ONNX's clamping (so ends of ±9223372036854775807 mean "to the end").
 /// A negative step walks backwards. Steps default to 1.
 public struct SliceParameters: Hashable, Sendable {
+    /// First index along each sliced axis (negative from the end).
     public var starts: [Int]
+    /// Index past the last along each sliced axis (negative from the end; clamped).
     public var ends: [Int]
+    /// The sliced axes, in the order of `starts`; nil means 0, 1, ...
     public var axes: [Int]?
+    /// Step along each sliced axis, nonzero; nil means 1 everywhere.
     public var steps: [Int]?
 
+    /// A slice as ONNX's constant inputs give it.
     public init(starts: [Int], ends: [Int], axes: [Int]? = nil, steps: [Int]? = nil) {
         self.starts = starts
         self.ends = ends
@@ -80,14 +85,24 @@ public struct SliceParameters: Hashable, Sendable {
 /// count (negative counts crop). New cells hold `value` (constant), mirror
 /// the input without repeating the edge (reflect), or repeat the edge (edge).
 public struct PadParameters: Hashable, Sendable {
+    /// What fills the new cells.
     public enum Mode: String, Hashable, Sendable, CaseIterable {
-        case constant, reflect, edge
+        /// `value`.
+        case constant
+        /// The input mirrored about its first and last element.
+        case reflect
+        /// The input's first or last element repeated.
+        case edge
     }
 
+    /// Begin counts for every axis, then end counts for every axis; negative crops.
     public var pads: [Int]
+    /// What fills the new cells.
     public var mode: Mode
+    /// The fill of constant mode.
     public var value: Float
 
+    /// Padding with ONNX's defaults (constant 0).
     public init(pads: [Int], mode: Mode = .constant, value: Float = 0) {
         self.pads = pads
         self.mode = mode
@@ -109,32 +124,50 @@ public struct PadParameters: Hashable, Sendable {
 /// and clamps it into the input; linear mode clamps it into [0, in − 1] and
 /// blends the two neighbouring pixels.
 public struct ResizeParameters: Hashable, Sendable {
+    /// How an output pixel is computed from the input.
     public enum Mode: String, Hashable, Sendable, CaseIterable {
-        case nearest, linear
+        /// The nearest input pixel, by `nearestMode`.
+        case nearest
+        /// Bilinear blend of the four surrounding input pixels.
+        case linear
     }
 
+    /// ONNX coordinate_transformation_mode: how an output index maps to an input coordinate.
     public enum CoordinateMode: String, Hashable, Sendable, CaseIterable {
+        /// (x + ½)/scale − ½
         case halfPixel = "half_pixel"
+        /// As half_pixel, but 0 when the output length is 1.
         case pytorchHalfPixel = "pytorch_half_pixel"
+        /// x·(in − 1)/(out − 1), 0 when the output length is 1.
         case alignCorners = "align_corners"
+        /// x/scale
         case asymmetric
     }
 
+    /// ONNX nearest_mode: how nearest mode rounds an input coordinate.
     public enum NearestMode: String, Hashable, Sendable, CaseIterable {
+        /// To the nearest integer, halves down.
         case roundPreferFloor = "round_prefer_floor"
+        /// To the nearest integer, halves up.
         case roundPreferCeil = "round_prefer_ceil"
+        /// Down.
         case floor
+        /// Up.
         case ceil
     }
 
+    /// Nearest or linear.
     public var mode: Mode
+    /// How output indices map to input coordinates.
     public var coordinateMode: CoordinateMode
+    /// How nearest mode rounds.
     public var nearestMode: NearestMode
     /// The full output shape (rank 4), if given.
     public var sizes: [Int]?
     /// One scale per axis (rank 4), if given: [1, 1, scaleH, scaleW].
     public var scales: [Float]?
 
+    /// Parameters with ONNX's defaults for anything not given; give `sizes`, `scales` or both.
     public init(mode: Mode = .nearest, coordinateMode: CoordinateMode = .halfPixel, nearestMode: NearestMode = .roundPreferFloor,
                 sizes: [Int]? = nil, scales: [Float]? = nil) {
         self.mode = mode

@@ -14,16 +14,22 @@ public enum UnaryFunction: Hashable, Sendable {
     case hardSigmoid(alpha: Float, beta: Float)
     /// x · max(0, min(1, x/6 + 1/2))
     case hardSwish
+    /// Hyperbolic tangent.
     case tanh
+    /// The error function.
     case erf
     /// x/2 · (1 + erf(x/√2)), or with `tanhApproximation`
     /// x/2 · (1 + tanh(√(2/π) · (x + 0.044715·x³))).
     case gelu(tanhApproximation: Bool)
+    /// Square root.
     case sqrt
     /// 1/x
     case reciprocal
+    /// e^x
     case exp
+    /// −x
     case neg
+    /// |x|
     case abs
     /// Natural logarithm.
     case log
@@ -84,21 +90,21 @@ public enum UnaryFunction: Hashable, Sendable {
                 destination[i] = x * (gate < 0 ? 0 : (gate > 1 ? 1 : gate))
             }
         case .tanh:
-            VectorMath.map(TanhFunction.self, from: source, to: destination, count: count)
+            VectorMath.apply(.tanh, from: source, to: destination, count: count)
         case .erf:
-            VectorMath.map(ErfFunction.self, from: source, to: destination, count: count)
+            VectorMath.apply(.erf, from: source, to: destination, count: count)
         case .gelu(let tanhApproximation):
             if tanhApproximation {
-                VectorMath.map(GeluTanhFunction.self, from: source, to: destination, count: count)
+                VectorMath.apply(.geluTanh, from: source, to: destination, count: count)
             } else {
-                VectorMath.map(GeluFunction.self, from: source, to: destination, count: count)
+                VectorMath.apply(.gelu, from: source, to: destination, count: count)
             }
         case .sqrt:
             for i in 0..<count { destination[i] = source[i].squareRoot() }
         case .reciprocal:
             for i in 0..<count { destination[i] = 1 / source[i] }
         case .exp:
-            VectorMath.map(ExpFunction.self, from: source, to: destination, count: count)
+            VectorMath.apply(.exp, from: source, to: destination, count: count)
         case .neg:
             for i in 0..<count { destination[i] = -source[i] }
         case .abs:

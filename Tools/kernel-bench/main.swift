@@ -47,6 +47,8 @@ let cases: [BenchCase] = [
     BenchCase(name: "yolo resize nearest x2 256x20x20", type: "Resize",
               attributes: ["mode": .string("nearest"), "coordinate_transformation_mode": .string("asymmetric"), "nearest_mode": .string("floor"),
                            "scales": .floats([1, 1, 2, 2])], inputs: [[1, 256, 20, 20]]),
+    BenchCase(name: "yolo upsample x2 256x20x20 (for comparison)", type: "Upsample", attributes: ["scales": .floats([1, 1, 2, 2])],
+              inputs: [[1, 256, 20, 20]]),
     BenchCase(name: "yolo resize nearest x2 128x40x40", type: "Resize",
               attributes: ["mode": .string("nearest"), "scales": .floats([1, 1, 2, 2])], inputs: [[1, 128, 40, 40]]),
     BenchCase(name: "yolo slice channel half 64x160x160", type: "Slice", attributes: ["starts": .ints([32]), "ends": .ints([64]), "axes": .ints([1])],
@@ -56,6 +58,8 @@ let cases: [BenchCase] = [
     BenchCase(name: "yolo pad maxpool border 128x20x20", type: "Pad", attributes: ["pads": .ints([0, 0, 2, 2, 0, 0, 2, 2])], inputs: [[1, 128, 20, 20]]),
     BenchCase(name: "ocr convtranspose 64→64 2x2 s2 80x80", type: "ConvTranspose", attributes: ["strides": .ints([2, 2])],
               inputs: [[1, 64, 80, 80], [64, 64, 2, 2], [64]], flops: 2 * 64 * 64 * 4 * 80 * 80),
+    BenchCase(name: "ocr convtranspose's sgemm alone", type: "MatMul", attributes: [:], inputs: [[256, 64], [64, 6400]],
+              flops: 2 * 64 * 64 * 4 * 80 * 80),
     BenchCase(name: "ocr convtranspose 24→24 3x3 s2 p1 160x160", type: "ConvTranspose",
               attributes: ["strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]), "output_padding": .ints([1, 1])],
               inputs: [[1, 24, 160, 160], [24, 24, 3, 3], [24]], flops: 2 * 24 * 24 * 9 * 160 * 160),
@@ -75,7 +79,7 @@ func nextUnit() -> Float {
 func padded(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
 
 let filter = CommandLine.arguments.dropFirst().first
-print(padded("case", 44), "median ms", "  rate")
+print(padded("case", 44), "median ms", "min ms   ", "  rate")
 for benchCase in cases where filter.map({ benchCase.name.contains($0) }) ?? true {
     let op = try Operator(type: benchCase.type, attributes: benchCase.attributes)
     let outputShape = try op.outputShape(inputs: benchCase.inputs)
@@ -96,7 +100,7 @@ for benchCase in cases where filter.map({ benchCase.name.contains($0) }) ?? true
     for _ in 0..<3 { try op.execute(inputs: inputs, output: output, workspace: workspace) }
     var times: [Double] = []
     let start = seconds()
-    while times.count < 20 || (seconds() - start < 0.5 && times.count < 500) {
+    while times.count < 20 || (seconds() - start < 1 && times.count < 1000) {
         let t0 = seconds()
         try op.execute(inputs: inputs, output: output, workspace: workspace)
         times.append(seconds() - t0)
@@ -110,5 +114,5 @@ for benchCase in cases where filter.map({ benchCase.name.contains($0) }) ?? true
         let bytes = Double(4 * (inputs.reduce(0) { $0 + $1.elementCount } + output.elementCount))
         rate = "\(Int(bytes / median / 1e9 * 10) / 10) GB/s"
     }
-    print(padded(benchCase.name, 44), padded("\(Double(Int(median * 1e6)) / 1000)", 9), " ", rate)
+    print(padded(benchCase.name, 44), padded("\(Double(Int(median * 1e6)) / 1000)", 9), padded("\(Double(Int(times[0] * 1e6)) / 1000)", 9), " ", rate)
 }

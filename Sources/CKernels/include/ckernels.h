@@ -1,0 +1,40 @@
+// Elementwise kernels built for AVX2 + FMA and chosen at run time: the
+// library itself targets baseline x86-64 (SSE2), where Swift's SIMD8<Float>
+// runs four lanes at a time without fused multiply-add. Each function is
+// compiled with __attribute__((target("avx2,fma"))), so the rest of the
+// binary still runs on older CPUs; call one only when dl_kernels_have_avx2()
+// returns 1. The formulas match DemandTensor's VectorMath (Swift) exactly.
+//
+// Every function reads x[0..count) and writes y[0..count); x and y may be
+// the same pointer. `bias` is added to each x first (a conv's per-channel
+// bias fused into its activation).
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+
+/// 1 when the CPU has AVX2 and FMA (and the compiler could build the kernels), else 0.
+int dl_kernels_have_avx2(void);
+
+/// y = 1 / (1 + e^-(x + bias))
+void dl_avx2_sigmoid(const float *x, float *y, size_t count, float bias);
+/// y = (x + bias) · sigmoid(x + bias)
+void dl_avx2_silu(const float *x, float *y, size_t count, float bias);
+/// y = tanh(x)
+void dl_avx2_tanh(const float *x, float *y, size_t count);
+/// y = erf(x)
+void dl_avx2_erf(const float *x, float *y, size_t count);
+/// y = x/2 · (1 + erf(x/√2))
+void dl_avx2_gelu(const float *x, float *y, size_t count);
+/// y = x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³)))
+void dl_avx2_gelu_tanh(const float *x, float *y, size_t count);
+/// y = e^x
+void dl_avx2_exp(const float *x, float *y, size_t count);
+/// y = e^(x − shift); returns Σ y (one softmax line).
+float dl_avx2_exp_sum(const float *x, float *y, size_t count, float shift);
+/// y = softmax(x) over one contiguous line of count ≥ 1 values (max-subtracted).
+void dl_avx2_softmax_line(const float *x, float *y, size_t count);
+/// y = e^(x − maxima); sums += y, elementwise (one row of a strided softmax).
+void dl_avx2_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count);
+
+#endif
