@@ -23,7 +23,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from . import images
-from .cases import FP32_TOLERANCE, prepare_directory, rng, write_case
+from .cases import FP32_TOLERANCE, prepare_directory, rng, state_fp16_bound, write_case
 
 LOGIT_STD = 3.0
 
@@ -140,7 +140,9 @@ def write_all(root, only=None, list_only=False):
                              tolerance={"fp32": FP32_TOLERANCE},
                              notes=f"{file} from onnx {onnx.__version__}, ConstantOfShape weights replaced by seeded initializers, "
                                    f"classifier scaled by {factor:.4g} for logit std {LOGIT_STD}")
+        description = state_fp16_bound(directory, {data_input: picture}, outputs)
         weight_bytes = sum(t.raw_data.__len__() for t in model.graph.initializer)
         summary = ", ".join(f"{k} {v.shape} max {float(np.max(v)):.3g}" for k, v in outputs.items())
-        print(f"{name}: {weight_bytes / 2**20:.0f} MiB of weights; {summary} [{time.monotonic() - start:.1f} s]",
+        print(f"{name}: {weight_bytes / 2**20:.0f} MiB of weights; {summary}; fp16 bound "
+              f"{description['tolerance'].get('fp16', 'none')} [{time.monotonic() - start:.1f} s]",
               file=sys.stderr)
