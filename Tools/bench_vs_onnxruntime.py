@@ -174,7 +174,9 @@ def main():
     if arguments.json:
         print(json.dumps(summary, indent=1))
         return
-    print(f"{pathlib.Path(arguments.model).name}: {summary['weight_bytes'] / 2**20:.1f} MiB of weights, "
+    model = pathlib.Path(arguments.model)
+    label = f"{model.parent.name}/{model.name}" if model.stem == "model" else model.name
+    print(f"{label}: {summary['weight_bytes'] / 2**20:.1f} MiB of weights, "
           f"{arguments.threads} thread(s), {arguments.runs} rounds interleaved, depth {arguments.depth}, "
           f"onnxruntime {onnxruntime.__version__} ({arguments.ort_optimization})")
     print(f"{'':<12} {'median ms':>10} {'min':>9} {'max':>9}")
