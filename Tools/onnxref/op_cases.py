@@ -8,7 +8,7 @@ graph_cases.py.
 
 import numpy as np
 
-from .graph import INT64_MAX, INT64_MIN, Graph
+from .graph import Graph
 
 CASES = {}
 

@@ -36,6 +36,7 @@ WHEEL_MODELS = {
 }
 NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2"]
 
+
 def _picture(name, kind, shape, normalization):
     random = rng(name)
     _, _, height, width = shape
