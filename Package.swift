@@ -3,11 +3,14 @@ import PackageDescription
 
 // Dependencies run one way:
 // CURing, COpenBLAS → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo → demandlayer (CLI)
+//                                                          DemandLayer → DemandLayerC (C API), classify-swift (example)
 let package = Package(
     name: "demandlayer",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "DemandLayer", targets: ["DemandLayer"]),
+        // The C API: libDemandLayerC.so, installed as libdemandlayer.so by Tools/install-lib.sh.
+        .library(name: "DemandLayerC", type: .dynamic, targets: ["DemandLayerC"]),
         .executable(name: "demandlayer", targets: ["demandlayer"]),
     ],
     dependencies: [
@@ -32,6 +35,13 @@ let package = Package(
         .target(name: "DemandLayer", dependencies: ["CURing", "DemandIO", "DemandFormat", "DemandTensor"]),
         .target(name: "DemandZoo", dependencies: ["DemandFormat", "DemandTensor"]),
 
+        // The C API: demandlayer.h (CDemandLayer) implemented in Swift with @_cdecl.
+        .target(name: "CDemandLayer"),
+        .target(name: "DemandLayerC", dependencies: ["CDemandLayer", "DemandLayer"]),
+
+        // Examples that link the library (the C one is built by Tools/ci/20-examples.sh).
+        .executableTarget(name: "classify-swift", dependencies: ["DemandLayer"], path: "Examples/swift/classify"),
+
         // The CLI.
         .executableTarget(
             name: "demandlayer",
@@ -47,6 +57,7 @@ let package = Package(
         .testTarget(name: "DemandTensorTests", dependencies: ["DemandTensor", "DemandTestSupport", "DemandZoo"]),
         .testTarget(name: "DemandFormatTests", dependencies: ["DemandFormat", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerTests", dependencies: ["DemandLayer", "DemandZoo", "DemandTestSupport"]),
+        .testTarget(name: "DemandLayerCTests", dependencies: ["CDemandLayer", "DemandLayerC", "DemandLayer", "DemandTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandLayer", "DemandFormat", "DemandTestSupport"]),
     ]
 )

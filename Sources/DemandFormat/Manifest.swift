@@ -55,16 +55,25 @@ import DemandTensor
 
 /// The decoded `manifest.json` of a model directory.
 public struct Manifest: Codable, Sendable, Equatable {
+    /// The value of `format` in every manifest.
     public static let formatName = "demandlayer-model"
+    /// The manifest version this reader writes and reads; a newer one is refused.
     public static let currentVersion = 1
 
+    /// Always `formatName`: tells a manifest from any other JSON file.
     public var format: String
+    /// The format version the manifest was written with.
     public var version: Int
+    /// The model's name (`resnet152`).
     public var name: String
+    /// The graph inputs, in order.
     public var inputs: [ValueInfo]
+    /// The graph outputs, in order.
     public var outputs: [ValueInfo]
+    /// The layers in execution order: the unit of reading.
     public var layers: [Layer]
 
+    /// A manifest of the current format and version.
     public init(name: String, inputs: [ValueInfo], outputs: [ValueInfo], layers: [Layer]) {
         self.format = Self.formatName
         self.version = Self.currentVersion
@@ -76,10 +85,14 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// A graph input or output.
     public struct ValueInfo: Codable, Sendable, Equatable {
+        /// The value's name in the graph.
         public var name: String
+        /// The element type the caller supplies (held as float32 at run time).
         public var dtype: DType
+        /// The value's static shape.
         public var shape: Shape
 
+        /// A graph value called `name` of type `dtype` and shape `shape`.
         public init(name: String, dtype: DType = .float32, shape: Shape) {
             self.name = name
             self.dtype = dtype
@@ -87,12 +100,18 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
+    /// One layer: the files read together and the nodes they feed.
     public struct Layer: Codable, Sendable, Equatable {
+        /// The layer's name, used in errors, stats and traces.
         public var name: String
+        /// The layer's weight files, read whole, in order.
         public var files: [File]
+        /// The weight tensors the layer's files hold.
         public var weights: [Weight]
+        /// The operators run for this layer, in order.
         public var nodes: [Node]
 
+        /// A layer with the given files, weights and nodes.
         public init(name: String, files: [File] = [], weights: [Weight] = [], nodes: [Node] = []) {
             self.name = name
             self.files = files
@@ -106,10 +125,14 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// One weight file, read whole.
     public struct File: Codable, Sendable, Equatable {
+        /// The file's path relative to the model directory (`layers/0003.bin`).
         public var path: String
+        /// The file's size in bytes, a multiple of `Layout.fileAlignment`.
         public var byteCount: Int
+        /// CRC-32C (Castagnoli) of the whole file, padding included.
         public var crc32c: UInt32
 
+        /// A file entry with its relative path, padded size and checksum.
         public init(path: String, byteCount: Int, crc32c: UInt32) {
             self.path = path
             self.byteCount = byteCount
@@ -117,15 +140,22 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
+    /// One weight tensor: where its bytes lie in the layer's files.
     public struct Weight: Codable, Sendable, Equatable {
+        /// The tensor's name, as nodes refer to it.
         public var name: String
+        /// How the bytes are stored (`float32` or `float16`).
         public var dtype: DType
+        /// The tensor's shape (a conv weight is outChannels, inChannels/groups, kH, kW).
         public var shape: Shape
         /// Index into the layer's `files`.
         public var file: Int
+        /// Where the tensor starts in its file, a multiple of `Layout.tensorAlignment`.
         public var offsetBytes: Int
+        /// The tensor's bytes: `shape.elementCount` times `dtype.byteWidth`.
         public var byteCount: Int
 
+        /// A weight entry placing tensor `name` in file `file` of its layer.
         public init(name: String, dtype: DType = .float32, shape: Shape, file: Int, offsetBytes: Int, byteCount: Int) {
             self.name = name
             self.dtype = dtype
@@ -136,13 +166,20 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
+    /// One operator application, ONNX-style.
     public struct Node: Codable, Sendable, Equatable {
+        /// The node's name, used in errors.
         public var name: String
+        /// The ONNX operator type (`Conv`, `Gemm`, ...).
         public var op: String
+        /// The values the node reads: graph inputs, weights or earlier nodes' outputs.
         public var inputs: [String]
+        /// The values the node writes (one).
         public var outputs: [String]
+        /// The operator's attributes by ONNX name.
         public var attributes: [String: AttributeValue]
 
+        /// A node applying `op` to `inputs`, writing `outputs`.
         public init(name: String, op: String, inputs: [String], outputs: [String], attributes: [String: AttributeValue] = [:]) {
             self.name = name
             self.op = op
@@ -166,11 +203,16 @@ public struct Manifest: Codable, Sendable, Equatable {
 /// float32 by the restore stage); graph inputs may also be integer, held as
 /// float32 at run time (exact for magnitudes below 2^24, e.g. token ids).
 public enum DType: String, Codable, Sendable, CaseIterable {
+    /// IEEE 754 single precision, 4 bytes.
     case float32
+    /// IEEE 754 half precision, 2 bytes (weights only; widened at restore).
     case float16
+    /// 64-bit signed integer (graph inputs only).
     case int64
+    /// 32-bit signed integer (graph inputs only).
     case int32
 
+    /// Bytes per element.
     public var byteWidth: Int {
         switch self {
         case .float32, .int32: 4
@@ -193,6 +235,7 @@ public enum Layout {
     /// Every tensor starts at a multiple of this many bytes within its file.
     public static let tensorAlignment = 64
 
+    /// `value` rounded up to a multiple of `alignment`.
     public static func roundUp(_ value: Int, to alignment: Int) -> Int {
         (value + alignment - 1) / alignment * alignment
     }

@@ -13,25 +13,32 @@ import Foundation
 public final class Model: Sendable {
     /// The model directory.
     public let path: String
-    public let manifest: Manifest
+    /// The parsed manifest.json (package-only: users see `inputs`, `outputs`
+    /// and `layerNames` from DemandLayer instead of the file's structure).
+    package let manifest: Manifest
     /// `operators[layer][node]`, parsed from the manifest.
-    public let operators: [[Operator]]
+    package let operators: [[Operator]]
     /// The shape of every value in the graph: inputs, weights and node outputs.
-    public let shapes: [String: Shape]
+    package let shapes: [String: Shape]
 
+    /// The model's name, from its manifest (`resnet152`).
     public var name: String { manifest.name }
-    public var layers: [Manifest.Layer] { manifest.layers }
+    /// The layers in execution order, as the manifest lists them.
+    package var layers: [Manifest.Layer] { manifest.layers }
     /// Bytes of all weight files (padded), the bytes one inference reads.
     public var weightByteCount: Int { manifest.layers.reduce(0) { $0 + $1.byteCount } }
     /// The largest layer's bytes: the least a buffer ring can hold.
     public var largestLayerByteCount: Int { manifest.layers.map(\.byteCount).max() ?? 0 }
 
     /// The absolute path of a layer file.
-    public func filePath(_ file: Manifest.File) -> String { path + "/" + file.path }
+    package func filePath(_ file: Manifest.File) -> String { path + "/" + file.path }
 
     /// The largest manifest a reader accepts; a larger one is refused, not read.
     public static let manifestByteLimit = 256 << 20
 
+    /// Opens and validates the model directory at `path` (`NAME.dlm`), naming
+    /// the field, layer and file at fault when it is not valid. Reads no weights
+    /// and keeps no file open.
     public static func open(_ path: String) throws(FormatError) -> Model {
         let directory = path.hasSuffix("/") ? String(path.dropLast()) : path
         let manifestPath = directory + "/manifest.json"

@@ -12,6 +12,7 @@ import Foundation
 /// Shapes are inferred as nodes are added, so a graph error surfaces at the
 /// node that causes it. Not thread-safe: one thread writes.
 public final class ModelWriter {
+    /// The `NAME.dlm` directory being written.
     public let destination: String
     private let temporaryDirectory: String
     private let name: String
@@ -51,11 +52,13 @@ public final class ModelWriter {
     /// The shape of a value added so far.
     public func shape(of value: String) -> Shape? { shapes[value] }
 
+    /// Declares graph input `name` with shape `shape`.
     public func addInput(_ name: String, shape: Shape) {
         inputs.append(.init(name: name, shape: shape))
         shapes[name] = shape
     }
 
+    /// Declares the value `name` (already produced) a graph output.
     public func addOutput(_ name: String) throws(FormatError) {
         guard let shape = shapes[name] else { throw FormatError(.invalidGraph, "output '\(name)' is not a value of the graph") }
         outputs.append(.init(name: name, shape: shape))

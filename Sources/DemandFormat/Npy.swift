@@ -20,6 +20,7 @@ public struct NpyArray: Sendable {
     /// The element type stored in the file (float64 is reported as float32,
     /// bool and uint8 as int32).
     public var dtype: DType
+    /// The array's shape.
     public var shape: Shape
     /// `shape.elementCount` values in C order.
     public var values: [Float]
@@ -30,12 +31,15 @@ public struct NpyArray: Sendable {
 
 /// Why a `.npy` file could not be read or written, naming the file.
 public struct NpyError: Error, CustomStringConvertible, Sendable {
+    /// The file concerned.
     public let path: String
+    /// What is wrong with it.
     public let message: String
 
     public var description: String { "\(path): \(message)" }
 }
 
+/// Reads and writes NumPy `.npy` files (see the layout at the top of this file).
 public enum Npy {
     /// Reads a `.npy` file. Throws `NpyError` naming the file for anything
     /// that is not a C-order array of a supported type.

@@ -10,6 +10,7 @@ import CURing
 /// used by one thread at a time (the read thread). Deinit waits for every
 /// read still in flight.
 public final class AioEngine: IOEngine, @unchecked Sendable {
+    /// Always `.aio`.
     public let kind = IOEngineKind.aio
     public let queueDepth: Int
     public let usesRegisteredBuffers = false

@@ -21,7 +21,9 @@ public final class AlignedBuffer: @unchecked Sendable {
     /// The alignment of `base`: one page, and what O_DIRECT needs everywhere.
     public static let alignment = 4096
 
+    /// The first byte, aligned as asked.
     public let base: UnsafeMutableRawPointer
+    /// The buffer's size in bytes.
     public let byteCount: Int
 
     /// Allocates `byteCount` bytes (at least one page is reserved when

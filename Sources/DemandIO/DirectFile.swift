@@ -20,6 +20,7 @@ import Glibc
 /// older kernels refuse it with EINVAL, so treating them alike keeps behavior
 /// independent of the kernel version.
 public final class DirectFile: @unchecked Sendable {
+    /// The path the file was opened with, for error messages.
     public let path: String
     /// Whether reads bypass the page cache (O_DIRECT). Reads of a direct file
     /// need buffer, offset and length aligned to 4096 bytes.

@@ -22,19 +22,33 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     /// The calling thread's `errno`.
     public static var current: Errno { Errno(rawValue: errno) }
 
+    /// EPERM
     public static let notPermitted = Errno(rawValue: EPERM)
+    /// ENOENT
     public static let noSuchFile = Errno(rawValue: ENOENT)
+    /// EINTR
     public static let interrupted = Errno(rawValue: EINTR)
+    /// EIO
     public static let ioError = Errno(rawValue: EIO)
+    /// EBADF
     public static let badFileDescriptor = Errno(rawValue: EBADF)
+    /// EAGAIN
     public static let resourceTemporarilyUnavailable = Errno(rawValue: EAGAIN)
+    /// ENOMEM
     public static let outOfMemory = Errno(rawValue: ENOMEM)
+    /// EACCES
     public static let permissionDenied = Errno(rawValue: EACCES)
+    /// EFAULT
     public static let badAddress = Errno(rawValue: EFAULT)
+    /// EBUSY
     public static let busy = Errno(rawValue: EBUSY)
+    /// EINVAL
     public static let invalidArgument = Errno(rawValue: EINVAL)
+    /// EMFILE
     public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
+    /// ENOSYS
     public static let noFunction = Errno(rawValue: ENOSYS)
+    /// EOPNOTSUPP
     public static let notSupported = Errno(rawValue: EOPNOTSUPP)
 
     /// The symbolic name (`EIO`) where known.

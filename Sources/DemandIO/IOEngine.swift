@@ -10,20 +10,32 @@ public enum IOEngineKind: String, Sendable, CaseIterable {
 
 /// Which engine to make: a specific one, or `auto` (the best that works here).
 public enum IOEngineChoice: String, Sendable, CaseIterable {
-    case auto, uring, aio, pread
+    /// io_uring where it works, else libaio, else pread.
+    case auto
+    /// io_uring, or fail if it is unavailable.
+    case uring
+    /// libaio, or fail if it is unavailable.
+    case aio
+    /// pread(2): always available, no overlap of requests.
+    case pread
 }
 
 /// One read: `byteCount` bytes at `offsetBytes` of `fd` into `destination`.
 /// For a file opened with O_DIRECT, all three of `destination`,
 /// `offsetBytes` and `byteCount` must be multiples of 4096.
 public struct ReadRequest {
+    /// The file to read.
     public var fd: Int32
+    /// Where in the file to start.
     public var offsetBytes: Int64
+    /// How many bytes to read.
     public var byteCount: Int
+    /// Where the bytes go; valid until the completion is returned.
     public var destination: UnsafeMutableRawPointer
     /// Opaque to the engine; returned with the completion.
     public var tag: UInt64
 
+    /// A read of `byteCount` bytes at `offsetBytes` of `fd` into `destination`.
     public init(fd: Int32, offsetBytes: Int64, byteCount: Int, destination: UnsafeMutableRawPointer, tag: UInt64) {
         self.fd = fd
         self.offsetBytes = offsetBytes
@@ -35,11 +47,13 @@ public struct ReadRequest {
 
 /// The outcome of one `ReadRequest`.
 public struct ReadCompletion: Sendable, Equatable {
+    /// The `tag` of the request that completed.
     public var tag: UInt64
     /// Bytes read (≥ 0; fewer than asked is a short read, 0 is end of file),
     /// or -errno.
     public var result: Int
 
+    /// The completion of the request tagged `tag`.
     public init(tag: UInt64, result: Int) {
         self.tag = tag
         self.result = result
@@ -61,6 +75,7 @@ public struct ReadCompletion: Sendable, Equatable {
 /// An error thrown by `submit` or `waitCompletions` means the engine itself is
 /// broken (not one read); nothing more will complete.
 public protocol IOEngine: AnyObject {
+    /// Which kernel interface this engine uses.
     var kind: IOEngineKind { get }
     /// The most requests outstanding at once.
     var queueDepth: Int { get }

@@ -6,6 +6,7 @@
 /// prefixes the place: "/models/m.dlm/layers/0003.bin, offset 8388608: read
 /// failed: Input/output error (EIO)".
 public struct IOError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure it is.
     public enum Code: String, Sendable {
         /// open(2) failed (missing file, permissions, too many open files).
         case openFailed
@@ -29,6 +30,7 @@ public struct IOError: Error, CustomStringConvertible, Sendable {
         case invalidArgument
     }
 
+    /// What kind of failure it is.
     public let code: Code
     /// What failed, the errno text, and the remedy if any.
     public let message: String

@@ -7,12 +7,14 @@ import Glibc
 /// Ownership and threads: holds only its completion queue; used by one thread
 /// at a time (the read thread).
 public final class PreadEngine: IOEngine, @unchecked Sendable {
+    /// Always `.pread`.
     public let kind = IOEngineKind.pread
     public let queueDepth: Int
     public let usesRegisteredBuffers = false
 
     private var completed: [ReadCompletion] = []
 
+    /// An engine that accepts up to `queueDepth` requests and reads them one by one.
     public init(queueDepth: Int) {
         precondition(queueDepth >= 1, "queue depth \(queueDepth) is below 1")
         self.queueDepth = queueDepth

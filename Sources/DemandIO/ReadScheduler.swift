@@ -9,13 +9,18 @@ import Glibc
 public struct ReadExtent {
     /// The caller's name for the extent, returned in its `ExtentResult`.
     public var id: Int
+    /// The file to read.
     public var fd: Int32
     /// The file's path, for error messages.
     public var path: String
+    /// Where the range starts in the file.
     public var offsetBytes: Int64
+    /// The range's length in bytes.
     public var byteCount: Int
+    /// Where the bytes go; the scheduler's until the extent's result is returned.
     public var destination: UnsafeMutableRawPointer
 
+    /// An extent named `id`: `byteCount` bytes at `offsetBytes` of `fd` (`path`) into `destination`.
     public init(id: Int, fd: Int32, path: String, offsetBytes: Int64, byteCount: Int, destination: UnsafeMutableRawPointer) {
         self.id = id
         self.fd = fd
@@ -29,9 +34,12 @@ public struct ReadExtent {
 /// An extent that has finished: all of its bytes are in (`error` is nil), or
 /// it failed. Either way no read into its destination is in flight any more.
 public struct ExtentResult: Sendable {
+    /// The extent's `id`.
     public var id: Int
+    /// Why the extent failed, or nil when all of its bytes are in.
     public var error: IOError?
 
+    /// The result of extent `id`.
     public init(id: Int, error: IOError?) {
         self.id = id
         self.error = error
@@ -70,6 +78,7 @@ public struct ExtentResult: Sendable {
 /// destinations; the only allocations are the small completion and result
 /// arrays (and error messages).
 public final class ReadScheduler: @unchecked Sendable {
+    /// The engine the scheduler reads through (it owns it).
     public let engine: any IOEngine
     /// The largest request issued, in bytes.
     public let chunkBytes: Int

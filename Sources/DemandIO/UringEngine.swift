@@ -19,6 +19,7 @@ import CURing
 /// user_data: each SQE carries the request's `tag` unchanged; the engine
 /// itself packs nothing into it.
 public final class UringEngine: IOEngine, @unchecked Sendable {
+    /// Always `.uring`.
     public let kind = IOEngineKind.uring
     public let queueDepth: Int
     public private(set) var usesRegisteredBuffers = false

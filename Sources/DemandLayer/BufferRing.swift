@@ -22,18 +22,18 @@ import Foundation
 /// flight in the space one large layer takes. Because placement does not
 /// depend on timing, `minimumCapacity` can compute the smallest arena that
 /// lets `depth` layers be ahead everywhere.
-public final class BufferRing: @unchecked Sendable {
-    public struct Region: Sendable, Equatable {
-        public let layerIndex: Int
-        public let offsetBytes: Int
-        public let byteCount: Int
+package final class BufferRing: @unchecked Sendable {
+    package struct Region: Sendable, Equatable {
+        package let layerIndex: Int
+        package let offsetBytes: Int
+        package let byteCount: Int
     }
 
     /// The arena's base address and size.
-    public let capacityBytes: Int
+    package let capacityBytes: Int
     /// The most regions held at once (1 for the linear policy; unbounded when pipelined).
-    public let maxHeldRegions: Int
-    public var base: UnsafeMutableRawPointer { arena.base }
+    package let maxHeldRegions: Int
+    package var base: UnsafeMutableRawPointer { arena.base }
 
     private let arena: AlignedBuffer
     private let condition = NSCondition()
@@ -42,7 +42,7 @@ public final class BufferRing: @unchecked Sendable {
     private var peakHeldBytes = 0
     private var nextOffset = 0
 
-    public init(capacityBytes: Int, maxHeldRegions: Int = .max) {
+    package init(capacityBytes: Int, maxHeldRegions: Int = .max) {
         precondition(capacityBytes > 0 && maxHeldRegions >= 1)
         self.capacityBytes = capacityBytes
         self.maxHeldRegions = maxHeldRegions
@@ -50,18 +50,18 @@ public final class BufferRing: @unchecked Sendable {
     }
 
     /// The arena as a raw buffer (for registering with the IO engine).
-    public var arenaBuffer: UnsafeMutableRawBufferPointer {
+    package var arenaBuffer: UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: arena.base, count: capacityBytes)
     }
 
     /// Bytes held right now, and the most held since the last `resetPeak`.
-    public var byteCounts: (held: Int, peak: Int) {
+    package var byteCounts: (held: Int, peak: Int) {
         condition.lock(); defer { condition.unlock() }
         return (heldBytes, peakHeldBytes)
     }
 
     /// Forgets the peak and restarts placement at offset 0. The ring must be empty.
-    public func reset() {
+    package func reset() {
         condition.lock(); defer { condition.unlock() }
         precondition(held.isEmpty, "reset with \(held.count) regions held")
         nextOffset = 0
@@ -76,14 +76,14 @@ public final class BufferRing: @unchecked Sendable {
     /// Takes the next region, waiting until all of it is free. Returns nil
     /// without waiting when `wait` is false and the region is not free, or
     /// when `abandon()` becomes true while waiting (call `wakeAll()` after setting it).
-    public func acquire(layerIndex: Int, byteCount: Int, wait: Bool, abandon: () -> Bool) -> Region? {
+    package func acquire(layerIndex: Int, byteCount: Int, wait: Bool, abandon: () -> Bool) -> Region? {
         reserve(layerIndex: layerIndex, byteCount: byteCount, minimumFreeBytes: byteCount, wait: wait, abandon: abandon)
     }
 
     /// Takes the next region as soon as its first `minimumFreeBytes` are free;
     /// the rest may still belong to older regions until they are released.
     /// Fill it only up to `freePrefixBytes(of:)`. Nil as for `acquire`.
-    public func reserve(layerIndex: Int, byteCount: Int, minimumFreeBytes: Int, wait: Bool, abandon: () -> Bool) -> Region? {
+    package func reserve(layerIndex: Int, byteCount: Int, minimumFreeBytes: Int, wait: Bool, abandon: () -> Bool) -> Region? {
         precondition(byteCount <= capacityBytes, "region of \(byteCount) bytes in a \(capacityBytes)-byte ring")
         condition.lock(); defer { condition.unlock() }
         let offset = Self.placement(after: nextOffset, byteCount: byteCount, capacity: capacityBytes)
@@ -101,7 +101,7 @@ public final class BufferRing: @unchecked Sendable {
     }
 
     /// How many bytes from the start of a held region no older region still covers.
-    public func freePrefixBytes(of region: Region) -> Int {
+    package func freePrefixBytes(of region: Region) -> Int {
         condition.lock(); defer { condition.unlock() }
         guard let position = held.firstIndex(of: region) else { return 0 }
         return freePrefix(of: region, olderThan: position)
@@ -109,7 +109,7 @@ public final class BufferRing: @unchecked Sendable {
 
     /// Waits until more than `bytes` of a held region's prefix are free (or
     /// `abandon()`, after `wakeAll()`).
-    public func waitUntilFree(_ region: Region, moreThan bytes: Int, abandon: () -> Bool) {
+    package func waitUntilFree(_ region: Region, moreThan bytes: Int, abandon: () -> Bool) {
         condition.lock(); defer { condition.unlock() }
         while let position = held.firstIndex(of: region), freePrefix(of: region, olderThan: position) <= bytes, !abandon() {
             condition.wait()
@@ -140,7 +140,7 @@ public final class BufferRing: @unchecked Sendable {
     }
 
     /// Gives back the oldest region.
-    public func release(_ region: Region) {
+    package func release(_ region: Region) {
         condition.lock()
         precondition(held.first == region, "regions are released in the order they were acquired")
         held.removeFirst()
@@ -150,14 +150,14 @@ public final class BufferRing: @unchecked Sendable {
     }
 
     /// Wakes every waiter so it can re-check its abandon condition.
-    public func wakeAll() {
+    package func wakeAll() {
         condition.lock()
         condition.broadcast()
         condition.unlock()
     }
 
     /// The bytes of a region.
-    public func bytes(of region: Region) -> UnsafeMutableRawBufferPointer {
+    package func bytes(of region: Region) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: arena.base + region.offsetBytes, count: region.byteCount)
     }
 }
@@ -166,7 +166,7 @@ extension BufferRing {
     /// The smallest capacity (a multiple of 4096) with which every layer can be
     /// acquired while the `depth` layers before it are still held, under the
     /// ring's placement rule. `layerBytes` are the layers' sizes in execution order.
-    public static func minimumCapacity(layerBytes: [Int], depth: Int) -> Int {
+    package static func minimumCapacity(layerBytes: [Int], depth: Int) -> Int {
         let page = 4096
         let largest = layerBytes.max() ?? 0
         guard largest > 0 else { return page }

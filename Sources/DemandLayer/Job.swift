@@ -19,6 +19,7 @@ final class Job: @unchecked Sendable {
     let readSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
     let restoreSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
     let executeSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
+    let executeStalls: UnsafeMutableBufferPointer<UInt64>   // execute thread, per layer
     var bytesRead = 0                    // read thread
     var executeStallNanoseconds: UInt64 = 0   // execute thread
     var peakWeightBytes = 0              // execute thread, at the end
@@ -38,13 +39,16 @@ final class Job: @unchecked Sendable {
         readSpans = .allocate(capacity: layerCount)
         restoreSpans = .allocate(capacity: layerCount)
         executeSpans = .allocate(capacity: layerCount)
+        executeStalls = .allocate(capacity: layerCount)
         for spans in [readSpans, restoreSpans, executeSpans] { spans.initialize(repeating: .init()) }
+        executeStalls.initialize(repeating: 0)
     }
 
     deinit {
         readSpans.deallocate()
         restoreSpans.deallocate()
         executeSpans.deallocate()
+        executeStalls.deallocate()
     }
 
     var isFailed: Bool {
@@ -70,7 +74,8 @@ final class Job: @unchecked Sendable {
     func stats(policy: Policy) -> InferenceStats {
         var stats = InferenceStats(policy: policy, layerCount: layerCount)
         for index in 0..<layerCount {
-            stats.layers[index] = .init(read: readSpans[index], restore: restoreSpans[index], execute: executeSpans[index])
+            stats.layers[index] = .init(read: readSpans[index], restore: restoreSpans[index], execute: executeSpans[index],
+                                        stallNanoseconds: executeStalls[index])
         }
         stats.bytesRead = bytesRead
         stats.peakWeightBytes = peakWeightBytes

@@ -12,7 +12,9 @@ extension Pipeline {
             switch message {
             case .layer(let job, let loaded, let weights):
                 if loaded.index == 0 { activations = job.inputs }
-                job.executeStallNanoseconds += Clock.now() - waitStart
+                let stall = Clock.now() - waitStart
+                job.executeStalls[loaded.index] = stall
+                job.executeStallNanoseconds += stall
                 if policy == .bulk {
                     held.append((loaded, weights))
                 } else {

@@ -15,5 +15,6 @@ public enum Policy: String, Sendable, CaseIterable, CustomStringConvertible {
     /// do; each file's page cache is dropped (posix_fadvise) before each run.
     case mmap
 
+    /// The policy's name, as the CLI spells it (`pipelined`).
     public var description: String { rawValue }
 }

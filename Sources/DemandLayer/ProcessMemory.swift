@@ -2,16 +2,16 @@ import CURing
 import Foundation
 
 /// The process's resident memory, from /proc/self/status.
-public enum ProcessMemory {
+package enum ProcessMemory {
     /// Peak resident set size (VmHWM) in bytes since start or since the last `resetPeak()`.
-    public static var peakResidentBytes: Int { statusField("VmHWM:") ?? 0 }
+    package static var peakResidentBytes: Int { statusField("VmHWM:") ?? 0 }
 
     /// Returns freed heap to the kernel, then resets the peak to the current
     /// resident size (writes 5 to /proc/self/clear_refs).
     /// Returns false where the kernel does not allow it; the peak then covers
     /// the whole process lifetime.
     @discardableResult
-    public static func resetPeak() -> Bool {
+    package static func resetPeak() -> Bool {
         dl_release_free_heap()
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return false }

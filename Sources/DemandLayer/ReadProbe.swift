@@ -6,16 +6,16 @@ import DemandIO
 /// alone can feed the model (`io_only` in the bench).
 ///
 /// Owns its files, engine and ring for its lifetime; one thread at a time.
-public final class ReadProbe {
-    public let model: Model
-    public let ioEngine: IOEngineKind
-    public let isDirect: Bool
+package final class ReadProbe {
+    package let model: Model
+    package let ioEngine: IOEngineKind
+    package let isDirect: Bool
     private let ring: BufferRing
     private let scheduler: ReadScheduler
     private let files: [[DirectFile]]
     private let requestBytes: Int
 
-    public init(model: Model, options: SessionOptions) throws(RuntimeError) {
+    package init(model: Model, options: SessionOptions) throws(RuntimeError) {
         self.model = model
         let layerBytes = model.layers.map(\.byteCount)
         var pipelined = options
@@ -38,7 +38,7 @@ public final class ReadProbe {
     deinit { for layerFiles in files { for file in layerFiles { file.close() } } }
 
     /// Reads the whole model once; returns (nanoseconds, bytes read).
-    public func run() throws(RuntimeError) -> (nanoseconds: UInt64, bytes: Int) {
+    package func run() throws(RuntimeError) -> (nanoseconds: UInt64, bytes: Int) {
         let start = Clock.now()
         var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: files.map { $0.map(\.fd) },
                                 chunkBytes: requestBytes)

@@ -16,8 +16,12 @@ import Foundation
 /// Threads: `run` may be called from any thread. Calls on one session are
 /// serialized: a second caller waits until the first inference is done.
 /// Different sessions run independently.
+///
+/// See `Docs/LifetimeAndThreading.md` for the rules in full.
 public final class Session: @unchecked Sendable {
+    /// The model this session runs; the session keeps it alive.
     public let model: Model
+    /// The options the session was made with.
     public let options: SessionOptions
     /// The engine that reads the layer files, or nil for the mmap policy.
     public let ioEngine: IOEngineKind?
@@ -44,6 +48,11 @@ public final class Session: @unchecked Sendable {
         return lastStatsStorage
     }
 
+    /// Opens `model` for inference under `options`: opens the layer files,
+    /// allocates the weight ring and the activation arena, starts the stage
+    /// threads and, for `resident`, reads every layer. Throws when an option
+    /// is out of range, the budget cannot hold the largest layer, or a file
+    /// cannot be opened or read.
     public init(model: Model, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
         self.model = model
         self.options = options
@@ -102,7 +111,12 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Runs one inference. `inputs` must name every graph input with its
-    /// declared shape; the result maps every graph output name to its tensor.
+    /// declared shape (see `Model.inputs`); the result maps every graph output
+    /// name to a new tensor that owns its floats. The session copies nothing
+    /// out of `inputs` and reads them only until `run` returns.
+    /// `timeoutNanoseconds`, when given, stops the inference (`.cancelled`)
+    /// once that much time has passed. A failed inference leaves the session
+    /// usable.
     public func run(_ inputs: [String: Tensor], timeoutNanoseconds: UInt64? = nil) throws(RuntimeError) -> [String: Tensor] {
         try validate(inputs)
         runLock.lock(); defer { runLock.unlock() }

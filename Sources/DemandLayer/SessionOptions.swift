@@ -3,6 +3,7 @@ import Foundation
 
 /// How a session loads and runs a model.
 public struct SessionOptions: Sendable {
+    /// How weights get from storage to the kernels (default `pipelined`).
     public var policy: Policy
     /// Pipelined: how many layers are sure to fit in the ring ahead of the one
     /// executing, at every point of the model (at least 1). It sets the default
@@ -25,6 +26,8 @@ public struct SessionOptions: Sendable {
     /// Most read requests in flight at once.
     public var queueDepth: Int
 
+    /// Options with the given values; every default is what `bench` and the
+    /// C API's `dl_session_options_init` use.
     public init(policy: Policy = .pipelined, depth: Int = 2, budgetBytes: Int? = nil, io: IOEngineChoice = .auto,
                 threadCount: Int = SessionOptions.defaultThreadCount, requestBytes: Int = 2 << 20, queueDepth: Int = 16) {
         self.policy = policy

@@ -8,6 +8,7 @@ public struct Trace {
     private var events: [[String: Any]] = []
     private var offsetMicroseconds: Double = 0
 
+    /// An empty trace with the three stage tracks named.
     public init() {
         for (tid, name) in [(1, "dl-read"), (2, "dl-restore"), (3, "dl-exec")] {
             events.append(["name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": ["name": name]])
@@ -31,6 +32,7 @@ public struct Trace {
         offsetMicroseconds += Double(stats.latencyNanoseconds) / 1000 + 1000
     }
 
+    /// Writes the trace as JSON to `path`, replacing any file there.
     public func write(to path: String) throws {
         let data = try JSONSerialization.data(withJSONObject: ["traceEvents": events, "displayTimeUnit": "ms"], options: [])
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)

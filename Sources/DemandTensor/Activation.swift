@@ -9,6 +9,7 @@ import Darwin
 /// An elementwise nonlinearity, run standalone or fused into the pass that
 /// writes a conv, gemm or add output.
 public enum Activation: Hashable, Sendable {
+    /// The identity: no activation.
     case none
     /// max(x, 0)
     case relu

@@ -3,10 +3,15 @@
 /// Encoded as a one-key JSON object so integers and floats never blur:
 /// `{"i": 1}`, `{"f": 0.1}`, `{"ints": [1, 1]}`, `{"floats": [0.5]}`, `{"s": "relu"}`.
 public enum AttributeValue: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// An integer (`{"i": 1}`).
     case int(Int)
+    /// A float (`{"f": 0.1}`).
     case float(Float)
+    /// A list of integers (`{"ints": [1, 1]}`).
     case ints([Int])
+    /// A list of floats (`{"floats": [0.5]}`).
     case floats([Float])
+    /// A string (`{"s": "relu"}`).
     case string(String)
 
     private enum Key: String, CodingKey { case i, f, ints, floats, s }

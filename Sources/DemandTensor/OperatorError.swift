@@ -3,6 +3,7 @@
 /// made the model: they name the attribute or shape at fault and what would
 /// be accepted instead.
 public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What kind of problem it is.
     public enum Code: String, Sendable {
         /// The op type is not one this runtime implements.
         case unknownOperator
@@ -16,9 +17,12 @@ public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable
         case inputShape
     }
 
+    /// What kind of problem it is.
     public let code: Code
+    /// What is wrong and what would be accepted instead.
     public let message: String
 
+    /// An error of kind `code` described by `message`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

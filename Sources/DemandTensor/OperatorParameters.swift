@@ -1,8 +1,11 @@
 /// A (height, width) pair: a kernel size, strides or dilations.
 public struct Size2d: Hashable, Sendable, CustomStringConvertible {
+    /// Rows (the H axis).
     public var height: Int
+    /// Columns (the W axis).
     public var width: Int
 
+    /// A size of `height` rows by `width` columns.
     public init(height: Int, width: Int) {
         self.height = height
         self.width = width
@@ -11,6 +14,7 @@ public struct Size2d: Hashable, Sendable, CustomStringConvertible {
     /// The same value along both axes.
     public init(_ both: Int) { self.init(height: both, width: both) }
 
+    /// 1x1.
     public static let one = Size2d(1)
 
     public var description: String { "\(height)x\(width)" }
@@ -19,11 +23,16 @@ public struct Size2d: Hashable, Sendable, CustomStringConvertible {
 /// Zero padding around an image, in pixels. ONNX spells it
 /// `pads = [top, left, bottom, right]` (x1_begin, x2_begin, x1_end, x2_end).
 public struct Padding2d: Hashable, Sendable, CustomStringConvertible {
+    /// Rows added above.
     public var top: Int
+    /// Columns added on the left.
     public var left: Int
+    /// Rows added below.
     public var bottom: Int
+    /// Columns added on the right.
     public var right: Int
 
+    /// Padding of each side, in elements.
     public init(top: Int, left: Int, bottom: Int, right: Int) {
         self.top = top
         self.left = left
@@ -34,8 +43,10 @@ public struct Padding2d: Hashable, Sendable, CustomStringConvertible {
     /// The same padding on all four sides.
     public init(_ all: Int) { self.init(top: all, left: all, bottom: all, right: all) }
 
+    /// No padding.
     public static let zero = Padding2d(0)
 
+    /// Whether no side is padded.
     public var isZero: Bool { self == .zero }
     public var description: String { "[\(top), \(left), \(bottom), \(right)]" }
 }
@@ -44,15 +55,20 @@ public struct Padding2d: Hashable, Sendable, CustomStringConvertible {
 /// and optional B (M); output (N, M, outH, outW) where
 /// outH = floor((H + pads.top + pads.bottom - dilations.height·(kH - 1) - 1) / strides.height) + 1.
 public struct Conv2dParameters: Hashable, Sendable {
+    /// Step between output positions, per axis.
     public var strides: Size2d
+    /// Implicit zeros around the input.
     public var pads: Padding2d
+    /// Spacing between kernel taps, per axis.
     public var dilations: Size2d
+    /// Channel groups (inChannels for a depthwise conv).
     public var groups: Int
     /// Applied to (conv + bias) in the same pass that adds the bias.
     public var activation: Activation
     /// The model's `kernel_shape`, if it gave one; checked against W's shape.
     public var kernelShape: Size2d?
 
+    /// Convolution parameters; the defaults are ONNX's.
     public init(strides: Size2d = .one, pads: Padding2d = .zero, dilations: Size2d = .one, groups: Int = 1,
                 activation: Activation = .none, kernelShape: Size2d? = nil) {
         self.strides = strides
@@ -78,15 +94,19 @@ public struct Conv2dParameters: Hashable, Sendable {
 /// padding is dropped (onnxruntime's and PyTorch's rule), so every window
 /// covers at least one input pixel.
 public struct Pool2dParameters: Hashable, Sendable {
+    /// The pooling window.
     public var kernel: Size2d
+    /// Step between windows, per axis.
     public var strides: Size2d
     /// Every pad must be smaller than the kernel along its axis.
     public var pads: Padding2d
     /// AveragePool only: divide by the window's size clipped to the padded
     /// image (ONNX count_include_pad = 1) rather than by the input pixels it covers.
     public var countIncludePad: Bool
+    /// Whether the output size rounds up (ONNX `ceil_mode`).
     public var ceilMode: Bool
 
+    /// Pooling parameters; the defaults are ONNX's.
     public init(kernel: Size2d, strides: Size2d = .one, pads: Padding2d = .zero, countIncludePad: Bool = false, ceilMode: Bool = false) {
         self.kernel = kernel
         self.strides = strides
@@ -119,13 +139,18 @@ public struct Pool2dParameters: Hashable, Sendable {
 /// Aᵀ when `transposeA`, B' is B (K, N) or Bᵀ when `transposeB`, and the
 /// optional C broadcasts to (M, N) from (), (1), (N), (1, N), (M, 1) or (M, N).
 public struct GemmParameters: Hashable, Sendable {
+    /// Scale of A·B.
     public var alpha: Float
+    /// Scale of the bias C.
     public var beta: Float
+    /// Whether A is used transposed.
     public var transposeA: Bool
+    /// Whether B is used transposed.
     public var transposeB: Bool
     /// Applied to the whole of Y after C is added.
     public var activation: Activation
 
+    /// Gemm parameters; the defaults are ONNX's.
     public init(alpha: Float = 1, beta: Float = 1, transposeA: Bool = false, transposeB: Bool = false, activation: Activation = .none) {
         self.alpha = alpha
         self.beta = beta

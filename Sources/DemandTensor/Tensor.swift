@@ -7,10 +7,12 @@
 /// layer that reads them has executed). Activation tensors carry their storage,
 /// which keeps the bytes alive as long as any copy of the tensor exists.
 public struct Tensor: @unchecked Sendable {
+    /// The tensor's dimensions.
     public let shape: Shape
+    /// The first of `elementCount` contiguous floats, row-major.
     public let data: UnsafeMutablePointer<Float>
     /// Keeps owned bytes alive; nil for views over memory owned elsewhere.
-    public let storage: TensorStorage?
+    package let storage: TensorStorage?
 
     /// A view over memory owned elsewhere.
     public init(shape: Shape, borrowing data: UnsafeMutablePointer<Float>) {
@@ -34,8 +36,11 @@ public struct Tensor: @unchecked Sendable {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) }
     }
 
+    /// How many floats the tensor holds (the product of its dimensions).
     public var elementCount: Int { shape.elementCount }
+    /// The tensor's floats, in place (no copy).
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: elementCount) }
+    /// A copy of the tensor's floats.
     public var array: [Float] { Array(buffer) }
 
     /// The same bytes seen with another shape of the same element count.
@@ -54,9 +59,12 @@ public struct Tensor: @unchecked Sendable {
 /// Owned, 64-byte-aligned float storage for activations and test tensors.
 /// Weight bytes never live here: they live in the session's buffer ring.
 public final class TensorStorage: @unchecked Sendable {
+    /// The first float, 64-byte aligned.
     public let base: UnsafeMutablePointer<Float>
+    /// How many floats the storage holds.
     public let elementCount: Int
 
+    /// Zero-filled storage for `elementCount` floats.
     public init(elementCount: Int) {
         self.elementCount = elementCount
         let byteCount = max(elementCount, 1) * MemoryLayout<Float>.stride

@@ -20,6 +20,7 @@ public final class Workspace {
     var columnBudgetFloats = Workspace.defaultColumnBudgetFloats
     static let defaultColumnBudgetFloats = 1 << 21
 
+    /// An empty workspace; it grows on first use.
     public init() {}
 
     /// A workspace already holding `floatCount` floats, so the first run does not allocate.
@@ -30,6 +31,7 @@ public final class Workspace {
 
     deinit { base.map { UnsafeMutableRawPointer($0).deallocate() } }
 
+    /// Bytes currently allocated.
     public var byteCount: Int { floatCapacity * MemoryLayout<Float>.stride }
 
     /// Grows the block to at least `floatCount` floats.

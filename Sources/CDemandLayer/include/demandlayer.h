@@ -1,0 +1,266 @@
+// demandlayer.h: the C API of the demandlayer runtime (libdemandlayer.so).
+//
+// Runs a model in the demandlayer format (a NAME.dlm/ directory) by streaming
+// its per-layer weight files from storage while earlier layers execute.
+//
+//   dl_model *model;
+//   if (dl_model_open("resnet152.dlm", &model) != DL_OK) { puts(dl_last_error()); ... }
+//   dl_session_options options;
+//   dl_session_options_init(&options);            // defaults: pipelined, depth 2
+//   dl_session *session;
+//   dl_session_create(model, &options, &session);
+//   dl_input in = { "input", pixels, shape, 4 };
+//   dl_output out = { "output", probabilities, 1000 };
+//   dl_session_run(session, &in, 1, &out, 1);
+//   dl_session_destroy(session);
+//   dl_model_close(model);
+//
+// Conventions, for every function below:
+//   - Functions return DL_OK (0) or a nonzero dl_status. On failure,
+//     dl_last_error() describes why (with the layer, file and byte offset when
+//     the failure concerns one) on the calling thread. Nothing is written to
+//     out-parameters on failure.
+//   - Every pointer and length is checked: NULL where a value is required, a
+//     wrong shape, a buffer too small or an unknown name is an error code,
+//     never a crash. (A pointer that is not NULL but points to too little
+//     memory cannot be checked: lengths you pass must be true.)
+//   - Handles are opaque. A handle passed to a close/destroy function must not
+//     be used again; closing NULL does nothing.
+//
+// Lifetime: a session keeps what it needs of its model, so the model may be
+// closed while sessions made from it are still in use. Strings and shapes
+// returned by the dl_model_* introspection functions stay valid until that
+// model handle is closed.
+//
+// Threads: a model handle may be used from any number of threads at once. A
+// session may be used from any thread; calls on one session are serialized
+// (a second dl_session_run waits for the first). Do not destroy a session
+// while another thread is inside a call on it. Each session owns three stage
+// threads (dl-read, dl-restore, dl-exec) from create to destroy.
+//
+// Build: `pkg-config --cflags --libs demandlayer` after Tools/install-lib.sh,
+// or see README.md, "Using the library", for the flags by hand.
+#ifndef DEMANDLAYER_H
+#define DEMANDLAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Version of this header's API; bumped when a struct or function changes.
+#define DL_API_VERSION 1
+
+/// The largest tensor rank the API reports or accepts.
+#define DL_MAX_RANK 8
+
+/// What a function returns: DL_OK, or why it failed (see dl_last_error()).
+typedef enum dl_status {
+    DL_OK = 0,
+    /// A NULL pointer, a zero length, a wrong struct_size or another bad argument.
+    DL_ERROR_INVALID_ARGUMENT = 1,
+    /// The model directory is missing, unreadable, of a newer version or inconsistent.
+    DL_ERROR_INVALID_MODEL = 2,
+    /// A session option is out of range (depth, threads, request size).
+    DL_ERROR_INVALID_OPTION = 3,
+    /// The budget cannot hold the model's largest layer.
+    DL_ERROR_BUDGET_TOO_SMALL = 4,
+    /// The filesystem refuses O_DIRECT and the chosen IO engine needs it.
+    DL_ERROR_DIRECT_IO_NOT_SUPPORTED = 5,
+    /// The chosen IO engine cannot be used here (io_uring disabled, for example).
+    DL_ERROR_IO_ENGINE_UNAVAILABLE = 6,
+    /// A layer file could not be opened.
+    DL_ERROR_OPEN_FAILED = 7,
+    /// A layer file could not be read (EIO, a file truncated after open).
+    DL_ERROR_READ_FAILED = 8,
+    /// A layer file's bytes do not match the CRC-32C in the manifest.
+    DL_ERROR_CHECKSUM_MISMATCH = 9,
+    /// An input is missing, unknown or of the wrong shape, or an output name is unknown.
+    DL_ERROR_INVALID_INPUT = 10,
+    /// An output buffer holds fewer elements than the output has.
+    DL_ERROR_BUFFER_TOO_SMALL = 11,
+    /// The inference was stopped before it finished.
+    DL_ERROR_CANCELLED = 12,
+    /// The session has been closed.
+    DL_ERROR_SESSION_CLOSED = 13,
+    /// dl_session_stats was called before any inference finished.
+    DL_ERROR_NO_STATS = 14,
+} dl_status;
+
+/// How a session gets weights from storage to the kernels. All policies give
+/// bit-identical outputs; they differ in memory held and latency.
+typedef enum dl_policy {
+    /// Read, restore and execute overlap, inside a ring of `depth`/`budget_bytes`.
+    DL_POLICY_PIPELINED = 0,
+    /// All weights read once when the session is created, then held.
+    DL_POLICY_RESIDENT = 1,
+    /// Read every layer, then execute every layer.
+    DL_POLICY_BULK = 2,
+    /// Read one layer, run it, release it: least memory, no overlap.
+    DL_POLICY_LINEAR = 3,
+    /// Map the layer files and let page faults load them.
+    DL_POLICY_MMAP = 4,
+} dl_policy;
+
+/// Which kernel interface reads the layer files.
+typedef enum dl_io_engine {
+    /// The best that works here: io_uring, else libaio, else pread.
+    DL_IO_AUTO = 0,
+    DL_IO_URING = 1,
+    DL_IO_AIO = 2,
+    DL_IO_PREAD = 3,
+} dl_io_engine;
+
+/// Options for dl_session_create. Fill with dl_session_options_init, then
+/// change the fields you care about.
+typedef struct dl_session_options {
+    /// sizeof(dl_session_options), set by dl_session_options_init; lets the
+    /// library tell which version of this struct the caller was built with.
+    size_t struct_size;
+    dl_policy policy;
+    /// Pipelined: layers sure to fit ahead of the one executing (>= 1). Default 2.
+    int32_t depth;
+    /// Pipelined: bytes of the weight ring; 0 picks the smallest that lets
+    /// `depth` layers be ahead everywhere. Default 0.
+    uint64_t budget_bytes;
+    dl_io_engine io_engine;
+    /// Threads the kernels use; 0 means all cores but one (at least one).
+    /// The stage threads are extra. The count is per process (OpenBLAS).
+    int32_t threads;
+} dl_session_options;
+
+/// A graph input or output, as the model declares it.
+typedef struct dl_value_info {
+    /// NUL-terminated; valid until the model handle is closed.
+    const char *name;
+    size_t rank;
+    /// `rank` dimensions, outermost first; valid until the model handle is closed.
+    const int64_t *shape;
+    /// The product of the dimensions: how many floats the tensor holds.
+    size_t element_count;
+} dl_value_info;
+
+/// One input of dl_session_run: `name` and `shape` must match the model's
+/// declaration (see dl_model_input); `data` holds the product of the
+/// dimensions in float32, row-major. The library copies it before returning.
+typedef struct dl_input {
+    const char *name;
+    const float *data;
+    const int64_t *shape;
+    size_t rank;
+} dl_input;
+
+/// One output of dl_session_run: the library writes the output called `name`
+/// into `data`, which holds `capacity` floats. The size needed is known
+/// before the run: dl_model_output(...).element_count (shapes are static).
+/// On success `element_count` is set to the number of floats written.
+typedef struct dl_output {
+    const char *name;
+    float *data;
+    size_t capacity;
+    size_t element_count;
+} dl_output;
+
+/// One stage of one layer during an inference, in nanoseconds since the
+/// inference started (monotonic clock). A stage that did not run for the
+/// layer (no read under the resident policy) has start == end == 0.
+typedef struct dl_span {
+    uint64_t start_ns;
+    uint64_t end_ns;
+} dl_span;
+
+/// What one inference did for one layer.
+typedef struct dl_layer_stats {
+    dl_span read;
+    dl_span restore;
+    dl_span execute;
+    /// Time the execute thread waited for this layer's weights to be ready.
+    uint64_t stall_ns;
+} dl_layer_stats;
+
+/// What the most recent successful inference of a session did.
+typedef struct dl_stats {
+    /// sizeof(dl_stats): set it before calling dl_session_stats.
+    size_t struct_size;
+    /// Wall time from dl_session_run's start to outputs ready.
+    uint64_t latency_ns;
+    /// Weight bytes read from storage by this inference.
+    uint64_t bytes_read;
+    /// Most weight bytes held in memory at once.
+    uint64_t peak_weight_bytes;
+    /// Total time the execute thread waited for weights (sum of stall_ns).
+    uint64_t execute_stall_ns;
+    /// Number of layers (the entries dl_session_stats can fill).
+    size_t layer_count;
+} dl_stats;
+
+/// Opaque: an opened, validated model. Holds no file open and no weights.
+typedef struct dl_model dl_model;
+/// Opaque: a model ready to run, with its memory, IO engine and stage threads.
+typedef struct dl_session dl_session;
+
+/// The message describing the most recent failure on the calling thread, or
+/// "" if none. Valid until the next failing call on this thread.
+const char *dl_last_error(void);
+
+/// Opens and validates the model directory at `path` (manifest, every layer
+/// file's presence and size, every operator and shape). Reads no weights.
+dl_status dl_model_open(const char *path, dl_model **model_out);
+
+/// Releases a model handle. Sessions made from it keep working. NULL is ignored.
+void dl_model_close(dl_model *model);
+
+/// The model's name (from its manifest); valid until the model is closed.
+const char *dl_model_name(const dl_model *model);
+/// Number of graph inputs (0 if `model` is NULL).
+size_t dl_model_input_count(const dl_model *model);
+/// Number of graph outputs (0 if `model` is NULL).
+size_t dl_model_output_count(const dl_model *model);
+/// Describes input `index` (0-based, in declaration order) into `*info_out`.
+dl_status dl_model_input(const dl_model *model, size_t index, dl_value_info *info_out);
+/// Describes output `index` (0-based, in declaration order) into `*info_out`.
+dl_status dl_model_output(const dl_model *model, size_t index, dl_value_info *info_out);
+/// Number of layers, the unit of reading (0 if `model` is NULL).
+size_t dl_model_layer_count(const dl_model *model);
+/// Layer `index`'s name, or NULL if out of range; valid until the model is closed.
+const char *dl_model_layer_name(const dl_model *model, size_t index);
+/// Bytes of all weight files: what one streaming inference reads.
+uint64_t dl_model_weight_bytes(const dl_model *model);
+
+/// Fills `*options` with the defaults (pipelined, depth 2, smallest budget,
+/// auto IO, all cores but one for the kernels) and sets its struct_size.
+void dl_session_options_init(dl_session_options *options);
+
+/// Makes a session: opens the layer files, allocates the weight and
+/// activation memory once, starts the stage threads (and, for the resident
+/// policy, reads every layer). `options` NULL means the defaults.
+dl_status dl_session_create(const dl_model *model, const dl_session_options *options, dl_session **session_out);
+
+/// Runs one inference. `inputs` must name every graph input exactly once with
+/// its declared shape. `outputs` names the outputs wanted (any subset, at
+/// least one); each gets its `element_count` set on success. On failure no
+/// output buffer is written and the session stays usable.
+dl_status dl_session_run(dl_session *session, const dl_input *inputs, size_t input_count,
+                         dl_output *outputs, size_t output_count);
+
+/// Statistics of the most recent successful dl_session_run on `session`.
+/// `stats_out->struct_size` must be set to sizeof(dl_stats). `layers` may be
+/// NULL; otherwise the first min(layer_capacity, layer_count) entries, in
+/// layer order, are filled.
+dl_status dl_session_stats(const dl_session *session, dl_stats *stats_out,
+                           dl_layer_stats *layers, size_t layer_capacity);
+
+/// Bytes of the session's weight ring (0 for the mmap policy).
+uint64_t dl_session_arena_bytes(const dl_session *session);
+
+/// Stops and joins the session's threads, closes its files, frees its
+/// memory. NULL is ignored.
+void dl_session_destroy(dl_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

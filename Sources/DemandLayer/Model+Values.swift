@@ -1,0 +1,36 @@
+import DemandFormat
+import DemandTensor
+
+/// A graph input or output as the model declares it: a name and a static shape.
+public struct TensorInfo: Sendable, Hashable, CustomStringConvertible {
+    /// The value's name in the graph, the key of `Session.run`'s dictionaries.
+    public var name: String
+    /// The value's shape; every inference uses exactly this shape.
+    public var shape: Shape
+
+    /// A description of the value called `name` with shape `shape`.
+    public init(name: String, shape: Shape) {
+        self.name = name
+        self.shape = shape
+    }
+
+    /// `name` and shape, as in `input 1x3x224x224`.
+    public var description: String { "\(name) \(shape)" }
+}
+
+extension Model {
+    /// The graph inputs in declaration order: `Session.run` needs each of them.
+    public var inputs: [TensorInfo] {
+        manifest.inputs.map { TensorInfo(name: $0.name, shape: $0.shape) }
+    }
+
+    /// The graph outputs in declaration order: `Session.run` returns each of them.
+    /// Shapes are static, so an output's size is known before any inference.
+    public var outputs: [TensorInfo] {
+        manifest.outputs.map { TensorInfo(name: $0.name, shape: shapes[$0.name] ?? $0.shape) }
+    }
+
+    /// The layers' names in execution order; `InferenceStats.layers` has one
+    /// entry per layer in the same order.
+    public var layerNames: [String] { manifest.layers.map(\.name) }
+}

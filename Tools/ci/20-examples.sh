@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The linked library end to end: builds libdemandlayer (the C API) and
+# installs it with its header and pkg-config file, builds the C example with
+# pkg-config's flags and the Swift example, runs both on a built-in model, and
+# checks that
+#   - the C example's output equals `demandlayer run`'s on the same input
+#     (Examples/c/classify.c --expect: max |difference| <= 1e-5 x max(1, max |ref|)),
+#   - the C example reads that .npy input and gets the same answer again,
+#   - the Swift example prints the same top-5 as the C example.
+# Debug build, shared with `swift test` (so it costs one link); the model is
+# `tiny` unless DL_EXAMPLES_MODEL names another built-in one (resnet152 takes
+# a few minutes in debug). DL_SCRATCH picks the build directory (default .build).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+model="${DL_EXAMPLES_MODEL:-tiny}"
+scratch="${DL_SCRATCH:-.build}"
+work="$scratch/examples-ci"        # on the package's disk: O_DIRECT needs a real filesystem, not tmpfs
+rm -rf "$work"
+mkdir -p "$work"
+
+Tools/install-lib.sh "$work/prefix" -c debug --scratch-path "$scratch"
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+# Any C compiler: the system's cc, else the clang that ships with the Swift toolchain.
+compiler="${CC:-$(command -v cc || command -v clang)}"
+"$compiler" -std=c11 -O2 -Wall -Wextra -Werror -o "$work/classify" Examples/c/classify.c \
+    $(pkg-config --cflags --libs demandlayer) -lm
+swift build --scratch-path "$scratch" --product demandlayer >&2
+swift build --scratch-path "$scratch" --product classify-swift >&2
+bin="$(swift build --scratch-path "$scratch" --show-bin-path)"
+
+"$bin/demandlayer" zoo make "$model" --out "$work" >&2
+echo "--- C example (seeded input)"
+"$work/classify" "$work/$model.dlm" --save-input "$work/input.npy" --save-output "$work/c-output.npy" | tee "$work/c.txt"
+
+echo "--- demandlayer run on the same input"
+input_name="$("$bin/demandlayer" inspect "$work/$model.dlm" | awk '/^inputs/ {print $2; exit}')"
+"$bin/demandlayer" run "$work/$model.dlm" --input "${input_name:-input}=$work/input.npy" --output "$work/run"
+outputs=("$work"/run/*.npy)
+[ "${#outputs[@]}" -ge 1 ] || { echo "demandlayer run wrote no output" >&2; exit 1; }
+
+echo "--- C example on the .npy input, compared with demandlayer run's first output"
+"$work/classify" "$work/$model.dlm" --input "$work/input.npy" --expect "$(ls "$work"/run/*.npy | head -1)" --runs 1 | tee "$work/c-npy.txt"
+
+echo "--- Swift example"
+"$bin/classify-swift" "$work/$model.dlm" | tee "$work/swift.txt"
+
+top5() { sed -n '/^top-5/,/^stats/p' "$1" | grep -v '^stats'; }
+if ! diff <(top5 "$work/c.txt") <(top5 "$work/swift.txt") >&2; then
+    echo "20-examples: the C and Swift examples disagree on the top-5" >&2
+    exit 1
+fi
+if ! diff <(top5 "$work/c.txt") <(top5 "$work/c-npy.txt") >&2; then
+    echo "20-examples: the C example disagrees with itself on the seeded and the .npy input" >&2
+    exit 1
+fi
+echo "20-examples: C output equals demandlayer run's; C and Swift examples agree on the top-5"
