@@ -9,10 +9,11 @@
 # (fixtures/onnx/ops) the same way, and the models convert must refuse
 # (fixtures/onnx/bad). Needs python3 (3.9+) and PyPI; builds .venv-onnx/ and
 # caches its downloads there. About a minute after the build on 2 cores (plus the first pip downloads).
+# Release build (the models are too slow in debug); DL_SCRATCH picks the build directory (default .build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-scratch="${DEMANDLAYER_SCRATCH:-.build}"
+scratch="${DL_SCRATCH:-.build}"
 echo "building the release CLI (scratch $scratch)" >&2
 swift build -c release --product demandlayer --scratch-path "$scratch" >&2
 cli="$(swift build -c release --product demandlayer --scratch-path "$scratch" --show-bin-path)/demandlayer"
