@@ -5,11 +5,14 @@
 # weights. Each is converted with `demandlayer convert`, run with `demandlayer
 # run`, and compared with onnxruntime (fp32: max |error| <= 1e-4 x
 # max(1, max |reference|)), then again with --dtype fp16 against the looser
-# bound each case.json states (every case but PP-OCRv4 det, which states none). Then the committed operator fixtures
-# (fixtures/onnx/ops) the same way, and the models convert must refuse
-# (fixtures/onnx/bad). Needs python3 (3.9+) and PyPI; builds .venv-onnx/ and
-# caches its downloads there. About a minute after the build on 2 cores (plus the first pip downloads).
-# Release build (the models are too slow in debug); DL_SCRATCH picks the build directory (default .build).
+# bound each case.json states (every case but PP-OCRv4 det, which states none).
+# Then the committed operator fixtures (fixtures/onnx/ops) the same way, and
+# the models convert must refuse (fixtures/onnx/bad).
+#
+# Needs python3 (3.9+) and PyPI; makes .venv-onnx/ and caches its downloads
+# there. About a minute after the build on 2 cores, plus the first downloads.
+# Release build (the models are too slow in debug); DL_SCRATCH picks the build
+# directory (default .build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
