@@ -21,8 +21,9 @@ echo "building the release CLI (scratch $scratch)" >&2
 swift build -c release --product demandlayer --scratch-path "$scratch" >&2
 cli="$(swift build -c release --product demandlayer --scratch-path "$scratch" --show-bin-path)/demandlayer"
 
+# An unknown subcommand's --help prints the root help and exits 0: look for its own usage line.
 for subcommand in convert run; do
-    if ! "$cli" "$subcommand" --help >/dev/null 2>&1; then
+    if ! "$cli" "$subcommand" --help 2>&1 | grep -q "USAGE: demandlayer $subcommand "; then
         echo "error: '$cli $subcommand' is missing: this check needs the ONNX importer (convert) and run (issue 3)" >&2
         exit 1
     fi
