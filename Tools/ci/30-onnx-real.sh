@@ -23,7 +23,8 @@ cli="$(swift build -c release --product demandlayer --scratch-path "$scratch" --
 
 # An unknown subcommand's --help prints the root help and exits 0: look for its own usage line.
 for subcommand in convert run; do
-    if ! "$cli" "$subcommand" --help 2>&1 | grep -q "USAGE: demandlayer $subcommand "; then
+    usage="$("$cli" "$subcommand" --help 2>&1 || true)"
+    if ! grep -q "USAGE: demandlayer $subcommand " <<<"$usage"; then
         echo "error: '$cli $subcommand' is missing: this check needs the ONNX importer (convert) and run (issue 3)" >&2
         exit 1
     fi
