@@ -90,10 +90,10 @@ public func dlSessionDestroy(_ handle: OpaquePointer?) {
     removed.lock.unlock()
 }
 
-/// Bytes of the session's weight ring; see demandlayer.h.
+/// Bytes of weight memory the session holds; see demandlayer.h.
 @_cdecl("dl_session_arena_bytes")
 public func dlSessionArenaBytes(_ handle: OpaquePointer?) -> UInt64 {
-    sessions.lookup(handle).map { UInt64($0.session.arenaBytes) } ?? 0
+    sessions.lookup(handle).map { UInt64($0.session.arenaBytes + $0.session.wideningBytes) } ?? 0
 }
 
 /// The last inference's statistics; see demandlayer.h.

@@ -3,6 +3,7 @@ import DemandLayer
 import DemandLayerC   // links the C API's implementation
 import DemandTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// The C API through its C declarations (demandlayer.h), as a C caller sees
@@ -95,6 +96,7 @@ import Testing
         var stats = dl_stats(struct_size: MemoryLayout<dl_stats>.size, latency_ns: 0, bytes_read: 0, peak_weight_bytes: 0, execute_stall_ns: 0, layer_count: 0)
         #expect(dl_session_stats(session, &stats, nil, 0) == DL_ERROR_NO_STATS)
 
+        #expect(dl_session_arena_bytes(session) >= UInt64(try Model.open(Scratch.tinyModelPath).largestLayerByteCount))
         let (runStatus, output, written) = run(session)
         try #require(runStatus == DL_OK, "\(lastError)")
         #expect(written == 10)
@@ -205,6 +207,31 @@ import Testing
         #expect(lastError.contains("already destroyed"))
         #expect(dl_model_input_count(model) == 0)
         #expect(dl_session_arena_bytes(session) == 0)
+    }
+
+    @Test func concurrentRunsOnOneSessionAreSerializedAndAgree() throws {
+        let model = try open()
+        defer { dl_model_close(model) }
+        let (status, created) = create(model)
+        try #require(status == DL_OK, "\(lastError)")
+        let session = try #require(created)
+        defer { dl_session_destroy(session) }
+        let expected = run(session).1
+
+        let outputs = Mutex<[[Float]]>([])
+        let address = UInt(bitPattern: UnsafeRawPointer(session))   // a C handle is just an address
+        for _ in 0..<4 {
+            Thread {
+                for _ in 0..<5 {
+                    let (status, output, _) = run(OpaquePointer(bitPattern: address))
+                    outputs.withLock { $0.append(status == DL_OK ? output : []) }
+                }
+            }.start()
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while outputs.withLock({ $0.count }) < 20, Date() < deadline { usleep(1000) }
+        try #require(outputs.withLock { $0.count } == 20, "20 runs finish within two minutes")
+        #expect(outputs.withLock { $0 }.allSatisfy { $0 == expected }, "every run from every thread gives the same output")
     }
 
     @Test func lastErrorIsPerThread() throws {

@@ -24,6 +24,12 @@ export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 compiler="${CC:-$(command -v cc || command -v clang)}"
 "$compiler" -std=c11 -O2 -Wall -Wextra -Werror -o "$work/classify" Examples/c/classify.c \
     $(pkg-config --cflags --libs demandlayer) -lm
+# The installed header alone compiles as strict C99 and as C++.
+printf '#include <demandlayer.h>\nint main(void) { return DL_OK; }\n' > "$work/header.c"
+"$compiler" -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags demandlayer) "$work/header.c"
+if command -v c++ >/dev/null; then
+    c++ -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags demandlayer) "$work/header.c"
+fi
 swift build --scratch-path "$scratch" --product demandlayer >&2
 swift build --scratch-path "$scratch" --product classify-swift >&2
 bin="$(swift build --scratch-path "$scratch" --show-bin-path)"

@@ -144,7 +144,9 @@ typedef struct dl_value_info {
 
 /// One input of dl_session_run: `name` and `shape` must match the model's
 /// declaration (see dl_model_input); `data` holds the product of the
-/// dimensions in float32, row-major. The library copies it before returning.
+/// dimensions in float32, row-major (an integer input such as token ids is
+/// passed as floats too, exact below 2^24). The library copies it before
+/// running and does not keep the pointer.
 typedef struct dl_input {
     const char *name;
     const float *data;
@@ -252,7 +254,9 @@ dl_status dl_session_run(dl_session *session, const dl_input *inputs, size_t inp
 dl_status dl_session_stats(const dl_session *session, dl_stats *stats_out,
                            dl_layer_stats *layers, size_t layer_capacity);
 
-/// Bytes of the session's weight ring (0 for the mmap policy).
+/// Bytes of weight memory the session holds for its whole life: the ring
+/// layer files are read into (0 for the mmap policy) plus, for a model with
+/// float16 weights, the arena they are widened into.
 uint64_t dl_session_arena_bytes(const dl_session *session);
 
 /// Stops and joins the session's threads, closes its files, frees its
