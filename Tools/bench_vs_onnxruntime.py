@@ -17,7 +17,8 @@ beside the model, are passed on). Then R rounds; in each, in alternating order:
 
 The input is the one `bench` makes: SplitMix64 seeded with 42, uniform in
 [-1, 1), one draw per manifest input in order (an integer input gets those
-values truncated toward zero). Prints resident, pipelined and onnxruntime
+values truncated toward zero, which `bench` itself refuses for token ids:
+Gather wants whole numbers). Prints resident, pipelined and onnxruntime
 median milliseconds over the rounds and the resident/onnxruntime ratio.
 onnxruntime runs at ORT_ENABLE_ALL (what a user gets) unless told otherwise.
 """
@@ -113,7 +114,9 @@ def ort_feeds(session, inputs):
 def bench_round(cli, dlm, arguments):
     command = [cli, "bench", "--model", str(dlm), "--policies", "resident,pipelined", "--threads",
                str(arguments.threads), "--runs", "1", "--depth", str(arguments.depth), "--json"]
-    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"error: `{' '.join(command)}` failed ({result.returncode}):\n{result.stderr.strip()[-2000:]}")
     report = json.loads(result.stdout)
     times = {entry["policy"]: entry["latency_ms"]["median"] for entry in report["results"]}
     return times, report
@@ -174,7 +177,9 @@ def main():
     if arguments.json:
         print(json.dumps(summary, indent=1))
         return
-    print(f"{pathlib.Path(arguments.model).name}: {summary['weight_bytes'] / 2**20:.1f} MiB of weights, "
+    model = pathlib.Path(arguments.model)
+    label = f"{model.parent.name}/{model.name}" if model.stem == "model" else model.name
+    print(f"{label}: {summary['weight_bytes'] / 2**20:.1f} MiB of weights, "
           f"{arguments.threads} thread(s), {arguments.runs} rounds interleaved, depth {arguments.depth}, "
           f"onnxruntime {onnxruntime.__version__} ({arguments.ort_optimization})")
     print(f"{'':<12} {'median ms':>10} {'min':>9} {'max':>9}")

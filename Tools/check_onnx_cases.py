@@ -11,7 +11,9 @@ CASES are case directories (with case.json) or folders of them
     demandlayer run WORK/NAME.dlm --input NAME=CASE/input_K.npy ... --output WORK/NAME.out
     Tools/compare_outputs.py CASE WORK/NAME.out --dtype DTYPE
 
-A case without a tolerance for --dtype is skipped and says so. With --bad
+A case without a tolerance for --dtype is skipped and says so. Before any
+case, the first one's references are compared with themselves (must pass)
+and with one value moved by twice the bound (must fail). With --bad
 DIR, every model there must be refused by `convert`: exit status 1..127
 (no crash), each "expect_error" substring in its message, and nothing left
 in WORK. Ends with "N passed, N failed" and exits 1 if anything failed.
@@ -23,6 +25,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -115,6 +118,28 @@ def check_bad(cli, case, work):
     return "pass", [f"ok   bad/{name}: refused: {message}"]
 
 
+def self_test(case):
+    """The comparison can fail: the case's own references pass, and the same
+    with one value moved by twice the bound do not. Exits if not."""
+    import numpy as np
+    description = json.loads((case / "case.json").read_text())
+    tolerance = description["tolerance"]["fp32"]
+    with tempfile.TemporaryDirectory() as scratch:
+        for output in description["outputs"]:
+            shutil.copyfile(case / output["file"], pathlib.Path(scratch) / (output["name"].replace("/", "_") + ".npy"))
+        exact, _ = compare(case, scratch, dtype="fp32")
+        first = description["outputs"][0]
+        path = pathlib.Path(scratch) / (first["name"].replace("/", "_") + ".npy")
+        values = np.load(path).astype(np.float32)
+        flat = values.reshape(-1)
+        flat[flat.size // 2] += 2 * tolerance * max(1.0, float(np.max(np.abs(values))))
+        np.save(path, values)
+        perturbed, _ = compare(case, scratch, dtype="fp32")
+    if not exact or perturbed:
+        sys.exit(f"error: compare_outputs is broken on {case}: exact copy {'passes' if exact else 'fails'}, "
+                 f"perturbed copy {'passes' if perturbed else 'fails'}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cases", nargs="*")
@@ -130,6 +155,8 @@ def main():
     if arguments.only:
         wanted = set(arguments.only.split(","))
         cases = [case for case in cases if case.name in wanted]
+    if cases:
+        self_test(cases[0])
     counts = {"pass": 0, "fail": 0, "skip": 0}
     failed = []
     for case in cases:

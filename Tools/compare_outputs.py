@@ -11,7 +11,7 @@ written as '_' (what `demandlayer run --output DIR` writes). For every output:
 
 where tolerance is case.json's "tolerance"[dtype] (fp32: 1e-4). Prints one
 line per output and exits 1 if any output is missing, has the wrong shape,
-holds NaN where the reference does not, or is over the bound. Needs only
+has NaN where the reference does not (or the reverse), or is over the bound. Needs only
 numpy (any recent version).
 """
 
@@ -57,7 +57,7 @@ def compare(case_directory, run_directory, scale=1.0, dtype="fp32"):
             continue
         scale_value = max(1.0, float(np.max(np.abs(reference))))
         bound = tolerance * scale_value
-        unexpected_nan = np.isnan(actual) & ~np.isnan(reference)
+        unexpected_nan = np.isnan(actual) != np.isnan(reference)
         difference = np.abs(actual - reference)
         difference[np.isnan(actual) & np.isnan(reference)] = 0
         error = float(np.nanmax(difference)) if not unexpected_nan.any() else float("nan")
@@ -66,7 +66,7 @@ def compare(case_directory, run_directory, scale=1.0, dtype="fp32"):
         passed &= ok
         detail = (f"max abs error {error:.3e} (relative {error / scale_value:.2e}) at {list(map(int, where))}, "
                   f"bound {bound:.3e} = {tolerance:g} x {scale_value:.4g}" if where is not None
-                  else f"{int(unexpected_nan.sum())} NaN where the reference has numbers")
+                  else f"NaN in one and not the other at {int(unexpected_nan.sum())} positions")
         lines.append(f"{'ok  ' if ok else 'FAIL'} {name} {list(reference.shape)}: {detail}")
     return passed, lines
 

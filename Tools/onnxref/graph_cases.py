@@ -191,3 +191,26 @@ def _(g):
     x = g.input("x", g.uniform(1, 3, 5, 5, low=-4, high=4))
     y = g.node("Conv", [x, g.weight("w", g.he(4, 3, 1, 1)), g.weight("b", g.uniform(4))])
     g.output(g.node("Mul", [y, g.node("Sigmoid", [y])]))
+
+
+# MARK: weights computed from constants (exports without constant folding)
+
+@case("constant_transpose_weight", 13)
+def _(g):
+    x = g.input("x", g.uniform(2, 3, 8))
+    g.output(g.node("MatMul", [x, g.node("Transpose", [g.weight("w", g.he(6, 8))], perm=[1, 0])]))
+
+
+@case("constant_scaled_conv_weight", 13)
+def _(g):
+    x = g.input("x", g.uniform(1, 3, 5, 5))
+    weight = g.node("Mul", [g.weight("w", g.he(4, 3, 3, 3)), g.weight("gain", g.uniform(4, 1, 1, 1, low=0.5, high=1.5))])
+    bias = g.node("Add", [g.weight("b", g.uniform(4)), g.floats("shift", 0.25)])
+    g.output(g.node("Conv", [x, weight, bias], pads=[1, 1, 1, 1]))
+
+
+@case("unsqueeze_concat_stack", 13)
+def _(g):
+    a = g.node("Unsqueeze", [g.input("a", g.uniform(2, 3)), g.ints("axis_a", [1])])
+    b = g.node("Unsqueeze", [g.input("b", g.uniform(2, 3)), g.ints("axis_b", [1])])
+    g.output(g.node("Concat", [a, b], axis=1))

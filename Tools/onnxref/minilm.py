@@ -18,7 +18,6 @@ import pathlib
 import struct
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 SEQUENCE = 128

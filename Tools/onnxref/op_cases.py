@@ -8,7 +8,7 @@ graph_cases.py.
 
 import numpy as np
 
-from .graph import INT64_MAX, INT64_MIN, Graph
+from .graph import Graph
 
 CASES = {}
 
@@ -431,3 +431,10 @@ reduce("reducemean_opset18_all", "ReduceMean", 18)
 reduce("reducesum_opset13_axes_input", "ReduceSum", 13, axes=[1], keepdims=0, axes_as_input=True)
 reduce("reducesum_opset11_attribute", "ReduceSum", 11, axes=[0, 2])
 reduce("reducesum_opset13_all", "ReduceSum", 13)
+
+
+@case("resize_opset11_sizes_empty_scales", 11)
+def _(g):
+    x = g.input("x", g.uniform(1, 2, 3, 4))
+    g.output(g.node("Resize", [x, g.floats("roi", []), g.floats("scales", []), g.ints("sizes", [1, 2, 6, 8])],
+                    mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"))

