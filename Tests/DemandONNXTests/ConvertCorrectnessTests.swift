@@ -266,3 +266,45 @@ import Testing
         #expect(closeness.passes(tolerance: 1e-5), "\(closeness.describe(tolerance: 1e-5))")
     }
 }
+
+/// What the manifest records: input dtypes and weight storage types.
+@Suite struct ManifestTypeTests {
+    @Test func integerInputsKeepTheirDtype() throws {
+        var b = ONNXBuilder()
+        b.input("ids", [1, 4], type: 7)
+        b.input("positions", [1, 4], type: 6)
+        b.weight("table", [50, 8])
+        b.node("Add", ["ids", "positions"], ["sum"])
+        b.node("Gather", ["table", "sum"], ["y"], ["axis": .i(0)])
+        b.output("y")
+        let (summary, _) = try convert(b)
+        #expect(summary.model.manifest.inputs.map(\.dtype) == [.int64, .int32])
+        let y = try run(summary.model, ["ids": tensor([1, 4], [1, 2, 3, 4]), "positions": tensor([1, 4], [0, 10, 20, 30])])["y"]!
+        #expect(y.shape == [1, 4, 8])
+    }
+
+    @Test func fp16StoresTheBulkAsHalf() throws {
+        var b = ONNXBuilder()
+        b.input("x", [1, 64])
+        let w = b.weight("w", [64, 128])
+        b.weight("bias", [128])
+        // 4096 elements (enough for float16) but one beyond float16's range: stays float32.
+        b.initializer("big", [32, 128], (0..<4096).map { $0 == 0 ? 70000 : Float($0 % 100) })
+        b.node("Gemm", ["x", "w", "bias"], ["h"], name: "fc")
+        b.node("Add", ["h", "big"], ["y"], name: "shift")
+        b.output("y")
+        let (summary, _) = try convert(b, options: .init(weightType: .fp16))
+        let dtypes = Dictionary(uniqueKeysWithValues: summary.model.layers.flatMap(\.weights).map { ($0.name, $0.dtype) })
+        #expect(dtypes == ["w": .float16, "bias": .float32, "big": .float32], "\(dtypes)")
+        let (full, _) = try convert(b, name: "fp32")
+        #expect(summary.weightByteCount < full.weightByteCount)
+
+        let x = tensor([1, 64], (0..<64).map { Float($0 % 7) / 7 })
+        let half = try run(summary.model, ["x": x])["y"]!
+        let exact = try run(full.model, ["x": x])["y"]!
+        let closeness = Closeness(actual: half, expected: exact)
+        #expect(closeness.passes(tolerance: 1e-2), "\(closeness.describe(tolerance: 1e-2))")
+        #expect(half.array != exact.array, "the weights really were rounded")
+        #expect(w.count == 64 * 128)
+    }
+}
