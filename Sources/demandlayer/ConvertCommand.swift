@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemandFormat
 import DemandONNX
 import DemandTensor
 import Foundation
@@ -82,6 +83,8 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let options = Converter.Options(inputShapes: try parsedShapes(), weightType: Converter.WeightType(rawValue: dtype)!)
+        let interruption = Self.removeOnInterrupt(ModelWriter.temporaryDirectory(for: output))
+        defer { interruption.forEach { $0.cancel() } }
         let start = DispatchTime.now().uptimeNanoseconds
         var lastDecile = -1
         do {
@@ -106,6 +109,29 @@ struct ConvertCommand: ParsableCommand {
                 + "\(formatMiB(summary.weightByteCount)) of weights, largest layer '\(largest.name)' \(formatMiB(largest.byteCount))")
         } catch {
             throw ConvertFailure(error: error)
+        }
+    }
+}
+
+extension ConvertCommand {
+    /// On SIGINT or SIGTERM, removes the half-written model at `temporaryPath`
+    /// and exits with 128 + the signal: an interrupted convert leaves nothing
+    /// behind. (A failed one cleans up through `ModelWriter` itself.)
+    static func removeOnInterrupt(_ temporaryPath: String) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                // Move it out of the writer's way first (the main thread may still be adding
+                // files by path), then remove it.
+                let doomed = temporaryPath + ".removing"
+                let target = rename(temporaryPath, doomed) == 0 ? doomed : temporaryPath
+                try? FileManager.default.removeItem(atPath: target)
+                status("convert interrupted; removed the partial output")
+                _exit(128 + number)
+            }
+            source.resume()
+            return source
         }
     }
 }
