@@ -69,6 +69,9 @@ private struct Rewriter {
             for name in ["momentum", "spatial", "is_test", "training_mode"] { attributes[name] = nil }
             try requireUnused(outputsFrom: 1)
         case "Cast": attributes["saturate"] = nil
+        case "Concat":
+            // Empty constants (shape [0] pieces some exporters emit) add nothing and cannot be stored.
+            inputs = inputs.filter { name in lowering.constants[name].map { $0.count > 0 } ?? true }
         default: break
         }
         while let last = inputs.last, last.isEmpty { inputs.removeLast() }

@@ -142,6 +142,19 @@ import Testing
         #expect(results[0] == results[1])
     }
 
+    /// Concat with an empty constant piece (as some exporters write) keeps the rest.
+    @Test func concatDropsEmptyConstants() throws {
+        var b = ONNXBuilder()
+        b.input("x", [2, 3])
+        b.initializer("nothing", [2, 0], [])
+        b.node("Concat", ["x", "nothing", "x"], ["y"], ["axis": .i(1)])
+        b.output("y")
+        let (summary, _) = try convert(b)
+        #expect(summary.model.layers[0].nodes[0].inputs == ["x", "x"])
+        let y = try run(summary.model, ["x": tensor([2, 3], [1, 2, 3, 4, 5, 6])])["y"]!
+        #expect(y.shape == [2, 6] && y.array == [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6])
+    }
+
     /// Weights stored in an external data file beside the model.
     @Test func externalDataIsRead() throws {
         var b = ONNXBuilder()
