@@ -31,7 +31,8 @@ struct ConvertCommand: ParsableCommand {
 
             Examples:
               demandlayer convert resnet50.onnx resnet50.dlm
-              demandlayer convert bert.onnx bert.dlm --input-shape input_ids=1x128 --input-shape attention_mask=1x128
+              demandlayer convert bert.onnx bert.dlm \\
+                  --input-shape input_ids=1x128 --input-shape attention_mask=1x128
               demandlayer convert vgg19.onnx vgg19-fp16.dlm --dtype fp16
             """
     )
