@@ -32,8 +32,7 @@ public final class ModelWriter {
         self.destination = trimmed
         self.name = name
         let parent = (trimmed as NSString).deletingLastPathComponent
-        let base = (trimmed as NSString).lastPathComponent
-        self.temporaryDirectory = (parent.isEmpty ? "." : parent) + "/.\(base).partial-\(getpid())"
+        self.temporaryDirectory = Self.temporaryDirectory(for: trimmed)
         guard !FileManager.default.fileExists(atPath: trimmed) else {
             throw FormatError(.writeFailed, "already exists; remove it or choose another output path", path: trimmed)
         }
@@ -45,6 +44,16 @@ public final class ModelWriter {
         }
     }
 
+    /// Where this process writes `destination` before renaming it into place:
+    /// `.NAME.dlm.partial-PID` beside it. A signal handler that must clean up
+    /// after an interrupted write removes this path.
+    public static func temporaryDirectory(for destination: String) -> String {
+        let trimmed = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+        let parent = (trimmed as NSString).deletingLastPathComponent
+        let base = (trimmed as NSString).lastPathComponent
+        return (parent.isEmpty ? "." : parent) + "/.\(base).partial-\(getpid())"
+    }
+
     deinit {
         if !finished { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
     }
@@ -52,9 +61,10 @@ public final class ModelWriter {
     /// The shape of a value added so far.
     public func shape(of value: String) -> Shape? { shapes[value] }
 
-    /// Declares graph input `name` with shape `shape`.
-    public func addInput(_ name: String, shape: Shape) {
-        inputs.append(.init(name: name, shape: shape))
+    /// Declares a graph input. `dtype` is what callers pass (float32, or
+    /// int64/int32 for ids and indices, held as float32 at run time).
+    public func addInput(_ name: String, shape: Shape, dtype: DType = .float32) {
+        inputs.append(.init(name: name, dtype: dtype, shape: shape))
         shapes[name] = shape
     }
 

@@ -175,8 +175,8 @@ struct Bench: ParsableCommand {
 
     /// Deterministic inputs, the same for every policy: float inputs uniform
     /// in [-1, 1); integer inputs (token ids, masks) whole numbers in
-    /// [0, bound), where bound is the smallest table a Gather indexes with the
-    /// input, else 2. One SplitMix64 draw per element, seed 42, inputs in
+    /// [0, bound), where bound is the smallest weight table a Gather indexes
+    /// with the input, else 2. One SplitMix64 draw per element, seed 42, inputs in
     /// manifest order (Tools/bench_vs_onnxruntime.py makes the same).
     static func seededInputs(for model: Model) -> [String: Tensor] {
         var random = SeededRandom(seed: 42)
@@ -195,16 +195,18 @@ struct Bench: ParsableCommand {
         return inputs
     }
 
-    /// The smallest dimension a Gather indexes with `name`, else 2.
+    /// The smallest dimension of a weight a Gather indexes with `name`, else 2.
     static func integerBound(of name: String, in model: Model) -> Int {
         var bound: Int?
-        for node in model.manifest.layers.flatMap(\.nodes) where node.op == "Gather" && node.inputs.count > 1 && node.inputs[1] == name {
-            guard let data = model.shapes[node.inputs[0]] else { continue }
-            var axis = 0
-            if case .int(let value) = node.attributes["axis"] { axis = value }
-            if axis < 0 { axis += data.rank }
-            guard data.dims.indices.contains(axis) else { continue }
-            bound = min(bound ?? .max, data[axis])
+        for layer in model.manifest.layers {
+            for node in layer.nodes where node.op == "Gather" && node.inputs.count > 1 && node.inputs[1] == name {
+                guard let data = layer.weights.first(where: { $0.name == node.inputs[0] })?.shape else { continue }
+                var axis = 0
+                if case .int(let value) = node.attributes["axis"] { axis = value }
+                if axis < 0 { axis += data.rank }
+                guard data.dims.indices.contains(axis) else { continue }
+                bound = min(bound ?? .max, data[axis])
+            }
         }
         return max(bound ?? 2, 1)
     }
