@@ -2,9 +2,10 @@ import DemandTensor
 
 /// The sizes a model may declare, so that no shape or byte arithmetic in the
 /// reader, the shape inference or the runtime can overflow `Int`: every
-/// dimension and every integer attribute fits in 32 bits, and a tensor has at
-/// most 2^40 elements (4 TiB of float32, far beyond any model). Every bound
-/// here was found by fuzzing the reader (fixtures/fuzz/manifest/crashes).
+/// dimension and every integer attribute (but Slice's starts and ends) fits in
+/// 32 bits, and a tensor has at most 2^40 elements (4 TiB of float32, far
+/// beyond any model). Each bound answers an input that once trapped the
+/// reader (fixtures/fuzz/manifest/crashes).
 public enum ModelLimits {
     /// The largest dimension of any shape.
     public static let largestDimension = Int(Int32.max)
@@ -29,8 +30,14 @@ public enum ModelLimits {
         return nil
     }
 
-    /// Why an attribute is out of range, or nil when every integer in it is within ±largestAttribute.
+    /// Attributes exempt from `largestAttribute`: Slice clamps its starts and
+    /// ends to the dimension by definition, and ONNX writes ±2^63 for "to the end".
+    public static let unboundedAttributes: Set<String> = ["starts", "ends"]
+
+    /// Why an attribute is out of range, or nil when every integer in it is
+    /// within ±largestAttribute (or the attribute is one of `unboundedAttributes`).
     public static func problem(with attribute: AttributeValue, named name: String) -> String? {
+        guard !unboundedAttributes.contains(name) else { return nil }
         let values: [Int] = switch attribute {
         case .int(let value): [value]
         case .ints(let values): values
