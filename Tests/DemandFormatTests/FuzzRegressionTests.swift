@@ -20,6 +20,7 @@ import Testing
         "weight-offset-overflow.json": "run past the end",
         "weight-shape-overflow.json": "more than 1099511627776 elements",
         "input-shape-overflow.json": "dimension 4294967296",
+        "reshape-shape-overflow.json": "more elements than an Int can count",
     ]
 
     @Test func everyCrashInputHasAnExpectation() {

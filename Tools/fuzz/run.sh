@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets and runs one of them for a bounded time.
 #
-#   Tools/fuzz/run.sh [TARGET] [SECONDS]      TARGET: manifest (default); SECONDS: 60
+#   Tools/fuzz/run.sh [TARGET] [SECONDS]      TARGET: manifest (default) or onnx; SECONDS: 60
 #
 # The library modules are built by SwiftPM with fuzzer and address-sanitizer
 # instrumentation (scratch path .build-fuzz); the target file in Tools/fuzz/ is
@@ -27,7 +27,13 @@ case "$target" in
         c_modules=(CURing COpenBLAS CKernels)
         swift_modules=(DemandIO DemandTensor DemandFormat DemandZoo)
         ;;
-    *) echo "unknown fuzz target '$target' (known: manifest)" >&2; exit 2 ;;
+    onnx)
+        source_file=Tools/fuzz/OnnxFuzz.swift
+        build_target=DemandONNX
+        c_modules=(CURing COpenBLAS CKernels)
+        swift_modules=(SwiftProtobuf DemandIO DemandTensor DemandFormat DemandONNX)
+        ;;
+    *) echo "unknown fuzz target '$target' (known: manifest, onnx)" >&2; exit 2 ;;
 esac
 
 scratch=.build-fuzz
@@ -53,8 +59,19 @@ swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone "${flags[@]}" \
 corpus=$scratch/$target-corpus
 artifacts=$scratch/$target-artifacts
 mkdir -p "$corpus" "$artifacts" "$scratch/work"
+inputs=("$corpus")
+for directory in "fixtures/fuzz/$target/seeds" "fixtures/fuzz/$target/crashes"; do
+    [ -d "$directory" ] && inputs+=("$directory")
+done
+if [ "$target" = onnx ]; then
+    # The importer's test models are the seeds, gathered rather than copied into the tree.
+    seeds=$scratch/onnx-seeds
+    mkdir -p "$seeds"
+    for model in fixtures/onnx/*/*/model.onnx; do cp "$model" "$seeds/$(basename "$(dirname "$model")").onnx"; done
+    inputs+=("$seeds")
+fi
+options=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096
+         -artifact_prefix="$artifacts/" -print_final_stats=1)
+[ -f "Tools/fuzz/$target.dict" ] && options+=(-dict="Tools/fuzz/$target.dict")
 echo "fuzzing $target for $seconds s" >&2
-FUZZ_WORK_DIR="$PWD/$scratch/work" "$build/$target-fuzz" \
-    -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
-    -dict=Tools/fuzz/$target.dict -artifact_prefix="$artifacts/" -print_final_stats=1 \
-    "$corpus" "fixtures/fuzz/$target/seeds" "fixtures/fuzz/$target/crashes"
+FUZZ_WORK_DIR="$PWD/$scratch/work" "$build/$target-fuzz" "${options[@]}" "${inputs[@]}"
