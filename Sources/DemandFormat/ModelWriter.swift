@@ -52,9 +52,10 @@ public final class ModelWriter {
     /// The shape of a value added so far.
     public func shape(of value: String) -> Shape? { shapes[value] }
 
-    /// Declares graph input `name` with shape `shape`.
-    public func addInput(_ name: String, shape: Shape) {
-        inputs.append(.init(name: name, shape: shape))
+    /// Declares a graph input. `dtype` is what callers pass (float32, or
+    /// int64/int32 for ids and indices, held as float32 at run time).
+    public func addInput(_ name: String, shape: Shape, dtype: DType = .float32) {
+        inputs.append(.init(name: name, dtype: dtype, shape: shape))
         shapes[name] = shape
     }
 

@@ -15,10 +15,11 @@ struct DemandLayerCommand: ParsableCommand {
               demandlayer bench --depth 1,2,4  sweep the prefetch depth
               demandlayer zoo list             the built-in models
               demandlayer inspect resnet152    layers, sizes, ring size per depth
+              demandlayer convert m.onnx m.dlm import an ONNX model
               demandlayer run M.dlm --input x=x.npy --output out/
                                                run once on .npy inputs
             """,
-        subcommands: [Bench.self, RunCommand.self, ZooCommand.self, Inspect.self]
+        subcommands: [Bench.self, RunCommand.self, ZooCommand.self, Inspect.self, ConvertCommand.self]
     )
 }
 

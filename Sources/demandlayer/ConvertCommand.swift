@@ -1,0 +1,116 @@
+import ArgumentParser
+import DemandONNX
+import DemandTensor
+import Foundation
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert an ONNX model into a demandlayer model directory (NAME.dlm).",
+        discussion: """
+            Every shape is fixed at convert time. Inputs with symbolic dimensions
+            (batch, sequence length) need --input-shape; the error names any left open.
+
+            What happens to the graph:
+              - weights come from initializers, Constant nodes and external data
+                files beside the model;
+              - shape subgraphs (Shape, Gather, Unsqueeze, Concat, Range,
+                ConstantOfShape, Cast, arithmetic) and every node whose inputs
+                are all constant are evaluated now;
+              - BatchNormalization folds into the Conv before it; Relu fuses into
+                Conv, Gemm and Add; Split becomes Slices; Dropout and Identity vanish;
+              - nodes are grouped into layers, each a weighted node plus the
+                weightless nodes after it; a layer is the unit read from disk.
+
+            An operator or attribute the runtime does not run stops the convert
+            with the node's name and the supported list. The output is written to
+            a hidden temporary directory and renamed at the end: a failed or
+            interrupted convert leaves nothing behind.
+
+            Examples:
+              demandlayer convert resnet50.onnx resnet50.dlm
+              demandlayer convert bert.onnx bert.dlm --input-shape input_ids=1x128 --input-shape attention_mask=1x128
+              demandlayer convert vgg19.onnx vgg19-fp16.dlm --dtype fp16
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The ONNX model file (external data files must sit beside it).", valueName: "model.onnx"))
+    var model: String
+
+    @Argument(help: ArgumentHelp("The model directory to write; it must not exist.", valueName: "out.dlm"))
+    var output: String
+
+    @Option(name: .customLong("input-shape"), parsing: .singleValue, help: ArgumentHelp(
+        "Fix an input's shape, e.g. input=1x3x224x224 (repeat for several inputs).",
+        valueName: "name=dims"))
+    var inputShapes: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "How weights are stored: fp32, or fp16 (half the bytes read; widened to fp32 on restore; integer constants stay fp32).",
+        valueName: "fp32|fp16"))
+    var dtype: String = "fp32"
+
+    func validate() throws {
+        _ = try parsedShapes()
+        guard Converter.WeightType(rawValue: dtype) != nil else {
+            throw ValidationError("--dtype must be fp32 or fp16, not '\(dtype)'")
+        }
+        guard FileManager.default.fileExists(atPath: model) else {
+            throw ValidationError("no such model file: \(model)")
+        }
+    }
+
+    /// `--input-shape` values as name → shape.
+    func parsedShapes() throws -> [String: Shape] {
+        var shapes: [String: Shape] = [:]
+        for text in inputShapes {
+            guard let equals = text.lastIndex(of: "=") else {
+                throw ValidationError("--input-shape '\(text)' must look like NAME=1x3x224x224")
+            }
+            let name = String(text[..<equals])
+            let dims = text[text.index(after: equals)...].split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+            guard !name.isEmpty, !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--input-shape '\(text)' must look like NAME=1x3x224x224 with positive dimensions")
+            }
+            guard shapes.updateValue(Shape(dims.map { $0! }), forKey: name) == nil else {
+                throw ValidationError("--input-shape gives '\(name)' twice")
+            }
+        }
+        return shapes
+    }
+
+    func run() throws {
+        let options = Converter.Options(inputShapes: try parsedShapes(), weightType: Converter.WeightType(rawValue: dtype)!)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var lastDecile = -1
+        do {
+            let summary = try Converter.convert(modelPath: model, to: output, options: options) { progress in
+                switch progress {
+                case .loaded(let nodes, let initializers, let opset):
+                    status("loaded \(model): \(nodes) nodes, \(initializers) initializers, opset \(opset)")
+                case .lowered(let done, let total):
+                    if done == total { status("lowered \(total) nodes") }
+                case .wroteLayer(let index, let total, _, _):
+                    let decile = (index + 1) * 10 / max(total, 1)
+                    if decile > lastDecile {
+                        lastDecile = decile
+                        status("writing layers: \(index + 1)/\(total)")
+                    }
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let largest = summary.largestLayer
+            status(String(format: "converted in %.1f s", seconds))
+            print("\(output): \(summary.layerCount) layers, \(summary.nodeCount) nodes (from \(summary.sourceNodeCount)), "
+                + "\(formatMiB(summary.weightByteCount)) of weights, largest layer '\(largest.name)' \(formatMiB(largest.byteCount))")
+        } catch {
+            throw ConvertFailure(error: error)
+        }
+    }
+}
+
+/// A convert error printed as "error: <where>: <what>" with a non-zero exit.
+struct ConvertFailure: Error, CustomStringConvertible {
+    let error: ImportError
+    var description: String { "convert failed: \(error.description)" }
+}

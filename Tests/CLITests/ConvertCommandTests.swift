@@ -1,0 +1,56 @@
+import DemandFormat
+import DemandTensor
+import DemandTestSupport
+import Foundation
+import Testing
+
+/// `demandlayer convert`, end to end with `run`, on the committed ONNX fixtures.
+@Suite struct ConvertCommandTests {
+    let cli = CLITests()
+    static let fixtures = Scratch.packageRoot + "/fixtures/onnx"
+
+    @Test func convertThenRunMatchesOnnxruntime() throws {
+        let source = Self.fixtures + "/ops/conv_batchnormalization"
+        let directory = Scratch.directory()
+        let output = directory + "/model.dlm"
+        let result = try cli.run(["convert", source + "/model.onnx", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("loaded") && result.stderr.contains("opset"), "progress goes to stderr: \(result.stderr)")
+        #expect(result.stdout.contains("layers") && result.stdout.contains("of weights") && result.stdout.contains("largest layer"),
+                "one summary line: \(result.stdout)")
+        let model = try Model.open(output)
+        #expect(!model.layers.flatMap(\.nodes).contains { $0.op == "BatchNormalization" })
+
+        let input = try #require(model.manifest.inputs.first)
+        let run = try cli.run(["run", output, "--input", "\(input.name)=\(source)/input_0.npy", "--output", directory + "/out"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let outputName = try #require(model.manifest.outputs.first?.name)
+        let actual = try Npy.read(path: "\(directory)/out/\(outputName.replacingOccurrences(of: "/", with: "_")).npy").tensor
+        let expected = try Npy.read(path: source + "/output_0.npy").tensor
+        let closeness = Closeness(actual: actual, expected: expected)
+        #expect(closeness.passes(tolerance: 1e-4), "\(closeness.describe(tolerance: 1e-4))")
+    }
+
+    @Test func refusedModelsFailWithTheNodeAndLeaveNothing() throws {
+        let directory = Scratch.directory()
+        let result = try cli.run(["convert", Self.fixtures + "/bad/unsupported_op/model.onnx", directory + "/out.dlm"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("NonMaxSuppression") && result.stderr.contains("supported:"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "nothing is left behind")
+
+        let open = try cli.run(["convert", Self.fixtures + "/bad/open_dimension/model.onnx", directory + "/out.dlm"])
+        #expect(open.status != 0 && open.stderr.contains("--input-shape"), "the remedy is named: \(open.stderr)")
+    }
+
+    @Test func argumentsAreCheckedAndHelpTeaches() throws {
+        let model = Self.fixtures + "/ops/relu/model.onnx"
+        for arguments in [["--input-shape", "x=1xq"], ["--input-shape", "noequals"], ["--dtype", "int8"]] {
+            let result = try cli.run(["convert", model, Scratch.directory("args") + "/out.dlm"] + arguments)
+            #expect(result.status == 64, "\(arguments): a usage error, \(result.stderr)")
+        }
+        let help = try cli.run(["convert", "--help"])
+        for phrase in ["--input-shape", "--dtype", "fp16", "BatchNormalization", "Examples:", "leaves nothing behind"] {
+            #expect(help.stdout.contains(phrase), "help mentions \(phrase)")
+        }
+    }
+}

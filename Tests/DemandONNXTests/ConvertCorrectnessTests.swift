@@ -1,0 +1,196 @@
+import DemandFormat
+import DemandLayer
+@testable import DemandONNX
+import DemandTensor
+import DemandTestSupport
+import Foundation
+import Testing
+
+/// Converted models against the same graph computed with the plain
+/// reference kernels (and by formula for what the converter folds away).
+@Suite struct ConvertCorrectnessTests {
+    static let tolerance: Float = 1e-4
+
+    /// Conv → BatchNorm → Relu → MaxPool → Conv (auto_pad SAME_UPPER, stride 2)
+    /// → Relu → GlobalAveragePool → Flatten → Gemm → Softmax (opset 11).
+    @Test func smallCNNMatchesTheReference() throws {
+        var b = ONNXBuilder(opset: 11)
+        b.input("image", [1, 3, 8, 8])
+        let w1 = b.weight("w1", [8, 3, 3, 3], scale: 0.5)
+        let b1 = b.weight("b1", [8])
+        let gamma = b.weight("gamma", [8]), beta = b.weight("beta", [8]), mean = b.weight("mean", [8])
+        let variance = b.randomValues(8).map { abs($0) + 0.5 }
+        b.initializer("var", [8], variance)
+        let w2 = b.weight("w2", [16, 8, 3, 3], scale: 0.3)
+        let fc = b.weight("fc", [10, 16])
+        let fcBias = b.weight("fc_bias", [10])
+        b.node("Conv", ["image", "w1", "b1"], ["c1"], name: "conv1", ["pads": .ints([1, 1, 1, 1]), "kernel_shape": .ints([3, 3])])
+        b.node("BatchNormalization", ["c1", "gamma", "beta", "mean", "var"], ["bn1"], name: "bn1", ["epsilon": .f(1e-3)])
+        b.node("Relu", ["bn1"], ["r1"])
+        b.node("MaxPool", ["r1"], ["p1"], ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])])
+        b.node("Conv", ["p1", "w2"], ["c2"], name: "conv2", ["auto_pad": .s("SAME_UPPER"), "strides": .ints([2, 2])])
+        b.node("Relu", ["c2"], ["r2"])
+        b.node("GlobalAveragePool", ["r2"], ["g"])
+        b.node("Flatten", ["g"], ["f"])
+        b.node("Gemm", ["f", "fc", "fc_bias"], ["logits"], ["transB": .i(1)])
+        b.node("Softmax", ["logits"], ["prob"], ["axis": .i(1)])
+        b.output("prob")
+
+        let (summary, _) = try convert(b)
+        let nodes = summary.model.layers.flatMap(\.nodes)
+        #expect(!nodes.contains { $0.op == "BatchNormalization" }, "BatchNormalization folds into conv1")
+        #expect(!nodes.contains { $0.op == "Relu" }, "both Relus fuse into their convs")
+        #expect(nodes.first { $0.name == "conv2" }?.attributes["pads"] == .ints([0, 0, 1, 1]), "SAME_UPPER becomes explicit pads")
+        #expect(summary.layerCount == 1, "conv1 (864 bytes) and fc (640) are under 4 KiB, so only conv2 opens a layer")
+        #expect(summary.model.layers.allSatisfy { !$0.weights.isEmpty }, "every layer carries weights")
+
+        var image = ONNXBuilder(seed: 99)
+        let x = tensor([1, 3, 8, 8], image.randomValues(192))
+        let actual = try run(summary.model, ["image": x])["prob"]!
+
+        // The same graph, unfused, with the reference kernels.
+        let conv1 = try reference("Conv", ["pads": .ints([1, 1, 1, 1])], [x, tensor([8, 3, 3, 3], w1), tensor([8], b1)])
+        let normalized = Tensor(zeros: conv1.shape)
+        for c in 0..<8 {
+            for i in 0..<64 {
+                let v = conv1.data[c * 64 + i]
+                normalized.data[c * 64 + i] = (v - mean[c]) / (variance[c] + 1e-3).squareRoot() * gamma[c] + beta[c]
+            }
+        }
+        let relu1 = try reference("Relu", [:], [normalized])
+        let pool = try reference("MaxPool", ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])], [relu1])
+        let conv2 = try reference("Conv", ["strides": .ints([2, 2]), "pads": .ints([0, 0, 1, 1])], [pool, tensor([16, 8, 3, 3], w2)])
+        let relu2 = try reference("Relu", [:], [conv2])
+        let gap = try reference("GlobalAveragePool", [:], [relu2])
+        let flat = try reference("Flatten", [:], [gap])
+        let logits = try reference("Gemm", ["transB": .int(1)], [flat, tensor([10, 16], fc), tensor([10], fcBias)])
+        let expected = try reference("Softmax", ["axis": .int(1)], [logits])
+        let closeness = Closeness(actual: actual, expected: expected)
+        #expect(closeness.passes(tolerance: Self.tolerance), "\(closeness.describe(tolerance: Self.tolerance))")
+    }
+
+    /// A PyTorch-style shape chain (Shape → Gather → Cast → Sub) feeding
+    /// Clip's min input, ConstantOfShape + Range + Slice(INT64_MAX) folded into
+    /// an Add bias, and Identity/Dropout dropped by renaming.
+    @Test func shapeSubgraphsFoldAway() throws {
+        var b = ONNXBuilder(opset: 13)
+        b.input("x", [1, 4, 3, 5])
+        b.initializer("zero_index", [], ints: [0])
+        b.initializer("one", [], [1])
+        b.initializer("start", [1], ints: [2])
+        b.initializer("end", [1], ints: [Int64.max])
+        b.initializer("axis", [1], ints: [0])
+        b.initializer("five", [1], ints: [5])
+        b.node("Shape", ["x"], ["shape"])
+        b.node("Gather", ["shape", "zero_index"], ["batch"], ["axis": .i(0)])      // 1
+        b.node("Cast", ["batch"], ["batch_f"], ["to": .i(1)])                      // 1.0
+        b.node("Sub", ["batch_f", "one"], ["low"])                                  // 0.0
+        b.node("Clip", ["x", "low", ""], ["clipped"])                               // Relu
+        b.initializer("four", [1], ints: [4])
+        b.initializer("one_i", [], ints: [1])
+        b.node("ConstantOfShape", ["four"], ["threes"], ["value": .t(ONNXBuilder.tensor("v", [1], ints: [3]))])
+        b.node("Range", ["batch", "five", "one_i"], ["steps"])                      // [1, 2, 3, 4]
+        b.node("Add", ["threes", "steps"], ["row_i"])                               // [4, 5, 6, 7]
+        b.node("Slice", ["row_i", "start", "end", "axis"], ["tail_i"])             // [6, 7]
+        b.node("Cast", ["tail_i"], ["tail"], ["to": .i(1)])
+        b.node("Identity", ["clipped"], ["same"])
+        b.node("Dropout", ["same"], ["kept"])
+        b.node("Flatten", ["kept"], ["flat"], ["axis": .i(4)])                     // (60, 1)
+        b.node("Add", ["flat", "tail"], ["y"])                                     // broadcast to (60, 2)
+        b.output("y")
+
+        let (summary, _) = try convert(b)
+        let nodes = summary.model.layers.flatMap(\.nodes)
+        #expect(nodes.map(\.op) == ["Clip", "Flatten", "Add"], "everything else folds: \(nodes.map(\.op))")
+        let bias = try #require(summary.model.layers.flatMap(\.weights).first { $0.shape == [2] }, "the folded bias is a weight")
+        #expect(bias.name == "tail")
+
+        var inputs = ONNXBuilder(seed: 5)
+        let x = tensor([1, 4, 3, 5], inputs.randomValues(60))
+        let y = try run(summary.model, ["x": x])["y"]!
+        #expect(y.shape == [60, 2])
+        for i in 0..<60 {
+            let relu = max(x.data[i], 0)
+            #expect(y.data[2 * i] == relu + 6 && y.data[2 * i + 1] == relu + 7, "row \(i): \(y.data[2 * i]), \(y.data[2 * i + 1])")
+        }
+    }
+
+    /// A symbolic batch dimension fixed with an input shape; Clip's bounds as
+    /// attributes (opset 6) and as inputs (opset 13) give the same model.
+    @Test func symbolicDimensionsAndClipAcrossOpsets() throws {
+        var results: [[Float]] = []
+        for opset in [6, 13] {
+            var b = ONNXBuilder(opset: opset)
+            b.input("x", ["batch", 6])
+            if opset >= 11 {
+                b.initializer("lo", [], [-0.25])
+                b.initializer("hi", [], [0.5])
+                b.node("Clip", ["x", "lo", "hi"], ["y"])
+            } else {
+                b.node("Clip", ["x"], ["y"], ["min": .f(-0.25), "max": .f(0.5)])
+            }
+            b.output("y")
+            let (summary, _) = try convert(b, options: .init(inputShapes: ["x": [3, 6]]), name: "clip\(opset)")
+            #expect(summary.model.manifest.inputs[0].shape == [3, 6])
+            #expect(summary.model.layers[0].nodes[0].attributes == ["min": .float(-0.25), "max": .float(0.5)])
+            var r = ONNXBuilder(seed: 3)
+            let x = tensor([3, 6], r.randomValues(18))
+            let y = try run(summary.model, ["x": x])["y"]!
+            #expect(y.array == x.array.map { min(max($0, -0.25), 0.5) })
+            results.append(y.array)
+        }
+        #expect(results[0] == results[1])
+    }
+
+    /// Weights stored in an external data file beside the model.
+    @Test func externalDataIsRead() throws {
+        var b = ONNXBuilder()
+        b.input("x", [2, 4])
+        let values = b.randomValues(4 * 3)
+        var weight = ONNXBuilder.tensor("w", [4, 3], floats: [])
+        weight.rawData = Data()
+        weight.dataLocation = .external
+        for (key, value) in [("location", "weights.bin"), ("offset", "16"), ("length", "48")] {
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = key
+            entry.value = value
+            weight.externalData.append(entry)
+        }
+        b.model.graph.initializer.append(weight)
+        b.node("Gemm", ["x", "w"], ["y"])
+        b.output("y")
+        let directory = Scratch.directory()
+        var bytes = Data(repeating: 0xEE, count: 16)
+        bytes.append(values.withUnsafeBufferPointer { Data(buffer: $0) })
+        try bytes.write(to: URL(fileURLWithPath: directory + "/weights.bin"))
+        let source = try b.write(to: directory)
+        let summary = try Converter.convert(modelPath: source, to: directory + "/out.dlm")
+        let x = tensor([2, 4], [1, 0, 0, 0, 0, 0, 1, 0])
+        let y = try run(summary.model, ["x": x])["y"]!
+        #expect(y.array == Array(values[0..<3]) + Array(values[6..<9]))
+    }
+
+    /// A constant read by nodes in two layers is stored in each under its own name.
+    @Test func sharedConstantsAreStoredPerLayer() throws {
+        var b = ONNXBuilder()
+        b.input("x", [1, 32])
+        b.weight("w1", [32, 64])
+        b.weight("w2", [64, 32])
+        b.weight("bias", [32])
+        b.node("Gemm", ["x", "w1"], ["h"], name: "fc1")
+        b.node("Gemm", ["h", "w2"], ["h2"], name: "fc2")
+        b.node("Add", ["h2", "bias"], ["y1"], name: "add1")
+        b.node("Gemm", ["y1", "w1"], ["h3"], name: "fc3")
+        b.output("h3")
+        let (summary, _) = try convert(b)
+        let layers = summary.model.layers
+        #expect(layers.map(\.name) == ["fc1", "fc2", "fc3"])
+        #expect(layers[1].nodes.map(\.name) == ["fc2", "add1"], "the small Add joins the weighted node before it")
+        #expect(layers[0].weights.map(\.name) == ["w1"])
+        #expect(layers[2].weights.count == 1 && layers[2].weights[0].name != "w1", "the copy gets its own name")
+        #expect(layers[2].nodes[0].inputs[1] == layers[2].weights[0].name)
+        let x = tensor([1, 32], (0..<32).map { Float($0) / 32 })
+        let y = try run(summary.model, ["x": x])["h3"]!
+        #expect(y.shape == [1, 64])
+    }
+}

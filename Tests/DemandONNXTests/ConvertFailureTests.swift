@@ -1,0 +1,265 @@
+import DemandFormat
+@testable import DemandONNX
+import DemandLayer
+import DemandTensor
+import DemandTestSupport
+import Foundation
+import Testing
+
+/// Every failure names what is wrong and where, and leaves no output behind.
+@Suite struct ConvertFailureTests {
+    /// A small valid model: x (1, 8) → Gemm with a 4 KiB weight → y.
+    static func gemmModel(rows: Int = 8, columns: Int = 128) -> ONNXBuilder {
+        var b = ONNXBuilder()
+        b.input("x", [1, rows])
+        b.weight("w", [rows, columns])
+        b.node("Gemm", ["x", "w"], ["y"], name: "fc")
+        b.output("y")
+        return b
+    }
+
+    func expectFailure(_ builder: ONNXBuilder, options: Converter.Options = .init(), name: String = #function,
+                       _ check: (ImportError) -> Void) throws {
+        let directory = Scratch.directory(name)
+        let source = try builder.write(to: directory)
+        do {
+            try Converter.convert(modelPath: source, to: directory + "/out.dlm", options: options)
+            Issue.record("the convert succeeded")
+        } catch {
+            check(error)
+        }
+        #expect(leftovers(in: directory) == [], "nothing is left behind")
+    }
+
+    @Test func unsupportedOperatorIsRefusedWithNodeAndList() throws {
+        var b = Self.gemmModel()
+        b.node("NonMaxSuppression", ["y"], ["boxes"], name: "nms_head")
+        b.model.graph.output[0].name = "boxes"
+        try expectFailure(b) { error in
+            #expect(error.code == .unsupported)
+            #expect(error.node == "node 'nms_head' (NonMaxSuppression)")
+            #expect(error.message.contains("NonMaxSuppression") && error.message.contains("supported: ") && error.message.contains("Conv"),
+                    "\(error)")
+        }
+    }
+
+    @Test func unsupportedAttributeIsRefused() throws {
+        var b = ONNXBuilder()
+        b.input("x", [1, 2, 8, 8])
+        b.node("MaxPool", ["x"], ["y"], name: "pool", ["kernel_shape": .ints([2, 2]), "dilations": .ints([2, 2])])
+        b.output("y")
+        try expectFailure(b) { error in
+            #expect(error.code == .unsupported && error.node == "node 'pool' (MaxPool)")
+            #expect(error.description.contains("dilations"), "\(error)")
+        }
+    }
+
+    @Test func otherDomainsAreRefused() throws {
+        var b = Self.gemmModel()
+        b.node("FusedGemm", ["y"], ["z"], name: "ms", domain: "com.microsoft")
+        b.model.graph.output[0].name = "z"
+        try expectFailure(b) { error in
+            #expect(error.code == .unsupported && error.description.contains("com.microsoft"), "\(error)")
+        }
+    }
+
+    @Test func malformedAndTruncatedProtobufAreRefused() throws {
+        let valid = try Self.gemmModel().bytes()
+        var garbage = ONNXBuilder()
+        garbage.model = Onnx_ModelProto()
+        let cases: [(String, Data)] = [
+            ("empty", Data()),
+            ("text", Data("this is not a model\n".utf8)),
+            ("truncated", valid.prefix(valid.count / 2)),
+            ("truncated-one-byte", valid.prefix(valid.count - 1)),
+            ("bad-wire-type", Data([0x0F, 0xFF, 0xFF])),
+        ]
+        for (name, bytes) in cases {
+            let directory = Scratch.directory("malformed-\(name)")
+            let path = directory + "/model.onnx"
+            try bytes.write(to: URL(fileURLWithPath: path))
+            do {
+                try Converter.convert(modelPath: path, to: directory + "/out.dlm")
+                Issue.record("\(name): the convert succeeded")
+            } catch {
+                #expect(error.code == .malformed || error.code == .invalidModel, "\(name): \(error)")
+                #expect(error.path == path, "\(name): the error names the file")
+            }
+            #expect(leftovers(in: directory) == [], "\(name): nothing is left behind")
+        }
+    }
+
+    @Test func missingExternalDataNamesFileAndTensor() throws {
+        for (label, fileBytes) in [("missing", nil), ("short", 20)] as [(String, Int?)] {
+            var b = ONNXBuilder()
+            b.input("x", [1, 4])
+            var weight = ONNXBuilder.tensor("big_weight", [4, 4], floats: [])
+            weight.dataLocation = .external
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = "location"
+            entry.value = "big.bin"
+            weight.externalData = [entry]
+            b.model.graph.initializer.append(weight)
+            b.node("Gemm", ["x", "big_weight"], ["y"])
+            b.output("y")
+            let directory = Scratch.directory("external-\(label)")
+            if let fileBytes { try Data(count: fileBytes).write(to: URL(fileURLWithPath: directory + "/big.bin")) }
+            let source = try b.write(to: directory)
+            do {
+                try Converter.convert(modelPath: source, to: directory + "/out.dlm")
+                Issue.record("\(label): the convert succeeded")
+            } catch {
+                #expect(error.code == (label == "missing" ? .externalData : .invalidModel), "\(label): \(error)")
+                #expect(error.description.contains("big_weight"), "\(label): names the tensor: \(error)")
+                if label == "missing" { #expect(error.path == directory + "/big.bin", "names the file: \(error)") }
+            }
+            #expect(leftovers(in: directory, except: ["model.onnx", "big.bin"]) == [])
+        }
+    }
+
+    @Test func symbolicDimensionWithoutShapeIsNamed() throws {
+        var b = ONNXBuilder()
+        b.input("tokens", [1, "sequence"])
+        b.weight("w", [16, 4])
+        b.node("Gemm", ["tokens", "w"], ["y"])
+        b.output("y")
+        try expectFailure(b) { error in
+            #expect(error.code == .unresolvedShape)
+            #expect(error.message.contains("'tokens'") && error.message.contains("dimension 1") && error.message.contains("sequence"), "\(error)")
+            #expect(error.message.contains("--input-shape tokens=1x1"), "the remedy is spelled out: \(error)")
+        }
+        try expectFailure(b, options: .init(inputShapes: ["token": [1, 16]]), name: "misspelled") { error in
+            #expect(error.message.contains("'token'") && error.message.contains("tokens"), "\(error)")
+        }
+    }
+
+    @Test func integersBeyondFloatPrecisionAreRefused() throws {
+        var b = ONNXBuilder()
+        b.input("x", [1, 2])
+        b.initializer("ids", [2], ints: [1, (1 << 24) + 1])
+        b.node("Cast", ["ids"], ["ids_f"], ["to": .i(7)])
+        b.node("Add", ["x", "ids"], ["y"], name: "add_ids")
+        b.output("y")
+        try expectFailure(b) { error in
+            #expect(error.code == .valueRange && error.message.contains("16777217"), "\(error)")
+        }
+    }
+
+    @Test func outputDirectoryThatCannotBeCreated() throws {
+        let directory = Scratch.directory()
+        let source = try Self.gemmModel().write(to: directory)
+        // A regular file where the parent directory should be: refused even for root.
+        FileManager.default.createFile(atPath: directory + "/blocker", contents: Data("x".utf8))
+        #expect(throws: ImportError.self) { try Converter.convert(modelPath: source, to: directory + "/blocker/out.dlm") }
+        // An existing output is never overwritten.
+        try FileManager.default.createDirectory(atPath: directory + "/taken.dlm", withIntermediateDirectories: false)
+        do {
+            try Converter.convert(modelPath: source, to: directory + "/taken.dlm")
+            Issue.record("overwrote an existing directory")
+        } catch {
+            #expect(error.code == .writeFailed && error.message.contains("already exists"), "\(error)")
+        }
+        #expect(leftovers(in: directory) == ["blocker", "taken.dlm"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/taken.dlm").isEmpty)
+    }
+
+    @Test func readOnlyOutputDirectory() throws {
+        let directory = Scratch.directory()
+        let source = try Self.gemmModel().write(to: directory)
+        let target = directory + "/readonly"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+        if canMount {
+            try #require(shell("mount -t tmpfs -o ro,size=1m tmpfs '\(target)'") == 0, "mount a read-only tmpfs")
+        } else {
+            chmod(target, 0o555)
+        }
+        defer { if canMount { shell("umount '\(target)'") } }
+        do {
+            try Converter.convert(modelPath: source, to: target + "/out.dlm")
+            Issue.record("wrote into a read-only directory")
+        } catch {
+            #expect(error.code == .writeFailed, "\(error)")
+            #expect(error.description.contains(target), "names the directory: \(error)")
+        }
+        #expect(leftovers(in: target, except: []) == [])
+    }
+
+    @Test func diskFullDuringConvertLeavesNothing() throws {
+        guard canMount else {
+            print("skipped diskFullDuringConvertLeavesNothing: mounting a small tmpfs needs root")
+            return
+        }
+        let directory = Scratch.directory()
+        let target = directory + "/small"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
+        try #require(shell("mount -t tmpfs -o size=1m tmpfs '\(target)'") == 0, "mount a 1 MiB tmpfs")
+        defer { shell("umount '\(target)'") }
+        // Four layers of 512 KiB: the third does not fit.
+        var b = ONNXBuilder()
+        b.input("x", [1, 256])
+        var previous = "x"
+        for layer in 0..<4 {
+            b.weight("w\(layer)", [256, 512])
+            b.weight("v\(layer)", [512, 256])
+            b.node("Gemm", [previous, "w\(layer)"], ["h\(layer)"], name: "up\(layer)")
+            b.node("Gemm", ["h\(layer)", "v\(layer)"], ["o\(layer)"], name: "down\(layer)")
+            previous = "o\(layer)"
+        }
+        b.output(previous)
+        let source = try b.write(to: directory)
+        do {
+            try Converter.convert(modelPath: source, to: target + "/out.dlm")
+            Issue.record("a 4 MiB model fit in 1 MiB")
+        } catch {
+            #expect(error.code == .writeFailed && error.description.contains("No space left"), "\(error)")
+        }
+        #expect(leftovers(in: target, except: []) == [], "the partial directory is removed")
+    }
+}
+
+/// Damaged models never crash or hang the converter: each mutation of a
+/// valid model either converts or fails with an `ImportError`.
+@Suite struct ConvertMutationTests {
+    @Test func mutatedModelsFailCleanly() throws {
+        let fixtures = Scratch.packageRoot + "/fixtures/onnx/ops"
+        let names = ["conv_batchnormalization", "shape_gather_unsqueeze_concat_reshape", "resize_linear_half_pixel_x2",
+                     "split_opset13_input", "gather_embedding_runtime_ids", "convtranspose_output_shape"]
+        var seed: UInt64 = 0x5EED
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(seed >> 33)
+        }
+        var outcomes = (converted: 0, refused: 0)
+        let directory = Scratch.directory()
+        for name in names {
+            guard let original = FileManager.default.contents(atPath: "\(fixtures)/\(name)/model.onnx") else { continue }
+            for round in 0..<150 {
+                var bytes = original
+                for _ in 0...(round % 4) {
+                    let position = next() % bytes.count
+                    switch next() % 3 {
+                    case 0: bytes[position] = UInt8(truncatingIfNeeded: next())
+                    case 1: bytes[position] ^= UInt8(1 << (next() % 8))
+                    default: bytes = bytes.prefix(position) + bytes.suffix(from: min(bytes.count, position + 1 + next() % 8))
+                    }
+                }
+                let destination = "\(directory)/\(name)-\(round).dlm"
+                do {
+                    let summary = try Converter.convert(modelBytes: bytes, directory: directory, to: destination)
+                    outcomes.converted += 1
+                    // What converts also runs (or fails with an error) on zero inputs.
+                    var inputs: [String: Tensor] = [:]
+                    for input in summary.model.manifest.inputs { inputs[input.name] = Tensor(zeros: input.shape) }
+                    _ = try? run(summary.model, inputs)
+                    Scratch.remove(destination)
+                } catch {
+                    outcomes.refused += 1
+                    #expect(!FileManager.default.fileExists(atPath: destination), "\(name) round \(round): no output after \(error)")
+                }
+            }
+        }
+        print("mutated models: \(outcomes.converted) converted, \(outcomes.refused) refused")
+        #expect(outcomes.refused > 0, "mutations are detected: \(outcomes)")
+        #expect(leftovers(in: directory, except: []) == [], "no partial directories remain")
+    }
+}
