@@ -2,11 +2,7 @@
 import PackageDescription
 
 // Dependencies run one way:
-<<<<<<< HEAD
-// CURing, COpenBLAS, CKernels → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo → demandlayer (CLI)
-=======
-// CURing, COpenBLAS → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo, DemandONNX → demandlayer (CLI)
->>>>>>> onnx
+// CURing, COpenBLAS, CKernels → DemandIO → DemandFormat, DemandTensor → DemandLayer → DemandZoo, DemandONNX → demandlayer (CLI)
 //                                                          DemandLayer → DemandLayerC (C API), classify-swift (example)
 let package = Package(
     name: "demandlayer",
