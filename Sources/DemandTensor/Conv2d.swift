@@ -13,7 +13,8 @@
 ///   (but at least `minimumBandColumns` wide), which bounds the workspace and
 ///   keeps each band cache-friendly.
 /// In every path the bias and activation are applied in one pass over each
-/// freshly written band of output.
+/// freshly written band of output; on the AVX-512 GEMM path, a bias with no
+/// activation or ReLU is applied by the GEMM itself as it stores each tile.
 enum Conv2d {
     /// Output floats per band (M/g × band columns): 1 MiB, so the bias and
     /// activation pass after each sgemm finds its band still in L2.
@@ -81,6 +82,12 @@ enum Conv2d {
         let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
         let rowsPerBand = isPointwise ? g.outHeight : g.rowsPerBand(budgetFloats: workspace.columnBudgetFloats)
         let columns = isPointwise ? nil : workspace.floats(depth * rowsPerBand * g.outWidth)
+        // Bias and ReLU (or none) can ride in the GEMM's epilogue on the AVX-512 path.
+        let fusedRelu: Bool? = switch parameters.activation {
+        case .none: false
+        case .relu: true
+        default: nil
+        }
         for n in 0..<g.batch {
             for group in 0..<g.groups {
                 // x is (C/g, H, W), w is (M/g, C/g·kH·kW), y is (M/g, outH·outW)
@@ -92,14 +99,20 @@ enum Conv2d {
                     let rows = bandStart..<min(bandStart + rowsPerBand, g.outHeight)
                     let bandColumns = rows.count * g.outWidth
                     let bandOutput = y + bandStart * g.outWidth
+                    // b is this band's columns, or for a pointwise conv the input itself
+                    let (b, ldb): (UnsafePointer<Float>, Int)
                     if let columns {
                         im2col(x, channels: perGroupIn, g, parameters, rows: rows, into: columns)
-                        BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth,
-                                   b: columns, ldb: bandColumns, c: bandOutput, ldc: g.outPlane)
+                        (b, ldb) = (UnsafePointer(columns), bandColumns)
                     } else {
-                        BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth,
-                                   b: x, ldb: g.inPlane, c: bandOutput, ldc: g.outPlane)
+                        (b, ldb) = (x + bandStart * g.outWidth, g.inPlane)
                     }
+                    if let relu = fusedRelu, BLAS.sgemmAddingBias(
+                        m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb,
+                        c: bandOutput, ldc: g.outPlane, rowBias: bias.map { $0 + firstChannel }, relu: relu) {
+                        continue
+                    }
+                    BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb, c: bandOutput, ldc: g.outPlane)
                     for channel in 0..<perGroupOut {
                         let band = bandOutput + channel * g.outPlane
                         parameters.activation.apply(from: band, to: band, count: bandColumns, adding: bias?[firstChannel + channel] ?? 0)
