@@ -1,12 +1,18 @@
 // AVX-512 single-precision GEMM; see include/dl_sgemm.h.
 //
-// Blocking (the usual packed scheme): for each NC-wide block of C's columns
-// and each KC-deep slice of K, B's (KC, NC) block is packed into NR-wide
-// panels (k-major, zero-padded past n) that stay in L2; for each MC-row block
-// of A, A's (MC, KC) block is packed into MR-row panels (k-major, zero-padded
-// past m); then an MR x NR micro-kernel keeps its C tile in 24 zmm registers
-// for the whole slice: per k, four 16-float loads of B, six broadcasts of A,
-// 24 fused multiply-adds. The first K slice overwrites C, later ones add to it.
+// Blocking: for each NC-wide block of C's columns and each KC-deep slice of
+// K, B's (KC, NC) block is packed into NR-wide panels (k-major, zero-padded
+// past n) that stay in L2. A is not packed: an MR x NR micro-kernel reads six
+// rows of A in place (each contiguous in k; a last partial group of rows is
+// copied and zero-padded first) and keeps its C tile in 24 zmm registers for
+// the whole slice: per k, four 16-float loads of B, six broadcasts of A, 24
+// fused multiply-adds. Narrower kernels (48, 32, 16 columns) finish a last
+// panel narrower than NR. The first K slice stores C, later ones add to it,
+// and the last adds the bias and applies the ReLU if asked.
+//
+// Why A stays unpacked: a convolution's weights are A, used once per call and
+// usually cold in cache; packing them costs about as much as the product
+// itself when n is small (ResNet-50's last stage has n = 49).
 #include "dl_sgemm.h"
 #include "sgemm_pool.h"
 
@@ -14,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MR = 6, NR = 64, KC = 256, MC = 16 * MR, NC = 8 * NR };
+enum { MR = 6, NR = 64, KC = 256, NC = 8 * NR };
 
-/// Packing buffers of one thread: A's (MC, KC) block and B's (KC, NC) block.
+/// Packing buffers of one thread: A's last (MR, KC) rows and B's (KC, NC) block.
 typedef struct {
     float *a;
     float *b;
@@ -41,7 +47,7 @@ static Panels *thread_panels(void) {
     if (panels) return panels;
     panels = calloc(1, sizeof *panels);
     if (!panels) return NULL;
-    panels->a = aligned_alloc(64, sizeof(float) * MC * KC);
+    panels->a = aligned_alloc(64, sizeof(float) * MR * KC);
     panels->b = aligned_alloc(64, sizeof(float) * KC * NC);
     if (!panels->a || !panels->b || pthread_setspecific(panels_key, panels) != 0) {
         panels_free(panels);
@@ -72,20 +78,13 @@ int dl_sgemm_available(void) {
     return __builtin_cpu_supports("avx512f");
 }
 
-/// Packs rows [0, rows) x k-range of A into MR-row panels: panel p holds, for
-/// each k, the MR values A[p·MR + i][k] (0 past `rows`).
-static void pack_a(const float *a, int lda, int rows, int depth, float *out) {
-    for (int p = 0; p < rows; p += MR) {
-        int valid = rows - p < MR ? rows - p : MR;
-        for (int i = 0; i < MR; i++) {
-            if (i < valid) {
-                const float *row = a + (long)(p + i) * lda;
-                for (int k = 0; k < depth; k++) out[k * MR + i] = row[k];
-            } else {
-                for (int k = 0; k < depth; k++) out[k * MR + i] = 0;
-            }
-        }
-        out += MR * depth;
+/// Copies the last `rows` (< MR) rows of A's k-range into an MR-row block
+/// with row stride `depth`, zero below them, so the micro-kernel never reads
+/// past A's last row.
+static void pack_a_tail(const float *a, int lda, int rows, int depth, float *out) {
+    for (int i = 0; i < MR; i++) {
+        if (i < rows) memcpy(out + i * depth, a + (long)i * lda, sizeof(float) * depth);
+        else memset(out + i * depth, 0, sizeof(float) * depth);
     }
 }
 
@@ -114,29 +113,28 @@ typedef struct {
     int relu;
 } Epilogue;
 
-/// C tile (rows, columns) ⟵ or += the product of an A panel and a B panel over `depth`.
-static AVX512 void kernel_6x64(int depth, const float *a, const float *b, float *c, long ldc,
-                               int rows, int columns, Epilogue epilogue) {
+/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
+/// 16·vectors columns of a B panel over `depth`; `vectors` is a constant at
+/// each call below, so the loops unroll into registers. Fewer vectors serve a
+/// last panel narrower than NR, so ResNet's 196 columns cost 208, not 256.
+static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b,
+                                                                    float *c, long ldc, int rows, int columns, Epilogue epilogue) {
     __m512 acc[MR][4];
     for (int i = 0; i < MR; i++)
-        for (int v = 0; v < 4; v++) acc[i][v] = _mm512_setzero_ps();
+        for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
     for (int k = 0; k < depth; k++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        __m512 b2 = _mm512_load_ps(b + 32), b3 = _mm512_load_ps(b + 48);
+        __m512 bv[4];
+        for (int v = 0; v < vectors; v++) bv[v] = _mm512_load_ps(b + 16 * v);
         for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
-            acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);
+            __m512 ai = _mm512_set1_ps(a[i * lda + k]);
+            for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
-        a += MR;
         b += NR;
     }
     const __m512 zero = _mm512_setzero_ps();
     for (int i = 0; i < rows; i++) {
         float *row = c + i * ldc;
-        for (int v = 0; v < 4; v++) {
+        for (int v = 0; v < vectors; v++) {
             int left = columns - 16 * v;
             if (left <= 0) break;
             __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
@@ -150,6 +148,27 @@ static AVX512 void kernel_6x64(int depth, const float *a, const float *b, float 
     }
 }
 
+static AVX512 void kernel_6x64(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
+                                  Epilogue e) {
+    kernel_6xv(4, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+static AVX512 void kernel_6x48(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
+                                  Epilogue e) {
+    kernel_6xv(3, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+static AVX512 void kernel_6x32(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
+                                  Epilogue e) {
+    kernel_6xv(2, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+static AVX512 void kernel_6x16(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
+                                  Epilogue e) {
+    kernel_6xv(1, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+
+typedef void (*Kernel)(int, const float *, long, const float *, float *, long, int, int, Epilogue);
+/// The micro-kernel for a panel of `columns` (1...NR) valid columns.
+static const Kernel kernels[4] = {kernel_6x16, kernel_6x32, kernel_6x48, kernel_6x64};
+
 /// C[row0..<row1, col0..<col1] = A[row0..<row1, :] · B[:, col0..<col1].
 static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, Panels *panels) {
     for (int jc = col0; jc < col1; jc += NC) {
@@ -157,18 +176,23 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
         for (int pc = 0; pc < job->k; pc += KC) {
             int kc = job->k - pc < KC ? job->k - pc : KC;
             pack_b(job->b + (long)pc * job->ldb + jc, job->ldb, kc, nc, panels->b);
-            for (int ic = row0; ic < row1; ic += MC) {
-                int mc = row1 - ic < MC ? row1 - ic : MC;
-                pack_a(job->a + (long)ic * job->lda + pc, job->lda, mc, kc, panels->a);
-                for (int ir = 0; ir < mc; ir += MR) {
-                    const float *ap = panels->a + ir * kc;
-                    int rows = mc - ir < MR ? mc - ir : MR;
-                    Epilogue epilogue = {pc > 0, pc + kc == job->k, job->row_bias ? job->row_bias + ic + ir : NULL, job->relu};
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int columns = nc - jr < NR ? nc - jr : NR;
-                        float *c = job->c + (long)(ic + ir) * job->ldc + jc + jr;
-                        kernel_6x64(kc, ap, panels->b + jr * kc, c, job->ldc, rows, columns, epilogue);
-                    }
+            for (int ir = row0; ir < row1; ir += MR) {
+                // Full panels are read straight from A (six rows, each
+                // contiguous in k): packing them would cost as much as the
+                // product itself when n is small (ResNet's last stage has n = 49).
+                int rows = row1 - ir < MR ? row1 - ir : MR;
+                const float *ap = job->a + (long)ir * job->lda + pc;
+                long lda = job->lda;
+                if (rows < MR) {
+                    pack_a_tail(ap, job->lda, rows, kc, panels->a);
+                    ap = panels->a;
+                    lda = kc;
+                }
+                Epilogue epilogue = {pc > 0, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL, job->relu};
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int columns = nc - jr < NR ? nc - jr : NR;
+                    float *c = job->c + (long)ir * job->ldc + jc + jr;
+                    kernels[(columns - 1) / 16](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, epilogue);
                 }
             }
         }
