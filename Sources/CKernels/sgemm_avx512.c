@@ -64,6 +64,8 @@ typedef struct {
     int lda, ldb, ldc;
     const float *row_bias;  // added to each row of C after the last K slice, or NULL
     int relu;               // then max(·, 0)
+    int accumulate;         // 1: add the product to C's contents instead of overwriting them
+    const DLConvGeometry *conv;  // when set, B is the column matrix of this convolution of `b` (not stored)
     int split_columns;  // 1: parts split the columns (in NR units), 0: the rows (in MR units)
     int failed;         // set by a part whose buffers could not be allocated
 } Job;
@@ -97,6 +99,68 @@ static void pack_b(const float *b, int ldb, int depth, int columns, float *out) 
             const float *row = b + (long)k * ldb + q;
             float *to = out + k * NR;
             memcpy(to, row, sizeof(float) * valid);
+            if (valid < NR) memset(to + valid, 0, sizeof(float) * (NR - valid));
+        }
+        out += NR * depth;
+    }
+}
+
+/// The output positions o in [0, count) whose input column o·stride + offset
+/// lies in [0, length): [*lower, *upper).
+static void valid_span(int count, int stride, int offset, int length, int *lower, int *upper) {
+    int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+    int last = length - 1 - offset;
+    int hi = last < 0 ? 0 : last / stride + 1;
+    if (lo > count) lo = count;
+    if (hi > count) hi = count;
+    if (hi < lo) hi = lo;
+    *lower = lo;
+    *upper = hi;
+}
+
+/// Packs the (depth, columns) block at (k0, j0) of a convolution's column
+/// matrix straight from its input x, in pack_b's layout: row k = (channel,
+/// kh, kw) of the matrix holds, for output pixel j = (oh, ow), the input pixel
+/// that tap multiplies, or 0 in the padding. No column matrix is ever stored.
+static void pack_conv(const DLConvGeometry *g, const float *x, int k0, int depth, int j0, int columns, float *out) {
+    int taps = g->kernel_height * g->kernel_width;
+    long plane = (long)g->in_height * g->in_width;
+    for (int q = 0; q < columns; q += NR) {
+        int valid = columns - q < NR ? columns - q : NR;
+        for (int kk = 0; kk < depth; kk++) {
+            int k = k0 + kk, channel = k / taps, tap = k % taps;
+            int kh = tap / g->kernel_width, kw = tap % g->kernel_width;
+            int offset_w = kw * g->dilation_width - g->pad_left;
+            int lower, upper;
+            valid_span(g->out_width, g->stride_width, offset_w, g->in_width, &lower, &upper);
+            const float *source_plane = x + channel * plane;
+            float *to = out + kk * NR;
+            int j = j0 + q, filled = 0;
+            while (filled < valid) {
+                int oh = j / g->out_width, ow = j % g->out_width;
+                int count = g->out_width - ow < valid - filled ? g->out_width - ow : valid - filled;
+                int ih = oh * g->stride_height - g->pad_top + kh * g->dilation_height;
+                float *d = to + filled;  // d[o - ow] is output column o of this row
+                if (ih < 0 || ih >= g->in_height) {
+                    memset(d, 0, sizeof(float) * count);
+                } else {
+                    const float *row = source_plane + (long)ih * g->in_width;  // column o reads row[o·stride + offset_w]
+                    int end = ow + count;
+                    // [a, b): the columns of [ow, end) that read inside the row
+                    int a = lower < ow ? ow : (lower > end ? end : lower);
+                    int b = upper > end ? end : upper;
+                    if (b < a) b = a;
+                    for (int o = ow; o < a; o++) d[o - ow] = 0;
+                    if (g->stride_width == 1) {
+                        if (b > a) memcpy(d + (a - ow), row + a + offset_w, sizeof(float) * (b - a));
+                    } else {
+                        for (int o = a; o < b; o++) d[o - ow] = row[o * g->stride_width + offset_w];
+                    }
+                    for (int o = b; o < end; o++) d[o - ow] = 0;
+                }
+                filled += count;
+                j += count;
+            }
             if (valid < NR) memset(to + valid, 0, sizeof(float) * (NR - valid));
         }
         out += NR * depth;
@@ -175,7 +239,8 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
         int nc = col1 - jc < NC ? col1 - jc : NC;
         for (int pc = 0; pc < job->k; pc += KC) {
             int kc = job->k - pc < KC ? job->k - pc : KC;
-            pack_b(job->b + (long)pc * job->ldb + jc, job->ldb, kc, nc, panels->b);
+            if (job->conv) pack_conv(job->conv, job->b, pc, kc, jc, nc, panels->b);
+            else pack_b(job->b + (long)pc * job->ldb + jc, job->ldb, kc, nc, panels->b);
             for (int ir = row0; ir < row1; ir += MR) {
                 // Full panels are read straight from A (six rows, each
                 // contiguous in k): packing them would cost as much as the
@@ -188,7 +253,7 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
                     ap = panels->a;
                     lda = kc;
                 }
-                Epilogue epilogue = {pc > 0, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL, job->relu};
+                Epilogue epilogue = {pc > 0 || job->accumulate, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL, job->relu};
                 for (int jr = 0; jr < nc; jr += NR) {
                     int columns = nc - jr < NR ? nc - jr : NR;
                     float *c = job->c + (long)ir * job->ldc + jc + jr;
@@ -218,32 +283,57 @@ static void gemm_part(void *context, int part, int parts) {
     else gemm_block(job, first, last, 0, job->n, panels);
 }
 
+static int run(Job *job);
+
 int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
-    return dl_sgemm_bias_relu(m, n, k, a, lda, b, ldb, c, ldc, NULL, 0);
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, NULL, 0);
 }
 
 int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                        const float *row_bias, int relu) {
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, row_bias, relu);
+}
+
+int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                int accumulate, const float *row_bias, int relu) {
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0) {
         for (int i = 0; i < m; i++) {
-            float value = row_bias ? row_bias[i] : 0;
-            if (relu) value = value > 0 ? value : 0;
-            for (int j = 0; j < n; j++) c[(long)i * ldc + j] = value;
+            for (int j = 0; j < n; j++) {
+                float value = accumulate ? c[(long)i * ldc + j] : 0;
+                if (row_bias) value += row_bias[i];
+                if (relu) value = value > 0 ? value : 0;
+                c[(long)i * ldc + j] = value;
+            }
         }
         return 0;
     }
-    Job job = {m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, 1, 0};
+    Job job = {m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, accumulate != 0, NULL, 1, 0};
+    return run(&job);
+}
+
+int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
+                   const float *row_bias, int relu) {
+    int n = g->out_height * g->out_width;
+    int k = g->channels * g->kernel_height * g->kernel_width;
+    if (m <= 0 || n <= 0 || k <= 0) return dl_sgemm_ex(m, n, k, w, k, x, n, y, ldy, 0, row_bias, relu);
+    Job job = {m, n, k, w, x, y, k, 0, ldy, row_bias, relu, 0, g, 1, 0};
+    return run(&job);
+}
+
+/// Splits `job` across the pool and runs it.
+static int run(Job *job) {
+    int m = job->m, n = job->n, k = job->k;
     int column_units = (n + NR - 1) / NR, row_units = (m + MR - 1) / MR;
     int parts = dl_sgemm_pool_threads();
     // Split the columns when each thread gets at least one panel, else the rows;
     // a product below about 2 MFLOP is not worth waking a thread for.
-    if (column_units < parts) job.split_columns = 0;
-    int units = job.split_columns ? column_units : row_units;
+    if (column_units < parts) job->split_columns = 0;
+    int units = job->split_columns ? column_units : row_units;
     if (parts > units) parts = units;
     if ((long)m * n * k < (1L << 20)) parts = 1;
-    dl_sgemm_pool_run(gemm_part, &job, parts);
-    return job.failed ? -1 : 0;
+    dl_sgemm_pool_run(gemm_part, job, parts);
+    return job->failed ? -1 : 0;
 }
 
 #else
@@ -251,12 +341,24 @@ int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float
 int dl_sgemm_available(void) { return 0; }
 
 int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
-    return dl_sgemm_bias_relu(m, n, k, a, lda, b, ldb, c, ldc, NULL, 0);
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, NULL, 0);
 }
 
 int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                        const float *row_bias, int relu) {
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)row_bias, (void)relu;
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, row_bias, relu);
+}
+
+int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                int accumulate, const float *row_bias, int relu) {
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
+    (void)accumulate, (void)row_bias, (void)relu;
+    return -1;
+}
+
+int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
+                   const float *row_bias, int relu) {
+    (void)g, (void)m, (void)w, (void)x, (void)y, (void)ldy, (void)row_bias, (void)relu;
     return -1;
 }
 

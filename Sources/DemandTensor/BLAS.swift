@@ -15,7 +15,8 @@ public enum BLAS {
         /// OpenBLAS's `cblas_sgemm`: every CPU, every transpose.
         case openBLAS
         /// CKernels' AVX-512 `dl_sgemm`; only where `avx512Available`, and
-        /// only for products without transposes (others go to OpenBLAS).
+        /// only for alpha 1, beta 0 or 1, and no transposes (or a transposed b
+        /// when a is one row); others go to OpenBLAS.
         case avx512
 
         /// True when the CPU has AVX-512F.
@@ -50,9 +51,19 @@ public enum BLAS {
         precondition(lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max), "sgemm strides exceed Int32")
         // dl_sgemm computes plain C = A·B; it returns -1 only when it could not
         // allocate its packing buffers, and OpenBLAS then does the product.
-        if path == .avx512 && Path.avx512Available && !transposeA && !transposeB && alpha == 1 && beta == 0
-            && dl_sgemm(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc)) == 0 {
-            return
+        if path == .avx512 && Path.avx512Available && !transposeA && alpha == 1 && (beta == 0 || beta == 1) {
+            let accumulate: Int32 = beta == 1 ? 1 : 0
+            if !transposeB && dl_sgemm_ex(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc),
+                                          accumulate, nil, 0) == 0 {
+                return
+            }
+            // A fully connected layer on one sample, c (1, n) = a (1, k) · bᵀ
+            // with b stored (n, k): computed as cᵀ (n, 1) = b · aᵀ, so the
+            // OpenBLAS pool never wakes (its threads spin after each call,
+            // taking a core from the next layer on a small machine).
+            if transposeB && m == 1 && dl_sgemm_ex(Int32(n), 1, Int32(k), b, Int32(ldb), a, 1, c, 1, accumulate, nil, 0) == 0 {
+                return
+            }
         }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,

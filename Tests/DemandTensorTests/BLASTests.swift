@@ -128,4 +128,35 @@ struct BLASTests {
             if relu { #expect(fused.contains(0) && fused.contains { $0 > 0 }, "the ReLU case must clamp some values") }
         }
     }
+
+    /// A fully connected layer on one sample (a one row, b transposed, the
+    /// bias already in c and beta 1), which the AVX-512 path turns around.
+    @Test(arguments: paths)
+    func oneRowTimesTransposedBAccumulates(path: BLAS.Path) {
+        let (n, k) = (1000, 300)
+        var random = SeededRandom(name: "fully connected")
+        let a = (0..<k).map { _ in random.nextSigned() }
+        let b = (0..<(n * k)).map { _ in random.nextSigned() }   // (n, k)
+        let bias = (0..<n).map { _ in random.nextSigned() }
+        var c = bias
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    BLAS.sgemm(transposeB: true, m: 1, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: k,
+                               beta: 1, c: c.baseAddress!, ldc: n, path: path)
+                }
+            }
+        }
+        var worst = 0.0
+        for j in 0..<n {
+            var exact = Double(bias[j]), magnitude = abs(Double(bias[j]))
+            for p in 0..<k {
+                exact += Double(a[p]) * Double(b[j * k + p])
+                magnitude += abs(Double(a[p]) * Double(b[j * k + p]))
+            }
+            let error = abs(Double(c[j]) - exact) / (1 + magnitude)
+            worst = error.isNaN ? .infinity : max(worst, error)
+        }
+        #expect(worst < 1e-6, "\(path): relative error \(worst)")
+    }
 }

@@ -35,4 +35,28 @@ int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int l
 int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                        const float *row_bias, int relu);
 
+/// The general form: C = A·B, or C += A·B when `accumulate` is not 0, then
+/// the row bias and ReLU as in dl_sgemm_bias_relu.
+int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                int accumulate, const float *row_bias, int relu);
+
+/// One group of a 2-D convolution over one image, in NCHW: the input planes
+/// a product reads, the kernel window and the output plane.
+typedef struct {
+    int channels, in_height, in_width;  // x is (channels, in_height, in_width), contiguous
+    int kernel_height, kernel_width;
+    int stride_height, stride_width, dilation_height, dilation_width;
+    int pad_top, pad_left;
+    int out_height, out_width;
+} DLConvGeometry;
+
+/// y (m, out_height·out_width; row stride ldy) = w (m, channels·kH·kW) ·
+/// columns, where columns is the convolution's im2col matrix of x (row
+/// (channel, kh, kw), column (oh, ow); 0 in the padding), then row bias and
+/// ReLU as in dl_sgemm_bias_relu. The columns are packed from x block by block
+/// as the product needs them, never stored whole. Same results as im2col
+/// followed by dl_sgemm_bias_relu, bit for bit; same return values.
+int dl_conv2d_gemm(const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
+                   const float *row_bias, int relu);
+
 #endif
