@@ -118,52 +118,93 @@ static void valid_span(int count, int stride, int offset, int length, int *lower
     *upper = hi;
 }
 
+/// A run of output pixels in one output row and one packed panel, for pack_conv.
+typedef struct {
+    int to;      // offset in the packed block of the first one (panel · NR · depth + column in panel)
+    int oh, ow;  // the output pixel it starts at
+    int count;
+} Run;
+
+/// `count` (≤ 16) output columns starting at o, of which [a, b) read inside
+/// the input row: d[l] = row[(o + l)·stride], or 0 outside [a, b); masked
+/// 16-lane loads never touch memory outside the valid range.
+static inline __attribute__((always_inline)) AVX512 void gather_chunk(const float *row, int stride, int o, int count, int a, int b,
+                                                                      float *d) {
+    int la = a - o < 0 ? 0 : (a - o > count ? count : a - o);
+    int lb = b - o < la ? la : (b - o > count ? count : b - o);
+    __mmask16 store = (__mmask16)((1u << count) - 1);
+    __m512 value;
+    if (stride == 1) {
+        __mmask16 load = (__mmask16)(((1u << lb) - 1) & ~((1u << la) - 1));
+        value = _mm512_maskz_loadu_ps(load, row + o);
+    } else {  // stride 2: the even floats of 32
+        unsigned long long span = ((1ull << (2 * lb)) - 1) & ~((1ull << (2 * la)) - 1);
+        unsigned int even = (unsigned int)(span & 0x55555555ull);
+        __m512 low = _mm512_maskz_loadu_ps((__mmask16)(even & 0xFFFF), row + 2 * o);
+        __m512 high = _mm512_maskz_loadu_ps((__mmask16)(even >> 16), row + 2 * o + 16);
+        const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        value = _mm512_permutex2var_ps(low, evens, high);
+    }
+    _mm512_mask_storeu_ps(d, store, value);
+}
+
 /// Packs the (depth, columns) block at (k0, j0) of a convolution's column
 /// matrix straight from its input x, in pack_b's layout: row k = (channel,
 /// kh, kw) of the matrix holds, for output pixel j = (oh, ow), the input pixel
 /// that tap multiplies, or 0 in the padding. No column matrix is ever stored.
-static void pack_conv(const DLConvGeometry *g, const float *x, int k0, int depth, int j0, int columns, float *out) {
-    int taps = g->kernel_height * g->kernel_width;
-    long plane = (long)g->in_height * g->in_width;
+/// The block's columns are first cut into runs within one output row and one
+/// panel (the same for every k); each k then fills its runs 16 lanes at a time.
+static AVX512 void pack_conv(const DLConvGeometry *g, const float *x, int k0, int depth, int j0, int columns, float *out) {
+    Run runs[NC + NC / NR + 1];
+    int run_count = 0;
     for (int q = 0; q < columns; q += NR) {
         int valid = columns - q < NR ? columns - q : NR;
-        for (int kk = 0; kk < depth; kk++) {
-            int k = k0 + kk, channel = k / taps, tap = k % taps;
-            int kh = tap / g->kernel_width, kw = tap % g->kernel_width;
-            int offset_w = kw * g->dilation_width - g->pad_left;
-            int lower, upper;
-            valid_span(g->out_width, g->stride_width, offset_w, g->in_width, &lower, &upper);
-            const float *source_plane = x + channel * plane;
-            float *to = out + kk * NR;
-            int j = j0 + q, filled = 0;
-            while (filled < valid) {
-                int oh = j / g->out_width, ow = j % g->out_width;
-                int count = g->out_width - ow < valid - filled ? g->out_width - ow : valid - filled;
-                int ih = oh * g->stride_height - g->pad_top + kh * g->dilation_height;
-                float *d = to + filled;  // d[o - ow] is output column o of this row
-                if (ih < 0 || ih >= g->in_height) {
-                    memset(d, 0, sizeof(float) * count);
-                } else {
-                    const float *row = source_plane + (long)ih * g->in_width;  // column o reads row[o·stride + offset_w]
-                    int end = ow + count;
-                    // [a, b): the columns of [ow, end) that read inside the row
-                    int a = lower < ow ? ow : (lower > end ? end : lower);
-                    int b = upper > end ? end : upper;
-                    if (b < a) b = a;
-                    for (int o = ow; o < a; o++) d[o - ow] = 0;
-                    if (g->stride_width == 1) {
-                        if (b > a) memcpy(d + (a - ow), row + a + offset_w, sizeof(float) * (b - a));
-                    } else {
-                        for (int o = a; o < b; o++) d[o - ow] = row[o * g->stride_width + offset_w];
-                    }
-                    for (int o = b; o < end; o++) d[o - ow] = 0;
-                }
-                filled += count;
-                j += count;
-            }
-            if (valid < NR) memset(to + valid, 0, sizeof(float) * (NR - valid));
+        int j = j0 + q, filled = 0;
+        while (filled < valid) {
+            int oh = j / g->out_width, ow = j % g->out_width;
+            int count = g->out_width - ow < valid - filled ? g->out_width - ow : valid - filled;
+            runs[run_count++] = (Run){q * depth + filled, oh, ow, count};
+            filled += count;
+            j += count;
         }
-        out += NR * depth;
+    }
+    int taps = g->kernel_height * g->kernel_width, stride = g->stride_width;
+    long plane = (long)g->in_height * g->in_width;
+    int vector_stride = stride == 1 || stride == 2;
+    for (int kk = 0; kk < depth; kk++) {
+        int k = k0 + kk, channel = k / taps, tap = k % taps;
+        int kh = tap / g->kernel_width, kw = tap % g->kernel_width;
+        int offset_w = kw * g->dilation_width - g->pad_left;
+        int lower, upper;
+        valid_span(g->out_width, stride, offset_w, g->in_width, &lower, &upper);
+        const float *source_plane = x + channel * plane;
+        for (int r = 0; r < run_count; r++) {
+            Run run = runs[r];
+            float *d = out + run.to + kk * NR;  // d[o - ow] is output column o of this row
+            int ih = run.oh * g->stride_height - g->pad_top + kh * g->dilation_height;
+            if (ih < 0 || ih >= g->in_height) {
+                memset(d, 0, sizeof(float) * run.count);
+                continue;
+            }
+            const float *row = source_plane + (long)ih * g->in_width;  // column o reads row[o·stride + offset_w]
+            int end = run.ow + run.count;
+            if (vector_stride) {
+                // Masked loads address row + offset_w + o·stride only where valid.
+                for (int o = run.ow; o < end; o += 16) {
+                    int count = end - o < 16 ? end - o : 16;
+                    gather_chunk(row + offset_w, stride, o, count, lower, upper, d + (o - run.ow));
+                }
+            } else {
+                for (int o = run.ow; o < end; o++)
+                    d[o - run.ow] = o >= lower && o < upper ? row[o * stride + offset_w] : 0;
+            }
+        }
+    }
+    // Columns past `columns` in the last panel are 0.
+    int valid = columns % NR;
+    if (valid) {
+        float *last = out + (columns - valid) * depth;
+        for (int kk = 0; kk < depth; kk++) memset(last + kk * NR + valid, 0, sizeof(float) * (NR - valid));
     }
 }
 
