@@ -66,7 +66,9 @@ typedef struct {
     int relu;               // then max(·, 0)
     int accumulate;         // 1: add the product to C's contents instead of overwriting them
     const DLConvGeometry *conv;  // when set, B is the column matrix of this convolution of `b` (not stored)
-    int split_columns;  // 1: parts split the columns (in NR units), 0: the rows (in MR units)
+    int split_columns;  // 1: pieces are column panels (NR wide), 0: row groups (MR rows)
+    int piece_units;    // panels or row groups per piece
+    int next_piece;     // the next piece to take (atomic)
     int failed;         // set by a part whose buffers could not be allocated
 } Job;
 
@@ -305,23 +307,25 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
     }
 }
 
-/// Part `part` of `parts`: an even share of NR-wide column panels or MR-row panels.
-static void gemm_part(void *context, int part, int parts) {
+/// Takes pieces of the job (NR-wide column panels or MR-row groups, `piece_units`
+/// at a time) until none are left; run by the caller and by pool threads at once.
+static void gemm_pieces(void *context) {
     Job *job = context;
-    int unit = job->split_columns ? NR : MR;
+    int unit = (job->split_columns ? NR : MR) * job->piece_units;
     int extent = job->split_columns ? job->n : job->m;
-    int units = (extent + unit - 1) / unit;
-    int first = (int)((long)units * part / parts) * unit;
-    int last = (int)((long)units * (part + 1) / parts) * unit;
-    if (last > extent) last = extent;
-    if (first >= last) return;
-    Panels *panels = thread_panels();
-    if (!panels) {
-        __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
-        return;
+    Panels *panels = NULL;
+    for (;;) {
+        int piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED);
+        int first = piece * unit;
+        if (first >= extent) return;
+        int last = first + unit < extent ? first + unit : extent;
+        if (!panels && !(panels = thread_panels())) {
+            __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        if (job->split_columns) gemm_block(job, 0, job->m, first, last, panels);
+        else gemm_block(job, first, last, 0, job->n, panels);
     }
-    if (job->split_columns) gemm_block(job, 0, job->m, first, last, panels);
-    else gemm_block(job, first, last, 0, job->n, panels);
 }
 
 static int run(Job *job);
@@ -349,7 +353,7 @@ int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, in
         }
         return 0;
     }
-    Job job = {m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, accumulate != 0, NULL, 1, 0};
+    Job job = {m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, accumulate != 0, NULL, 1, 1, 0, 0};
     return run(&job);
 }
 
@@ -358,22 +362,27 @@ int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *
     int n = g->out_height * g->out_width;
     int k = g->channels * g->kernel_height * g->kernel_width;
     if (m <= 0 || n <= 0 || k <= 0) return dl_sgemm_ex(m, n, k, w, k, x, n, y, ldy, 0, row_bias, relu);
-    Job job = {m, n, k, w, x, y, k, 0, ldy, row_bias, relu, 0, g, 1, 0};
+    Job job = {m, n, k, w, x, y, k, 0, ldy, row_bias, relu, 0, g, 1, 1, 0, 0};
     return run(&job);
 }
 
-/// Splits `job` across the pool and runs it.
+/// Cuts `job` into pieces and runs them on the caller and the pool.
 static int run(Job *job) {
-    int m = job->m, n = job->n, k = job->k;
-    int column_units = (n + NR - 1) / NR, row_units = (m + MR - 1) / MR;
-    int parts = dl_sgemm_pool_threads();
-    // Split the columns when each thread gets at least one panel, else the rows;
-    // a product below about 2 MFLOP is not worth waking a thread for.
-    if (column_units < parts) job->split_columns = 0;
+    int threads = dl_sgemm_pool_threads();
+    int column_units = (job->n + NR - 1) / NR, row_units = (job->m + MR - 1) / MR;
+    // Pieces: about four per thread, so that a thread that gets its core late
+    // still finds work and one that never does costs little. Column panels
+    // when there are enough (each piece packs only its own columns), else row
+    // groups (each piece packs all of B's columns, which are then few).
+    // A product below about 2 MFLOP runs on the caller alone.
+    int wanted = threads > 1 ? 4 * threads : 1;
+    job->split_columns = column_units >= wanted || column_units >= row_units;
     int units = job->split_columns ? column_units : row_units;
-    if (parts > units) parts = units;
-    if ((long)m * n * k < (1L << 20)) parts = 1;
-    dl_sgemm_pool_run(gemm_part, job, parts);
+    job->piece_units = (units + wanted - 1) / wanted;
+    int pieces = (units + job->piece_units - 1) / job->piece_units;
+    int helpers = threads - 1 < pieces - 1 ? threads - 1 : pieces - 1;
+    if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
+    dl_sgemm_pool_run(gemm_pieces, job, helpers);
     return job->failed ? -1 : 0;
 }
 

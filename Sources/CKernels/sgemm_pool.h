@@ -1,14 +1,15 @@
-// The worker threads dl_sgemm splits one product across (private to CKernels).
+// The worker threads dl_sgemm shares one product with (private to CKernels).
 #ifndef DL_SGEMM_POOL_H
 #define DL_SGEMM_POOL_H
 
 /// Threads a product may use (dl_sgemm_set_threads), at least 1.
 int dl_sgemm_pool_threads(void);
 
-/// Calls work(context, part, parts) for every part in 0..<parts and returns
-/// when all have finished. Part 0 runs on the caller; the others on pool
-/// threads, or on the caller too when the pool is busy with another caller
-/// or a thread could not be started.
-void dl_sgemm_pool_run(void (*work)(void *context, int part, int parts), void *context, int parts);
+/// Runs work(context) on the caller and on up to helpers pool threads at
+/// once, and returns when every call that started has returned. `work` must
+/// take pieces of the job from a shared counter until none are left, so that
+/// the caller alone finishes the job when no helper gets a core in time: a
+/// helper that arrives after the caller has finished does not start it.
+void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers);
 
 #endif
