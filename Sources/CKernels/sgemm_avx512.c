@@ -370,13 +370,13 @@ int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *
 static int run(Job *job) {
     int threads = dl_sgemm_pool_threads();
     int column_units = (job->n + NR - 1) / NR, row_units = (job->m + MR - 1) / MR;
-    // Pieces: about four per thread, so that a thread that gets its core late
-    // still finds work and one that never does costs little. Column panels
-    // when there are enough (each piece packs only its own columns), else row
-    // groups (each piece packs all of B's columns, which are then few).
-    // A product below about 2 MFLOP runs on the caller alone.
-    int wanted = threads > 1 ? 4 * threads : 1;
-    job->split_columns = column_units >= wanted || column_units >= row_units;
+    // Column panels when every thread can have one: each piece packs only its
+    // own columns, and about four pieces per thread let a thread that gets its
+    // core late still find work while one that never does costs little. Else
+    // row groups, one piece per thread, since each packs all of B's (then few)
+    // columns. A product below about 2 MFLOP runs on the caller alone.
+    job->split_columns = threads == 1 || column_units >= threads;
+    int wanted = job->split_columns ? 4 * threads : threads;
     int units = job->split_columns ? column_units : row_units;
     job->piece_units = (units + wanted - 1) / wanted;
     int pieces = (units + job->piece_units - 1) / job->piece_units;

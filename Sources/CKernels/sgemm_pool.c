@@ -13,10 +13,11 @@
 // once the caller has closed the job (after its own call to `work` returned,
 // when no pieces are left), and the caller waits only for those inside.
 //
-// Waiting: between jobs a worker spins on `generation` for up to
-// SPIN_NANOSECONDS before it sleeps on `start` (a network's GEMMs come a
-// fraction of a millisecond apart); the caller spins likewise on `entry`
-// before it sleeps on `finished`.
+// Waiting: between jobs a worker spins on `generation` for up to 2 ms before
+// it sleeps on `start` (a network's GEMMs come a fraction of a millisecond
+// apart). The caller spins on `entry` for only 0.1 ms before it sleeps on
+// `finished`: a worker still inside after that has usually lost its core, and
+// a sleeping caller lets it have the caller's.
 #include "sgemm_pool.h"
 #include "dl_sgemm.h"
 
@@ -25,7 +26,8 @@
 #include <time.h>
 
 enum { MAX_WORKERS = 63 };
-static const long SPIN_NANOSECONDS = 2000000;
+static const long WORKER_SPIN_NANOSECONDS = 2000000;
+static const long CALLER_SPIN_NANOSECONDS = 100000;
 static const uint64_t CLOSED = 1ull << 31;   // in `entry`: the job takes no more workers
 static const uint64_t INSIDE = CLOSED - 1;   // in `entry`: workers inside the job
 
@@ -60,9 +62,9 @@ static long now_nanoseconds(void) {
     return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/// Spins while (*value & mask) == unchanged, for at most SPIN_NANOSECONDS;
+/// Spins while (*value & mask) == unchanged, for at most `limit` nanoseconds;
 /// returns 1 if it changed.
-static int spin_while(const uint64_t *value, uint64_t mask, uint64_t unchanged) {
+static int spin_while(const uint64_t *value, uint64_t mask, uint64_t unchanged, long limit) {
     long deadline = 0;
     for (unsigned spins = 1;; spins++) {
         if ((__atomic_load_n(value, __ATOMIC_ACQUIRE) & mask) != unchanged) return 1;
@@ -71,7 +73,7 @@ static int spin_while(const uint64_t *value, uint64_t mask, uint64_t unchanged) 
 #endif
         if (spins % 256 == 0) {
             long now = now_nanoseconds();
-            if (deadline == 0) deadline = now + SPIN_NANOSECONDS;
+            if (deadline == 0) deadline = now + limit;
             else if (now > deadline) return 0;
         }
     }
@@ -90,7 +92,7 @@ static int enter(uint64_t job_generation) {
 static void *worker_main(void *argument) {
     uint64_t seen = (uint64_t)(uintptr_t)argument;  // the generation before the job that started this worker
     for (;;) {
-        if (!spin_while(&generation, ~0ull, seen)) {
+        if (!spin_while(&generation, ~0ull, seen, WORKER_SPIN_NANOSECONDS)) {
             pthread_mutex_lock(&lock);
             while (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(&start, &lock);
             pthread_mutex_unlock(&lock);
@@ -134,7 +136,7 @@ void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers) 
     for (;;) {
         uint64_t inside = __atomic_load_n(&entry, __ATOMIC_ACQUIRE) & INSIDE;
         if (inside == 0) break;
-        if (!spin_while(&entry, INSIDE, inside)) {
+        if (!spin_while(&entry, INSIDE, inside, CALLER_SPIN_NANOSECONDS)) {
             pthread_mutex_lock(&lock);
             while (__atomic_load_n(&entry, __ATOMIC_ACQUIRE) & INSIDE) pthread_cond_wait(&finished, &lock);
             pthread_mutex_unlock(&lock);
