@@ -59,13 +59,36 @@ def splitmix_signed(count, seed=BENCH_SEED):
     return values, next_seed
 
 
+def integer_bound(manifest, name):
+    """The smallest dimension of a weight a Gather indexes with input `name`, else 2 (as bench does)."""
+    bound = None
+    for layer in manifest["layers"]:
+        weights = {weight["name"]: weight["shape"] for weight in layer.get("weights", [])}
+        for node in layer.get("nodes", []):
+            if node["op"] != "Gather" or len(node["inputs"]) < 2 or node["inputs"][1] != name:
+                continue
+            shape = weights.get(node["inputs"][0])
+            if shape is None:
+                continue
+            axis = node.get("attributes", {}).get("axis", {}).get("i", 0)
+            if axis < 0:
+                axis += len(shape)
+            if 0 <= axis < len(shape):
+                bound = shape[axis] if bound is None else min(bound, shape[axis])
+    return max(bound if bound is not None else 2, 1)
+
+
 def bench_inputs(manifest):
-    """{name: float32 array} as `demandlayer bench` fills them (one generator across inputs, in order)."""
+    """{name: float32 array} as `demandlayer bench` fills them (one generator across inputs, in order):
+    float inputs uniform in [-1, 1); integer inputs whole numbers in [0, bound)."""
     seed = BENCH_SEED
     inputs = {}
     for entry in manifest["inputs"]:
         count = int(np.prod(entry["shape"]))
         values, seed = splitmix_signed(count, seed)
+        if entry.get("dtype", "float32") in ("int64", "int32"):
+            bound = np.float32(integer_bound(manifest, entry["name"]))
+            values = np.floor(np.minimum((values * np.float32(0.5) + np.float32(0.5)) * bound, bound - 1))
         inputs[entry["name"]] = values.reshape(entry["shape"])
     return inputs
 

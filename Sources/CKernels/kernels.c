@@ -14,10 +14,11 @@ int dl_kernels_have_avx2(void) {
 
 static inline AVX2 __m256 splat(float v) { return _mm256_set1_ps(v); }
 
-// e^x within about 2 ulp; x clamped to [-87.3, 88.7]; NaN stays NaN.
+// e^x within about 2 ulp; x clamped to [-87.34, 88.38] (so 2^n stays finite
+// and normal: n = round(x·log2 e) in [-126, 127]); NaN stays NaN.
 static inline AVX2 __m256 exp8(__m256 x) {
     // max/min return their second operand when the first is NaN: keep x first.
-    __m256 c = _mm256_min_ps(_mm256_max_ps(x, splat(-87.33654f)), splat(88.72283f));
+    __m256 c = _mm256_min_ps(_mm256_max_ps(x, splat(-87.33654f)), splat(88.37626f));
     c = _mm256_blendv_ps(c, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(c, splat(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, splat(0.693359375f), c);
@@ -122,6 +123,25 @@ AVX2 float dl_avx2_exp_sum(const float *x, float *y, size_t count, float shift) 
     return _mm_cvtss_f32(half);
 }
 
+static inline AVX2 float horizontal_max(__m256 v) {
+    __m128 half = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+    half = _mm_max_ss(half, _mm_shuffle_ps(half, half, 1));
+    return _mm_cvtss_f32(half);
+}
+
+AVX2 void dl_avx2_softmax_line(const float *x, float *y, size_t count) {
+    __m256 m = _mm256_set1_ps(x[0]);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    float maximum = horizontal_max(m);
+    for (; i < count; i++) maximum = x[i] > maximum ? x[i] : maximum;
+    __m256 scale = splat(1.0f / dl_avx2_exp_sum(x, y, count, maximum));
+    for (i = 0; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), scale));
+    float last = _mm256_cvtss_f32(scale);
+    for (; i < count; i++) y[i] *= last;
+}
+
 AVX2 void dl_avx2_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count) {
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
@@ -148,6 +168,7 @@ void dl_avx2_gelu(const float *x, float *y, size_t count) { (void)x; (void)y; (v
 void dl_avx2_gelu_tanh(const float *x, float *y, size_t count) { (void)x; (void)y; (void)count; }
 void dl_avx2_exp(const float *x, float *y, size_t count) { (void)x; (void)y; (void)count; }
 float dl_avx2_exp_sum(const float *x, float *y, size_t count, float shift) { (void)x; (void)y; (void)count; (void)shift; return 0; }
+void dl_avx2_softmax_line(const float *x, float *y, size_t count) { (void)x; (void)y; (void)count; }
 void dl_avx2_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count) {
     (void)x; (void)maxima; (void)y; (void)sums; (void)count;
 }

@@ -32,8 +32,7 @@ public final class ModelWriter {
         self.destination = trimmed
         self.name = name
         let parent = (trimmed as NSString).deletingLastPathComponent
-        let base = (trimmed as NSString).lastPathComponent
-        self.temporaryDirectory = (parent.isEmpty ? "." : parent) + "/.\(base).partial-\(getpid())"
+        self.temporaryDirectory = Self.temporaryDirectory(for: trimmed)
         guard !FileManager.default.fileExists(atPath: trimmed) else {
             throw FormatError(.writeFailed, "already exists; remove it or choose another output path", path: trimmed)
         }
@@ -43,6 +42,16 @@ public final class ModelWriter {
         } catch {
             throw FormatError(.writeFailed, "cannot create the output directory: \(error.localizedDescription)", path: parent)
         }
+    }
+
+    /// Where this process writes `destination` before renaming it into place:
+    /// `.NAME.dlm.partial-PID` beside it. A signal handler that must clean up
+    /// after an interrupted write removes this path.
+    public static func temporaryDirectory(for destination: String) -> String {
+        let trimmed = destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+        let parent = (trimmed as NSString).deletingLastPathComponent
+        let base = (trimmed as NSString).lastPathComponent
+        return (parent.isEmpty ? "." : parent) + "/.\(base).partial-\(getpid())"
     }
 
     deinit {

@@ -20,10 +20,12 @@ public enum Converter {
         case fp16
     }
 
+    /// What to convert and how.
     public struct Options: Sendable {
         /// Shapes for graph inputs, replacing what the model declares
         /// (required for every input with a symbolic dimension).
         public var inputShapes: [String: Shape]
+        /// How float weights are stored.
         public var weightType: WeightType
         /// The model's name in the manifest (default: the file's base name).
         public var name: String?
@@ -50,12 +52,15 @@ public enum Converter {
 
     /// What a finished convert produced.
     public struct Summary: Sendable {
+        /// The written model, opened and validated.
         public let model: Model
         /// ONNX nodes in the source graph.
         public let sourceNodeCount: Int
         /// Runtime nodes written.
         public let nodeCount: Int
+        /// Layers written (the units of reading).
         public var layerCount: Int { model.layers.count }
+        /// Bytes of all layer files, padding included.
         public var weightByteCount: Int { model.weightByteCount }
         /// The largest layer's name and padded bytes.
         public var largestLayer: (name: String, byteCount: Int) {
@@ -106,50 +111,5 @@ public enum Converter {
         let model = try write(layers, inputs: inputs, outputs: graph.outputs, constants: lowering.constants,
                               destination: destination, name: name, weightType: options.weightType, progress: progress)
         return Summary(model: model, sourceNodeCount: graph.nodes.count, nodeCount: nodes.count)
-    }
-
-    private static func write(_ layers: [Layering.Layer], inputs: [InputShapes.Input], outputs: [String],
-                              constants: [String: ConstantTensor], destination: String, name: String,
-                              weightType: WeightType, progress: (Progress) -> Void) throws(ImportError) -> Model {
-        func failed(_ error: FormatError) -> ImportError {
-            ImportError(.writeFailed, error.description + "; nothing was written", path: error.path == nil ? destination : nil)
-        }
-        let writer: ModelWriter
-        do { writer = try ModelWriter(destination: destination, name: name) } catch { throw failed(error) }
-        do {
-            for input in inputs { try WriterAdapter.addInput(writer, input) }
-            for (index, layer) in layers.enumerated() {
-                writer.beginLayer(layer.name)
-                var layerBytes = 0
-                for weight in layer.weights {
-                    let value = constants[weight.constant]!
-                    let values = try value.exactFloats(name: weight.constant)
-                    // float16 for the bulk (matrices and kernels); integer-valued constants, values
-                    // beyond float16's range and small vectors (biases, scales: a rounding error
-                    // there shifts a whole channel, and they cost few bytes) stay float32.
-                    let half = weightType == .fp16 && !value.isInteger && value.count >= Converter.smallestHalfCount
-                        && values.allSatisfy { abs($0) <= 65504 }
-                    layerBytes += try WriterAdapter.addWeight(writer, weight.stored, shape: Shape(value.shape), values: values, half: half)
-                }
-                for node in layer.nodes {
-                    try writer.addNode(Manifest.Node(name: node.name, op: node.op, inputs: node.inputs,
-                                                     outputs: [node.output], attributes: node.attributes))
-                }
-                try writer.endLayer()
-                progress(.wroteLayer(index: index, total: layers.count, name: layer.name,
-                                     byteCount: layerBytes))
-            }
-            for output in outputs { try writer.addOutput(output) }
-            return try writer.finish()
-        } catch let error as ImportError {
-            writer.abandon()
-            throw error
-        } catch let error as FormatError {
-            writer.abandon()
-            throw failed(error)
-        } catch {
-            writer.abandon()
-            throw ImportError(.writeFailed, "\(error)", path: destination)
-        }
     }
 }

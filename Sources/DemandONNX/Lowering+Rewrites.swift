@@ -27,12 +27,15 @@ private struct Rewriter {
     var opset: Int { lowering.opset }
     var attributes: [String: AttributeValue] = [:]
     var inputs: [String]
+    /// The runtime op type, when a rewrite changes it (Upsample → Resize).
+    var op: String
     let reader: NodeAttributes
 
     init(lowering: Lowering, node: SourceGraph.Node) {
         self.lowering = lowering
         self.node = node
         self.inputs = node.inputs
+        self.op = node.op
         self.reader = NodeAttributes(node)
     }
 
@@ -66,6 +69,9 @@ private struct Rewriter {
             for name in ["momentum", "spatial", "is_test", "training_mode"] { attributes[name] = nil }
             try requireUnused(outputsFrom: 1)
         case "Cast": attributes["saturate"] = nil
+        case "Concat":
+            // Empty constants (shape [0] pieces some exporters emit) add nothing and cannot be stored.
+            inputs = inputs.filter { name in lowering.constants[name].map { $0.count > 0 } ?? true }
         default: break
         }
         while let last = inputs.last, last.isEmpty { inputs.removeLast() }
@@ -73,7 +79,7 @@ private struct Rewriter {
             throw ImportError(.unsupported, "input \(gap) is omitted, but a later input is given; the runtime takes inputs by position", node: node.label)
         }
         if node.outputs.count > 1 { try requireUnused(outputsFrom: 1) }
-        return [RuntimeNode(name: node.name, op: node.op, inputs: inputs, output: node.outputs[0], attributes: attributes)]
+        return [RuntimeNode(name: node.name, op: op, inputs: inputs, output: node.outputs[0], attributes: attributes)]
     }
 
     /// ONNX attributes in the manifest's encoding.
@@ -220,13 +226,28 @@ private struct Rewriter {
             inputs = [inputs[0]]
             return
         }
+        // Before opset 11 (Upsample, Resize-10) coordinates are asymmetric and
+        // nearest rounds down when enlarging an axis and up when shrinking it.
         let legacy = node.op == "Upsample" || opset < 11
+        var nearestMode = try reader.string("nearest_mode") ?? "round_prefer_floor"
+        if legacy {
+            let changed = finalScales.filter { $0 != 1 }
+            if changed.allSatisfy({ $0 > 1 }) {
+                nearestMode = "floor"
+            } else if changed.allSatisfy({ $0 < 1 }) {
+                nearestMode = "ceil"
+            } else if mode == "nearest" {
+                throw ImportError(.unsupported,
+                    "nearest \(node.op) that enlarges one axis and shrinks another (scales \(finalScales)) is not supported before opset 11",
+                    node: node.label)
+            }
+        }
         var result: [String: AttributeValue] = [
             "mode": .string(mode == "bilinear" ? "linear" : mode),
             "sizes": .ints(finalSizes),
             "scales": .floats(finalScales),
             "coordinate_transformation_mode": .string(legacy ? "asymmetric" : try reader.string("coordinate_transformation_mode") ?? "half_pixel"),
-            "nearest_mode": .string(legacy ? "floor" : try reader.string("nearest_mode") ?? "round_prefer_floor"),
+            "nearest_mode": .string(nearestMode),
         ]
         // Attributes at their defaults change nothing; others go on so the runtime can refuse them.
         let defaults: [String: AttributeValue] = [
@@ -238,6 +259,7 @@ private struct Rewriter {
         }
         attributes = result
         inputs = [inputs[0]]
+        op = "Resize"
     }
 
     /// Split → one Slice per output that is read.

@@ -145,7 +145,7 @@ final class Lowering {
 
     /// Checks a runtime node and appends it, or fuses a Relu into its producer.
     private func emit(_ node: RuntimeNode) throws(ImportError) {
-        if node.op == "Relu", node.attributes.isEmpty, let fused = fuseRelu(node) { return fused }
+        if fuseActivation(node) { return }
         let (_, outputShape) = try check(node, shapeOf: { self.shape(of: $0).map(Shape.init) })
         shapes[node.output] = outputShape
         producers[node.output] = nodes.count
@@ -174,17 +174,35 @@ final class Lowering {
         }
     }
 
-    /// Folds Relu into the Conv, Gemm or Add that feeds it when nothing else reads that value.
-    private func fuseRelu(_ relu: RuntimeNode) -> Void? {
-        let input = relu.inputs[0]
+    /// Fuses Relu, LeakyRelu, Sigmoid or Clip into the Conv, Gemm or Add that
+    /// feeds it (their `activation` attribute) when nothing else reads that value.
+    private func fuseActivation(_ node: RuntimeNode) -> Bool {
+        guard ["Relu", "LeakyRelu", "Sigmoid", "Clip"].contains(node.op), node.inputs.count == 1 else { return false }
+        let input = node.inputs[0]
         guard let index = producers[input], useCounts[input] == 1, !graph.outputs.contains(input),
-              ["Conv", "Gemm", "Add"].contains(nodes[index].op), nodes[index].attributes["activation"] == nil else { return nil }
-        nodes[index].attributes["activation"] = .string("relu")
-        nodes[index].output = relu.output
-        producers[relu.output] = index
-        shapes[relu.output] = shapes[input]
+              ["Conv", "Gemm", "Add"].contains(nodes[index].op), nodes[index].attributes["activation"] == nil else { return false }
+        var fused = nodes[index].attributes
+        switch node.op {
+        case "Relu":
+            fused["activation"] = .string("relu")
+        case "Sigmoid":
+            fused["activation"] = .string("sigmoid")
+        case "LeakyRelu":
+            fused["activation"] = .string("leaky_relu")
+            // Gemm's own `alpha` scales A·B, so its slope has another name.
+            fused[nodes[index].op == "Gemm" ? "activation_alpha" : "alpha"] = node.attributes["alpha"] ?? .float(0.01)
+        default:
+            fused["activation"] = .string("clip")
+            for bound in ["min", "max"] { if let value = node.attributes[bound] { fused[bound] = value } }
+        }
+        // The runtime decides whether it takes the fused form; if not, the nodes stay apart.
+        guard (try? Operator(type: nodes[index].op, attributes: fused)) != nil else { return false }
+        nodes[index].attributes = fused
+        nodes[index].output = node.output
+        producers[node.output] = index
+        shapes[node.output] = shapes[input]
         shapes[input] = nil
-        return ()
+        return true
     }
 
     /// Folds `Y = BatchNormalization(Conv(X))` into the Conv's weight and bias

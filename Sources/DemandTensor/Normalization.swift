@@ -52,9 +52,14 @@ enum Normalization {
                 let gamma = scale.data
                 for i in 0..<length { destination[i] = (source[i] - mean) * inverse * gamma[i] }
             default:
-                for i in 0..<length {
-                    let shift = bias.map { $0.data[$0.elementCount == 1 ? 0 : i] } ?? 0
-                    destination[i] = (source[i] - mean) * inverse * scale.data[i * scaleStride] + shift
+                // A single-value Scale or B: strides of 0 (no B reads a zero).
+                var zero: Float = 0
+                let biasStride = bias.map { $0.elementCount == 1 ? 0 : 1 } ?? 0
+                withUnsafePointer(to: &zero) { zero in
+                    let beta = bias.map { UnsafePointer($0.data) } ?? zero
+                    for i in 0..<length {
+                        destination[i] = (source[i] - mean) * inverse * scale.data[i * scaleStride] + beta[i * biasStride]
+                    }
                 }
             }
         }

@@ -78,7 +78,9 @@ extension Operator {
             return .reshape(shape: shape)
         case "Squeeze":
             try reader.allow(["axes"])
-            return .squeeze(axes: try reader.intList("axes"))
+            // An empty list is read as absent: squeeze every size-1 axis.
+            let axes = try reader.intList("axes")
+            return .squeeze(axes: axes?.isEmpty == true ? nil : axes)
         case "Unsqueeze":
             try reader.allow(["axes"])
             guard let axes = try reader.intList("axes") else { throw reader.missing("axes", "[0]") }

@@ -16,7 +16,7 @@ enum Softmax {
         let inner = dims[(axis + 1)...].reduce(1, *)
         if inner == 1 {
             for o in 0..<outer {
-                contiguousLine(input.data + o * length, output.data + o * length, length: length)
+                VectorMath.softmaxLine(input.data + o * length, output.data + o * length, count: length)
             }
             return
         }
@@ -42,28 +42,5 @@ enum Softmax {
                 for i in 0..<inner { row[i] *= sums[i] }
             }
         }
-    }
-
-    private static func contiguousLine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, length: Int) {
-        var maxima = VectorMath.splat(x[0])
-        var i = 0
-        while i + 8 <= length {
-            let v = load(x + i)
-            maxima = maxima.replacing(with: v, where: v .> maxima)
-            i += 8
-        }
-        var maximum = maxima.max()
-        while i < length {
-            maximum = x[i] > maximum ? x[i] : maximum
-            i += 1
-        }
-        let sum = VectorMath.expSum(x, y, count: length, shift: maximum)
-        let scale = 1 / sum
-        for i in 0..<length { y[i] *= scale }
-    }
-
-    @inline(__always)
-    private static func load(_ p: UnsafePointer<Float>) -> VectorMath.Vector {
-        UnsafeRawPointer(p).loadUnaligned(as: VectorMath.Vector.self)
     }
 }

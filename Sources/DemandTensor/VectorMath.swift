@@ -11,7 +11,7 @@ import CKernels
 /// (`Path.best`). Results of the two differ in the last bits only.
 ///
 /// Accuracy: exp within about 2 ulp over its range (inputs clamped to
-/// [−87.3, 88.7], so it neither overflows to inf nor underflows to a
+/// [−87.34, 88.38], so it neither overflows to inf nor underflows to a
 /// denormal); erf within 2e-7 absolute (Abramowitz–Stegun 7.1.26);
 /// tanh within 1e-7 absolute.
 enum VectorMath {
@@ -25,7 +25,7 @@ enum VectorMath {
     @inline(__always)
     static func exp(_ x: Vector) -> Vector {
         // Comparisons and `replacing` compile to minps/maxps; NaN stays NaN.
-        let low = splat(-87.336_54), high = splat(88.722_83)
+        let low = splat(-87.336_54), high = splat(88.376_26)   // high·log2(e) stays below 127.5
         var clamped = x.replacing(with: low, where: x .< low)
         clamped = clamped.replacing(with: high, where: clamped .> high)
         // n = round(x / ln 2) by the 1.5·2^23 trick (no SSE4.1 round needed);
@@ -202,6 +202,28 @@ extension VectorMath {
             }
         }
         return sum
+    }
+
+    /// `y = softmax(x)` over one contiguous line of `count` ≥ 1 floats, max-subtracted.
+    static func softmaxLine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, path: Path = .best) {
+        if path == .avx2 {
+            dl_avx2_softmax_line(x, y, count)
+            return
+        }
+        var maxima = splat(x[0])
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vector.self)
+            maxima = maxima.replacing(with: v, where: v .> maxima)
+            i += 8
+        }
+        var maximum = maxima.max()
+        while i < count {
+            maximum = x[i] > maximum ? x[i] : maximum
+            i += 1
+        }
+        let scale = 1 / expSum(x, y, count: count, shift: maximum, path: path)
+        for i in 0..<count { y[i] *= scale }
     }
 
     /// `y[i] = exp(x[i] − maxima[i])` and `sums[i] += y[i]`: one row of a

@@ -173,16 +173,42 @@ struct Bench: ParsableCommand {
         return total
     }
 
-    /// Deterministic inputs in [-1, 1), the same for every policy.
+    /// Deterministic inputs, the same for every policy: float inputs uniform
+    /// in [-1, 1); integer inputs (token ids, masks) whole numbers in
+    /// [0, bound), where bound is the smallest weight table a Gather indexes
+    /// with the input, else 2. One SplitMix64 draw per element, seed 42, inputs in
+    /// manifest order (Tools/bench_vs_onnxruntime.py makes the same).
     static func seededInputs(for model: Model) -> [String: Tensor] {
         var random = SeededRandom(seed: 42)
         var inputs: [String: Tensor] = [:]
         for input in model.manifest.inputs {
             let tensor = Tensor(zeros: input.shape)
             random.fill(tensor.buffer, bound: 1)
+            if input.dtype == .int64 || input.dtype == .int32 {
+                let bound = Float(integerBound(of: input.name, in: model))
+                for index in tensor.buffer.indices {
+                    tensor.buffer[index] = min((tensor.buffer[index] * 0.5 + 0.5) * bound, bound - 1).rounded(.down)
+                }
+            }
             inputs[input.name] = tensor
         }
         return inputs
+    }
+
+    /// The smallest dimension of a weight a Gather indexes with `name`, else 2.
+    static func integerBound(of name: String, in model: Model) -> Int {
+        var bound: Int?
+        for layer in model.manifest.layers {
+            for node in layer.nodes where node.op == "Gather" && node.inputs.count > 1 && node.inputs[1] == name {
+                guard let data = layer.weights.first(where: { $0.name == node.inputs[0] })?.shape else { continue }
+                var axis = 0
+                if case .int(let value) = node.attributes["axis"] { axis = value }
+                if axis < 0 { axis += data.rank }
+                guard data.dims.indices.contains(axis) else { continue }
+                bound = min(bound ?? .max, data[axis])
+            }
+        }
+        return max(bound ?? 2, 1)
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemandFormat
 import DemandONNX
 import DemandTensor
 import Foundation
@@ -17,8 +18,9 @@ struct ConvertCommand: ParsableCommand {
               - shape subgraphs (Shape, Gather, Unsqueeze, Concat, Range,
                 ConstantOfShape, Cast, arithmetic) and every node whose inputs
                 are all constant are evaluated now;
-              - BatchNormalization folds into the Conv before it; Relu fuses into
-                Conv, Gemm and Add; Split becomes Slices; Dropout and Identity vanish;
+              - BatchNormalization folds into the Conv before it; Relu, LeakyRelu,
+                Sigmoid and Clip fuse into Conv, Gemm and Add; Split becomes Slices;
+                Dropout and Identity vanish;
               - nodes are grouped into layers, each a weighted node plus the
                 weightless nodes after it; a layer is the unit read from disk.
 
@@ -29,7 +31,8 @@ struct ConvertCommand: ParsableCommand {
 
             Examples:
               demandlayer convert resnet50.onnx resnet50.dlm
-              demandlayer convert bert.onnx bert.dlm --input-shape input_ids=1x128 --input-shape attention_mask=1x128
+              demandlayer convert bert.onnx bert.dlm \\
+                  --input-shape input_ids=1x128 --input-shape attention_mask=1x128
               demandlayer convert vgg19.onnx vgg19-fp16.dlm --dtype fp16
             """
     )
@@ -81,6 +84,8 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let options = Converter.Options(inputShapes: try parsedShapes(), weightType: Converter.WeightType(rawValue: dtype)!)
+        let interruption = Self.removeOnInterrupt(ModelWriter.temporaryDirectory(for: output))
+        defer { interruption.forEach { $0.cancel() } }
         let start = DispatchTime.now().uptimeNanoseconds
         var lastDecile = -1
         do {
@@ -105,6 +110,29 @@ struct ConvertCommand: ParsableCommand {
                 + "\(formatMiB(summary.weightByteCount)) of weights, largest layer '\(largest.name)' \(formatMiB(largest.byteCount))")
         } catch {
             throw ConvertFailure(error: error)
+        }
+    }
+}
+
+extension ConvertCommand {
+    /// On SIGINT or SIGTERM, removes the half-written model at `temporaryPath`
+    /// and exits with 128 + the signal: an interrupted convert leaves nothing
+    /// behind. (A failed one cleans up through `ModelWriter` itself.)
+    static func removeOnInterrupt(_ temporaryPath: String) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                // Move it out of the writer's way first (the main thread may still be adding
+                // files by path), then remove it.
+                let doomed = temporaryPath + ".removing"
+                let target = rename(temporaryPath, doomed) == 0 ? doomed : temporaryPath
+                try? FileManager.default.removeItem(atPath: target)
+                status("convert interrupted; removed the partial output")
+                _exit(128 + number)
+            }
+            source.resume()
+            return source
         }
     }
 }

@@ -142,6 +142,19 @@ import Testing
         #expect(results[0] == results[1])
     }
 
+    /// Concat with an empty constant piece (as some exporters write) keeps the rest.
+    @Test func concatDropsEmptyConstants() throws {
+        var b = ONNXBuilder()
+        b.input("x", [2, 3])
+        b.initializer("nothing", [2, 0], [])
+        b.node("Concat", ["x", "nothing", "x"], ["y"], ["axis": .i(1)])
+        b.output("y")
+        let (summary, _) = try convert(b)
+        #expect(summary.model.layers[0].nodes[0].inputs == ["x", "x"])
+        let y = try run(summary.model, ["x": tensor([2, 3], [1, 2, 3, 4, 5, 6])])["y"]!
+        #expect(y.shape == [2, 6] && y.array == [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6])
+    }
+
     /// Weights stored in an external data file beside the model.
     @Test func externalDataIsRead() throws {
         var b = ONNXBuilder()
@@ -192,5 +205,119 @@ import Testing
         let x = tensor([1, 32], (0..<32).map { Float($0) / 32 })
         let y = try run(summary.model, ["x": x])["h3"]!
         #expect(y.shape == [1, 64])
+    }
+}
+
+/// Resize and Upsample before opset 11: asymmetric coordinates; nearest rounds
+/// down when enlarging and up when shrinking (as onnxruntime does).
+@Suite struct LegacyResizeTests {
+    func resize(opset: Int, op: String = "Resize", mode: String, scales: [Float], name: String = #function) throws -> (Manifest.Node, Converter.Summary) {
+        var b = ONNXBuilder(opset: opset)
+        b.input("x", [1, 1, 5, 7])
+        b.initializer("scales", [4], scales)
+        b.node(op, ["x", "scales"], ["y"], name: "up", ["mode": .s(mode)])
+        b.output("y")
+        let (summary, _) = try convert(b, name: name + mode + "\(scales[2])")
+        return (try #require(summary.model.layers.first?.nodes.first), summary)
+    }
+
+    @Test func nearestShrinkRoundsUpAndEnlargeRoundsDown() throws {
+        let x = tensor([1, 1, 5, 7], (0..<35).map(Float.init))
+        for (scales, rounding) in [([1, 1, 0.6, 0.5] as [Float], "ceil"), ([1, 1, 1.5, 2.5], "floor")] {
+            let (node, summary) = try resize(opset: 10, mode: "nearest", scales: scales)
+            #expect(node.op == "Resize")
+            #expect(node.attributes["coordinate_transformation_mode"] == .string("asymmetric"))
+            #expect(node.attributes["nearest_mode"] == .string(rounding))
+            let y = try run(summary.model, ["x": x])["y"]!
+            let (height, width) = (y.shape[2], y.shape[3])
+            #expect(height == Int(5 * scales[2]) && width == Int(7 * scales[3]))
+            for i in 0..<height {
+                for j in 0..<width {
+                    func source(_ k: Int, _ scale: Float, _ size: Int) -> Int {
+                        let position = Float(k) / scale
+                        return min(size - 1, Int(rounding == "ceil" ? position.rounded(.up) : position.rounded(.down)))
+                    }
+                    #expect(y.data[i * width + j] == x.data[source(i, scales[2], 5) * 7 + source(j, scales[3], 7)], "(\(i), \(j))")
+                }
+            }
+        }
+        #expect(throws: ImportError.self) { try resize(opset: 10, mode: "nearest", scales: [1, 1, 0.5, 2]) }
+    }
+
+    @Test func upsampleBecomesResizeUnlessWholeNearest() throws {
+        let (linear, _) = try resize(opset: 9, op: "Upsample", mode: "linear", scales: [1, 1, 2, 3])
+        #expect(linear.op == "Resize" && linear.attributes["mode"] == .string("linear"))
+        #expect(linear.attributes["sizes"] == .ints([1, 1, 10, 21]))
+        let (whole, _) = try resize(opset: 9, op: "Upsample", mode: "nearest", scales: [1, 1, 2, 2])
+        #expect(whole.op == "Upsample", "whole-number nearest keeps the runtime's Upsample")
+    }
+}
+
+/// Activations fuse into the Conv, Gemm or Add before them, with the same numbers.
+@Suite struct ActivationFusionTests {
+    @Test(arguments: [("LeakyRelu", "leaky_relu"), ("Sigmoid", "sigmoid"), ("Clip", "clip"), ("Relu", "relu")])
+    func fusesIntoConv(op: String, activation: String) throws {
+        var b = ONNXBuilder(opset: 13)
+        b.input("x", [1, 2, 6, 6])
+        let w = b.weight("w", [3, 2, 3, 3])
+        b.initializer("lo", [], [-0.1])
+        b.initializer("hi", [], [0.3])
+        b.node("Conv", ["x", "w"], ["c"], name: "conv")
+        let attributes: [String: ONNXBuilder.Attr] = op == "LeakyRelu" ? ["alpha": .f(0.2)] : [:]
+        b.node(op, op == "Clip" ? ["c", "lo", "hi"] : ["c"], ["y"], name: "act", attributes)
+        b.output("y")
+        let (summary, _) = try convert(b, name: "fuse\(op)")
+        let nodes = summary.model.layers.flatMap(\.nodes)
+        #expect(nodes.map(\.op) == ["Conv"] && nodes[0].attributes["activation"] == .string(activation), "\(nodes)")
+
+        var r = ONNXBuilder(seed: 11)
+        let x = tensor([1, 2, 6, 6], r.randomValues(72))
+        let conv = try reference("Conv", [:], [x, tensor([3, 2, 3, 3], w)])
+        let separate: [String: AttributeValue] = op == "LeakyRelu" ? ["alpha": .float(0.2)] : op == "Clip" ? ["min": .float(-0.1), "max": .float(0.3)] : [:]
+        let expected = try reference(op, separate, [conv])
+        let closeness = Closeness(actual: try run(summary.model, ["x": x])["y"]!, expected: expected)
+        #expect(closeness.passes(tolerance: 1e-5), "\(closeness.describe(tolerance: 1e-5))")
+    }
+}
+
+/// What the manifest records: input dtypes and weight storage types.
+@Suite struct ManifestTypeTests {
+    @Test func integerInputsKeepTheirDtype() throws {
+        var b = ONNXBuilder()
+        b.input("ids", [1, 4], type: 7)
+        b.input("positions", [1, 4], type: 6)
+        b.weight("table", [50, 8])
+        b.node("Add", ["ids", "positions"], ["sum"])
+        b.node("Gather", ["table", "sum"], ["y"], ["axis": .i(0)])
+        b.output("y")
+        let (summary, _) = try convert(b)
+        #expect(summary.model.manifest.inputs.map(\.dtype) == [.int64, .int32])
+        let y = try run(summary.model, ["ids": tensor([1, 4], [1, 2, 3, 4]), "positions": tensor([1, 4], [0, 10, 20, 30])])["y"]!
+        #expect(y.shape == [1, 4, 8])
+    }
+
+    @Test func fp16StoresTheBulkAsHalf() throws {
+        var b = ONNXBuilder()
+        b.input("x", [1, 64])
+        let w = b.weight("w", [64, 128])
+        b.weight("bias", [128])
+        // 4096 elements (enough for float16) but one beyond float16's range: stays float32.
+        b.initializer("big", [32, 128], (0..<4096).map { $0 == 0 ? 70000 : Float($0 % 100) })
+        b.node("Gemm", ["x", "w", "bias"], ["h"], name: "fc")
+        b.node("Add", ["h", "big"], ["y"], name: "shift")
+        b.output("y")
+        let (summary, _) = try convert(b, options: .init(weightType: .fp16))
+        let dtypes = Dictionary(uniqueKeysWithValues: summary.model.layers.flatMap(\.weights).map { ($0.name, $0.dtype) })
+        #expect(dtypes == ["w": .float16, "bias": .float32, "big": .float32], "\(dtypes)")
+        let (full, _) = try convert(b, name: "fp32")
+        #expect(summary.weightByteCount < full.weightByteCount)
+
+        let x = tensor([1, 64], (0..<64).map { Float($0 % 7) / 7 })
+        let half = try run(summary.model, ["x": x])["y"]!
+        let exact = try run(full.model, ["x": x])["y"]!
+        let closeness = Closeness(actual: half, expected: exact)
+        #expect(closeness.passes(tolerance: 1e-2), "\(closeness.describe(tolerance: 1e-2))")
+        #expect(half.array != exact.array, "the weights really were rounded")
+        #expect(w.count == 64 * 128)
     }
 }

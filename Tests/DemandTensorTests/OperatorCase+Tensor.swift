@@ -183,6 +183,8 @@ extension OperatorCase {
         OperatorCase(name: "reshape -1 first", type: "Reshape", attributes: ["shape": .ints([-1, 4, 1])], inputs: [[2, 3, 4]],
                      expectedShape: [6, 4, 1]),
         OperatorCase(name: "squeeze every 1", type: "Squeeze", attributes: [:], inputs: [[1, 3, 1, 4]], expectedShape: [3, 4]),
+        OperatorCase(name: "squeeze empty axes means every 1", type: "Squeeze", attributes: ["axes": .ints([])], inputs: [[1, 3, 1, 4]],
+                     expectedShape: [3, 4]),
         OperatorCase(name: "squeeze axis -2", type: "Squeeze", attributes: ["axes": .ints([-2])], inputs: [[1, 3, 1, 4]], expectedShape: [1, 3, 4]),
         OperatorCase(name: "unsqueeze 0 and 3", type: "Unsqueeze", attributes: ["axes": .ints([0, 3])], inputs: [[3, 4]], expectedShape: [1, 3, 4, 1]),
         OperatorCase(name: "unsqueeze -1", type: "Unsqueeze", attributes: ["axes": .ints([-1])], inputs: [[3, 4]], expectedShape: [3, 4, 1]),

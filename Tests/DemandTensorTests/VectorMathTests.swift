@@ -35,8 +35,11 @@ struct VectorMathTests {
 
     @Test(arguments: paths)
     func expIsWithinAFewUlpAcrossItsRange(path: VectorMath.Path) {
-        let worst = worstError(.exp, path, -87, 88, relative: true) { Foundation.exp($0) }
+        let worst = worstError(.exp, path, -87, 88.37, relative: true) { Foundation.exp($0) }
         #expect(worst.error < 4e-7, "exp relative error \(worst.error) at \(worst.at)")
+        // At the top of the float range the result saturates near 2.4e38, never inf.
+        let top = worstError(.exp, path, 88.37, 200, count: 101, relative: false) { _ in 2.4e38 }
+        #expect(top.error < 0.1e38, "exp near and past the top of the range is off by \(top.error) at \(top.at)")
         let clamped = worstError(.exp, path, -200, -100, count: 9, relative: false) { _ in 0 }
         #expect(clamped.error < 1e-37, "exp far below the range should be ~0, off by \(clamped.error) at \(clamped.at)")
     }
@@ -89,5 +92,12 @@ struct VectorMathTests {
             }
         }
         #expect(zip(sums, expected).allSatisfy { abs(Double($0) - 1 - $1) < 1e-6 }, "\(sums)")
+        // A whole line, its maximum in the tail (index 12), 1000 added so an unshifted exp would overflow.
+        let line = x.map { $0 + 1000 }
+        line.withUnsafeBufferPointer { source in
+            y.withUnsafeMutableBufferPointer { VectorMath.softmaxLine(source.baseAddress!, $0.baseAddress!, count: 13, path: path) }
+        }
+        let total = expected.reduce(0, +)
+        #expect(zip(y, expected).allSatisfy { abs(Double($0) - $1 / total) < 1e-6 }, "softmax line \(y)")
     }
 }

@@ -32,6 +32,8 @@ void dl_avx2_gelu_tanh(const float *x, float *y, size_t count);
 void dl_avx2_exp(const float *x, float *y, size_t count);
 /// y = e^(x − shift); returns Σ y (one softmax line).
 float dl_avx2_exp_sum(const float *x, float *y, size_t count, float shift);
+/// y = softmax(x) over one contiguous line of count ≥ 1 values (max-subtracted).
+void dl_avx2_softmax_line(const float *x, float *y, size_t count);
 /// y = e^(x − maxima); sums += y, elementwise (one row of a strided softmax).
 void dl_avx2_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count);
 

@@ -1,0 +1,74 @@
+import DemandFormat
+import DemandTensor
+
+/// Writing: layers through `ModelWriter` (a hidden temporary directory,
+/// renamed into place only when the finished model opens cleanly).
+extension Converter {
+    static func write(_ layers: [Layering.Layer], inputs: [InputShapes.Input], outputs: [String],
+                              constants: [String: ConstantTensor], destination: String, name: String,
+                              weightType: WeightType, progress: (Progress) -> Void) throws(ImportError) -> Model {
+        func failed(_ error: FormatError) -> ImportError {
+            ImportError(.writeFailed, error.description + "; nothing was written", path: error.path == nil ? destination : nil)
+        }
+        let writer: ModelWriter
+        do { writer = try ModelWriter(destination: destination, name: name) } catch { throw failed(error) }
+        do {
+            for input in inputs { try addInput(writer, input) }
+            for (index, layer) in layers.enumerated() {
+                writer.beginLayer(layer.name)
+                var layerBytes = 0
+                for weight in layer.weights {
+                    let value = constants[weight.constant]!
+                    let values = try value.exactFloats(name: weight.constant)
+                    // float16 for the bulk (matrices and kernels); integer-valued constants, values
+                    // beyond float16's range and small vectors (biases, scales: a rounding error
+                    // there shifts a whole channel, and they cost few bytes) stay float32.
+                    let half = weightType == .fp16 && !value.isInteger && value.count >= Converter.smallestHalfCount
+                        && values.allSatisfy { abs($0) <= 65504 }
+                    layerBytes += try addWeight(writer, weight.stored, shape: Shape(value.shape), values: values, half: half)
+                }
+                for node in layer.nodes {
+                    try writer.addNode(Manifest.Node(name: node.name, op: node.op, inputs: node.inputs,
+                                                     outputs: [node.output], attributes: node.attributes))
+                }
+                try writer.endLayer()
+                progress(.wroteLayer(index: index, total: layers.count, name: layer.name,
+                                     byteCount: layerBytes))
+            }
+            for output in outputs { try writer.addOutput(output) }
+            return try writer.finish()
+        } catch let error as ImportError {
+            writer.abandon()
+            throw error
+        } catch let error as FormatError {
+            writer.abandon()
+            throw failed(error)
+        } catch {
+            writer.abandon()
+            throw ImportError(.writeFailed, "\(error)", path: destination)
+        }
+    }
+
+    /// Float inputs (float, double, float16) are declared float32; int64 and
+    /// int32 inputs keep their dtype (the runtime holds them as float32, exact
+    /// below 2^24); other integer types are refused.
+    private static func addInput(_ writer: ModelWriter, _ input: InputShapes.Input) throws(ImportError) {
+        let dtype: DType
+        switch input.elementType {
+        case ElementType.float, ElementType.double, ElementType.float16: dtype = .float32
+        case ElementType.int64: dtype = .int64
+        case ElementType.int32: dtype = .int32
+        default:
+            throw ImportError(.unsupported,
+                "graph input '\(input.name)' is \(ElementType.name(input.elementType)); inputs must be float, int64 or int32")
+        }
+        writer.addInput(input.name, shape: input.shape, dtype: dtype)
+    }
+
+    /// Adds a weight and returns its byte count.
+    private static func addWeight(_ writer: ModelWriter, _ name: String, shape: Shape, values: [Float], half: Bool) throws(ImportError) -> Int {
+        let dtype: DType = half ? .float16 : .float32
+        values.withUnsafeBufferPointer { writer.addWeight(name, shape: shape, values: $0, dtype: dtype) }
+        return values.count * dtype.byteWidth
+    }
+}
