@@ -3,7 +3,7 @@ import CKernels
 /// Conv kernels over NCHW float32: X (N, C, H, W), W (M, C/groups, kH, kW),
 /// B (M) → Y (N, M, outH, outW).
 ///
-/// Three paths, chosen from the shapes:
+/// The path is chosen from the shapes (and the CPU):
 /// - pointwise (1x1, stride 1, no padding): per group, Y_g (M/g, outH·outW) =
 ///   W_g (M/g, C/g) · X_g (C/g, H·W) in one sgemm straight on the input;
 /// - depthwise (groups = C = M): a direct loop, each output row accumulating
