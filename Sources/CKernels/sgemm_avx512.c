@@ -56,7 +56,7 @@ static Panels *thread_panels(void) {
     return panels;
 }
 
-/// One GEMM and the part of C a worker computes: rows [row0, row1), columns [col0, col1).
+/// One product, shared by the threads that take its pieces (see run).
 typedef struct {
     int m, n, k;
     const float *a, *b;
@@ -69,7 +69,7 @@ typedef struct {
     int split_columns;  // 1: pieces are column panels (NR wide), 0: row groups (MR rows)
     int piece_units;    // panels or row groups per piece
     int next_piece;     // the next piece to take (atomic)
-    int failed;         // set by a part whose buffers could not be allocated
+    int failed;         // set by a thread whose buffers could not be allocated (atomic)
 } Job;
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))

@@ -24,7 +24,7 @@ void dl_sgemm_set_threads(int threadCount);
 /// in floats; C is overwritten. Call only when dl_sgemm_available() returns 1.
 /// Any number of callers may call at once (a busy pool makes a call run on
 /// the caller's thread alone). Needs per-thread packing buffers of about
-/// 300 KiB, allocated once per thread on first use; returns 0, or -1 if that
+/// 520 KiB, allocated once per thread on first use; returns 0, or -1 if that
 /// allocation failed (C's contents are then unspecified: fall back to another GEMM).
 int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc);
 
