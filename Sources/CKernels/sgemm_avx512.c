@@ -20,12 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MR = 6, NR = 64, KC = 256, NC = 8 * NR };
+// TAIL_MAX: last columns of a block that leave a 16-lane vector mostly empty
+// (1 to TAIL_MAX of them: ResNet-50's n = 49 and 196, a fully connected
+// layer's n = 1) go to kernel_dot, which vectorizes along k instead.
+enum { MR = 6, NR = 64, KC = 256, NC = 8 * NR, TAIL_MAX = 4 };
 
-/// Packing buffers of one thread: A's last (MR, KC) rows and B's (KC, NC) block.
+/// Packing buffers of one thread: A's last (MR, KC) rows, B's (KC, NC) block and its tail.
 typedef struct {
     float *a;
     float *b;
+    float *tail;  // the last few columns of B's block, k-contiguous (TAIL_MAX, KC)
 } Panels;
 
 static pthread_key_t panels_key;
@@ -35,6 +39,7 @@ static void panels_free(void *p) {
     Panels *panels = p;
     free(panels->a);
     free(panels->b);
+    free(panels->tail);
     free(panels);
 }
 
@@ -49,7 +54,8 @@ static Panels *thread_panels(void) {
     if (!panels) return NULL;
     panels->a = aligned_alloc(64, sizeof(float) * MR * KC);
     panels->b = aligned_alloc(64, sizeof(float) * KC * NC);
-    if (!panels->a || !panels->b || pthread_setspecific(panels_key, panels) != 0) {
+    panels->tail = aligned_alloc(64, sizeof(float) * TAIL_MAX * KC);
+    if (!panels->a || !panels->b || !panels->tail || pthread_setspecific(panels_key, panels) != 0) {
         panels_free(panels);
         return NULL;
     }
@@ -276,6 +282,61 @@ typedef void (*Kernel)(int, const float *, long, const float *, float *, long, i
 /// The micro-kernel for a panel of `columns` (1...NR) valid columns.
 static const Kernel kernels[4] = {kernel_6x16, kernel_6x32, kernel_6x48, kernel_6x64};
 
+/// C tile (rows, columns ≤ TAIL_MAX) ⟵ or += A panel · B columns over `depth`,
+/// with B's columns stored k-contiguous (`bt`, one row of `depth` per column):
+/// 16 k at a time into rows x columns accumulators, summed across lanes at
+/// the end, then the same epilogue as kernel_6xv. `columns` is a constant at
+/// each call below.
+static inline __attribute__((always_inline)) AVX512 void kernel_dot(int columns, int depth, const float *a, long lda,
+                                                                    const float *bt, float *c, long ldc, int rows,
+                                                                    Epilogue epilogue) {
+    __m512 acc[MR][TAIL_MAX];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < columns; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int k = 0; k < depth; k += 16) {
+        __mmask16 mask = depth - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (depth - k)) - 1);
+        __m512 bv[TAIL_MAX];
+        for (int j = 0; j < columns; j++) bv[j] = _mm512_maskz_loadu_ps(mask, bt + (long)j * depth + k);
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_maskz_loadu_ps(mask, a + i * lda + k);
+            for (int j = 0; j < columns; j++) acc[i][j] = _mm512_fmadd_ps(ai, bv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < rows; i++) {
+        for (int j = 0; j < columns; j++) {
+            float value = _mm512_reduce_add_ps(acc[i][j]);
+            float *to = c + i * ldc + j;
+            if (epilogue.accumulate) value = *to + value;
+            if (epilogue.last && epilogue.bias) value = value + epilogue.bias[i];
+            if (epilogue.last && epilogue.relu) value = value > 0 ? value : 0;
+            *to = value;
+        }
+    }
+}
+
+typedef void (*TailKernel)(int, const float *, long, const float *, float *, long, int, Epilogue);
+static AVX512 void kernel_dot1(int d, const float *a, long lda, const float *bt, float *c, long ldc, int rows, Epilogue e) {
+    kernel_dot(1, d, a, lda, bt, c, ldc, rows, e);
+}
+static AVX512 void kernel_dot2(int d, const float *a, long lda, const float *bt, float *c, long ldc, int rows, Epilogue e) {
+    kernel_dot(2, d, a, lda, bt, c, ldc, rows, e);
+}
+static AVX512 void kernel_dot3(int d, const float *a, long lda, const float *bt, float *c, long ldc, int rows, Epilogue e) {
+    kernel_dot(3, d, a, lda, bt, c, ldc, rows, e);
+}
+static AVX512 void kernel_dot4(int d, const float *a, long lda, const float *bt, float *c, long ldc, int rows, Epilogue e) {
+    kernel_dot(4, d, a, lda, bt, c, ldc, rows, e);
+}
+/// kernel_dot for 1...TAIL_MAX columns.
+static const TailKernel tail_kernels[TAIL_MAX] = {kernel_dot1, kernel_dot2, kernel_dot3, kernel_dot4};
+
+/// Copies the last `columns` (≤ TAIL_MAX) columns of a packed B panel, which
+/// start at panel column `first`, k-contiguous into `bt`.
+static void transpose_tail(const float *panel, int depth, int first, int columns, float *bt) {
+    for (int j = 0; j < columns; j++)
+        for (int k = 0; k < depth; k++) bt[(long)j * depth + k] = panel[(long)k * NR + first + j];
+}
+
 /// C[row0..<row1, col0..<col1] = A[row0..<row1, :] · B[:, col0..<col1].
 static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, Panels *panels) {
     for (int jc = col0; jc < col1; jc += NC) {
@@ -284,6 +345,10 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
             int kc = job->k - pc < KC ? job->k - pc : KC;
             if (job->conv) pack_conv(job->conv, job->b, pc, kc, jc, nc, panels->b);
             else pack_b(job->b + (long)pc * job->ldb + jc, job->ldb, kc, nc, panels->b);
+            // The block's last panel: `vector_columns` for the vector kernels, then `tail` for kernel_dot.
+            int last_panel = (nc - 1) / NR * NR, last_columns = nc - last_panel;
+            int tail = last_columns % 16 <= TAIL_MAX ? last_columns % 16 : 0;
+            if (tail) transpose_tail(panels->b + last_panel * kc, kc, last_columns - tail, tail, panels->tail);
             for (int ir = row0; ir < row1; ir += MR) {
                 // Full panels are read straight from A (six rows, each
                 // contiguous in k): packing them would cost as much as the
@@ -300,6 +365,11 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
                 for (int jr = 0; jr < nc; jr += NR) {
                     int columns = nc - jr < NR ? nc - jr : NR;
                     float *c = job->c + (long)ir * job->ldc + jc + jr;
+                    if (jr == last_panel && tail) {
+                        columns -= tail;
+                        tail_kernels[tail - 1](kc, ap, lda, panels->tail, c + columns, job->ldc, rows, epilogue);
+                        if (columns == 0) continue;
+                    }
                     kernels[(columns - 1) / 16](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, epilogue);
                 }
             }
