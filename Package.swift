@@ -65,8 +65,8 @@ let package = Package(
         ),
 
         // Tests: one target per module, plus end-to-end CLI tests.
-        .target(name: "DemandTestSupport", dependencies: ["DemandFormat", "DemandTensor", "DemandZoo"], path: "Tests/Support"),
-        .testTarget(name: "DemandIOTests", dependencies: ["DemandIO"]),
+        .target(name: "DemandTestSupport", dependencies: ["DemandIO", "DemandFormat", "DemandTensor", "DemandZoo"], path: "Tests/Support"),
+        .testTarget(name: "DemandIOTests", dependencies: ["DemandIO", "DemandTestSupport"]),
         .testTarget(name: "DemandTensorTests", dependencies: ["DemandTensor", "DemandTestSupport", "DemandZoo"]),
         .testTarget(name: "DemandFormatTests", dependencies: ["DemandFormat", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerTests", dependencies: ["DemandLayer", "DemandZoo", "DemandTestSupport"]),

@@ -10,6 +10,9 @@ extension Manifest.Node {
     /// - Throws: `.invalidGraph` naming the node (the caller adds file and layer).
     public func resolve(shapes: [String: Shape]) throws(FormatError) -> (op: Operator, outputShape: Shape) {
         func fail(_ message: String) -> FormatError { FormatError(.invalidGraph, "\(label): \(message)") }
+        for (name, value) in attributes.sorted(by: { $0.key < $1.key }) {
+            if let problem = ModelLimits.problem(with: value, named: name) { throw fail(problem) }
+        }
         let parsed: Operator
         do { parsed = try Operator(type: op, attributes: attributes) } catch { throw fail("\(error)") }
         var inputShapes: [Shape] = []
@@ -20,10 +23,9 @@ extension Manifest.Node {
             inputShapes.append(shape)
         }
         guard outputs.count == 1 else { throw fail("has \(outputs.count) outputs; every supported operator has exactly one") }
-        do {
-            return (parsed, try parsed.outputShape(inputs: inputShapes))
-        } catch {
-            throw fail("\(error)")
-        }
+        let outputShape: Shape
+        do { outputShape = try parsed.outputShape(inputs: inputShapes) } catch { throw fail("\(error)") }
+        if let problem = ModelLimits.problem(with: outputShape) { throw fail("output '\(outputs[0])': \(problem)") }
+        return (parsed, outputShape)
     }
 }

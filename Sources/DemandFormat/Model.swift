@@ -64,6 +64,11 @@ public final class Model: Sendable {
         guard let size = attributes?[.size] as? Int else {
             throw FormatError(.manifestUnreadable, "cannot read manifest.json: it is missing or not readable", path: manifestPath)
         }
+        // An empty file is refused before it is read: besides being no
+        // manifest, reading an empty file through FileManager leaks a page.
+        guard size > 0 else {
+            throw FormatError(.manifestMalformed, "manifest.json is empty; the model was not written completely", path: manifestPath)
+        }
         guard size <= manifestByteLimit else {
             throw FormatError(.manifestMalformed, "manifest is \(size) bytes, over the \(manifestByteLimit)-byte limit", path: manifestPath)
         }

@@ -22,6 +22,7 @@ struct Validator {
             guard input.shape.dims.allSatisfy({ $0 > 0 }) else {
                 throw graphError("input '\(input.name)' has shape \(input.shape); every dimension must be positive")
             }
+            if let problem = ModelLimits.problem(with: input.shape) { throw graphError("input '\(input.name)': \(problem)") }
             guard input.dtype != .float16 else {
                 throw graphError("input '\(input.name)' is float16; graph inputs are float32, int64 or int32")
             }
@@ -93,6 +94,7 @@ struct Validator {
                 throw fail("file index \(weight.file) is out of range (the layer has \(layer.files.count) files)")
             }
             guard weight.shape.dims.allSatisfy({ $0 > 0 }) else { throw fail("shape \(weight.shape) has a non-positive dimension") }
+            if let problem = ModelLimits.problem(with: weight.shape) { throw fail(problem) }
             guard weight.dtype.isWeightType else {
                 throw fail("dtype \(weight.dtype.rawValue) is not a weight type; weights are float32 or float16")
             }
@@ -104,8 +106,8 @@ struct Validator {
                 throw fail("offsetBytes \(weight.offsetBytes) is not a multiple of \(Layout.tensorAlignment)")
             }
             let fileBytes = layer.files[weight.file].byteCount
-            guard weight.offsetBytes + weight.byteCount <= fileBytes else {
-                throw fail("bytes \(weight.offsetBytes)..<\(weight.offsetBytes + weight.byteCount) run past the end of its \(fileBytes)-byte file")
+            guard weight.offsetBytes <= fileBytes - weight.byteCount else {   // not offset + count: that can overflow
+                throw fail("\(weight.byteCount) bytes from offset \(weight.offsetBytes) run past the end of its \(fileBytes)-byte file")
             }
             let extent = weight.offsetBytes..<(weight.offsetBytes + weight.byteCount)
             guard !extents[weight.file].contains(where: { $0.overlaps(extent) }) else {

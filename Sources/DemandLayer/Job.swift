@@ -54,7 +54,8 @@ final class Job: @unchecked Sendable {
     var isFailed: Bool {
         if failed.load(ordering: .acquiring) { return true }
         if let deadline = deadlineNanoseconds, Clock.now() > deadline {
-            fail(RuntimeError(.cancelled, "the inference passed its deadline and was stopped"))
+            let milliseconds = Double(deadline - startNanoseconds) / 1e6
+            fail(RuntimeError(.timedOut, "the inference passed its deadline of \(milliseconds) ms and was stopped; the session is ready for the next run"))
             return true
         }
         return false

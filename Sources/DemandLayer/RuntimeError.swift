@@ -24,8 +24,10 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
         case invalidInput
         /// An operator failed on the values it was given (a Gather index out of range).
         case operatorFailed
-        /// The inference passed its deadline and was stopped.
+        /// `Session.cancel()` ended the inference.
         case cancelled
+        /// The inference passed its deadline (`run(_:timeoutNanoseconds:)`).
+        case timedOut
         /// `run` was called after `close`.
         case sessionClosed
     }

@@ -2,6 +2,7 @@ import DemandFormat
 import DemandIO
 import DemandTensor
 import Foundation
+import Synchronization
 
 /// A model opened for inference under one policy: its weight memory, its IO
 /// engine and its three stage threads.
@@ -15,7 +16,8 @@ import Foundation
 ///
 /// Threads: `run` may be called from any thread. Calls on one session are
 /// serialized: a second caller waits until the first inference is done.
-/// Different sessions run independently.
+/// Different sessions run independently. `cancel()` may be called from any
+/// thread, at any time.
 ///
 /// See `Docs/LifetimeAndThreading.md` for the rules in full.
 public final class Session: @unchecked Sendable {
@@ -41,6 +43,8 @@ public final class Session: @unchecked Sendable {
     private let runLock = NSLock()
     private var closed = false
     private var lastStatsStorage: InferenceStats?
+    /// The inference in flight, for `cancel()` (which does not take `runLock`).
+    private let inFlight = Mutex<Job?>(nil)
 
     /// Statistics of the most recent successful inference.
     public var lastStats: InferenceStats? {
@@ -76,10 +80,11 @@ public final class Session: @unchecked Sendable {
             files = opened.files
             fds = files.map { $0.map(\.fd) }
             isDirect = opened.direct
-            let engine: any IOEngine
+            var engine: any IOEngine
             do { engine = try IOEngines.make(opened.choice, queueDepth: options.queueDepth) } catch {
                 throw RuntimeError(.ioEngineUnavailable, "\(error)")
             }
+            if let wrap = options.engineWrapper { engine = wrap(engine) }
             ioEngine = engine.kind
             let ring = BufferRing(capacityBytes: plan.capacity, maxHeldRegions: plan.maxHeldRegions)
             arenaBytes = plan.capacity
@@ -113,22 +118,41 @@ public final class Session: @unchecked Sendable {
     /// Runs one inference. `inputs` must name every graph input with its
     /// declared shape (see `Model.inputs`); the result maps every graph output
     /// name to a new tensor that owns its floats. The session copies nothing
-    /// out of `inputs` and reads them only until `run` returns.
-    /// `timeoutNanoseconds`, when given, stops the inference (`.cancelled`)
-    /// once that much time has passed. A failed inference leaves the session
-    /// usable.
+    /// out of `inputs` and reads them only until `run` returns. A failed
+    /// inference leaves the session usable.
+    ///
+    /// With `timeoutNanoseconds`, an inference still running that long after
+    /// it started ends with a `.timedOut` error. The stages check the deadline
+    /// between layers and between reads, so the error comes within about one
+    /// layer's work of it (a read already in the kernel completes first).
     public func run(_ inputs: [String: Tensor], timeoutNanoseconds: UInt64? = nil) throws(RuntimeError) -> [String: Tensor] {
         try validate(inputs)
         runLock.lock(); defer { runLock.unlock() }
         guard !closed else { throw RuntimeError(.sessionClosed, "the session is closed") }
         let job = Job(inputs: inputs, layerCount: model.layers.count, timeoutNanoseconds: timeoutNanoseconds)
+        inFlight.withLock { $0 = job }
         pipeline.readInbox.send(.run(job))
         job.finished.wait()
+        inFlight.withLock { $0 = nil }
         if let error = job.error { throw error }
         var stats = job.stats(policy: options.policy)
         stats.latencyNanoseconds = job.elapsed()
         lastStatsStorage = stats
         return job.outputs
+    }
+
+    /// Ends the inference in flight, if there is one, with a `.cancelled`
+    /// error thrown from its `run`: the stages skip the layers not yet run
+    /// (reads already in the kernel complete first, and every ring region is
+    /// released), and the session is ready for the next `run`. Returns whether
+    /// an inference was in flight. Any thread; a `run` that starts after this
+    /// call is not affected.
+    @discardableResult
+    public func cancel() -> Bool {
+        guard let job = inFlight.withLock({ $0 }) else { return false }
+        job.fail(RuntimeError(.cancelled, "the inference was cancelled; the session is ready for the next run"))
+        pipeline.ring?.wakeAll()
+        return true
     }
 
     private func validate(_ inputs: [String: Tensor]) throws(RuntimeError) {

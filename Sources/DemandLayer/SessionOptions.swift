@@ -25,6 +25,12 @@ public struct SessionOptions: Sendable {
     public var requestBytes: Int
     /// Most read requests in flight at once.
     public var queueDepth: Int
+    /// Wraps the IO engine the session makes, once, before any read: for the
+    /// package's tests that inject faults into reads or watch them (nil: the
+    /// engine is used as made). The returned engine is used by the session's
+    /// read thread only, like any engine. Not used by the mmap policy. Package
+    /// access: the engine protocol is not part of the library's public API.
+    package var engineWrapper: (@Sendable (any IOEngine) -> any IOEngine)?
 
     /// Options with the given values; every default is what `bench` and the
     /// C API's `dl_session_options_init` use.

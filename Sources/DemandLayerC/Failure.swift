@@ -23,7 +23,7 @@ struct Failure: Error {
         case .checksumMismatch: DL_ERROR_CHECKSUM_MISMATCH
         case .invalidInput: DL_ERROR_INVALID_INPUT
         case .operatorFailed: DL_ERROR_OPERATOR_FAILED
-        case .cancelled: DL_ERROR_CANCELLED
+        case .cancelled, .timedOut: DL_ERROR_CANCELLED
         case .sessionClosed: DL_ERROR_SESSION_CLOSED
         }
         self.init(status, error.description)

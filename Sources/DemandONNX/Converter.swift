@@ -93,6 +93,10 @@ public enum Converter {
     static func convert(_ graph: SourceGraph, to destination: String, name: String, options: Options,
                         progress: (Progress) -> Void) throws(ImportError) -> Summary {
         let inputs = try InputShapes.resolve(graph.inputs, overrides: options.inputShapes)
+        var inputNames = Set<String>()
+        for input in inputs where !inputNames.insert(input.name).inserted {
+            throw ImportError(.invalidModel, "graph input '\(input.name)' is declared twice")
+        }
         let lowering = Lowering(graph: graph, inputShapes: Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.shape) }))
         try lowering.run { progress(.lowered(done: $0, total: graph.nodes.count)) }
 

@@ -129,6 +129,9 @@ private struct Rewriter {
     }
 
     private func inputShape(_ index: Int = 0) throws(ImportError) -> [Int] {
+        guard index < inputs.count, !inputs[index].isEmpty else {
+            throw ImportError(.invalidModel, "input \(index) is missing (the node has \(inputs.count) inputs)", node: node.label)
+        }
         guard let shape = lowering.shape(of: inputs[index]) else {
             throw ImportError(.invalidModel, "input '\(inputs[index])' has no known shape", node: node.label)
         }

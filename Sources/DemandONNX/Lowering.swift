@@ -155,6 +155,10 @@ final class Lowering {
     /// Builds the node's operator and infers its output shape; the one check
     /// every runtime node passes, here and when folding with the runtime's kernel.
     func check(_ node: RuntimeNode, shapeOf: (String) -> Shape?) throws(ImportError) -> (Operator, Shape) {
+        // The same size limits as the model reader, so no shape arithmetic overflows.
+        for (name, value) in node.attributes.sorted(by: { $0.key < $1.key }) {
+            if let problem = ModelLimits.problem(with: value, named: name) { throw ImportError(.invalidModel, problem, node: node.label) }
+        }
         let op: Operator
         do { op = try Operator(type: node.op, attributes: node.attributes) } catch {
             let text = error.code == .unknownOperator
@@ -168,10 +172,15 @@ final class Lowering {
             }
             inputShapes.append(shape)
         }
-        do { return (op, try op.outputShape(inputs: inputShapes)) } catch {
+        let outputShape: Shape
+        do { outputShape = try op.outputShape(inputs: inputShapes) } catch {
             let code: ImportError.Code = error.code == .unsupportedAttribute ? .unsupported : .invalidModel
             throw ImportError(code, "\(error.message) (input shapes \(inputShapes.map(\.description)))", node: node.label)
         }
+        if let problem = ModelLimits.problem(with: outputShape) {
+            throw ImportError(.invalidModel, "output '\(node.output)': \(problem)", node: node.label)
+        }
+        return (op, outputShape)
     }
 
     /// Fuses Relu, LeakyRelu, Sigmoid or Clip into the Conv, Gemm or Add that

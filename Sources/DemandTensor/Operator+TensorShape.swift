@@ -233,7 +233,13 @@ extension Operator {
                 throw OperatorError(.invalidAttribute, "Reshape shape \(shape) has \(value); sizes must be positive, 0 (copy) or -1 (infer)")
             }
         }
-        let known = dims.reduce(1, *)
+        // Checked: the sizes come from the model file, and their product may not fit in an Int.
+        var known = 1
+        for dim in dims {
+            let (product, overflow) = known.multipliedReportingOverflow(by: dim)
+            guard !overflow else { throw OperatorError(.invalidAttribute, "Reshape shape \(shape) has more elements than an Int can count") }
+            known = product
+        }
         if let inferred {
             guard x.elementCount % known == 0 else {
                 throw shapeError("Reshape of input X \(x) (\(x.elementCount) values) to \(shape): the -1 cannot be inferred, \(known) does not divide it")

@@ -1,4 +1,5 @@
 import DemandIO
+import DemandTestSupport
 import Foundation
 import Testing
 

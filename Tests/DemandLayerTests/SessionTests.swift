@@ -92,11 +92,21 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
             (try? String(contentsOfFile: "/proc/self/task/\(thread)/comm", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        /// The thread's start time (field 22 of its stat): a thread id reused
+        /// by a newer thread (other tests start many) has a different one.
+        func startTime(of thread: Int32) -> String? {
+            guard let stat = try? String(contentsOfFile: "/proc/self/task/\(thread)/stat", encoding: .utf8),
+                  let afterName = stat.range(of: ") ", options: .backwards) else { return nil }
+            let fields = stat[afterName.upperBound...].split(separator: " ")
+            return fields.count > 19 ? String(fields[19]) : nil
+        }
         let session = try Session(model: model)
         let threads = session.pipeline.threadIDs
         #expect(Set(threads.compactMap(name)) == ["dl-read", "dl-restore", "dl-exec"])
+        let started = threads.map(startTime)
         session.close()
-        #expect(threads.compactMap(name).isEmpty, "every stage thread has exited once close() returns")
+        let stillRunning = zip(threads, started).filter { thread, start in start != nil && startTime(of: thread) == start }
+        #expect(stillRunning.isEmpty, "every stage thread has exited once close() returns")
     }
 
     @Test func statsCoverEveryLayer() throws {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets and runs one of them for a bounded time.
+#
+#   Tools/fuzz/run.sh [TARGET] [SECONDS]      TARGET: manifest (default) or onnx; SECONDS: 60
+#
+# The library modules are built by SwiftPM with fuzzer and address-sanitizer
+# instrumentation (scratch path .build-fuzz); the target file in Tools/fuzz/ is
+# then compiled and linked with swiftc against those modules and objects. (A
+# SwiftPM executable target cannot be used: SwiftPM renames its `main`, which
+# clashes with the `main` libFuzzer brings.)
+#
+# Inputs start from fixtures/fuzz/TARGET/seeds; new interesting inputs go to a
+# scratch corpus under .build-fuzz/. A crash leaves its input in
+# .build-fuzz/TARGET-artifacts/ and makes this script fail: copy the input
+# to fixtures/fuzz/TARGET/crashes/ (the regression tests replay every file
+# there), then fix the bug.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+target=${1:-manifest}
+seconds=${2:-60}
+# Per target: its source, the SwiftPM target whose build brings every module
+# it needs, and those modules (C ones first), in dependency order.
+case "$target" in
+    manifest)
+        source_file=Tools/fuzz/ManifestFuzz.swift
+        build_target=DemandZoo
+        c_modules=(CURing COpenBLAS CKernels)
+        swift_modules=(DemandIO DemandTensor DemandFormat DemandZoo)
+        ;;
+    onnx)
+        source_file=Tools/fuzz/OnnxFuzz.swift
+        build_target=DemandONNX
+        c_modules=(CURing COpenBLAS CKernels)
+        swift_modules=(SwiftProtobuf DemandIO DemandTensor DemandFormat DemandONNX)
+        ;;
+    *) echo "unknown fuzz target '$target' (known: manifest, onnx)" >&2; exit 2 ;;
+esac
+
+scratch=.build-fuzz
+build=$scratch/debug
+# The flags go straight to the compilers: SwiftPM's own --sanitize=fuzzer
+# leaves the library targets without coverage instrumentation (its compile
+# steps get only the address sanitizer), and the fuzzer is then blind.
+swift build --scratch-path "$scratch" --target "$build_target" \
+    -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address >&2
+
+objects=()
+flags=(-I "$build/Modules")
+for module in "${c_modules[@]}"; do
+    flags+=(-Xcc -fmodule-map-file="$build/$module.build/module.modulemap" -Xcc -I -Xcc "Sources/$module/include")
+    objects+=("$build/$module.build"/*.o)
+done
+for module in "${swift_modules[@]}"; do objects+=("$build/$module.build"/*.o); done
+# ld.gold warns about every asan symbol it cannot export; those lines are noise.
+swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone "${flags[@]}" \
+    "$source_file" "${objects[@]}" -luring -laio -lopenblas -lm \
+    -o "$build/$target-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+
+corpus=$scratch/$target-corpus
+artifacts=$scratch/$target-artifacts
+mkdir -p "$corpus" "$artifacts" "$scratch/work"
+inputs=("$corpus")
+for directory in "fixtures/fuzz/$target/seeds" "fixtures/fuzz/$target/crashes"; do
+    [ -d "$directory" ] && inputs+=("$directory")
+done
+if [ "$target" = onnx ]; then
+    # The importer's test models are the seeds, gathered rather than copied into the tree.
+    seeds=$scratch/onnx-seeds
+    mkdir -p "$seeds"
+    for model in fixtures/onnx/*/*/model.onnx; do cp "$model" "$seeds/$(basename "$(dirname "$model")").onnx"; done
+    inputs+=("$seeds")
+fi
+options=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096
+         -artifact_prefix="$artifacts/" -print_final_stats=1)
+[ -f "Tools/fuzz/$target.dict" ] && options+=(-dict="Tools/fuzz/$target.dict")
+echo "fuzzing $target for $seconds s" >&2
+FUZZ_WORK_DIR="$PWD/$scratch/work" "$build/$target-fuzz" "${options[@]}" "${inputs[@]}"
