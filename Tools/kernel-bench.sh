@@ -14,12 +14,15 @@ module COpenBLAS {
 }
 module CKernels {
     header "$root/Sources/CKernels/include/ckernels.h"
+    header "$root/Sources/CKernels/include/dl_sgemm.h"
     export *
 }
 MAP
 rm -f "$work/kernel-bench"
-clang -O2 -c -I"$root/Sources/CKernels/include" "$root/Sources/CKernels/kernels.c" -o "$work/kernels.o"
+for file in kernels sgemm_avx512 sgemm_pool; do
+    clang -O2 -c -I"$root/Sources/CKernels/include" "$root/Sources/CKernels/$file.c" -o "$work/$file.o"
+done
 swiftc -O -wmo -module-name KernelBench -package-name demandlayer -Xcc -fmodule-map-file="$work/module.modulemap" \
     $(find "$root/Sources/DemandTensor" -name '*.swift') "$root/Tools/kernel-bench/main.swift" \
-    "$work/kernels.o" -Xlinker -lopenblas -o "$work/kernel-bench"
+    "$work/kernels.o" "$work/sgemm_avx512.o" "$work/sgemm_pool.o" -Xlinker -lopenblas -o "$work/kernel-bench"
 exec "$work/kernel-bench" "$@"

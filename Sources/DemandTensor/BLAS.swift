@@ -1,16 +1,39 @@
+import CKernels
 import COpenBLAS
 
-/// The OpenBLAS calls the kernels make, in Swift's integer types.
+/// The GEMM calls the kernels make, in Swift's integer types.
 ///
-/// OpenBLAS keeps one process-wide thread pool; `setThreadCount` changes it for
-/// every caller in the process, so a session sets it once when it opens.
+/// Two implementations: OpenBLAS, and on CPUs with AVX-512F, CKernels'
+/// `dl_sgemm` for products without transposes (Debian's OpenBLAS runs its
+/// AVX2 kernels on CPUs it does not know, such as AMD Zen 4 and 5, at about
+/// half the rate; see Sources/CKernels/include/dl_sgemm.h). Both keep one
+/// process-wide thread pool; `setThreadCount` changes them for every caller in
+/// the process, so a session sets it once when it opens.
 public enum BLAS {
-    /// Threads OpenBLAS uses for each sgemm (`openblas_get_num_threads`).
+    /// Which implementation computes a product.
+    public enum Path: CaseIterable, Sendable {
+        /// OpenBLAS's `cblas_sgemm`: every CPU, every transpose.
+        case openBLAS
+        /// CKernels' AVX-512 `dl_sgemm`; only where `avx512Available`, and
+        /// only for alpha 1, beta 0 or 1, and no transposes (or a transposed b
+        /// when a is one row); others go to OpenBLAS.
+        case avx512
+
+        /// True when the CPU has AVX-512F.
+        public static let avx512Available = dl_sgemm_available() != 0
+        /// What `sgemm` uses unless told otherwise.
+        public static let best: Path = avx512Available ? .avx512 : .openBLAS
+    }
+
+    /// Threads each sgemm may use (`openblas_get_num_threads`).
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
-    /// Sets the OpenBLAS thread count (`openblas_set_num_threads`); values below 1 mean 1.
+    /// Sets the thread count of both implementations (`openblas_set_num_threads`,
+    /// `dl_sgemm_set_threads`); values below 1 mean 1.
     public static func setThreadCount(_ threadCount: Int) {
-        openblas_set_num_threads(Int32(clamping: max(1, threadCount)))
+        let count = Int32(clamping: max(1, threadCount))
+        openblas_set_num_threads(count)
+        dl_sgemm_set_threads(count)
     }
 
     /// Row-major `c = alpha * op(a) * op(b) + beta * c` (`cblas_sgemm`), where
@@ -21,12 +44,45 @@ public enum BLAS {
         m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
+        path: Path = .best
     ) {
         precondition(m <= Int(Int32.max) && n <= Int(Int32.max) && k <= Int(Int32.max), "sgemm dimensions \(m)x\(n)x\(k) exceed Int32")
         precondition(lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max), "sgemm strides exceed Int32")
+        // dl_sgemm computes plain C = A·B; it returns -1 only when it could not
+        // allocate its packing buffers, and OpenBLAS then does the product.
+        if path == .avx512 && Path.avx512Available && !transposeA && alpha == 1 && (beta == 0 || beta == 1) {
+            let accumulate: Int32 = beta == 1 ? 1 : 0
+            if !transposeB && dl_sgemm_ex(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc),
+                                          accumulate, nil, 0) == 0 {
+                return
+            }
+            // A fully connected layer on one sample, c (1, n) = a (1, k) · bᵀ
+            // with b stored (n, k): computed as cᵀ (n, 1) = b · aᵀ, so the
+            // OpenBLAS pool never wakes (its threads spin after each call,
+            // taking a core from the next layer on a small machine).
+            if transposeB && m == 1 && dl_sgemm_ex(Int32(n), 1, Int32(k), b, Int32(ldb), a, 1, c, 1, accumulate, nil, 0) == 0 {
+                return
+            }
+        }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// `c = a · b`, then `rowBias[i]` added to row i of c (if given), then
+    /// max(·, 0) if `relu`, in one pass on the AVX-512 path (`dl_sgemm_bias_relu`),
+    /// with the same rounding as the separate steps. Returns false, having done
+    /// nothing useful to c, when that path is not taken (`path` is not `.avx512`,
+    /// the CPU lacks it, or its buffers could not be allocated): the caller then
+    /// runs `sgemm` and its own bias and activation pass.
+    static func sgemmAddingBias(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?, relu: Bool, path: Path = .best
+    ) -> Bool {
+        guard path == .avx512 && Path.avx512Available else { return false }
+        precondition(m <= Int(Int32.max) && n <= Int(Int32.max) && k <= Int(Int32.max), "sgemm dimensions \(m)x\(n)x\(k) exceed Int32")
+        precondition(lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max), "sgemm strides exceed Int32")
+        return dl_sgemm_bias_relu(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), rowBias, relu ? 1 : 0) == 0
     }
 }

@@ -1,19 +1,25 @@
+import CKernels
+
 /// Conv kernels over NCHW float32: X (N, C, H, W), W (M, C/groups, kH, kW),
 /// B (M) → Y (N, M, outH, outW).
 ///
-/// Three paths, chosen from the shapes:
+/// The path is chosen from the shapes (and the CPU):
 /// - pointwise (1x1, stride 1, no padding): per group, Y_g (M/g, outH·outW) =
 ///   W_g (M/g, C/g) · X_g (C/g, H·W) in one sgemm straight on the input;
 /// - depthwise (groups = C = M): a direct loop, each output row accumulating
 ///   kH·kW shifted input rows;
-/// - everything else: im2col of a band of output rows into the workspace,
+/// - everything else, on CPUs with AVX-512: Y_g = W_g (M/g, C/g·kH·kW) ·
+///   columns by `dl_conv2d_gemm`, which packs the column matrix straight from
+///   the input block by block as the product needs it (no workspace);
+/// - everything else, elsewhere: im2col of a band of output rows into the workspace,
 ///   then Y_g[:, band] = W_g (M/g, C/g·kH·kW) · columns (C/g·kH·kW, band) by sgemm.
 ///   A band is as many output rows as keep its columns within
 ///   `Workspace.columnBudgetFloats` and its output within `outputBandFloats`
 ///   (but at least `minimumBandColumns` wide), which bounds the workspace and
 ///   keeps each band cache-friendly.
 /// In every path the bias and activation are applied in one pass over each
-/// freshly written band of output.
+/// freshly written band of output; on the AVX-512 GEMM path, a bias with no
+/// activation or ReLU is applied by the GEMM itself as it stores each tile.
 enum Conv2d {
     /// Output floats per band (M/g × band columns): 1 MiB, so the bias and
     /// activation pass after each sgemm finds its band still in L2.
@@ -60,7 +66,10 @@ enum Conv2d {
 
     static func workspaceFloatCount(_ parameters: Conv2dParameters, input: Shape, weight: Shape, output: Shape) -> Int {
         let geometry = Geometry(input: input, weight: weight, output: output, groups: parameters.groups)
-        guard path(parameters, geometry) == .im2col else { return 0 }
+        // The packed-columns path needs no workspace; should it fail (its
+        // packing buffers could not be allocated), the banded path grows the
+        // workspace on demand.
+        guard path(parameters, geometry) == .im2col && !usesPackedColumns() else { return 0 }
         return geometry.gemmDepth * geometry.rowsPerBand(budgetFloats: Workspace.defaultColumnBudgetFloats) * geometry.outWidth
     }
 
@@ -79,8 +88,6 @@ enum Conv2d {
                                 bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let isPointwise = path(parameters, g) == .pointwise
         let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
-        let rowsPerBand = isPointwise ? g.outHeight : g.rowsPerBand(budgetFloats: workspace.columnBudgetFloats)
-        let columns = isPointwise ? nil : workspace.floats(depth * rowsPerBand * g.outWidth)
         for n in 0..<g.batch {
             for group in 0..<g.groups {
                 // x is (C/g, H, W), w is (M/g, C/g·kH·kW), y is (M/g, outH·outW)
@@ -88,23 +95,82 @@ enum Conv2d {
                 let w = weight + group * perGroupOut * depth
                 let firstChannel = group * perGroupOut
                 let y = output + (n * g.outChannels + firstChannel) * g.outPlane
-                for bandStart in stride(from: 0, to: g.outHeight, by: rowsPerBand) {
-                    let rows = bandStart..<min(bandStart + rowsPerBand, g.outHeight)
-                    let bandColumns = rows.count * g.outWidth
-                    let bandOutput = y + bandStart * g.outWidth
-                    if let columns {
-                        im2col(x, channels: perGroupIn, g, parameters, rows: rows, into: columns)
-                        BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth,
-                                   b: columns, ldb: bandColumns, c: bandOutput, ldc: g.outPlane)
-                    } else {
-                        BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth,
-                                   b: x, ldb: g.inPlane, c: bandOutput, ldc: g.outPlane)
-                    }
-                    for channel in 0..<perGroupOut {
-                        let band = bandOutput + channel * g.outPlane
-                        parameters.activation.apply(from: band, to: band, count: bandColumns, adding: bias?[firstChannel + channel] ?? 0)
-                    }
-                }
+                let groupBias = bias.map { $0 + firstChannel }
+                if !isPointwise && usesPackedColumns(workspace.gemmPath) && packedColumns(parameters, g, x: x, w: w, bias: groupBias, y: y) { continue }
+                banded(parameters, g, isPointwise: isPointwise, x: x, w: w, bias: groupBias, y: y, workspace: workspace)
+            }
+        }
+    }
+
+    /// Bias and ReLU (or none) ride in the AVX-512 GEMM's epilogue: nil for other activations.
+    private static func fusedRelu(_ activation: Activation) -> Bool? {
+        switch activation {
+        case .none: false
+        case .relu: true
+        default: nil
+        }
+    }
+
+    /// Whether non-pointwise convolutions skip the im2col workspace: the
+    /// AVX-512 GEMM packs their columns straight from the input.
+    static func usesPackedColumns(_ path: BLAS.Path = .best) -> Bool { path == .avx512 && BLAS.Path.avx512Available }
+
+    /// One image and group by `dl_conv2d_gemm`, then the activation pass if it
+    /// could not be fused. False if that path could not run (it could not
+    /// allocate its packing buffers): nothing useful was written.
+    private static func packedColumns(_ parameters: Conv2dParameters, _ g: Geometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                                      bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
+        var geometry = DLConvGeometry(
+            channels: Int32(g.inChannelsPerGroup), in_height: Int32(g.inHeight), in_width: Int32(g.inWidth),
+            kernel_height: Int32(g.kernelHeight), kernel_width: Int32(g.kernelWidth),
+            stride_height: Int32(parameters.strides.height), stride_width: Int32(parameters.strides.width),
+            dilation_height: Int32(parameters.dilations.height), dilation_width: Int32(parameters.dilations.width),
+            pad_top: Int32(parameters.pads.top), pad_left: Int32(parameters.pads.left),
+            out_height: Int32(g.outHeight), out_width: Int32(g.outWidth))
+        let relu = fusedRelu(parameters.activation)
+        let status = dl_conv2d_gemm(&geometry, Int32(g.outChannelsPerGroup), w, x, y, Int32(g.outPlane),
+                                    relu == nil ? nil : bias, relu == true ? 1 : 0)
+        guard status == 0 else { return false }
+        if relu == nil {
+            for channel in 0..<g.outChannelsPerGroup {
+                let plane = y + channel * g.outPlane
+                parameters.activation.apply(from: plane, to: plane, count: g.outPlane, adding: bias?[channel] ?? 0)
+            }
+        }
+        return true
+    }
+
+    /// One image and group in bands of output rows: im2col of each band into
+    /// the workspace (or the input itself when pointwise), one sgemm, then
+    /// bias and activation while the band is in cache (or in the GEMM's
+    /// epilogue on the AVX-512 path).
+    private static func banded(_ parameters: Conv2dParameters, _ g: Geometry, isPointwise: Bool, x: UnsafePointer<Float>,
+                               w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
+        let rowsPerBand = isPointwise ? g.outHeight : g.rowsPerBand(budgetFloats: workspace.columnBudgetFloats)
+        let columns = isPointwise ? nil : workspace.floats(depth * rowsPerBand * g.outWidth)
+        let relu = fusedRelu(parameters.activation)
+        for bandStart in stride(from: 0, to: g.outHeight, by: rowsPerBand) {
+            let rows = bandStart..<min(bandStart + rowsPerBand, g.outHeight)
+            let bandColumns = rows.count * g.outWidth
+            let bandOutput = y + bandStart * g.outWidth
+            // b is this band's columns, or for a pointwise conv the input itself
+            let (b, ldb): (UnsafePointer<Float>, Int)
+            if let columns {
+                im2col(x, channels: perGroupIn, g, parameters, rows: rows, into: columns)
+                (b, ldb) = (UnsafePointer(columns), bandColumns)
+            } else {
+                (b, ldb) = (x + bandStart * g.outWidth, g.inPlane)
+            }
+            if let relu, BLAS.sgemmAddingBias(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb,
+                                              c: bandOutput, ldc: g.outPlane, rowBias: bias, relu: relu, path: workspace.gemmPath) {
+                continue
+            }
+            BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb, c: bandOutput, ldc: g.outPlane,
+                       path: workspace.gemmPath)
+            for channel in 0..<perGroupOut {
+                let band = bandOutput + channel * g.outPlane
+                parameters.activation.apply(from: band, to: band, count: bandColumns, adding: bias?[channel] ?? 0)
             }
         }
     }

@@ -19,6 +19,9 @@ public final class Workspace {
     /// default. Smaller bands mean more, smaller sgemm calls.
     var columnBudgetFloats = Workspace.defaultColumnBudgetFloats
     static let defaultColumnBudgetFloats = 1 << 21
+    /// The GEMM convolutions use: `.best` normally; tests set `.openBLAS` to
+    /// run the im2col path (which uses this workspace) on AVX-512 machines.
+    var gemmPath = BLAS.Path.best
 
     /// An empty workspace; it grows on first use.
     public init() {}

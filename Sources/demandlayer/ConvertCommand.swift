@@ -3,6 +3,7 @@ import DemandFormat
 import DemandONNX
 import DemandTensor
 import Foundation
+import Synchronization
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -86,6 +87,17 @@ struct ConvertCommand: ParsableCommand {
         let options = Converter.Options(inputShapes: try parsedShapes(), weightType: Converter.WeightType(rawValue: dtype)!)
         let interruption = Self.removeOnInterrupt(ModelWriter.temporaryDirectory(for: output))
         defer { interruption.forEach { $0.cancel() } }
+        // If a signal arrived, its handler is removing the partial output and will
+        // exit with 128 + the signal: wait for it rather than report the failed
+        // write it caused (or, once the model is complete, finish normally).
+        func settle(finished: Bool) {
+            let interrupted = Self.interruption.withLock { state in
+                if state == .interrupting { return true }
+                if finished { state = .finished }
+                return false
+            }
+            if interrupted { while true { pause() } }
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         var lastDecile = -1
         do {
@@ -103,18 +115,25 @@ struct ConvertCommand: ParsableCommand {
                     }
                 }
             }
+            settle(finished: true)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let largest = summary.largestLayer
             status(String(format: "converted in %.1f s", seconds))
             print("\(output): \(summary.layerCount) layers, \(summary.nodeCount) nodes (from \(summary.sourceNodeCount)), "
                 + "\(formatMiB(summary.weightByteCount)) of weights, largest layer '\(largest.name)' \(formatMiB(largest.byteCount))")
         } catch {
+            settle(finished: false)
             throw ConvertFailure(error: error)
         }
     }
 }
 
 extension ConvertCommand {
+    enum InterruptionState { case running, interrupting, finished }
+    /// Whether a signal handler has taken over (then the main thread must not
+    /// exit before it) or the model is complete (then signals are let be).
+    static let interruption = Mutex(InterruptionState.running)
+
     /// On SIGINT or SIGTERM, removes the half-written model at `temporaryPath`
     /// and exits with 128 + the signal: an interrupted convert leaves nothing
     /// behind. (A failed one cleans up through `ModelWriter` itself.)
@@ -123,6 +142,12 @@ extension ConvertCommand {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
+                let proceed = interruption.withLock { state in
+                    guard state == .running else { return false }
+                    state = .interrupting
+                    return true
+                }
+                guard proceed else { return }
                 // Move it out of the writer's way first (the main thread may still be adding
                 // files by path), then remove it.
                 let doomed = temporaryPath + ".removing"

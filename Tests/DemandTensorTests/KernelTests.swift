@@ -39,6 +39,7 @@ struct KernelTests {
         let inputs = [random.tensor([1, 4, 12, 12], scale: 1), random.tensor([8, 4, 3, 3], scale: 1)]
         let output = Tensor(zeros: try op.outputShape(inputs: inputs.map(\.shape)))
         let workspace = Workspace()
+        workspace.gemmPath = .openBLAS  // the im2col path, which uses the workspace
         try op.execute(inputs: inputs, output: output, workspace: workspace)
         let (capacity, allocations) = (workspace.floatCapacity, workspace.allocationCount)
         #expect(capacity >= 4 * 9 * 12 * 12)

@@ -1,0 +1,62 @@
+// A row-major single-precision GEMM for AVX-512 CPUs, picked at run time.
+//
+// Why it exists: Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) chooses its core
+// when it loads, and on CPUs it does not recognise (AMD Zen 4/5) it falls back
+// to its AVX2 Haswell kernels: about half the AVX-512 rate. Only an environment
+// variable read at load time changes that, which a library cannot rely on. So
+// convolution's GEMMs come here when the CPU has AVX-512F; elsewhere the
+// library keeps calling OpenBLAS.
+//
+// Results do not depend on the thread count: the work is split by output
+// columns (or rows), never along K, and every output element sums its K
+// products in the same order, so 1 and N threads give identical bits.
+#ifndef DL_SGEMM_H
+#define DL_SGEMM_H
+
+/// 1 when the CPU has AVX-512F (and the compiler could build the kernel), else 0.
+int dl_sgemm_available(void);
+
+/// Sets how many threads dl_sgemm may use (values below 1 mean 1); process-wide,
+/// like openblas_set_num_threads. Extra threads are started on first use.
+void dl_sgemm_set_threads(int threadCount);
+
+/// C (m, n) = A (m, k) · B (k, n), all row-major with row strides lda, ldb, ldc
+/// in floats; C is overwritten. Call only when dl_sgemm_available() returns 1.
+/// Any number of callers may call at once (a busy pool makes a call run on
+/// the caller's thread alone). Needs per-thread packing buffers of about
+/// 520 KiB, allocated once per thread on first use; returns 0, or -1 if that
+/// allocation failed (C's contents are then unspecified: fall back to another GEMM).
+int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc);
+
+/// dl_sgemm, then C[i][j] += row_bias[i] (when row_bias is not NULL), then
+/// C[i][j] = max(C[i][j], 0) when relu is not 0 (NaN becomes 0), applied to
+/// each tile as it is finished: a convolution's bias and ReLU without a
+/// second pass over C. Same rounding as those steps done separately.
+int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                       const float *row_bias, int relu);
+
+/// The general form: C = A·B, or C += A·B when `accumulate` is not 0, then
+/// the row bias and ReLU as in dl_sgemm_bias_relu.
+int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                int accumulate, const float *row_bias, int relu);
+
+/// One group of a 2-D convolution over one image, in NCHW: the input planes
+/// a product reads, the kernel window and the output plane.
+typedef struct {
+    int channels, in_height, in_width;  // x is (channels, in_height, in_width), contiguous
+    int kernel_height, kernel_width;
+    int stride_height, stride_width, dilation_height, dilation_width;
+    int pad_top, pad_left;
+    int out_height, out_width;
+} DLConvGeometry;
+
+/// y (m, out_height·out_width; row stride ldy) = w (m, channels·kH·kW) ·
+/// columns, where columns is the convolution's im2col matrix of x (row
+/// (channel, kh, kw), column (oh, ow); 0 in the padding), then row bias and
+/// ReLU as in dl_sgemm_bias_relu. The columns are packed from x block by block
+/// as the product needs them, never stored whole. Same results as im2col
+/// followed by dl_sgemm_bias_relu, bit for bit; same return values.
+int dl_conv2d_gemm(const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
+                   const float *row_bias, int relu);
+
+#endif

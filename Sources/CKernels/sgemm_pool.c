@@ -1,0 +1,147 @@
+// A small fixed pool for dl_sgemm (see sgemm_pool.h).
+//
+// Ownership and threads: process-wide, like OpenBLAS's own pool. Workers are
+// started on first need, up to the thread count minus one, and live until the
+// process ends. One caller at a time owns the pool (`owner`, taken with
+// trylock); a concurrent caller runs its job alone, which gives the same
+// results since pieces never share outputs.
+//
+// Joining: the machine may be shared, so a worker can be off its core for a
+// whole scheduler slice. The caller therefore never waits for a worker that
+// has not begun: `entry` packs the job's generation, a closed bit and how
+// many workers are inside; a worker enters with a compare-and-swap that fails
+// once the caller has closed the job (after its own call to `work` returned,
+// when no pieces are left), and the caller waits only for those inside.
+//
+// Waiting: between jobs a worker spins on `generation` for up to 2 ms before
+// it sleeps on `start` (a network's GEMMs come a fraction of a millisecond
+// apart). The caller spins on `entry` for only 0.1 ms before it sleeps on
+// `finished`: a worker still inside after that has usually lost its core, and
+// a sleeping caller lets it have the caller's.
+#include "sgemm_pool.h"
+#include "dl_sgemm.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+enum { MAX_WORKERS = 63 };
+static const long WORKER_SPIN_NANOSECONDS = 2000000;
+static const long CALLER_SPIN_NANOSECONDS = 100000;
+static const uint64_t CLOSED = 1ull << 31;   // in `entry`: the job takes no more workers
+static const uint64_t INSIDE = CLOSED - 1;   // in `entry`: workers inside the job
+
+static int wanted_threads = 1;
+static pthread_mutex_t owner = PTHREAD_MUTEX_INITIALIZER;
+
+// `lock` guards only sleeping: a bump of `generation` and a last worker
+// leaving a closed job are done under it, so that a sleeper cannot miss them.
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t start = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t finished = PTHREAD_COND_INITIALIZER;
+static uint64_t generation;  // bumped for each job (release), read by workers (acquire)
+static uint64_t entry;       // generation << 32 | CLOSED | workers inside
+static int worker_count;     // started workers, changed only by the owner
+// The current job, written by the owner before it bumps `generation`; read
+// by a worker only once it is inside.
+static void (*job_work)(void *);
+static void *job_context;
+static uint64_t job_helpers;  // most workers the job takes
+
+void dl_sgemm_set_threads(int threadCount) {
+    if (threadCount < 1) threadCount = 1;
+    if (threadCount > MAX_WORKERS + 1) threadCount = MAX_WORKERS + 1;
+    __atomic_store_n(&wanted_threads, threadCount, __ATOMIC_RELAXED);
+}
+
+int dl_sgemm_pool_threads(void) { return __atomic_load_n(&wanted_threads, __ATOMIC_RELAXED); }
+
+static long now_nanoseconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/// Spins while (*value & mask) == unchanged, for at most `limit` nanoseconds;
+/// returns 1 if it changed.
+static int spin_while(const uint64_t *value, uint64_t mask, uint64_t unchanged, long limit) {
+    long deadline = 0;
+    for (unsigned spins = 1;; spins++) {
+        if ((__atomic_load_n(value, __ATOMIC_ACQUIRE) & mask) != unchanged) return 1;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if (spins % 256 == 0) {
+            long now = now_nanoseconds();
+            if (deadline == 0) deadline = now + limit;
+            else if (now > deadline) return 0;
+        }
+    }
+}
+
+/// Enters job `job_generation` if it is still open; returns 1 if inside.
+static int enter(uint64_t job_generation) {
+    uint64_t state = __atomic_load_n(&entry, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (state >> 32 != (job_generation & 0xFFFFFFFFu) || (state & CLOSED)) return 0;
+        if ((state & INSIDE) >= __atomic_load_n(&job_helpers, __ATOMIC_RELAXED)) return 0;
+        if (__atomic_compare_exchange_n(&entry, &state, state + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 1;
+    }
+}
+
+static void *worker_main(void *argument) {
+    uint64_t seen = (uint64_t)(uintptr_t)argument;  // the generation before the job that started this worker
+    for (;;) {
+        if (!spin_while(&generation, ~0ull, seen, WORKER_SPIN_NANOSECONDS)) {
+            pthread_mutex_lock(&lock);
+            while (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(&start, &lock);
+            pthread_mutex_unlock(&lock);
+        }
+        seen = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        if (!enter(seen)) continue;
+        job_work(job_context);
+        pthread_mutex_lock(&lock);
+        uint64_t left = __atomic_sub_fetch(&entry, 1, __ATOMIC_ACQ_REL);
+        if ((left & CLOSED) && (left & INSIDE) == 0) pthread_cond_signal(&finished);
+        pthread_mutex_unlock(&lock);
+    }
+    return NULL;
+}
+
+void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers) {
+    if (helpers <= 0 || pthread_mutex_trylock(&owner) != 0) {
+        work(context);
+        return;
+    }
+    while (worker_count < helpers) {
+        pthread_t thread;
+        void *argument = (void *)(uintptr_t)__atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        if (pthread_create(&thread, NULL, worker_main, argument) != 0) break;
+        pthread_detach(thread);
+        worker_count++;
+    }
+    job_work = work;
+    job_context = context;
+    __atomic_store_n(&job_helpers, (uint64_t)helpers, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&lock);
+    uint64_t next = generation + 1;
+    __atomic_store_n(&entry, (next & 0xFFFFFFFFu) << 32, __ATOMIC_RELEASE);
+    __atomic_store_n(&generation, next, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&start);
+    pthread_mutex_unlock(&lock);
+
+    work(context);
+
+    __atomic_or_fetch(&entry, CLOSED, __ATOMIC_ACQ_REL);
+    for (;;) {
+        uint64_t inside = __atomic_load_n(&entry, __ATOMIC_ACQUIRE) & INSIDE;
+        if (inside == 0) break;
+        if (!spin_while(&entry, INSIDE, inside, CALLER_SPIN_NANOSECONDS)) {
+            pthread_mutex_lock(&lock);
+            while (__atomic_load_n(&entry, __ATOMIC_ACQUIRE) & INSIDE) pthread_cond_wait(&finished, &lock);
+            pthread_mutex_unlock(&lock);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&owner);
+}

@@ -1,0 +1,15 @@
+// The worker threads dl_sgemm shares one product with (private to CKernels).
+#ifndef DL_SGEMM_POOL_H
+#define DL_SGEMM_POOL_H
+
+/// Threads a product may use (dl_sgemm_set_threads), at least 1.
+int dl_sgemm_pool_threads(void);
+
+/// Runs work(context) on the caller and on up to helpers pool threads at
+/// once, and returns when every call that started has returned. `work` must
+/// take pieces of the job from a shared counter until none are left, so that
+/// the caller alone finishes the job when no helper gets a core in time: a
+/// helper that arrives after the caller has finished does not start it.
+void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers);
+
+#endif

@@ -1,0 +1,55 @@
+@testable import DemandTensor
+import DemandTestSupport
+import DemandZoo
+import Testing
+
+/// The operator table's Conv rows on both GEMM paths: the im2col bands with
+/// OpenBLAS (what CPUs without AVX-512 run) and the AVX-512 GEMM that packs
+/// the columns from the input itself, each against `Reference`. KernelTests
+/// runs the table on whichever path this CPU picks; this covers the other.
+struct ConvPathTests {
+    static let paths = BLAS.Path.allCases.filter { $0 == .openBLAS || BLAS.Path.avx512Available }
+
+    /// Larger than the table's rows: several 256-deep K slices, a column
+    /// panel that spans output rows, a last partial panel and row group.
+    static let large: [OperatorCase] = [
+        OperatorCase(name: "conv 3x3 pad 1 relu, K 360, N 483, M 13", type: "Conv",
+                     attributes: ["pads": .ints([1, 1, 1, 1]), "activation": .string("relu")],
+                     inputs: [[1, 40, 23, 21], [13, 40, 3, 3], [13]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 stride 2 dilation 2 pads 2,1,0,3, K 540, batch 2", type: "Conv",
+                     attributes: ["pads": .ints([2, 1, 0, 3]), "strides": .ints([2, 2]), "dilations": .ints([2, 2])],
+                     inputs: [[2, 60, 19, 30], [20, 60, 3, 3], [20]], tolerance: 1e-4),
+    ]
+
+    @Test(arguments: OperatorCase.conv + large, paths)
+    func convMatchesReferenceOnEachPath(_ testCase: OperatorCase, path: BLAS.Path) throws {
+        let op = try Operator(type: testCase.type, attributes: testCase.attributes)
+        let outputShape = try op.outputShape(inputs: testCase.inputs)
+        var random = SeededRandom(name: testCase.name)
+        let inputs = testCase.inputs.enumerated().map { random.tensor($1, testCase.domains?[$0] ?? .uniform(testCase.inputScale)) }
+        let expected = Tensor(zeros: outputShape)
+        Reference.execute(op, inputs: inputs, output: expected)
+
+        let actual = Tensor(shape: outputShape, values: .init(repeating: .nan, count: outputShape.elementCount))
+        let workspace = Workspace()
+        workspace.gemmPath = path
+        if let budget = testCase.columnBudgetFloats { workspace.columnBudgetFloats = budget }
+        try op.execute(inputs: inputs, output: actual, workspace: workspace)
+        let closeness = Closeness(actual: actual, expected: expected)
+        #expect(closeness.passes(tolerance: testCase.tolerance),
+                "\(path): \(op) on \(testCase.inputs): \(closeness.describe(tolerance: testCase.tolerance))")
+    }
+
+    /// The packed path stores no column matrix, so it asks for no workspace.
+    @Test func packedColumnsNeedNoWorkspace() throws {
+        try #require(BLAS.Path.avx512Available, "this CPU lacks AVX-512F")
+        let op = try Operator(type: "Conv", attributes: ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])])
+        #expect(op.workspaceFloatCount(inputs: [[1, 4, 12, 12], [8, 4, 3, 3]]) == 0)
+        var random = SeededRandom(seed: 11)
+        let inputs = [random.tensor([1, 4, 12, 12], scale: 1), random.tensor([8, 4, 3, 3], scale: 1)]
+        let output = Tensor(zeros: try op.outputShape(inputs: inputs.map(\.shape)))
+        let workspace = Workspace()
+        try op.execute(inputs: inputs, output: output, workspace: workspace)
+        #expect(workspace.floatCapacity == 0)
+    }
+}
