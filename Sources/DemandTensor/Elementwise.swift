@@ -59,7 +59,7 @@ struct BroadcastLayout {
     private(set) var stridesB: [Int] = []
 
     init(output: Shape, a: Shape, b: Shape) {
-        let fullA = Self.strides(of: a, over: output), fullB = Self.strides(of: b, over: output)
+        let fullA = StridedLayout.broadcastStrides(of: a, over: output), fullB = StridedLayout.broadcastStrides(of: b, over: output)
         for axis in 0..<output.rank where output[axis] != 1 {
             let (size, strideA, strideB) = (output[axis], fullA[axis], fullB[axis])
             if let last = dims.indices.last, stridesA[last] == strideA * size, stridesB[last] == strideB * size {
@@ -77,16 +77,5 @@ struct BroadcastLayout {
             stridesA = [0]
             stridesB = [0]
         }
-    }
-
-    /// Row-major strides of `shape` aligned right against `output`, 0 where it broadcasts.
-    private static func strides(of shape: Shape, over output: Shape) -> [Int] {
-        var strides = [Int](repeating: 0, count: output.rank)
-        var step = 1
-        for axis in (0..<shape.rank).reversed() {
-            strides[axis + output.rank - shape.rank] = shape[axis] == 1 ? 0 : step
-            step *= shape[axis]
-        }
-        return strides
     }
 }

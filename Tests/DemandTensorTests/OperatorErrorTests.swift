@@ -4,6 +4,11 @@ import Testing
 /// Building operators from attributes, and the errors a model author sees.
 struct OperatorErrorTests {
     private func message(_ type: String, _ attributes: [String: AttributeValue] = [:]) -> String? {
+        Self.buildError(type, attributes)
+    }
+
+    /// The message of the error building this operator throws, or nil if it builds.
+    static func buildError(_ type: String, _ attributes: [String: AttributeValue] = [:]) -> String? {
         do {
             _ = try Operator(type: type, attributes: attributes)
             return nil

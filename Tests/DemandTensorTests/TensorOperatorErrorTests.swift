@@ -5,12 +5,7 @@ import Testing
 /// attribute or input at fault, and what would be accepted.
 struct TensorOperatorErrorTests {
     private func message(_ type: String, _ attributes: [String: AttributeValue] = [:]) -> String? {
-        do {
-            _ = try Operator(type: type, attributes: attributes)
-            return nil
-        } catch {
-            return error.message
-        }
+        OperatorErrorTests.buildError(type, attributes)
     }
 
     private func shapeMessage(_ type: String, _ attributes: [String: AttributeValue], _ inputs: [Shape]) throws -> String? {
