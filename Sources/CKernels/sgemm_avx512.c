@@ -15,6 +15,7 @@
 // itself when n is small (ResNet-50's last stage has n = 49).
 #include "dl_sgemm.h"
 #include "sgemm_pool.h"
+#include "ckernels.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ typedef struct {
 #define AVX512 __attribute__((target("avx512f")))
 
 int dl_sgemm_available(void) {
+    if (dl_kernels_forced_portable()) return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
 }

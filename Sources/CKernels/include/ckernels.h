@@ -15,6 +15,9 @@
 
 /// 1 when the CPU has AVX2 and FMA (and the compiler could build the kernels), else 0.
 int dl_kernels_have_avx2(void);
+/// 1 when DEMANDLAYER_PORTABLE_KERNELS is set (to anything but 0): every
+/// run-time CPU check then answers no, so the portable paths run and can be tested.
+int dl_kernels_forced_portable(void);
 
 /// y = 1 / (1 + e^-(x + bias))
 void dl_avx2_sigmoid(const float *x, float *y, size_t count, float bias);
