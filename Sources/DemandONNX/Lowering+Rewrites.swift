@@ -291,7 +291,8 @@ private struct Rewriter {
             }
             parts = Array(repeating: dim / count, count: count)
         }
-        guard parts.count == count, parts.reduce(0, +) == dim else {
+        // Each size within the dimension before summing, so hostile sizes cannot overflow the sum.
+        guard parts.count == count, parts.allSatisfy({ (0...dim).contains($0) }), parts.reduce(0, +) == dim else {
             throw ImportError(.invalidModel, "split sizes \(parts) do not add up to \(dim) over \(count) outputs", node: node.label)
         }
         var start = 0

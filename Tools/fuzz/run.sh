@@ -70,8 +70,12 @@ if [ "$target" = onnx ]; then
     for model in fixtures/onnx/*/*/model.onnx; do cp "$model" "$seeds/$(basename "$(dirname "$model")").onnx"; done
     inputs+=("$seeds")
 fi
+# A fixed seed and an optional cap on runs make a CI run reproducible: the
+# inputs tried are the same sequence on every machine, a slower one trying a
+# prefix of it within the time limit.
 options=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096
-         -artifact_prefix="$artifacts/" -print_final_stats=1)
+         -seed="${FUZZ_SEED:-1}" -artifact_prefix="$artifacts/" -print_final_stats=1)
+[ -n "${FUZZ_RUNS:-}" ] && options+=(-runs="$FUZZ_RUNS")
 [ -f "Tools/fuzz/$target.dict" ] && options+=(-dict="Tools/fuzz/$target.dict")
 echo "fuzzing $target for $seconds s" >&2
 FUZZ_WORK_DIR="$PWD/$scratch/work" "$build/$target-fuzz" "${options[@]}" "${inputs[@]}"
