@@ -55,7 +55,7 @@ extension Pipeline {
             job.executeSpans[index].endNanoseconds = job.elapsed()
         }
         if let region = loaded.region, policy != .resident { ring?.release(region) }
-        if let widened = loaded.widened { widening?.release(widened) }
+        if let widened = loaded.widened { widening?.ring.release(widened) }
     }
 
     private func finish(_ job: Job, activations: [String: Tensor]) {
@@ -64,12 +64,12 @@ extension Pipeline {
         case .resident(let ring, _, _): job.peakWeightBytes = ring.byteCounts.held
         case .mapped: job.peakWeightBytes = job.mappings.reduce(0) { $0 + $1.count }
         }
-        if let widening {
+        if let ring = widening?.ring {
             if policy == .resident {
-                job.peakWeightBytes += widening.byteCounts.held
+                job.peakWeightBytes += ring.byteCounts.held
             } else {
-                job.peakWeightBytes += widening.byteCounts.peak
-                widening.reset()
+                job.peakWeightBytes += ring.byteCounts.peak
+                ring.reset()
             }
         }
         for mapping in job.mappings { munmap(mapping.baseAddress, mapping.count) }

@@ -36,13 +36,11 @@ extension Pipeline {
             job.fail(mismatch)
             return nil
         }
-        let layer = model.layers[loaded.index]
-        let widenedBytes = Widening.widenedBytes(of: layer)
-        guard widenedBytes > 0, let widening else { return Self.views(of: layer, files: loaded.files) }
-        // Execute releases every region it is handed, in order, so this wait ends.
-        let region = widening.acquire(layerIndex: loaded.index, byteCount: widenedBytes, wait: true, abandon: { false })!
-        loaded.widened = region
-        return Widening.views(of: layer, files: loaded.files, widenInto: widening.bytes(of: region).baseAddress)
+        guard let widening else { return Self.views(of: model.layers[loaded.index], files: loaded.files) }
+        // Execute releases every region it is handed, in order, so a wait here ends.
+        let restored = widening.restore(layer: loaded.index, of: model, files: loaded.files, wait: true)
+        loaded.widened = restored.region
+        return restored.views
     }
 
     /// The first file of layer `index` whose bytes do not match the

@@ -49,7 +49,7 @@ final class Pipeline: @unchecked Sendable {
     /// Where every node's output lives (execute thread only).
     let activationArena: ActivationArena
     /// Where float16 weights are widened; nil when the model has none.
-    let widening: BufferRing?
+    let widening: Widening?
 
     let readInbox = Channel<StageMessage>()
     let restoreInbox = Channel<StageMessage>()
@@ -59,7 +59,7 @@ final class Pipeline: @unchecked Sendable {
     /// Tests only: sees each layer's weight views on the execute thread. Set before `run`.
     var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
 
-    init(model: Model, policy: Policy, source: WeightSource, widening: BufferRing?, fileDescriptors: [[Int32]], requestBytes: Int) {
+    init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int) {
         self.model = model
         self.widening = widening
         self.fileDescriptors = fileDescriptors

@@ -73,7 +73,7 @@ extension Session {
     }
 
     /// Reads and verifies every layer once, for the resident policy.
-    static func loadResident(_ model: Model, ring: BufferRing, widening: BufferRing?, scheduler: ReadScheduler, fds: [[Int32]], chunkBytes: Int) throws(RuntimeError) -> (views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]]) {
+    static func loadResident(_ model: Model, ring: BufferRing, widening: Widening?, scheduler: ReadScheduler, fds: [[Int32]], chunkBytes: Int) throws(RuntimeError) -> (views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]]) {
         var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fds, chunkBytes: chunkBytes)
         var files: [[UnsafeMutableRawBufferPointer]] = []
         var failure: RuntimeError?
@@ -93,14 +93,9 @@ extension Session {
         var views: [[String: Tensor]] = []
         for (index, layer) in model.layers.enumerated() {
             if let mismatch = Pipeline.verify(model, layer: index, files: files[index]) { throw mismatch }
-            let widenedBytes = Widening.widenedBytes(of: layer)
-            if widenedBytes > 0, let widening {
-                // Sized to hold every layer: never waits. The regions stay held while the session lives.
-                let region = widening.acquire(layerIndex: index, byteCount: widenedBytes, wait: false, abandon: { false })!
-                views.append(Widening.views(of: layer, files: files[index], widenInto: widening.bytes(of: region).baseAddress))
-            } else {
-                views.append(Pipeline.views(of: layer, files: files[index]))
-            }
+            // Sized to hold every layer: never waits. The regions stay held while the session lives.
+            views.append(widening?.restore(layer: index, of: model, files: files[index], wait: false).views
+                         ?? Pipeline.views(of: layer, files: files[index]))
         }
         return (views, files)
     }

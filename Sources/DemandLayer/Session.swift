@@ -66,8 +66,8 @@ public final class Session: @unchecked Sendable {
 
         let source: WeightSource
         let fds: [[Int32]]
-        let widening = Widening.ring(for: model, policy: options.policy)
-        wideningBytes = widening?.capacityBytes ?? 0
+        let widening = Widening(model: model, policy: options.policy)
+        wideningBytes = widening?.ring.capacityBytes ?? 0
         if options.policy == .mmap {
             files = try Self.openFiles(model, direct: false)
             fds = files.map { $0.map(\.fd) }

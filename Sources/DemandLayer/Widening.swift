@@ -15,7 +15,24 @@ import DemandTensor
 /// in the same order by the execute thread. For pipelined, linear and mmap the
 /// ring holds two layers' widened weights (the one executing and the one being
 /// restored); bulk holds every layer until it runs them all.
-enum Widening {
+final class Widening: @unchecked Sendable {
+    let ring: BufferRing
+    /// Per layer, the float32 bytes its float16 weights take once widened (0: none).
+    private let layerBytes: [Int]
+
+    /// The widening a policy needs, or nil when the model has no float16 weights.
+    init?(model: Model, policy: Policy) {
+        layerBytes = model.layers.map(Self.widenedBytes(of:))
+        let needed = layerBytes.filter { $0 > 0 }
+        guard !needed.isEmpty else { return nil }
+        switch policy {
+        case .resident, .bulk:
+            ring = BufferRing(capacityBytes: needed.reduce(0, +))
+        case .linear, .pipelined, .mmap:
+            ring = BufferRing(capacityBytes: BufferRing.minimumCapacity(layerBytes: needed, depth: 1))
+        }
+    }
+
     /// Float32 bytes the layer's float16 weights take once widened, each
     /// starting on a 64-byte boundary; 0 when the layer has none.
     static func widenedBytes(of layer: Manifest.Layer) -> Int {
@@ -26,16 +43,15 @@ enum Widening {
         return Layout.roundUp(bytes, to: Layout.tensorAlignment)
     }
 
-    /// The widening ring a policy needs, or nil when the model has no float16 weights.
-    static func ring(for model: Model, policy: Policy) -> BufferRing? {
-        let perLayer = model.layers.map(widenedBytes(of:)).filter { $0 > 0 }
-        guard !perLayer.isEmpty else { return nil }
-        switch policy {
-        case .resident, .bulk:
-            return BufferRing(capacityBytes: perLayer.reduce(0, +))
-        case .linear, .pipelined, .mmap:
-            return BufferRing(capacityBytes: BufferRing.minimumCapacity(layerBytes: perLayer, depth: 1))
-        }
+    /// Views over layer `index`'s weights, widening its float16 ones into a
+    /// region taken from the ring (nil when it has none). The caller hands the
+    /// region to whoever releases it. Waits for space only if `wait`; the
+    /// ring is sized so that, with regions released in order, it never waits forever.
+    func restore(layer index: Int, of model: Model, files: [UnsafeMutableRawBufferPointer], wait: Bool) -> (views: [String: Tensor], region: BufferRing.Region?) {
+        let layer = model.layers[index]
+        guard layerBytes[index] > 0 else { return (Self.views(of: layer, files: files, widenInto: nil), nil) }
+        let region = ring.acquire(layerIndex: index, byteCount: layerBytes[index], wait: wait, abandon: { false })!
+        return (Self.views(of: layer, files: files, widenInto: ring.bytes(of: region).baseAddress), region)
     }
 
     /// Tensor views over a layer's weights: float32 ones in place in `files`,

@@ -37,7 +37,7 @@ import Testing
             #expect(session.wideningBytes > 0)
             let seen = Mutex<[String: [Float]]>([:])
             let outside = Mutex(0)
-            let widening = try #require(session.pipeline.widening)
+            let widening = try #require(session.pipeline.widening?.ring)
             let arena = UInt(bitPattern: widening.base)..<(UInt(bitPattern: widening.base) + UInt(widening.capacityBytes))
             session.pipeline.weightObserver = { views in
                 for (name, tensor) in views {
