@@ -53,11 +53,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Policies to run, comma-separated.", valueName: "list"))
     var policies: String = "resident,bulk,linear,pipelined,mmap"
 
-    @Option(name: .long, help: ArgumentHelp("IO engine: auto (io_uring, else libaio, else pread), uring, aio, pread.", valueName: "engine"))
-    var io: String = "auto"
-
-    @Option(name: .long, help: "Kernel threads (OpenBLAS), the same for every policy. Default: all cores but one, which the read and restore stages use.")
-    var threads: Int = SessionOptions.defaultThreadCount
+    @OptionGroup var engineOptions: EngineOptions
 
     @Option(name: .long, help: ArgumentHelp("Largest single read request (suffixes K, M); a larger layer is split into several in flight.", valueName: "bytes"))
     var requestSize: String = "2M"
@@ -82,13 +78,9 @@ struct Bench: ParsableCommand {
             throw ValidationError("--depth must be at least 1: it is how many layers load ahead of the one executing (for no overlap, the linear policy is already in the table)")
         }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         let names = policies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         for name in names where Policy(rawValue: name) == nil {
             throw ValidationError("unknown policy '\(name)'; choose from \(Policy.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard IOEngineChoice(rawValue: io) != nil else {
-            throw ValidationError("unknown --io '\(io)'; choose from \(IOEngineChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let budget { _ = try parseBytes(budget) }
         let request = try parseBytes(requestSize)
@@ -99,7 +91,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         let model = try ModelLocator.open(modelOptions.model, cache: modelOptions.cache)
         let budgetBytes = try budget.map(parseBytes)
-        var options = SessionOptions(io: IOEngineChoice(rawValue: io)!, threadCount: threads,
+        var options = SessionOptions(io: engineOptions.engine, threadCount: engineOptions.threads,
                                      requestBytes: try parseBytes(requestSize), queueDepth: queueDepth)
         options.budgetBytes = budgetBytes
         let inputs = Self.seededInputs(for: model)

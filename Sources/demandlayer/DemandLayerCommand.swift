@@ -1,4 +1,6 @@
 import ArgumentParser
+import DemandIO
+import DemandLayer
 
 @main
 struct DemandLayerCommand: ParsableCommand {
@@ -35,4 +37,23 @@ struct ModelOptions: ParsableArguments {
         "Where built-in models are kept (default: $DEMANDLAYER_CACHE, else ~/.cache/demandlayer). Must be on a disk filesystem for O_DIRECT.",
         valueName: "dir"))
     var cache: String?
+}
+
+/// The IO engine and kernel threads, shared by every command that opens a session.
+struct EngineOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("IO engine: auto (io_uring, else libaio, else pread), uring, aio, pread.", valueName: "engine"))
+    var io: String = "auto"
+
+    @Option(name: .long, help: "Kernel threads (OpenBLAS), the same for every policy. Default: all cores but one, which the read and restore stages use.")
+    var threads: Int = SessionOptions.defaultThreadCount
+
+    /// The engine `--io` names; valid once `validate()` has passed.
+    var engine: IOEngineChoice { IOEngineChoice(rawValue: io)! }
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard IOEngineChoice(rawValue: io) != nil else {
+            throw ValidationError("unknown --io '\(io)'; choose from \(IOEngineChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
 }

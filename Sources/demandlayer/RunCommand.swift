@@ -44,23 +44,15 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Loading policy: resident, bulk, linear, pipelined, mmap.", valueName: "policy"))
     var policy: String = "pipelined"
 
-    @Option(name: .long, help: ArgumentHelp("IO engine: auto, uring, aio, pread.", valueName: "engine"))
-    var io: String = "auto"
-
-    @Option(name: .long, help: "Kernel threads (OpenBLAS). Default: all cores but one.")
-    var threads: Int = SessionOptions.defaultThreadCount
+    @OptionGroup var engineOptions: EngineOptions
 
     @Option(name: .long, help: ArgumentHelp("Where built-in models are kept (default: $DEMANDLAYER_CACHE, else ~/.cache/demandlayer).", valueName: "dir"))
     var cache: String?
 
     func validate() throws {
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard Policy(rawValue: policy) != nil else {
             throw ValidationError("unknown --policy '\(policy)'; choose from \(Policy.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard IOEngineChoice(rawValue: io) != nil else {
-            throw ValidationError("unknown --io '\(io)'; choose from \(IOEngineChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         for pair in input where !pair.contains("=") {
             throw ValidationError("--input takes NAME=FILE.npy (got '\(pair)')")
@@ -76,7 +68,7 @@ struct RunCommand: ParsableCommand {
             throw CommandFailure("\(output): the output directory is not writable")
         }
         var options = SessionOptions(policy: Policy(rawValue: policy)!, depth: depth,
-                                     io: IOEngineChoice(rawValue: io)!, threadCount: threads)
+                                     io: engineOptions.engine, threadCount: engineOptions.threads)
         options.budgetBytes = try budget.map(parseBytes)
         let session = try Session(model: model, options: options)
         defer { session.close() }
