@@ -402,15 +402,6 @@ static void gemm_pieces(void *context) {
 
 static int run(Job *job);
 
-int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
-    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, NULL, 0);
-}
-
-int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
-                       const float *row_bias, int relu) {
-    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, row_bias, relu);
-}
-
 int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                 int accumulate, const float *row_bias, int relu) {
     if (m <= 0 || n <= 0) return 0;
@@ -462,15 +453,6 @@ static int run(Job *job) {
 
 int dl_sgemm_available(void) { return 0; }
 
-int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
-    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, NULL, 0);
-}
-
-int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
-                       const float *row_bias, int relu) {
-    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, row_bias, relu);
-}
-
 int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                 int accumulate, const float *row_bias, int relu) {
     (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc;
@@ -485,3 +467,13 @@ int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *
 }
 
 #endif
+
+// The two narrower entry points, for either build of dl_sgemm_ex.
+int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, NULL, 0);
+}
+
+int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                       const float *row_bias, int relu) {
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, row_bias, relu);
+}
