@@ -1,3 +1,4 @@
+import CURing
 import Synchronization
 
 /// A page-aligned block of memory for O_DIRECT reads.
@@ -9,6 +10,12 @@ import Synchronization
 /// The contents start undefined (large allocations come zeroed from the
 /// kernel, but nothing promises it) and are not touched here, so the pages are
 /// only committed when first written.
+///
+/// Buffers of 2 MiB or more are mapped at a 2 MiB boundary with transparent
+/// huge pages asked for (`dl_map_buffer`): a read into them reaches the disk
+/// as a few large contiguous segments rather than hundreds of 4 KiB ones,
+/// which on our virtio test disk made reads 2-3x faster. Where the kernel has
+/// THP off, they are ordinary pages and nothing else changes.
 ///
 /// Threads: the buffer itself has no mutable state; who may write its bytes
 /// when is up to the owner (the session's ring says which stage holds which
@@ -25,6 +32,11 @@ public final class AlignedBuffer: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     /// The buffer's size in bytes.
     public let byteCount: Int
+    /// Bytes mapped by `dl_map_buffer` (0: allocated from the heap).
+    private let mappedBytes: Int
+
+    /// Buffers at least this large are mapped on huge-page boundaries.
+    public static let hugePageBytes = 2 << 20
 
     /// Allocates `byteCount` bytes (at least one page is reserved when
     /// `byteCount` is 0, so `base` is always a valid aligned address).
@@ -32,7 +44,14 @@ public final class AlignedBuffer: @unchecked Sendable {
     public init(byteCount: Int) {
         precondition(byteCount >= 0, "negative byte count \(byteCount)")
         self.byteCount = byteCount
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, Self.alignment), alignment: Self.alignment)
+        var mapped = 0
+        if byteCount >= Self.hugePageBytes, let address = dl_map_buffer(byteCount, &mapped) {
+            self.base = address
+        } else {
+            mapped = 0
+            self.base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, Self.alignment), alignment: Self.alignment)
+        }
+        self.mappedBytes = mapped
         Self.counters.allocations.add(1, ordering: .relaxed)
         Self.counters.allocatedBytes.add(byteCount, ordering: .relaxed)
         Self.counters.live.add(1, ordering: .relaxed)
@@ -40,7 +59,7 @@ public final class AlignedBuffer: @unchecked Sendable {
     }
 
     deinit {
-        base.deallocate()
+        if mappedBytes > 0 { dl_unmap_buffer(base, mappedBytes) } else { base.deallocate() }
         Self.counters.live.subtract(1, ordering: .relaxed)
         Self.counters.liveBytes.subtract(byteCount, ordering: .relaxed)
     }

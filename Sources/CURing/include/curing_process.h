@@ -14,4 +14,21 @@ void dl_release_free_heap(void);
 /// The kernel's id for the calling thread (gettid), as listed in /proc/self/task.
 int dl_current_thread_id(void);
 
+#include <stddef.h>
+
+/// Maps `byte_count` bytes (rounded up to 4 KiB) of zeroed anonymous memory at
+/// a 2 MiB boundary and asks for transparent huge pages over its whole 2 MiB
+/// blocks (madvise MADV_HUGEPAGE; the tail stays on small pages, so nothing is
+/// committed beyond the rounded size). Sets `*mapped_bytes` to the length to
+/// pass to `dl_unmap_buffer`; returns NULL if the mapping fails.
+///
+/// Why: a read buffer on huge pages is physically contiguous in 2 MiB pieces,
+/// so a 2 MiB O_DIRECT request is one segment instead of 512. On the virtio
+/// disk of our test machines that made the same io_uring reads 2-3x faster
+/// (75-99 ms against 143-238 ms for 230 MiB at 16 x 2 MiB in flight).
+void *dl_map_buffer(size_t byte_count, size_t *mapped_bytes);
+
+/// Unmaps what `dl_map_buffer` mapped.
+void dl_unmap_buffer(void *address, size_t mapped_bytes);
+
 #endif
