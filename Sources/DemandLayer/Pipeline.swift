@@ -78,16 +78,17 @@ final class Pipeline: @unchecked Sendable {
     }
 
     /// Starts the three stage threads, or none: if one cannot start, those
-    /// already running are stopped and joined.
-    func start() throws(RuntimeError) {
-        let bodies: [(String, () -> Void)] = [
-            ("dl-exec", { [self] in executeLoop() }),
-            ("dl-restore", { [self] in restoreLoop() }),
-            ("dl-read", { [self] in readLoop() }),
+    /// already running are stopped and joined. With `cpus`, execute is
+    /// pinned to one CPU and read and restore to the other.
+    func start(cpus: (execute: Int, stages: Int)?) throws(RuntimeError) {
+        let bodies: [(String, Int?, () -> Void)] = [
+            ("dl-exec", cpus?.execute, { [self] in executeLoop() }),
+            ("dl-restore", cpus?.stages, { [self] in restoreLoop() }),
+            ("dl-read", cpus?.stages, { [self] in readLoop() }),
         ]
-        for (name, body) in bodies {
+        for (name, cpu, body) in bodies {
             do {
-                threads.append(try StageThread(name: name, body: body))
+                threads.append(try StageThread(name: name, cpu: cpu, body: body))
             } catch {
                 // Each stage passes `stop` on to the next, so stop from the first one running.
                 switch threads.count {

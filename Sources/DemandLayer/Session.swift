@@ -37,6 +37,9 @@ public final class Session: @unchecked Sendable {
     public let wideningBytes: Int
     /// Bytes of the activation arena: every intermediate tensor, planned at open.
     public var activationBytes: Int { pipeline.activationArena.byteCount }
+    /// The CPUs the execute stage and the read and restore stages are pinned
+    /// to (`options.placement` resolved), or nil when they are not pinned.
+    public let pinnedCPUs: (execute: Int, stages: Int)?
 
     let pipeline: Pipeline
     private let files: [[DirectFile]]
@@ -62,6 +65,7 @@ public final class Session: @unchecked Sendable {
         self.options = options
         let layerBytes = model.layers.map(\.byteCount)
         let plan = try Self.plan(model: model, options: options, layerBytes: layerBytes)
+        pinnedCPUs = try options.placement.resolve()
         BLAS.setThreadCount(options.threadCount)
 
         let source: WeightSource
@@ -101,7 +105,7 @@ public final class Session: @unchecked Sendable {
         }
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
                             fileDescriptors: fds, requestBytes: options.requestBytes)
-        try pipeline.start()
+        try pipeline.start(cpus: pinnedCPUs)
     }
 
     deinit { close() }

@@ -21,6 +21,8 @@ public struct SessionOptions: Sendable {
 
     /// All cores but one, and at least one.
     public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
+    /// Which CPUs the stage threads run on (default `.automatic`).
+    public var placement: ThreadPlacement = .automatic
     /// Largest single read request; a larger layer is split into several in flight.
     public var requestBytes: Int
     /// Most read requests in flight at once.

@@ -14,21 +14,25 @@ final class StageThread: @unchecked Sendable {
     private final class Box {
         let name: String
         let body: () -> Void
+        let cpu: Int?
         let named = DispatchSemaphore(value: 0)
         var threadID: Int32 = 0
-        init(name: String, body: @escaping () -> Void) { self.name = name; self.body = body }
+        init(name: String, cpu: Int?, body: @escaping () -> Void) { self.name = name; self.cpu = cpu; self.body = body }
     }
 
-    /// Starts the thread; returns once it runs and has its name.
-    init(name: String, body: @escaping () -> Void) throws(RuntimeError) {
+    /// Starts the thread, pinned to `cpu` if given; returns once it runs and
+    /// has its name. (A failed pin leaves the thread unpinned: the CPU was
+    /// checked against the affinity mask when the session opened.)
+    init(name: String, cpu: Int? = nil, body: @escaping () -> Void) throws(RuntimeError) {
         self.name = name
-        let started = Box(name: name, body: body)
+        let started = Box(name: name, cpu: cpu, body: body)
         let box = Unmanaged.passRetained(started).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { argument in
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
             _ = dl_set_current_thread_name(box.name)
             box.threadID = dl_current_thread_id()
+            if let cpu = box.cpu { _ = dl_pin_current_thread(Int32(cpu)) }
             box.named.signal()
             box.body()
             return nil

@@ -94,6 +94,7 @@ struct Bench: ParsableCommand {
         var options = SessionOptions(io: engineOptions.engine, threadCount: engineOptions.threads,
                                      requestBytes: try parseBytes(requestSize), queueDepth: queueDepth)
         options.budgetBytes = budgetBytes
+        options.placement = engineOptions.placement
         let inputs = Self.seededInputs(for: model)
         var traceFile = trace.map { _ in Trace() }
 
@@ -235,6 +236,7 @@ struct Accumulator {
     var stats: InferenceStats?
     var engine: IOEngineKind?
     var isDirect = false
+    var pinnedCPUs: (execute: Int, stages: Int)?
 
     init(options: SessionOptions) { self.options = options }
 
@@ -256,6 +258,7 @@ struct Accumulator {
         arenaBytes = session.arenaBytes
         engine = session.ioEngine
         isDirect = session.isDirect
+        pinnedCPUs = session.pinnedCPUs
         self.stats = stats
         status("  \(label): \(String(format: "%.1f", stats.latencyMilliseconds)) ms")
     }
@@ -266,6 +269,6 @@ struct Accumulator {
             budgetBytes: arenaBytes, latenciesMilliseconds: latencies,
             peakResidentBytes: peakResidentBytes, peakWeightBytes: peakWeightBytes,
             bytesRead: stats!.bytesRead, readActiveNanoseconds: Bench.readActiveNanoseconds(stats!),
-            ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!, restoreMilliseconds: restoreTimes)
+            ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!, restoreMilliseconds: restoreTimes, pinnedCPUs: pinnedCPUs)
     }
 }

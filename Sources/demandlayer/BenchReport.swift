@@ -19,6 +19,8 @@ struct Measurement {
     /// Per run: time the restore stage spent on the layers (checksums, and
     /// widening float16 weights), summed over layers.
     let restoreMilliseconds: [Double]
+    /// The CPUs execute and read+restore were pinned to, nil if unpinned.
+    let pinnedCPUs: (execute: Int, stages: Int)?
 
     var medianMilliseconds: Double { median(latenciesMilliseconds) }
     var label: String { depth.map { "pipelined depth \($0)" } ?? policy.rawValue }
@@ -99,6 +101,7 @@ struct BenchReport {
         var lines = [
             "model \(model.name): \(model.layers.count) layers, \(formatMiB(model.weightByteCount)) of weights, largest layer \(formatMiB(model.largestLayerByteCount))",
             "io    \(engine)",
+            "cpus  " + (measurements.first?.pinnedCPUs.map { "execute on \($0.execute), read and restore on \($0.stages)" } ?? "not pinned"),
             "",
             pad(["policy", "depth", "budget", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s", "restore ms"]),
         ]

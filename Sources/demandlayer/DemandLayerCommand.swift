@@ -47,11 +47,31 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Kernel threads (OpenBLAS), the same for every policy. Default: all cores but one, which the read and restore stages use.")
     var threads: Int = SessionOptions.defaultThreadCount
 
+    @Option(name: .long, help: ArgumentHelp("Stage threads' CPUs: auto (execute on one CPU; read and restore on the one taking the disk's interrupts), none, or EXEC,STAGES (two CPU numbers).", valueName: "auto|none|e,s"))
+    var pin: String = "auto"
+
     /// The engine `--io` names; valid once `validate()` has passed.
     var engine: IOEngineChoice { IOEngineChoice(rawValue: io)! }
 
+    /// The placement `--pin` names; valid once `validate()` has passed.
+    var placement: ThreadPlacement {
+        switch pin {
+        case "auto": return .automatic
+        case "none": return .unpinned
+        default:
+            let cpus = pin.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return .cpus(execute: cpus[0], stages: cpus[1])
+        }
+    }
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if pin != "auto" && pin != "none" {
+            let cpus = pin.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard cpus.count == 2, let execute = cpus[0], let stages = cpus[1], execute >= 0, stages >= 0 else {
+                throw ValidationError("--pin takes auto, none, or two CPU numbers EXEC,STAGES such as 0,1 (got '\(pin)')")
+            }
+        }
         guard IOEngineChoice(rawValue: io) != nil else {
             throw ValidationError("unknown --io '\(io)'; choose from \(IOEngineChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -70,6 +70,7 @@ struct RunCommand: ParsableCommand {
         var options = SessionOptions(policy: Policy(rawValue: policy)!, depth: depth,
                                      io: engineOptions.engine, threadCount: engineOptions.threads)
         options.budgetBytes = try budget.map(parseBytes)
+        options.placement = engineOptions.placement
         let session = try Session(model: model, options: options)
         defer { session.close() }
         let outputs = try session.run(inputs)

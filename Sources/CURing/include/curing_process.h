@@ -14,6 +14,13 @@ void dl_release_free_heap(void);
 /// The kernel's id for the calling thread (gettid), as listed in /proc/self/task.
 int dl_current_thread_id(void);
 
+/// Pins the calling thread to one CPU. Returns 0 or -errno.
+int dl_pin_current_thread(int cpu);
+
+/// Writes the CPUs the calling thread may run on (sched_getaffinity), in
+/// increasing order, into `cpus` (at most `capacity`); returns how many.
+int dl_allowed_cpus(int *cpus, int capacity);
+
 #include <stddef.h>
 
 /// Maps `byte_count` bytes (rounded up to 4 KiB) of zeroed anonymous memory at
