@@ -225,3 +225,8 @@ int dl_crc32c_is_hardware(void) {
     pthread_once(&once, initialize);
     return has_sse42;
 }
+
+uint32_t dl_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) {
+    pthread_once(&once, initialize);
+    return multmodp(zeros_operator(len_b), crc_a) ^ crc_b;
+}

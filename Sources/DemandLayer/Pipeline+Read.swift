@@ -32,7 +32,8 @@ extension Pipeline {
     /// is in flight, and still hands every acquired region along so the
     /// execute stage releases them in order.
     private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
-        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors, chunkBytes: requestBytes)
+        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors, chunkBytes: requestBytes,
+                                checksumsChunks: true)
         func fail(_ error: IOError, layer: Int) {
             job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(layer), path: error.path, offsetBytes: error.offsetBytes))
         }
@@ -54,7 +55,7 @@ extension Pipeline {
             }
             for ready in step.ready {
                 if job.readSpans[ready.index].endNanoseconds == 0 { job.readSpans[ready.index].endNanoseconds = job.elapsed() }
-                restoreInbox.send(.layer(job, LoadedLayer(index: ready.index, region: ready.region, files: ready.files), weights: [:]))
+                restoreInbox.send(.layer(job, LoadedLayer(index: ready.index, region: ready.region, files: ready.files, fileChecksums: ready.fileChecksums), weights: [:]))
             }
         }
     }

@@ -32,7 +32,7 @@ extension Pipeline {
     /// region of the widening ring, recorded in `loaded` for execute to
     /// release. Nil (and the job failed) on a mismatch.
     func restore(_ loaded: inout LoadedLayer, job: Job) -> [String: Tensor]? {
-        if let mismatch = Self.verify(model, layer: loaded.index, files: loaded.files) {
+        if let mismatch = Self.verify(model, layer: loaded.index, files: loaded.files, summed: loaded.fileChecksums) {
             job.fail(mismatch)
             return nil
         }
@@ -45,10 +45,12 @@ extension Pipeline {
 
     /// The first file of layer `index` whose bytes do not match the
     /// manifest's CRC-32C, as an error naming layer, file and offset.
-    static func verify(_ model: Model, layer index: Int, files: [UnsafeMutableRawBufferPointer]) -> RuntimeError? {
+    /// `summed`: each file's CRC-32C already summed by the read stage as its
+    /// chunks landed (else the bytes are summed here).
+    static func verify(_ model: Model, layer index: Int, files: [UnsafeMutableRawBufferPointer], summed: [UInt32]? = nil) -> RuntimeError? {
         let layer = model.layers[index]
         for (fileIndex, file) in layer.files.enumerated() {
-            let actual = CRC32C.checksum(UnsafeRawBufferPointer(files[fileIndex]))
+            let actual = summed?[fileIndex] ?? CRC32C.checksum(UnsafeRawBufferPointer(files[fileIndex]))
             guard actual == file.crc32c else {
                 return RuntimeError(
                     .checksumMismatch,

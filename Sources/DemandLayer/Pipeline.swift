@@ -10,6 +10,9 @@ struct LoadedLayer: @unchecked Sendable {
     let region: BufferRing.Region?
     /// Each of the layer's files, in manifest order.
     let files: [UnsafeMutableRawBufferPointer]
+    /// Each file's CRC-32C as summed by the read stage while its chunks
+    /// landed; nil: restore sums the bytes itself.
+    var fileChecksums: [UInt32]? = nil
     /// The widening-ring region holding its float16 weights as float32, if
     /// any; taken by restore, released by execute.
     var widened: BufferRing.Region? = nil

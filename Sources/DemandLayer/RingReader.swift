@@ -17,6 +17,9 @@ struct RingReader {
         let region: BufferRing.Region
         /// Each of the layer's files, in manifest order, inside the region.
         let files: [UnsafeMutableRawBufferPointer]
+        /// Each file's CRC-32C, joined from its chunks' sums (with
+        /// `checksumsChunks`, when every chunk was read); nil otherwise.
+        let fileChecksums: [UInt32]?
     }
 
     /// What one `step` did.
@@ -35,17 +38,28 @@ struct RingReader {
     let fileDescriptors: [[Int32]]
     /// Bytes read per request, and the least free space a layer's region needs to be taken.
     let chunkBytes: Int
+    /// Sum each chunk's CRC-32C as it lands, so the restore stage only joins
+    /// the sums: the checksum is then off the critical path except for the
+    /// last chunk of a layer.
+    let checksumsChunks: Bool
     private var regions: [BufferRing.Region?]
     private var issuedBytes: [Int]        // bytes of each layer queued for reading so far
     private var pendingBytes: [Int]       // queued but not yet complete
-    private var extents: [Int: (layer: Int, byteCount: Int)] = [:]
+    private var extents: [Int: (layer: Int, position: Int, byteCount: Int, destination: UnsafeMutableRawPointer)] = [:]
+    /// Each held layer's completed chunks: position in the layer, length, CRC-32C.
+    private var chunkSums: [[(position: Int, byteCount: Int, crc: UInt32)]]
+    /// Chunks that completed but were not summed (a failure): no joined checksums.
+    private var unsummed: [Bool]
     private var nextExtentID = 0
     /// Layers whose region has been taken, and layers handed on.
     private(set) var issuedCount = 0
     private(set) var handedOnCount = 0
 
-    init(model: Model, ring: BufferRing, scheduler: ReadScheduler, fileDescriptors: [[Int32]], chunkBytes: Int) {
+    init(model: Model, ring: BufferRing, scheduler: ReadScheduler, fileDescriptors: [[Int32]], chunkBytes: Int, checksumsChunks: Bool = false) {
         self.model = model
+        self.checksumsChunks = checksumsChunks
+        chunkSums = Array(repeating: [], count: model.layers.count)
+        unsummed = Array(repeating: !checksumsChunks, count: model.layers.count)
         self.ring = ring
         self.scheduler = scheduler
         self.fileDescriptors = fileDescriptors
@@ -79,8 +93,14 @@ struct RingReader {
         guard step.ready.isEmpty, hasLayersHeld else { return step }
         if scheduler.pendingExtentCount > 0 {
             for result in try scheduler.waitForCompletedExtents() {
-                let (layer, byteCount) = extents.removeValue(forKey: result.id)!
-                if let error = result.error { step.failures.append((layer, error)) }
+                let (layer, position, byteCount, destination) = extents.removeValue(forKey: result.id)!
+                if let error = result.error {
+                    step.failures.append((layer, error))
+                    unsummed[layer] = true
+                } else if checksumsChunks {
+                    let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: destination, count: byteCount))
+                    chunkSums[layer].append((position, byteCount, crc))
+                }
                 pendingBytes[layer] -= byteCount
                 if isComplete(layer) { step.finished.append(layer) }
             }
@@ -99,6 +119,7 @@ struct RingReader {
         for index in handedOnCount..<issuedCount {
             issuedBytes[index] = model.layers[index].byteCount
             pendingBytes[index] = 0
+            unsummed[index] = true
         }
         extents.removeAll()
     }
@@ -134,11 +155,12 @@ struct RingReader {
                     let byteCount = min(chunkBytes, min(free, fileEnd) - position)
                     let id = nextExtentID
                     nextExtentID += 1
-                    extents[id] = (index, byteCount)
+                    let destination = ring.base + region.offsetBytes + position
+                    extents[id] = (index, position, byteCount, destination)
                     scheduler.enqueue(ReadExtent(
                         id: id, fd: fileDescriptors[index][fileIndex], path: model.filePath(file),
                         offsetBytes: Int64(position - fileStart), byteCount: byteCount,
-                        destination: ring.base + region.offsetBytes + position))
+                        destination: destination))
                     issuedBytes[index] += byteCount
                     pendingBytes[index] += byteCount
                 }
@@ -146,6 +168,30 @@ struct RingReader {
             }
             if issuedBytes[index] < model.layers[index].byteCount { break }   // later layers lie behind this one
         }
+    }
+
+    /// Each file's CRC-32C from its chunks' sums (chunks never cross a file
+    /// boundary), or nil if some chunk was not summed.
+    private func joinedChecksums(of index: Int) -> [UInt32]? {
+        guard !unsummed[index] else { return nil }
+        let chunks = chunkSums[index].sorted { $0.position < $1.position }
+        var sums: [UInt32] = []
+        var next = 0
+        var fileStart = 0
+        for file in model.layers[index].files {
+            var crc: UInt32 = 0
+            var position = fileStart
+            while next < chunks.count, chunks[next].position < fileStart + file.byteCount {
+                guard chunks[next].position == position else { return nil }
+                crc = CRC32C.combine(crc, chunks[next].crc, secondByteCount: chunks[next].byteCount)
+                position += chunks[next].byteCount
+                next += 1
+            }
+            guard position == fileStart + file.byteCount else { return nil }
+            sums.append(crc)
+            fileStart += file.byteCount
+        }
+        return sums
     }
 
     private mutating func handOn(into step: inout Step) {
@@ -160,7 +206,8 @@ struct RingReader {
                 offset += file.byteCount
             }
             handedOnCount += 1
-            step.ready.append(Ready(index: index, region: region, files: files))
+            step.ready.append(Ready(index: index, region: region, files: files, fileChecksums: joinedChecksums(of: index)))
+            chunkSums[index] = []
         }
     }
 }

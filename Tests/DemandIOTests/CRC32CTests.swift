@@ -32,6 +32,25 @@ struct CRC32CTests {
         }
     }
 
+    /// Joining chunk sums equals summing the whole, for splits at every kind of
+    /// boundary (empty pieces, odd lengths, whole 512 KiB chunks).
+    @Test("sums of pieces combine into the sum of the whole")
+    func combine() {
+        let bytes = Self.randomBytes(1_500_000, seed: 7)
+        let whole = Self.crc(bytes)
+        for cuts in [[0], [1], [4095, 4096], [524_288, 1_048_576], [3, 77, 1_499_999], [1_500_000]] {
+            var joined: UInt32 = 0
+            var start = 0
+            for end in cuts + [bytes.count] {
+                let piece = Array(bytes[start..<end])
+                joined = dl_crc32c_combine(joined, Self.crc(piece), piece.count)
+                start = end
+            }
+            #expect(joined == whole, "cuts \(cuts)")
+        }
+        #expect(dl_crc32c_combine(Self.crc(Array("1234".utf8)), Self.crc(Array("56789".utf8)), 5) == 0xE306_9283)
+    }
+
     @Test("the hardware path is used on x86-64 with SSE4.2")
     func hardwareDetected() {
         #if arch(x86_64)

@@ -171,6 +171,10 @@ int dl_filesystem_type(int fd, int64_t *type_out);
 /// at the first call; otherwise slicing-by-8 tables. Thread-safe.
 uint32_t dl_crc32c_update(uint32_t crc, const void *data, size_t len);
 
+/// The CRC of A followed by B, from A's CRC, B's CRC and B's length: so
+/// chunks can be summed as they arrive, in any order, and joined later.
+uint32_t dl_crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t len_b);
+
 /// 1 when `dl_crc32c_update` uses the SSE4.2 instruction, else 0.
 int dl_crc32c_is_hardware(void);
 
