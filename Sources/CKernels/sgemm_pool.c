@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 // A small fixed pool for dl_sgemm (see sgemm_pool.h).
 //
 // Ownership and threads: process-wide, like OpenBLAS's own pool. Workers are
@@ -22,7 +23,9 @@
 #include "dl_sgemm.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <time.h>
 
 enum { MAX_WORKERS = 63 };
@@ -91,6 +94,15 @@ static int enter(uint64_t job_generation) {
 
 static void *worker_main(void *argument) {
     uint64_t seen = (uint64_t)(uintptr_t)argument;  // the generation before the job that started this worker
+    // A new thread inherits its creator's CPU affinity, and the first caller
+    // may be a session's execute thread pinned to one CPU: a worker stuck on
+    // that CPU would only take turns with it. Workers serve every caller of the
+    // process, so they take the process's own mask (its main thread's).
+    pthread_setname_np(pthread_self(), "dl-sgemm");
+    cpu_set_t process_cpus;
+    if (sched_getaffinity(getpid(), sizeof process_cpus, &process_cpus) == 0) {
+        pthread_setaffinity_np(pthread_self(), sizeof process_cpus, &process_cpus);
+    }
     for (;;) {
         if (!spin_while(&generation, ~0ull, seen, WORKER_SPIN_NANOSECONDS)) {
             pthread_mutex_lock(&lock);

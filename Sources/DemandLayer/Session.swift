@@ -65,7 +65,7 @@ public final class Session: @unchecked Sendable {
         self.options = options
         let layerBytes = model.layers.map(\.byteCount)
         let plan = try Self.plan(model: model, options: options, layerBytes: layerBytes)
-        pinnedCPUs = try options.placement.resolve()
+        pinnedCPUs = try options.placement.resolve(threadCount: options.threadCount)
         BLAS.setThreadCount(options.threadCount)
 
         let source: WeightSource

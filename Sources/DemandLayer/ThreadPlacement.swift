@@ -11,9 +11,11 @@ import Foundation
 /// from 150-153 ms to 145-147 ms, while the reverse placement was slower than
 /// none (`bench` side by side; see the README).
 public enum ThreadPlacement: Sendable, Equatable {
-    /// With two or more usable CPUs: read and restore on the CPU that takes
-    /// most of the block devices' interrupts (else the last usable one), execute on
-    /// the first other usable CPU. With one, no pinning.
+    /// When the kernels' threads leave a usable CPU free (`threadCount` below
+    /// the usable CPUs): read and restore on the CPU that takes most of the
+    /// block devices' interrupts (else the last usable one), execute on the
+    /// first other usable CPU (extra kernel threads are not pinned). Otherwise
+    /// no pinning: the kernels need every CPU.
     case automatic
     /// No pinning: the kernel's scheduler places the threads.
     case unpinned
@@ -23,7 +25,7 @@ public enum ThreadPlacement: Sendable, Equatable {
 
     /// The CPUs chosen, or nil for no pinning; an explicit choice outside the
     /// usable CPUs is an error naming them.
-    func resolve() throws(RuntimeError) -> (execute: Int, stages: Int)? {
+    func resolve(threadCount: Int) throws(RuntimeError) -> (execute: Int, stages: Int)? {
         let allowed = Self.allowedCPUs()
         switch self {
         case .unpinned:
@@ -34,7 +36,7 @@ public enum ThreadPlacement: Sendable, Equatable {
             }
             return (execute, stages)
         case .automatic:
-            guard allowed.count >= 2 else { return nil }
+            guard allowed.count >= 2, threadCount < allowed.count else { return nil }
             let interrupts = Self.blockInterruptCounts()
             let stages = allowed.max { (interrupts[$0] ?? 0, $0) < (interrupts[$1] ?? 0, $1) }!
             return (allowed.first { $0 != stages }!, stages)

@@ -1,3 +1,6 @@
+import CKernels
+import CURing
+import DemandTensor
 import DemandTestSupport
 @testable import DemandLayer
 import Foundation
@@ -54,6 +57,58 @@ import Testing
         defer { unpinned.close() }
         #expect(unpinned.pinnedCPUs.map { "\($0)" } == nil)
         #expect(try session.run(tinyInputs())["softmax0.out"]!.array == unpinned.run(tinyInputs())["softmax0.out"]!.array)
+    }
+
+    /// When the kernels want every CPU, automatic placement pins nothing; and
+    /// kernel threads started from a pinned execute thread do not inherit its pin.
+    @Test func kernelThreadsAreNeverConfinedToTheExecuteCPU() throws {
+        let allowed = ThreadPlacement.allowedCPUs()
+        var options = SessionOptions(policy: .pipelined)
+        options.threadCount = allowed.count
+        let unpinned = try Session(model: model, options: options)
+        #expect(unpinned.pinnedCPUs.map { "\($0)" } == nil)
+        unpinned.close()
+        guard allowed.count >= 2, BLAS.Path.avx512Available else { return }
+        // A product big enough to use the pool, run from a thread pinned to
+        // one CPU, as a pinned execute thread would.
+        dl_sgemm_set_threads(2)
+        defer { dl_sgemm_set_threads(Int32(SessionOptions.defaultThreadCount)) }
+        nonisolated(unsafe) let a = UnsafeMutablePointer<Float>.allocate(capacity: 256 * 256)
+        nonisolated(unsafe) let c = UnsafeMutablePointer<Float>.allocate(capacity: 256 * 256)
+        defer { a.deallocate(); c.deallocate() }
+        a.initialize(repeating: 1, count: 256 * 256)
+        let finished = DispatchSemaphore(value: 0)
+        let cpu = Int32(allowed[0])
+        let thread = Thread {
+            _ = dl_pin_current_thread(cpu)
+            _ = dl_sgemm(256, 256, 256, a, 256, a, 256, c, 256)
+            finished.signal()
+        }
+        thread.start()
+        finished.wait()
+        #expect(c[0] == 256)
+        var workers = 0
+        let everyCPU = allowed.map(String.init).joined(separator: ",")
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
+            let comm = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard comm == "dl-sgemm", let status = try? String(contentsOfFile: "/proc/self/task/\(task)/status", encoding: .utf8) else { continue }
+            workers += 1
+            let list = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed:") }
+                .map { $0.dropFirst("Cpus_allowed:".count).trimmingCharacters(in: .whitespaces) }
+            #expect(list.map { Self.cpus(inMask: $0) } == allowed, "kernel thread \(task) may run on \(list ?? "?"), not \(everyCPU)")
+        }
+        #expect(workers >= 1, "the product started no kernel thread")
+    }
+
+    /// CPU numbers in a /proc Cpus_allowed hex mask ("3" → [0, 1]; groups of 8 digits split by commas).
+    static func cpus(inMask mask: String) -> [Int] {
+        let digits = Array(mask.replacingOccurrences(of: ",", with: "").reversed())
+        var cpus: [Int] = []
+        for (position, digit) in digits.enumerated() {
+            guard let value = Int(String(digit), radix: 16) else { continue }
+            for bit in 0..<4 where value & (1 << bit) != 0 { cpus.append(position * 4 + bit) }
+        }
+        return cpus
     }
 
     @Test func aCPUOutsideTheAffinityMaskIsRefusedByNumber() throws {
