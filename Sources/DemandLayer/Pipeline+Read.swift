@@ -33,7 +33,7 @@ extension Pipeline {
     /// execute stage releases them in order.
     private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
         var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors, chunkBytes: requestBytes,
-                                checksumsChunks: true)
+                                checksumsChunks: true, firstLayerAlone: true)
         func fail(_ error: IOError, layer: Int) {
             job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(layer), path: error.path, offsetBytes: error.offsetBytes))
         }
