@@ -40,6 +40,8 @@ public final class Session: @unchecked Sendable {
     /// The CPUs the execute stage and the read and restore stages are pinned
     /// to (`options.placement` resolved), or nil when they are not pinned.
     public let pinnedCPUs: (execute: Int, stages: Int)?
+    /// The execute CPU this session claimed (automatic placement), given back on close.
+    private let claimedCPU: Int?
 
     let pipeline: Pipeline
     private let files: [[DirectFile]]
@@ -65,7 +67,7 @@ public final class Session: @unchecked Sendable {
         self.options = options
         let layerBytes = model.layers.map(\.byteCount)
         let plan = try Self.plan(model: model, options: options, layerBytes: layerBytes)
-        pinnedCPUs = try options.placement.resolve(threadCount: options.threadCount)
+        if case .cpus = options.placement { _ = try options.placement.resolve(threadCount: options.threadCount) }   // refuse a bad CPU before any work
         BLAS.setThreadCount(options.threadCount)
 
         let source: WeightSource
@@ -105,7 +107,13 @@ public final class Session: @unchecked Sendable {
         }
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
                             fileDescriptors: fds, requestBytes: options.requestBytes)
-        try pipeline.start(cpus: pinnedCPUs)
+        let placement = try options.placement.resolve(threadCount: options.threadCount)
+        pinnedCPUs = placement?.cpus
+        claimedCPU = placement?.claimed == true ? placement?.cpus.execute : nil
+        do { try pipeline.start(cpus: pinnedCPUs) } catch {
+            if let claimedCPU { ExecuteCPUClaims.release(claimedCPU) }
+            throw error
+        }
     }
 
     deinit { close() }
@@ -116,6 +124,7 @@ public final class Session: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         pipeline.stop()
+        if let claimedCPU { ExecuteCPUClaims.release(claimedCPU) }
         for layerFiles in files { for file in layerFiles { file.close() } }
     }
 

@@ -1,5 +1,6 @@
 import CURing
 import Foundation
+import Synchronization
 
 /// Which CPUs a session's stage threads run on.
 ///
@@ -14,8 +15,10 @@ public enum ThreadPlacement: Sendable, Equatable {
     /// When the kernels' threads leave a usable CPU free (`threadCount` below
     /// the usable CPUs): read and restore on the CPU that takes most of the
     /// block devices' interrupts (else the last usable one), execute on the
-    /// first other usable CPU (extra kernel threads are not pinned). Otherwise
-    /// no pinning: the kernels need every CPU.
+    /// first other usable CPU that no other open session's execute thread is
+    /// pinned to (extra kernel threads are not pinned). Otherwise no pinning:
+    /// the kernels need every CPU, or every such CPU already runs a session's
+    /// kernels (two sessions' execute threads never share a CPU by default).
     case automatic
     /// No pinning: the kernel's scheduler places the threads.
     case unpinned
@@ -24,8 +27,9 @@ public enum ThreadPlacement: Sendable, Equatable {
     case cpus(execute: Int, stages: Int)
 
     /// The CPUs chosen, or nil for no pinning; an explicit choice outside the
-    /// usable CPUs is an error naming them.
-    func resolve(threadCount: Int) throws(RuntimeError) -> (execute: Int, stages: Int)? {
+    /// usable CPUs is an error naming them. An automatic choice claims its
+    /// execute CPU (`claimed`), to be given back with `ExecuteCPUClaims.release`.
+    func resolve(threadCount: Int) throws(RuntimeError) -> (cpus: (execute: Int, stages: Int), claimed: Bool)? {
         let allowed = Self.allowedCPUs()
         switch self {
         case .unpinned:
@@ -34,13 +38,21 @@ public enum ThreadPlacement: Sendable, Equatable {
             for cpu in [execute, stages] where !allowed.contains(cpu) {
                 throw RuntimeError(.invalidOption, "CPU \(cpu) is not one this process may run on (allowed: \(allowed.map(String.init).joined(separator: ",")))")
             }
-            return (execute, stages)
+            return ((execute, stages), false)
         case .automatic:
-            guard allowed.count >= 2, threadCount < allowed.count else { return nil }
-            let interrupts = Self.blockInterruptCounts()
-            let stages = allowed.max { (interrupts[$0] ?? 0, $0) < (interrupts[$1] ?? 0, $1) }!
-            return (allowed.first { $0 != stages }!, stages)
+            guard let choice = Self.automaticChoice(allowed: allowed, interrupts: Self.blockInterruptCounts(), threadCount: threadCount),
+                  let execute = ExecuteCPUClaims.claim(from: choice.executeCandidates) else { return nil }
+            return ((execute, choice.stages), true)
         }
+    }
+
+    /// Automatic placement's choice before claims: the stage CPU (most block
+    /// interrupts, ties to the higher number) and the execute candidates in
+    /// order; nil when the kernels' threads leave no CPU free.
+    static func automaticChoice(allowed: [Int], interrupts: [Int: Int], threadCount: Int) -> (stages: Int, executeCandidates: [Int])? {
+        guard allowed.count >= 2, threadCount < allowed.count else { return nil }
+        let stages = allowed.max { (interrupts[$0] ?? 0, $0) < (interrupts[$1] ?? 0, $1) }!
+        return (stages, allowed.filter { $0 != stages })
     }
 
     static func allowedCPUs() -> [Int] {
@@ -65,5 +77,24 @@ public enum ThreadPlacement: Sendable, Equatable {
             }
         }
         return counts
+    }
+}
+
+/// The CPUs that open sessions' execute threads were automatically pinned to,
+/// process-wide, so a second session does not put its kernels on the same CPU.
+enum ExecuteCPUClaims {
+    private static let claimed = Mutex<Set<Int>>([])
+
+    /// Claims the first of `candidates` no session holds; nil if all are held.
+    static func claim(from candidates: [Int]) -> Int? {
+        claimed.withLock { held in
+            guard let cpu = candidates.first(where: { !held.contains($0) }) else { return nil }
+            held.insert(cpu)
+            return cpu
+        }
+    }
+
+    static func release(_ cpu: Int) {
+        _ = claimed.withLock { $0.remove(cpu) }
     }
 }

@@ -25,17 +25,37 @@ import Testing
         #expect(ThreadPlacement.blockInterruptCounts("") == [:])
     }
 
-    @Test func automaticPinsExecuteApartFromReadAndRestore() throws {
+    /// Automatic placement: read and restore where the disk's interrupts go,
+    /// execute elsewhere; nothing when the kernels want every CPU.
+    @Test func automaticChoiceFollowsTheDiskInterrupts() {
+        let choice = ThreadPlacement.automaticChoice(allowed: [0, 1, 2, 3], interrupts: [2: 900, 0: 10], threadCount: 1)
+        #expect(choice?.stages == 2 && choice?.executeCandidates == [0, 1, 3])
+        #expect(ThreadPlacement.automaticChoice(allowed: [0, 1], interrupts: [:], threadCount: 1)?.stages == 1, "no interrupts seen: the last CPU")
+        #expect(ThreadPlacement.automaticChoice(allowed: [0, 1], interrupts: [:], threadCount: 2) == nil)
+        #expect(ThreadPlacement.automaticChoice(allowed: [3], interrupts: [3: 5], threadCount: 1) == nil)
+    }
+
+    /// Claims are exclusive until released (CPU numbers no session uses).
+    @Test func executeCPUClaimsAreExclusive() {
+        #expect(ExecuteCPUClaims.claim(from: [1000, 1001]) == 1000)
+        #expect(ExecuteCPUClaims.claim(from: [1000, 1001]) == 1001)
+        #expect(ExecuteCPUClaims.claim(from: [1000, 1001]) == nil)
+        ExecuteCPUClaims.release(1000)
+        #expect(ExecuteCPUClaims.claim(from: [1000, 1001]) == 1000)
+        ExecuteCPUClaims.release(1000)
+        ExecuteCPUClaims.release(1001)
+    }
+
+    /// Pinned stage threads run where they were put, and compute what unpinned ones do.
+    @Test func pinnedStageThreadsRunWherePut() throws {
         let allowed = ThreadPlacement.allowedCPUs()
-        let session = try Session(model: model, options: SessionOptions(policy: .pipelined))
+        guard allowed.count >= 2 else { return }
+        var options = SessionOptions(policy: .pipelined)
+        options.placement = .cpus(execute: allowed[0], stages: allowed[1])
+        let session = try Session(model: model, options: options)
         defer { session.close() }
-        guard allowed.count >= 2 else {
-            #expect(session.pinnedCPUs.map { "\($0)" } == nil, "one usable CPU: nothing to keep apart")
-            return
-        }
         let cpus = try #require(session.pinnedCPUs)
-        #expect(cpus.execute != cpus.stages)
-        #expect(allowed.contains(cpus.execute) && allowed.contains(cpus.stages))
+        #expect(cpus.execute == allowed[0] && cpus.stages == allowed[1])
         // Each stage thread's affinity, as the kernel reports it.
         func allowedList(_ thread: Int32) -> String? {
             guard let status = try? String(contentsOfFile: "/proc/self/task/\(thread)/status", encoding: .utf8) else { return nil }
@@ -109,6 +129,26 @@ import Testing
             for bit in 0..<4 where value & (1 << bit) != 0 { cpus.append(position * 4 + bit) }
         }
         return cpus
+    }
+
+    /// A second open session does not pin its kernels to a CPU another
+    /// session's execute thread holds; closing gives the CPU back.
+    @Test func openSessionsNeverShareAnExecuteCPU() throws {
+        let allowed = ThreadPlacement.allowedCPUs()
+        guard allowed.count >= 2 else { return }
+        var sessions: [Session] = []
+        defer { for session in sessions { session.close() } }
+        for _ in 0..<allowed.count {
+            var options = SessionOptions(policy: .pipelined)
+            options.threadCount = 1
+            sessions.append(try Session(model: model, options: options))
+        }
+        let executeCPUs = sessions.compactMap { $0.pinnedCPUs?.execute }
+        #expect(Set(executeCPUs).count == executeCPUs.count, "execute CPUs \(executeCPUs)")
+        #expect(executeCPUs.count < sessions.count, "one CPU is left to read and restore, so some session runs unpinned")
+        // Outputs do not depend on placement.
+        let outputs = try sessions.map { try $0.run(tinyInputs())["softmax0.out"]!.array }
+        #expect(Set(outputs.map { $0.map(\.bitPattern) }).count == 1)
     }
 
     @Test func aCPUOutsideTheAffinityMaskIsRefusedByNumber() throws {
