@@ -74,7 +74,8 @@ typedef struct {
     int accumulate;         // 1: add the product to C's contents instead of overwriting them
     const DLConvGeometry *conv;  // when set, B is the column matrix of this convolution of `b` (not stored)
     int split_columns;  // 1: pieces are column panels (NR wide), 0: row groups (MR rows)
-    int piece_units;    // panels or row groups per piece
+    int units;          // panels or row groups in all
+    int pieces;         // pieces the units are dealt into, as evenly as whole units allow
     int next_piece;     // the next piece to take (atomic)
     int failed;         // set by a thread whose buffers could not be allocated (atomic)
 } Job;
@@ -379,18 +380,20 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
     }
 }
 
-/// Takes pieces of the job (NR-wide column panels or MR-row groups, `piece_units`
-/// at a time) until none are left; run by the caller and by pool threads at once.
+/// Takes pieces of the job (runs of NR-wide column panels or of MR-row groups)
+/// until none are left; run by the caller and by pool threads at once.
 static void gemm_pieces(void *context) {
     Job *job = context;
-    int unit = (job->split_columns ? NR : MR) * job->piece_units;
+    int unit = job->split_columns ? NR : MR;
     int extent = job->split_columns ? job->n : job->m;
     Panels *panels = NULL;
     for (;;) {
         int piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED);
-        int first = piece * unit;
-        if (first >= extent) return;
-        int last = first + unit < extent ? first + unit : extent;
+        if (piece >= job->pieces) return;
+        int first = (int)((long)piece * job->units / job->pieces) * unit;
+        int last = (int)((long)(piece + 1) * job->units / job->pieces) * unit;
+        if (last > extent) last = extent;
+        if (first >= last) continue;
         if (!panels && !(panels = thread_panels())) {
             __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
             return;
@@ -416,7 +419,7 @@ int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, in
         }
         return 0;
     }
-    Job job = {m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, accumulate != 0, NULL, 1, 1, 0, 0};
+    Job job = {m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, accumulate != 0, NULL, 1, 1, 1, 0, 0};
     return run(&job);
 }
 
@@ -425,7 +428,7 @@ int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *
     int n = g->out_height * g->out_width;
     int k = g->channels * g->kernel_height * g->kernel_width;
     if (m <= 0 || n <= 0 || k <= 0) return dl_sgemm_ex(m, n, k, w, k, x, n, y, ldy, 0, row_bias, relu);
-    Job job = {m, n, k, w, x, y, k, 0, ldy, row_bias, relu, 0, g, 1, 1, 0, 0};
+    Job job = {m, n, k, w, x, y, k, 0, ldy, row_bias, relu, 0, g, 1, 1, 1, 0, 0};
     return run(&job);
 }
 
@@ -433,17 +436,19 @@ int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *
 static int run(Job *job) {
     int threads = dl_sgemm_pool_threads();
     int column_units = (job->n + NR - 1) / NR, row_units = (job->m + MR - 1) / MR;
-    // Column panels when every thread can have one: each piece packs only its
-    // own columns, and about four pieces per thread let a thread that gets its
-    // core late still find work while one that never does costs little. Else
-    // row groups, one piece per thread, since each packs all of B's (then few)
-    // columns. A product below about 2 MFLOP runs on the caller alone.
-    job->split_columns = threads == 1 || column_units >= threads;
+    // Column panels when there are enough for about four pieces per thread:
+    // each piece packs only its own columns, and several pieces per thread let
+    // a thread that gets its core late still find work while one that never
+    // does costs little. With fewer panels (a small image: 14x14 is four 64-wide
+    // panels, which two threads would split 3:1), row groups, one piece per
+    // thread, since each packs all of B's (then few) columns. Units are dealt
+    // into pieces as evenly as whole units allow. A product below about
+    // 2 MFLOP runs on the caller alone.
+    job->split_columns = threads == 1 || column_units >= 4 * threads || row_units < threads;
     int wanted = job->split_columns ? 4 * threads : threads;
-    int units = job->split_columns ? column_units : row_units;
-    job->piece_units = (units + wanted - 1) / wanted;
-    int pieces = (units + job->piece_units - 1) / job->piece_units;
-    int helpers = threads - 1 < pieces - 1 ? threads - 1 : pieces - 1;
+    job->units = job->split_columns ? column_units : row_units;
+    job->pieces = wanted < job->units ? wanted : job->units;
+    int helpers = threads - 1 < job->pieces - 1 ? threads - 1 : job->pieces - 1;
     if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
     dl_sgemm_pool_run(gemm_pieces, job, helpers);
     return job->failed ? -1 : 0;

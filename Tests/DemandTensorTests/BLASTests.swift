@@ -86,13 +86,17 @@ struct BLASTests {
     func threadCountDoesNotChangeTheAVX512Result() throws {
         let saved = BLAS.threadCount
         defer { BLAS.setThreadCount(saved) }
-        for (m, n, k) in [(64, 1100, 147), (40, 49, 600), (300, 200, 100)] {
+        // Column pieces (1100, 3136 columns: 49 panels dealt into 8 pieces of 6
+        // or 7), row pieces (49 and 196 columns: too few panels to share).
+        for (m, n, k) in [(64, 1100, 147), (40, 49, 600), (300, 200, 100), (256, 196, 300), (64, 3136, 64)] {
             let product = Product(m, n, k)
             BLAS.setThreadCount(1)
             let one = product.compute(.avx512)
-            BLAS.setThreadCount(2)
-            let two = product.compute(.avx512)
-            #expect(one.map(\.bitPattern) == two.map(\.bitPattern), "\(m)x\(n)x\(k): 1 and 2 threads differ")
+            for threads in [2, 3] {
+                BLAS.setThreadCount(threads)
+                let many = product.compute(.avx512)
+                #expect(one.map(\.bitPattern) == many.map(\.bitPattern), "\(m)x\(n)x\(k): 1 and \(threads) threads differ")
+            }
         }
     }
 
