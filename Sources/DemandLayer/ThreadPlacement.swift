@@ -1,6 +1,5 @@
 import CURing
 import Foundation
-import Synchronization
 
 /// Which CPUs a session's stage threads run on.
 ///
@@ -83,18 +82,21 @@ public enum ThreadPlacement: Sendable, Equatable {
 /// The CPUs that open sessions' execute threads were automatically pinned to,
 /// process-wide, so a second session does not put its kernels on the same CPU.
 enum ExecuteCPUClaims {
-    private static let claimed = Mutex<Set<Int>>([])
+    // An NSLock (a pthread mutex, which ThreadSanitizer understands) rather
+    // than Synchronization.Mutex, whose futex the sanitizer cannot see.
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var held: Set<Int> = []
 
     /// Claims the first of `candidates` no session holds; nil if all are held.
     static func claim(from candidates: [Int]) -> Int? {
-        claimed.withLock { held in
-            guard let cpu = candidates.first(where: { !held.contains($0) }) else { return nil }
-            held.insert(cpu)
-            return cpu
-        }
+        lock.lock(); defer { lock.unlock() }
+        guard let cpu = candidates.first(where: { !held.contains($0) }) else { return nil }
+        held.insert(cpu)
+        return cpu
     }
 
     static func release(_ cpu: Int) {
-        _ = claimed.withLock { $0.remove(cpu) }
+        lock.lock(); defer { lock.unlock() }
+        held.remove(cpu)
     }
 }
