@@ -40,7 +40,7 @@ public func dlSessionOptionsInit(_ options: UnsafeMutablePointer<dl_session_opti
     let defaults = SessionOptions()
     options.pointee = dl_session_options(
         struct_size: MemoryLayout<dl_session_options>.size, policy: DL_POLICY_PIPELINED, depth: Int32(clamping: defaults.depth),
-        budget_bytes: 0, io_engine: DL_IO_AUTO, threads: 0)
+        budget_bytes: 0, io_engine: DL_IO_AUTO, threads: 0, placement: DL_PLACEMENT_AUTO, execute_cpu: -1, stages_cpu: -1)
 }
 
 /// `SessionOptions` from the C struct, checking every field.
@@ -48,7 +48,9 @@ func sessionOptions(_ pointer: UnsafePointer<dl_session_options>?) throws(Failur
     var options = SessionOptions()
     guard let pointer else { return options }
     let c = pointer.pointee
-    guard c.struct_size == MemoryLayout<dl_session_options>.size else {
+    // The struct as first released ended at `threads`; callers built with it get the default placement.
+    let firstReleaseSize = MemoryLayout<dl_session_options>.offset(of: \dl_session_options.placement)!
+    guard c.struct_size == MemoryLayout<dl_session_options>.size || c.struct_size == firstReleaseSize else {
         throw .argument("options.struct_size is \(c.struct_size), expected \(MemoryLayout<dl_session_options>.size): fill the options with dl_session_options_init")
     }
     let policies: [Policy] = [.pipelined, .resident, .bulk, .linear, .mmap]
@@ -64,6 +66,17 @@ func sessionOptions(_ pointer: UnsafePointer<dl_session_options>?) throws(Failur
     }
     guard c.threads >= 0 else { throw Failure(DL_ERROR_INVALID_OPTION, "options.threads must be 0 (the default) or more (got \(c.threads))") }
     if c.threads > 0 { options.threadCount = Int(c.threads) }
+    guard c.struct_size == MemoryLayout<dl_session_options>.size else { return options }
+    switch c.placement {
+    case DL_PLACEMENT_AUTO: options.placement = .automatic
+    case DL_PLACEMENT_NONE: options.placement = .unpinned
+    case DL_PLACEMENT_CPUS:
+        guard c.execute_cpu >= 0, c.stages_cpu >= 0 else {
+            throw Failure(DL_ERROR_INVALID_OPTION, "options.execute_cpu and options.stages_cpu must be CPU numbers with DL_PLACEMENT_CPUS (got \(c.execute_cpu), \(c.stages_cpu))")
+        }
+        options.placement = .cpus(execute: Int(c.execute_cpu), stages: Int(c.stages_cpu))
+    default: throw Failure(DL_ERROR_INVALID_OPTION, "options.placement \(c.placement.rawValue) is not a dl_placement")
+    }
     return options
 }
 

@@ -151,6 +151,10 @@ import Testing
             ("threads", { $0.threads = -1 }, DL_ERROR_INVALID_OPTION, "threads"),
             ("budget", { $0.budget_bytes = 4096 }, DL_ERROR_BUDGET_TOO_SMALL, "budget"),
             ("huge budget", { $0.budget_bytes = .max }, DL_ERROR_INVALID_OPTION, "budget_bytes"),
+            ("placement", { $0.placement = dl_placement(rawValue: 7) }, DL_ERROR_INVALID_OPTION, "placement"),
+            ("placement CPUs unset", { $0.placement = DL_PLACEMENT_CPUS }, DL_ERROR_INVALID_OPTION, "execute_cpu"),
+            ("CPU outside the mask", { $0.placement = DL_PLACEMENT_CPUS; $0.execute_cpu = 4000; $0.stages_cpu = 0 },
+             DL_ERROR_INVALID_OPTION, "CPU 4000"),
         ]
         for (label, change, expected, fragment) in cases {
             let (status, session) = create(model, change)
@@ -163,6 +167,13 @@ import Testing
         #expect(dl_session_create(model, nil, nil) == DL_ERROR_INVALID_ARGUMENT)
         #expect(dl_session_create(model, nil, &session) == DL_OK, "NULL options are the defaults")
         dl_session_destroy(session)
+        // A caller built before the placement fields passes the shorter struct and gets the default.
+        let (old, oldSession) = create(model) { $0.struct_size = MemoryLayout<dl_session_options>.offset(of: \dl_session_options.placement)!; $0.placement = dl_placement(rawValue: 7) }
+        #expect(old == DL_OK, "\(lastError)")
+        dl_session_destroy(oldSession)
+        let (unpinned, unpinnedSession) = create(model) { $0.placement = DL_PLACEMENT_NONE }
+        #expect(unpinned == DL_OK, "\(lastError)")
+        dl_session_destroy(unpinnedSession)
     }
 
     @Test func badRunArgumentsAreErrorsAndWriteNothing() throws {

@@ -115,6 +115,18 @@ typedef enum dl_io_engine {
     DL_IO_PREAD = 3,
 } dl_io_engine;
 
+/// Where a session's stage threads run.
+typedef enum dl_placement {
+    /// When the kernel threads leave a CPU free and no other session's
+    /// execute thread holds it: execute on that CPU, read and restore on the
+    /// CPU taking the disk's interrupts. Otherwise not pinned.
+    DL_PLACEMENT_AUTO = 0,
+    /// Not pinned: the scheduler places the threads.
+    DL_PLACEMENT_NONE = 1,
+    /// Execute on `execute_cpu`, read and restore on `stages_cpu`.
+    DL_PLACEMENT_CPUS = 2,
+} dl_placement;
+
 /// Options for dl_session_create. Fill with dl_session_options_init, then
 /// change the fields you care about.
 typedef struct dl_session_options {
@@ -131,6 +143,14 @@ typedef struct dl_session_options {
     /// Threads the kernels use; 0 means all cores but one (at least one).
     /// The stage threads are extra. The count is per process (OpenBLAS).
     int32_t threads;
+    /// Where the stage threads run. Default DL_PLACEMENT_AUTO. (Added after
+    /// the first release: a caller built with the struct ending at `threads`
+    /// passes that smaller struct_size and gets the default.)
+    dl_placement placement;
+    /// DL_PLACEMENT_CPUS: the CPU numbers (as in /proc/cpuinfo), both in the
+    /// process's affinity mask. Default -1.
+    int32_t execute_cpu;
+    int32_t stages_cpu;
 } dl_session_options;
 
 /// A graph input or output, as the model declares it.
