@@ -264,26 +264,22 @@ static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors,
     }
 }
 
-static AVX512 void kernel_6x64(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
-                                  Epilogue e) {
-    kernel_6xv(4, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-static AVX512 void kernel_6x48(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
-                                  Epilogue e) {
-    kernel_6xv(3, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-static AVX512 void kernel_6x32(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
-                                  Epilogue e) {
-    kernel_6xv(2, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-static AVX512 void kernel_6x16(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
-                                  Epilogue e) {
-    kernel_6xv(1, depth, a, lda, b, c, ldc, rows, columns, e);
-}
+// One function per panel width (in 16-float vectors), so that each inlined
+// kernel_6xv sees a constant `vectors`.
+#define KERNEL_6XV(vectors)                                                                                     \
+    static AVX512 void kernel_6x##vectors##v(int depth, const float *a, long lda, const float *b, float *c, long ldc, \
+                                             int rows, int columns, Epilogue e) {                             \
+        kernel_6xv(vectors, depth, a, lda, b, c, ldc, rows, columns, e);                                     \
+    }
+KERNEL_6XV(1)
+KERNEL_6XV(2)
+KERNEL_6XV(3)
+KERNEL_6XV(4)
+#undef KERNEL_6XV
 
 typedef void (*Kernel)(int, const float *, long, const float *, float *, long, int, int, Epilogue);
 /// The micro-kernel for a panel of `columns` (1...NR) valid columns.
-static const Kernel kernels[4] = {kernel_6x16, kernel_6x32, kernel_6x48, kernel_6x64};
+static const Kernel kernels[4] = {kernel_6x1v, kernel_6x2v, kernel_6x3v, kernel_6x4v};
 
 /// C tile (rows, columns ≤ TAIL_MAX) ⟵ or += A panel · B columns over `depth`,
 /// with B's columns stored k-contiguous (`bt`, one row of `depth` per column):

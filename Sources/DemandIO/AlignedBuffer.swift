@@ -48,7 +48,6 @@ public final class AlignedBuffer: @unchecked Sendable {
         if byteCount >= Self.hugePageBytes, let address = dl_map_buffer(byteCount, &mapped) {
             self.base = address
         } else {
-            mapped = 0
             self.base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, Self.alignment), alignment: Self.alignment)
         }
         self.mappedBytes = mapped

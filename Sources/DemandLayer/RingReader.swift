@@ -51,7 +51,7 @@ struct RingReader {
     private var regions: [BufferRing.Region?]
     private var issuedBytes: [Int]        // bytes of each layer queued for reading so far
     private var pendingBytes: [Int]       // queued but not yet complete
-    private var extents: [Int: (layer: Int, position: Int, byteCount: Int, destination: UnsafeMutableRawPointer)] = [:]
+    private var extents: [Int: (layer: Int, position: Int, byteCount: Int)] = [:]
     /// Each held layer's completed chunks: position in the layer, length, CRC-32C.
     private var chunkSums: [[(position: Int, byteCount: Int, crc: UInt32)]]
     /// Chunks that completed but were not summed (a failure): no joined checksums.
@@ -100,12 +100,12 @@ struct RingReader {
         guard step.ready.isEmpty, hasLayersHeld else { return step }
         if scheduler.pendingExtentCount > 0 {
             for result in try scheduler.waitForCompletedExtents() {
-                let (layer, position, byteCount, destination) = extents.removeValue(forKey: result.id)!
+                let (layer, position, byteCount) = extents.removeValue(forKey: result.id)!
                 if let error = result.error {
                     step.failures.append((layer, error))
                     unsummed[layer] = true
                 } else if checksumsChunks {
-                    let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: destination, count: byteCount))
+                    let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: ring.base + regions[layer]!.offsetBytes + position, count: byteCount))
                     chunkSums[layer].append((position, byteCount, crc))
                 }
                 pendingBytes[layer] -= byteCount
@@ -163,12 +163,11 @@ struct RingReader {
                     let byteCount = min(chunkBytes, min(free, fileEnd) - position)
                     let id = nextExtentID
                     nextExtentID += 1
-                    let destination = ring.base + region.offsetBytes + position
-                    extents[id] = (index, position, byteCount, destination)
+                    extents[id] = (index, position, byteCount)
                     scheduler.enqueue(ReadExtent(
                         id: id, fd: fileDescriptors[index][fileIndex], path: model.filePath(file),
                         offsetBytes: Int64(position - fileStart), byteCount: byteCount,
-                        destination: destination))
+                        destination: ring.base + region.offsetBytes + position))
                     issuedBytes[index] += byteCount
                     pendingBytes[index] += byteCount
                 }

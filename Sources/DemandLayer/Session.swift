@@ -67,7 +67,15 @@ public final class Session: @unchecked Sendable {
         self.options = options
         let layerBytes = model.layers.map(\.byteCount)
         let plan = try Self.plan(model: model, options: options, layerBytes: layerBytes)
-        if case .cpus = options.placement { _ = try options.placement.resolve(threadCount: options.threadCount) }   // refuse a bad CPU before any work
+        // Resolved first, so a bad CPU is refused before any work. An
+        // automatic claim is given back if anything fails before the session
+        // is whole; after that, a failure runs deinit, whose close() gives it back.
+        let placement = try options.placement.resolve(threadCount: options.threadCount)
+        let claimed = placement?.claimed == true ? placement?.cpus.execute : nil
+        var whole = false
+        defer { if !whole, let claimed { ExecuteCPUClaims.release(claimed) } }
+        pinnedCPUs = placement?.cpus
+        claimedCPU = claimed
         BLAS.setThreadCount(options.threadCount)
 
         let source: WeightSource
@@ -107,13 +115,8 @@ public final class Session: @unchecked Sendable {
         }
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
                             fileDescriptors: fds, requestBytes: options.requestBytes)
-        let placement = try options.placement.resolve(threadCount: options.threadCount)
-        pinnedCPUs = placement?.cpus
-        claimedCPU = placement?.claimed == true ? placement?.cpus.execute : nil
-        do { try pipeline.start(cpus: pinnedCPUs) } catch {
-            if let claimedCPU { ExecuteCPUClaims.release(claimedCPU) }
-            throw error
-        }
+        whole = true
+        try pipeline.start(cpus: pinnedCPUs)
     }
 
     deinit { close() }

@@ -54,23 +54,24 @@ struct EngineOptions: ParsableArguments {
     var engine: IOEngineChoice { IOEngineChoice(rawValue: io)! }
 
     /// The placement `--pin` names; valid once `validate()` has passed.
-    var placement: ThreadPlacement {
-        switch pin {
+    var placement: ThreadPlacement { Self.placement(pin)! }
+
+    /// `auto`, `none` or `EXEC,STAGES` as a placement; nil for anything else.
+    static func placement(_ text: String) -> ThreadPlacement? {
+        switch text {
         case "auto": return .automatic
         case "none": return .unpinned
         default:
-            let cpus = pin.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            return .cpus(execute: cpus[0], stages: cpus[1])
+            let cpus = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard cpus.count == 2, let execute = cpus[0], let stages = cpus[1], execute >= 0, stages >= 0 else { return nil }
+            return .cpus(execute: execute, stages: stages)
         }
     }
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if pin != "auto" && pin != "none" {
-            let cpus = pin.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard cpus.count == 2, let execute = cpus[0], let stages = cpus[1], execute >= 0, stages >= 0 else {
-                throw ValidationError("--pin takes auto, none, or two CPU numbers EXEC,STAGES such as 0,1 (got '\(pin)')")
-            }
+        guard Self.placement(pin) != nil else {
+            throw ValidationError("--pin takes auto, none, or two CPU numbers EXEC,STAGES such as 0,1 (got '\(pin)')")
         }
         guard IOEngineChoice(rawValue: io) != nil else {
             throw ValidationError("unknown --io '\(io)'; choose from \(IOEngineChoice.allCases.map(\.rawValue).joined(separator: ", "))")

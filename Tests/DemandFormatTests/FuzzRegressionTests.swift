@@ -10,7 +10,7 @@ import Testing
 /// `FormatError` that says why; a crash here takes the test process down.
 @Suite struct FuzzRegressionTests {
     static let directory = Scratch.packageRoot + "/fixtures/fuzz/manifest/crashes"
-    static let inputs = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+    static let inputs = Scratch.fixtureNames(in: "fuzz/manifest/crashes")
 
     /// What each input's error must say.
     static let expectations: [String: String] = [

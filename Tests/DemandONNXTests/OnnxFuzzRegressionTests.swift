@@ -9,7 +9,7 @@ import Testing
 /// the test process down.
 @Suite struct OnnxFuzzRegressionTests {
     static let directory = Scratch.packageRoot + "/fixtures/fuzz/onnx/crashes"
-    static let inputs = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+    static let inputs = Scratch.fixtureNames(in: "fuzz/onnx/crashes")
 
     /// What each input's error must say.
     static let expectations: [String: String] = [

@@ -13,6 +13,11 @@ public enum Scratch {
 
     public static let root = packageRoot + "/.build/test-scratch"
 
+    /// The file names in `fixtures/<subdirectory>`, sorted (none if it is missing).
+    public static func fixtureNames(in subdirectory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: packageRoot + "/fixtures/" + subdirectory)) ?? []).sorted()
+    }
+
     /// A fresh, empty directory for one test.
     public static func directory(_ name: String = #function) -> String {
         let clean = name.filter { $0.isLetter || $0.isNumber }
