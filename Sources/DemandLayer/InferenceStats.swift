@@ -23,6 +23,10 @@ public struct InferenceStats: Sendable {
         /// Time the execute thread waited for this layer to be ready, after
         /// finishing the previous one: the stall the pipeline did not hide.
         public var stallNanoseconds: UInt64 = 0
+        /// Time the layer's kernels ran: `execute`'s duration, except for a
+        /// layer run in pieces, where it is the sum over the pieces (the span
+        /// also covers the waits between them).
+        public var executeBusyNanoseconds: UInt64 = 0
     }
 
     /// The policy the session ran under.

@@ -20,6 +20,7 @@ final class Job: @unchecked Sendable {
     let restoreSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
     let executeSpans: UnsafeMutableBufferPointer<InferenceStats.Span>
     let executeStalls: UnsafeMutableBufferPointer<UInt64>   // execute thread, per layer
+    let executeBusy: UnsafeMutableBufferPointer<UInt64>     // execute thread, per layer: kernel time, summed over pieces
     var bytesRead = 0                    // read thread
     var executeStallNanoseconds: UInt64 = 0   // execute thread
     var peakWeightBytes = 0              // execute thread, at the end
@@ -40,6 +41,8 @@ final class Job: @unchecked Sendable {
         restoreSpans = .allocate(capacity: layerCount)
         executeSpans = .allocate(capacity: layerCount)
         executeStalls = .allocate(capacity: layerCount)
+        executeBusy = .allocate(capacity: layerCount)
+        executeBusy.initialize(repeating: 0)
         for spans in [readSpans, restoreSpans, executeSpans] { spans.initialize(repeating: .init()) }
         executeStalls.initialize(repeating: 0)
     }
@@ -49,6 +52,7 @@ final class Job: @unchecked Sendable {
         restoreSpans.deallocate()
         executeSpans.deallocate()
         executeStalls.deallocate()
+        executeBusy.deallocate()
     }
 
     var isFailed: Bool {
@@ -76,7 +80,7 @@ final class Job: @unchecked Sendable {
         var stats = InferenceStats(policy: policy, layerCount: layerCount)
         for index in 0..<layerCount {
             stats.layers[index] = .init(read: readSpans[index], restore: restoreSpans[index], execute: executeSpans[index],
-                                        stallNanoseconds: executeStalls[index])
+                                        stallNanoseconds: executeStalls[index], executeBusyNanoseconds: executeBusy[index])
         }
         stats.bytesRead = bytesRead
         stats.peakWeightBytes = peakWeightBytes

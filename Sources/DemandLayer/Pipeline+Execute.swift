@@ -13,7 +13,7 @@ extension Pipeline {
             case .layer(let job, let loaded, let weights):
                 if loaded.index == 0 { activations = job.inputs }
                 let stall = Clock.now() - waitStart
-                job.executeStalls[loaded.index] = stall
+                job.executeStalls[loaded.index] += stall
                 job.executeStallNanoseconds += stall
                 if policy == .bulk {
                     held.append((loaded, weights))
@@ -36,31 +36,72 @@ extension Pipeline {
 
     private func execute(_ loaded: LoadedLayer, weights: [String: Tensor], job: Job, activations: inout [String: Tensor]) {
         let index = loaded.index
+        let unit = units[loaded.unit]
         if !job.isFailed {
-            job.executeSpans[index].startNanoseconds = job.elapsed()
-            weightObserver?(weights)
-            let layer = model.layers[index]
-            let operators = model.operators[index]
-            for (nodeIndex, node) in layer.nodes.enumerated() {
-                let inputs = node.inputs.map { weights[$0] ?? activations[$0]! }
-                let output = activationArena.tensor(node.outputs[0], shape: model.shapes[node.outputs[0]]!)
-                do {
-                    try operators[nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
-                } catch {
-                    job.fail(RuntimeError(.operatorFailed, "\(node.label): \(error.message)", layer: layerPlace(index)))
-                    break
+            let start = job.elapsed()
+            if unit.isFirstPiece { job.executeSpans[index].startNanoseconds = start }
+            let nodeCount = model.layers[index].nodes.count
+            if let rows = unit.rows, let split = splits[index] {
+                // A piece: the nodes before the split one with the first piece, its rows, the nodes after it with the last.
+                let before = unit.isFirstPiece ? 0..<split.node : split.node..<split.node
+                let after = unit.isLastPiece ? (split.node + 1)..<nodeCount : nodeCount..<nodeCount
+                if run(nodes: before, of: index, weights: weights, job: job, activations: &activations) {
+                    runPiece(split, rows: rows, bytes: loaded.files[0], weights: weights, job: job, activations: &activations)
                 }
-                activations[node.outputs[0]] = output
+                if !job.isFailed { _ = run(nodes: after, of: index, weights: weights, job: job, activations: &activations) }
+            } else {
+                weightObserver?(weights)
+                _ = run(nodes: 0..<nodeCount, of: index, weights: weights, job: job, activations: &activations)
             }
-            job.executeSpans[index].endNanoseconds = job.elapsed()
+            let end = job.elapsed()
+            job.executeSpans[index].endNanoseconds = end
+            job.executeBusy[index] += end - start
         }
         if let region = loaded.region, policy != .resident { ring?.release(region) }
         if let widened = loaded.widened { widening?.ring.release(widened) }
     }
 
+    /// Runs nodes `range` of layer `index`; false (the job failed) if one failed.
+    private func run(nodes range: Range<Int>, of index: Int, weights: [String: Tensor], job: Job, activations: inout [String: Tensor]) -> Bool {
+        let layer = model.layers[index]
+        for nodeIndex in range {
+            let node = layer.nodes[nodeIndex]
+            let inputs = node.inputs.map { weights[$0] ?? activations[$0]! }
+            let output = activationArena.tensor(node.outputs[0], shape: model.shapes[node.outputs[0]]!)
+            guard execute(node: nodeIndex, of: index, inputs: inputs, output: output, job: job) else { return false }
+            activations[node.outputs[0]] = output
+        }
+        return true
+    }
+
+    /// The split node of a split layer on one piece's rows, into those rows of its output.
+    private func runPiece(_ split: LayerSplit, rows: Range<Int>, bytes: UnsafeMutableRawBufferPointer, weights: [String: Tensor],
+                          job: Job, activations: inout [String: Tensor]) {
+        let node = model.layers[split.layer].nodes[split.node]
+        let weightShape = model.shapes[split.weightName]!
+        let pieceWeight = Tensor(shape: weightShape, borrowing: bytes.baseAddress!.assumingMemoryBound(to: Float.self))
+        let inputs = node.inputs.map { $0 == split.weightName ? pieceWeight : (weights[$0] ?? activations[$0]!) }
+        let output = activationArena.tensor(split.outputName, shape: split.outputShape)
+        let sliced = split.sliced(rows: rows, pieceBytes: bytes, weightShape: weightShape, inputs: inputs, output: output)
+        weightObserver?(weights.merging([split.weightName: sliced.inputs[1]]) { a, _ in a })
+        if execute(node: split.node, of: split.layer, inputs: sliced.inputs, output: sliced.output, job: job) {
+            activations[split.outputName] = output
+        }
+    }
+
+    private func execute(node nodeIndex: Int, of index: Int, inputs: [Tensor], output: Tensor, job: Job) -> Bool {
+        do {
+            try model.operators[index][nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
+            return true
+        } catch {
+            job.fail(RuntimeError(.operatorFailed, "\(model.layers[index].nodes[nodeIndex].label): \(error.message)", layer: layerPlace(index)))
+            return false
+        }
+    }
+
     private func finish(_ job: Job, activations: [String: Tensor]) {
         switch source {
-        case .ring(let ring, _): job.peakWeightBytes = ring.byteCounts.peak
+        case .ring(let ring, _): job.peakWeightBytes = ring.byteCounts.peak + held.byteCount
         case .resident(let ring, _, _): job.peakWeightBytes = ring.byteCounts.held
         case .mapped: job.peakWeightBytes = job.mappings.reduce(0) { $0 + $1.count }
         }

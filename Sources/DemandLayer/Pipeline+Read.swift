@@ -12,7 +12,7 @@ extension Pipeline {
                 case .ring(let ring, let scheduler): readThroughRing(job, ring: ring, scheduler: scheduler)
                 case .resident(_, let views, let files):
                     for index in 0..<model.layers.count {
-                        restoreInbox.send(.layer(job, LoadedLayer(index: index, region: nil, files: files[index]), weights: views[index]))
+                        restoreInbox.send(.layer(job, LoadedLayer(index: index, unit: index, region: nil, files: files[index]), weights: views[index]))
                     }
                 case .mapped(let fds): map(job, fds: fds)
                 }
@@ -32,30 +32,33 @@ extension Pipeline {
     /// is in flight, and still hands every acquired region along so the
     /// execute stage releases them in order.
     private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
-        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors, chunkBytes: requestBytes,
-                                checksumsChunks: true, firstLayerAlone: true)
-        func fail(_ error: IOError, layer: Int) {
-            job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(layer), path: error.path, offsetBytes: error.offsetBytes))
+        var reader = RingReader(model: model, units: units, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors,
+                                chunkBytes: requestBytes, checksumsChunks: true, firstLayerAlone: true)
+        func fail(_ error: IOError, unit: Int) {
+            job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(units[min(unit, units.count - 1)].layer), path: error.path, offsetBytes: error.offsetBytes))
         }
         while !reader.isFinished && !(job.isFailed && !reader.hasLayersHeld) {
             let step: RingReader.Step
             do {
                 step = try reader.step(issueNew: !job.isFailed, abandon: { job.isFailed }) { index in
-                    job.readSpans[index].startNanoseconds = job.elapsed()
+                    if units[index].isFirstPiece { job.readSpans[units[index].layer].startNanoseconds = job.elapsed() }
                 }
             } catch {
-                fail(error, layer: reader.handedOnCount)
+                fail(error, unit: reader.handedOnCount)
                 reader.giveUpOnHeldLayers()
                 continue
             }
-            for (layer, error) in step.failures { fail(error, layer: layer) }
+            for (unit, error) in step.failures { fail(error, unit: unit) }
             for index in step.finished {
-                job.readSpans[index].endNanoseconds = job.elapsed()
-                job.bytesRead += model.layers[index].byteCount
+                let layer = units[index].layer
+                job.readSpans[layer].endNanoseconds = max(job.readSpans[layer].endNanoseconds, job.elapsed())
+                job.bytesRead += units[index].byteCount
             }
             for ready in step.ready {
-                if job.readSpans[ready.index].endNanoseconds == 0 { job.readSpans[ready.index].endNanoseconds = job.elapsed() }
-                restoreInbox.send(.layer(job, LoadedLayer(index: ready.index, region: ready.region, files: ready.files, fileChecksums: ready.fileChecksums), weights: [:]))
+                let unit = units[ready.index]
+                if unit.isLastPiece && job.readSpans[unit.layer].endNanoseconds == 0 { job.readSpans[unit.layer].endNanoseconds = job.elapsed() }
+                let loaded = LoadedLayer(index: unit.layer, unit: ready.index, region: ready.region, files: ready.files, fileChecksums: ready.fileChecksums)
+                restoreInbox.send(.layer(job, loaded, weights: [:]))
             }
         }
     }
@@ -80,7 +83,7 @@ extension Pipeline {
             job.readSpans[index].endNanoseconds = job.elapsed()
             guard files.count == layer.files.count else { break }
             job.bytesRead += layer.byteCount
-            restoreInbox.send(.layer(job, LoadedLayer(index: index, region: nil, files: files), weights: [:]))
+            restoreInbox.send(.layer(job, LoadedLayer(index: index, unit: index, region: nil, files: files), weights: [:]))
         }
     }
 }

@@ -3,6 +3,8 @@ import DemandTensor
 
 extension Pipeline {
     func restoreLoop() {
+        // The CRC-32C of a split layer's file so far: its head, then each piece as it arrives.
+        var splitChecksum: UInt32 = 0
         while true {
             let message = restoreInbox.receive()
             switch message {
@@ -11,9 +13,14 @@ extension Pipeline {
                     executeInbox.send(message)
                     continue
                 }
-                job.restoreSpans[loaded.index].startNanoseconds = job.elapsed()
+                let unit = units[loaded.unit]
+                if unit.isResident {
+                    executeInbox.send(.layer(job, loaded, weights: held.views[loaded.index] ?? [:]))
+                    continue
+                }
+                if unit.isFirstPiece { job.restoreSpans[loaded.index].startNanoseconds = job.elapsed() }
                 var restored = loaded
-                let views = restore(&restored, job: job)
+                let views = unit.isPiece ? restorePiece(loaded, unit: unit, job: job, checksum: &splitChecksum) : restore(&restored, job: job)
                 job.restoreSpans[loaded.index].endNanoseconds = job.elapsed()
                 executeInbox.send(.layer(job, restored, weights: views ?? weights))
             case .end:
@@ -41,6 +48,33 @@ extension Pipeline {
         let restored = widening.restore(layer: loaded.index, of: model, files: loaded.files, wait: true)
         loaded.widened = restored.region
         return restored.views
+    }
+
+    /// One piece of a split layer: joins its CRC-32C into the file's so far
+    /// and, at the last piece, checks the file's against the manifest (the
+    /// pieces before have run, but their rows reach no later layer: the job
+    /// fails first). The views are the layer's held weights; execute views
+    /// the piece's weight rows itself. Nil (and the job failed) on a mismatch.
+    func restorePiece(_ loaded: LoadedLayer, unit: ReadUnit, job: Job, checksum: inout UInt32) -> [String: Tensor]? {
+        let held = self.held
+        let sums = held.splitChecksums[unit.layer]!
+        if unit.isFirstPiece { checksum = sums.head }
+        let bytes = loaded.files[0]
+        let pieceSum = loaded.fileChecksums?[0] ?? CRC32C.checksum(UnsafeRawBufferPointer(bytes))
+        checksum = CRC32C.combine(checksum, pieceSum, secondByteCount: bytes.count)
+        if unit.isLastPiece {
+            if sums.tailBytes > 0 { checksum = CRC32C.combine(checksum, sums.tail, secondByteCount: sums.tailBytes) }
+            let layer = model.layers[unit.layer]
+            let file = layer.files[0]
+            guard checksum == file.crc32c else {
+                job.fail(RuntimeError(
+                    .checksumMismatch,
+                    "checksum mismatch over bytes 0..<\(file.byteCount) (read in \(unit.pieceCount) pieces): CRC-32C is \(hex(checksum)), the manifest says \(hex(file.crc32c)); the file is corrupt or changed since the model was written",
+                    layer: (unit.layer, layer.name), path: model.filePath(file), offsetBytes: 0))
+                return nil
+            }
+        }
+        return held.views[unit.layer] ?? [:]
     }
 
     /// The first file of layer `index` whose bytes do not match the

@@ -5,7 +5,10 @@ import Foundation
 
 /// The bytes of one layer as they pass from read to restore to execute.
 struct LoadedLayer: @unchecked Sendable {
+    /// The layer's index in the model.
     let index: Int
+    /// The read unit's index in `Pipeline.units` (the layer's, unless the session is planned).
+    var unit: Int
     /// The ring region holding the layer (ring policies), released by execute.
     let region: BufferRing.Region?
     /// Each of the layer's files, in manifest order.
@@ -53,6 +56,13 @@ final class Pipeline: @unchecked Sendable {
     let activationArena: ActivationArena
     /// Where float16 weights are widened; nil when the model has none.
     let widening: Widening?
+    /// What the read stage reads, in order: every layer whole, or (for a
+    /// planned session) resident layers, whole layers and pieces of split ones.
+    let units: [ReadUnit]
+    /// The split of each layer read in pieces, by layer.
+    let splits: [Int: LayerSplit]
+    /// Weights held for good: resident layers, and split layers' held bytes.
+    let held: HeldWeights
 
     let readInbox = Channel<StageMessage>()
     let restoreInbox = Channel<StageMessage>()
@@ -62,8 +72,12 @@ final class Pipeline: @unchecked Sendable {
     /// Tests only: sees each layer's weight views on the execute thread. Set before `run`.
     var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
 
-    init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int) {
+    init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int,
+         units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], held: HeldWeights = .none) {
         self.model = model
+        self.units = units ?? ReadUnit.wholeLayers(model)
+        self.splits = splits
+        self.held = held
         self.widening = widening
         self.fileDescriptors = fileDescriptors
         self.requestBytes = requestBytes

@@ -15,12 +15,39 @@ package final class ReadProbe {
     private let files: [[DirectFile]]
     private let requestBytes: Int
 
-    package init(model: Model, options: SessionOptions) throws(RuntimeError) {
-        self.model = model
-        let layerBytes = model.layers.map(\.byteCount)
+    private let units: [ReadUnit]
+
+    /// A probe reading every layer whole, into the ring a pipelined session
+    /// with `options` would have.
+    package convenience init(model: Model, options: SessionOptions) throws(RuntimeError) {
         var pipelined = options
         pipelined.policy = .pipelined
-        let plan = try Session.plan(model: model, options: pipelined, layerBytes: layerBytes)
+        pipelined.budgetBytes = options.budgetBytes.map { max($0, model.largestLayerByteCount) }
+        let size = try Session.arenaSize(model: model, options: pipelined, layerBytes: model.layers.map(\.byteCount))
+        try self.init(model: model, options: options, units: ReadUnit.wholeLayers(model), ringBytes: size.capacity)
+    }
+
+    /// A probe reading through a ring of about `ringBytes`: layers larger than
+    /// half of it are read in pieces of at most a quarter of it, where they can be split.
+    package convenience init(model: Model, options: SessionOptions, ringBytes: Int) throws(RuntimeError) {
+        let splits = Session.splits(of: model)
+        let pieceBytes = max(ringBytes / 4, 1)
+        var units: [ReadUnit] = []
+        for index in model.layers.indices {
+            if let split = splits[index], model.layers[index].byteCount > ringBytes / 2 {
+                let pieces = min(split.cost.granuleCount, (split.streamed.count + pieceBytes - 1) / pieceBytes)
+                units += split.units(pieces: max(pieces, 1))
+            } else {
+                units.append(.whole(model, layer: index))
+            }
+        }
+        let largest = units.map(\.byteCount).max() ?? 0
+        try self.init(model: model, options: options, units: units, ringBytes: max(Layout.roundUp(ringBytes, to: Layout.fileAlignment), largest, 4096))
+    }
+
+    private init(model: Model, options: SessionOptions, units: [ReadUnit], ringBytes: Int) throws(RuntimeError) {
+        self.model = model
+        self.units = units
         let opened = try Session.openFilesForEngine(model, choice: options.io)
         files = opened.files
         isDirect = opened.direct
@@ -29,7 +56,7 @@ package final class ReadProbe {
             throw RuntimeError(.ioEngineUnavailable, "\(error)")
         }
         ioEngine = engine.kind
-        ring = BufferRing(capacityBytes: plan.capacity, maxHeldRegions: plan.maxHeldRegions)
+        ring = BufferRing(capacityBytes: ringBytes)
         do { try engine.register(arena: ring.arenaBuffer) } catch { throw RuntimeError(.ioEngineUnavailable, "\(error)") }
         scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
         requestBytes = options.requestBytes
@@ -40,7 +67,7 @@ package final class ReadProbe {
     /// Reads the whole model once; returns (nanoseconds, bytes read).
     package func run() throws(RuntimeError) -> (nanoseconds: UInt64, bytes: Int) {
         let start = Clock.now()
-        var reader = RingReader(model: model, ring: ring, scheduler: scheduler, fileDescriptors: files.map { $0.map(\.fd) },
+        var reader = RingReader(model: model, units: units, ring: ring, scheduler: scheduler, fileDescriptors: files.map { $0.map(\.fd) },
                                 chunkBytes: requestBytes)
         var bytes = 0
         var firstError: IOError?

@@ -1,23 +1,26 @@
 import DemandFormat
 import DemandIO
 
-/// Reads a model's layers, in order, into regions of a buffer ring, and hands
-/// back the layers whose bytes are all in, in layer order. The read stage, the
-/// resident loader and `ReadProbe` all read through it.
+/// Reads a model's read units (whole layers, or pieces of split layers; see
+/// `ReadUnit`), in order, into regions of a buffer ring, and hands back the
+/// units whose bytes are all in, in unit order. The read stage, the resident
+/// loader and `ReadProbe` all read through it. Below, "layer" means unit.
 ///
-/// A layer's region is reserved as soon as its first chunk is free; the rest
-/// is read chunk by chunk as older layers give their bytes back, so a large
-/// layer starts loading before the whole of its region is free.
+/// A unit's region is reserved as soon as its first chunk is free; the rest
+/// is read chunk by chunk as older units give their bytes back, so a large
+/// unit starts loading before the whole of its region is free.
 ///
 /// Owned by one thread at a time (it drives the scheduler, which drives the
 /// engine). It never releases regions: whoever receives a layer does.
 struct RingReader {
     struct Ready {
+        /// The unit's index in `units`.
         let index: Int
         let region: BufferRing.Region
-        /// Each of the layer's files, in manifest order, inside the region.
+        /// Each of the unit's extents (for a whole layer: its files, in
+        /// manifest order), inside the region.
         let files: [UnsafeMutableRawBufferPointer]
-        /// Each file's CRC-32C, joined from its chunks' sums (with
+        /// Each extent's CRC-32C, joined from its chunks' sums (with
         /// `checksumsChunks`, when every chunk was read); nil otherwise.
         let fileChecksums: [UInt32]?
     }
@@ -33,6 +36,8 @@ struct RingReader {
     }
 
     let model: Model
+    /// What to read, in order.
+    let units: [ReadUnit]
     let ring: BufferRing
     let scheduler: ReadScheduler
     let fileDescriptors: [[Int32]]
@@ -57,27 +62,32 @@ struct RingReader {
     /// Chunks that completed but were not summed (a failure): no joined checksums.
     private var unsummed: [Bool]
     private var nextExtentID = 0
+    private let unitBytes: [Int]
     /// Layers whose region has been taken, and layers handed on.
     private(set) var issuedCount = 0
     private(set) var handedOnCount = 0
 
-    init(model: Model, ring: BufferRing, scheduler: ReadScheduler, fileDescriptors: [[Int32]], chunkBytes: Int, checksumsChunks: Bool = false, firstLayerAlone: Bool = false) {
+    init(model: Model, units: [ReadUnit]? = nil, ring: BufferRing, scheduler: ReadScheduler, fileDescriptors: [[Int32]], chunkBytes: Int,
+         checksumsChunks: Bool = false, firstLayerAlone: Bool = false) {
         self.model = model
+        let units = units ?? ReadUnit.wholeLayers(model)
+        self.units = units
         self.checksumsChunks = checksumsChunks
         self.firstLayerAlone = firstLayerAlone
-        chunkSums = Array(repeating: [], count: model.layers.count)
-        unsummed = Array(repeating: !checksumsChunks, count: model.layers.count)
+        chunkSums = Array(repeating: [], count: units.count)
+        unsummed = Array(repeating: !checksumsChunks, count: units.count)
+        unitBytes = units.map(\.byteCount)
         self.ring = ring
         self.scheduler = scheduler
         self.fileDescriptors = fileDescriptors
         self.chunkBytes = chunkBytes
-        regions = Array(repeating: nil, count: model.layers.count)
-        issuedBytes = Array(repeating: 0, count: model.layers.count)
-        pendingBytes = Array(repeating: 0, count: model.layers.count)
+        regions = Array(repeating: nil, count: units.count)
+        issuedBytes = Array(repeating: 0, count: units.count)
+        pendingBytes = Array(repeating: 0, count: units.count)
         ring.reset()
     }
 
-    var layerCount: Int { model.layers.count }
+    var layerCount: Int { units.count }
     /// Every layer has been handed on.
     var isFinished: Bool { handedOnCount == layerCount }
     /// Some layer has its region but has not been handed on yet.
@@ -111,7 +121,7 @@ struct RingReader {
                 pendingBytes[layer] -= byteCount
                 if isComplete(layer) { step.finished.append(layer) }
             }
-        } else if issueNew, let waiting = (handedOnCount..<issuedCount).first(where: { issuedBytes[$0] < model.layers[$0].byteCount }) {
+        } else if issueNew, let waiting = (handedOnCount..<issuedCount).first(where: { issuedBytes[$0] < unitBytes[$0] }) {
             ring.waitUntilFree(regions[waiting]!, moreThan: issuedBytes[waiting], abandon: abandon)
         } else {
             giveUpOnHeldLayers()
@@ -124,7 +134,7 @@ struct RingReader {
     /// a failure with nothing in flight: counts every held layer as complete.
     mutating func giveUpOnHeldLayers() {
         for index in handedOnCount..<issuedCount {
-            issuedBytes[index] = model.layers[index].byteCount
+            issuedBytes[index] = unitBytes[index]
             pendingBytes[index] = 0
             unsummed[index] = true
         }
@@ -132,7 +142,7 @@ struct RingReader {
     }
 
     private func isComplete(_ layer: Int) -> Bool {
-        issuedBytes[layer] == model.layers[layer].byteCount && pendingBytes[layer] == 0
+        issuedBytes[layer] == unitBytes[layer] && pendingBytes[layer] == 0
     }
 
     /// Takes the next layer's region once its first chunk is free. Waits for
@@ -141,7 +151,7 @@ struct RingReader {
         guard issuedCount < layerCount else { return nil }
         if firstLayerAlone && issuedCount == 1 && handedOnCount == 0 { return nil }
         let index = issuedCount
-        let byteCount = model.layers[index].byteCount
+        let byteCount = unitBytes[index]
         guard let region = ring.reserve(layerIndex: index, byteCount: byteCount, minimumFreeBytes: chunkBytes,
                                         wait: !hasLayersHeld, abandon: abandon) else { return nil }
         regions[index] = region
@@ -151,41 +161,41 @@ struct RingReader {
 
     /// Queues reads for every held layer's bytes that no older region covers any more.
     private mutating func queueFreeChunks() {
-        for index in handedOnCount..<issuedCount where issuedBytes[index] < model.layers[index].byteCount {
+        for index in handedOnCount..<issuedCount where issuedBytes[index] < unitBytes[index] {
             let region = regions[index]!
             let free = ring.freePrefixBytes(of: region)
-            let files = model.layers[index].files
-            var fileStart = 0
-            for (fileIndex, file) in files.enumerated() {
-                let fileEnd = fileStart + file.byteCount
-                while issuedBytes[index] < min(free, fileEnd) && issuedBytes[index] >= fileStart {
+            let unit = units[index]
+            var extentStart = 0
+            for extent in unit.extents {
+                let extentEnd = extentStart + extent.byteCount
+                while issuedBytes[index] < min(free, extentEnd) && issuedBytes[index] >= extentStart {
                     let position = issuedBytes[index]
-                    let byteCount = min(chunkBytes, min(free, fileEnd) - position)
+                    let byteCount = min(chunkBytes, min(free, extentEnd) - position)
                     let id = nextExtentID
                     nextExtentID += 1
                     extents[id] = (index, position, byteCount)
                     scheduler.enqueue(ReadExtent(
-                        id: id, fd: fileDescriptors[index][fileIndex], path: model.filePath(file),
-                        offsetBytes: Int64(position - fileStart), byteCount: byteCount,
+                        id: id, fd: fileDescriptors[unit.layer][extent.file], path: model.filePath(model.layers[unit.layer].files[extent.file]),
+                        offsetBytes: Int64(extent.offsetBytes + position - extentStart), byteCount: byteCount,
                         destination: ring.base + region.offsetBytes + position))
                     issuedBytes[index] += byteCount
                     pendingBytes[index] += byteCount
                 }
-                fileStart = fileEnd
+                extentStart = extentEnd
             }
-            if issuedBytes[index] < model.layers[index].byteCount { break }   // later layers lie behind this one
+            if issuedBytes[index] < unitBytes[index] { break }   // later units lie behind this one
         }
     }
 
-    /// Each file's CRC-32C from its chunks' sums (chunks never cross a file
-    /// boundary), or nil if some chunk was not summed.
+    /// Each extent's CRC-32C from its chunks' sums (chunks never cross an
+    /// extent boundary), or nil if some chunk was not summed.
     private func joinedChecksums(of index: Int) -> [UInt32]? {
         guard !unsummed[index] else { return nil }
         let chunks = chunkSums[index].sorted { $0.position < $1.position }
         var sums: [UInt32] = []
         var next = 0
         var fileStart = 0
-        for file in model.layers[index].files {
+        for file in units[index].extents {
             var crc: UInt32 = 0
             var position = fileStart
             while next < chunks.count, chunks[next].position < fileStart + file.byteCount {
@@ -208,7 +218,7 @@ struct RingReader {
             let bytes = ring.bytes(of: region)
             var files: [UnsafeMutableRawBufferPointer] = []
             var offset = 0
-            for file in model.layers[index].files {
+            for file in units[index].extents {
                 files.append(UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + file.byteCount)]))
                 offset += file.byteCount
             }

@@ -3,40 +3,49 @@ import DemandIO
 import DemandTensor
 
 extension Session {
-    struct Plan {
+    struct ArenaSize {
         var capacity: Int
         var maxHeldRegions: Int
     }
 
-    /// The arena size and depth a policy needs, checking the caller's options.
-    static func plan(model: Model, options: SessionOptions, layerBytes: [Int]) throws(RuntimeError) -> Plan {
+    /// The arena size and depth a policy needs, checking the caller's options
+    /// (a planned session's ring comes from its `StreamPlan` instead).
+    static func arenaSize(model: Model, options: SessionOptions, layerBytes: [Int]) throws(RuntimeError) -> ArenaSize {
         let total = layerBytes.reduce(0, +)
         let largest = layerBytes.max() ?? 0
-        guard options.threadCount >= 1 else {
-            throw RuntimeError(.invalidOption, "thread count must be at least 1 (got \(options.threadCount))")
-        }
-        guard options.requestBytes >= 4096, options.requestBytes % 4096 == 0 else {
-            throw RuntimeError(.invalidOption, "request size must be a positive multiple of 4096 bytes (got \(options.requestBytes))")
-        }
+        try checkCommon(options)
         switch options.policy {
         case .resident, .bulk:
-            return Plan(capacity: max(total, 4096), maxHeldRegions: .max)
+            return ArenaSize(capacity: max(total, 4096), maxHeldRegions: .max)
         case .linear:
-            return Plan(capacity: max(largest, 4096), maxHeldRegions: 1)
+            return ArenaSize(capacity: max(largest, 4096), maxHeldRegions: 1)
         case .mmap:
-            return Plan(capacity: 0, maxHeldRegions: 0)
+            return ArenaSize(capacity: 0, maxHeldRegions: 0)
         case .pipelined:
             guard options.depth >= 1 else {
                 throw RuntimeError(.invalidOption, "depth must be at least 1 (got \(options.depth)): depth is how many layers are loaded ahead of the one executing; for no overlap use the linear policy")
             }
             let depth = min(options.depth, max(layerBytes.count - 1, 1))
             let minimum = BufferRing.minimumCapacity(layerBytes: layerBytes, depth: depth)
-            guard let budget = options.budgetBytes else { return Plan(capacity: minimum, maxHeldRegions: .max) }
+            guard let budget = options.budgetBytes else { return ArenaSize(capacity: minimum, maxHeldRegions: .max) }
             let largestIndex = layerBytes.firstIndex(of: largest) ?? 0
             guard budget >= largest else {
                 throw RuntimeError(.budgetTooSmall, "a budget of \(budget) bytes cannot hold the largest layer (layer \(largestIndex) '\(model.layers[largestIndex].name)', \(largest) bytes): the smallest budget is \(largest) bytes, and \(minimum) bytes lets \(depth) layer\(depth == 1 ? "" : "s") load ahead everywhere")
             }
-            return Plan(capacity: Layout.roundUp(budget, to: Layout.fileAlignment), maxHeldRegions: .max)
+            return ArenaSize(capacity: Layout.roundUp(budget, to: Layout.fileAlignment), maxHeldRegions: .max)
+        }
+    }
+
+    /// The checks every policy's options pass.
+    static func checkCommon(_ options: SessionOptions) throws(RuntimeError) {
+        guard options.threadCount >= 1 else {
+            throw RuntimeError(.invalidOption, "thread count must be at least 1 (got \(options.threadCount))")
+        }
+        guard options.requestBytes >= 4096, options.requestBytes % 4096 == 0 else {
+            throw RuntimeError(.invalidOption, "request size must be a positive multiple of 4096 bytes (got \(options.requestBytes))")
+        }
+        if let budget = options.budgetBytes, budget <= 0 {
+            throw RuntimeError(.invalidOption, "budget must be a positive number of bytes (got \(budget))")
         }
     }
 

@@ -40,6 +40,12 @@ public final class Session: @unchecked Sendable {
     /// The CPUs the execute stage and the read and restore stages are pinned
     /// to (`options.placement` resolved), or nil when they are not pinned.
     public let pinnedCPUs: (execute: Int, stages: Int)?
+    /// How the budget is spent (ring, resident layers, split layers, predicted
+    /// latency), for a pipelined session given `budgetBytes`; nil otherwise.
+    public let streamPlan: StreamPlan?
+    /// Bytes of weights held for good outside the ring by a planned session:
+    /// its resident layers and the held parts of its split layers.
+    public var heldBytes: Int { pipeline.held.byteCount }
     /// The execute CPU this session claimed (automatic placement), given back on close.
     private let claimedCPU: Int?
 
@@ -66,7 +72,20 @@ public final class Session: @unchecked Sendable {
         self.model = model
         self.options = options
         let layerBytes = model.layers.map(\.byteCount)
-        let plan = try Self.plan(model: model, options: options, layerBytes: layerBytes)
+        let streaming: Streaming
+        let capacity: Int
+        let maxHeldRegions: Int
+        if Self.isPlanned(options) {
+            try Self.checkCommon(options)
+            let profile = try Self.profile(for: model, options: options)
+            streaming = try Self.streaming(model, budget: options.budgetBytes!, profile: profile)
+            capacity = max(streaming.plan!.ringBytes, Layout.fileAlignment)
+            maxHeldRegions = .max
+        } else {
+            let size = try Self.arenaSize(model: model, options: options, layerBytes: layerBytes)
+            (streaming, capacity, maxHeldRegions) = (.whole(model), size.capacity, size.maxHeldRegions)
+        }
+        streamPlan = streaming.plan
         // Resolved first, so a bad CPU is refused before any work. An
         // automatic claim is given back if anything fails before the session
         // is whole; after that, a failure runs deinit, whose close() gives it back.
@@ -80,6 +99,7 @@ public final class Session: @unchecked Sendable {
 
         let source: WeightSource
         let fds: [[Int32]]
+        var held = HeldWeights.none
         let widening = Widening(model: model, policy: options.policy)
         wideningBytes = widening?.ring.capacityBytes ?? 0
         if options.policy == .mmap {
@@ -100,8 +120,8 @@ public final class Session: @unchecked Sendable {
             }
             if let wrap = options.engineWrapper { engine = wrap(engine) }
             ioEngine = engine.kind
-            let ring = BufferRing(capacityBytes: plan.capacity, maxHeldRegions: plan.maxHeldRegions)
-            arenaBytes = plan.capacity
+            let ring = BufferRing(capacityBytes: capacity, maxHeldRegions: maxHeldRegions)
+            arenaBytes = capacity
             do { try engine.register(arena: ring.arenaBuffer) } catch {
                 throw RuntimeError(.ioEngineUnavailable, "\(error)")
             }
@@ -112,9 +132,14 @@ public final class Session: @unchecked Sendable {
             } else {
                 source = .ring(ring, scheduler)
             }
+            if let plan = streaming.plan {
+                held = try HeldWeights.load(model, resident: plan.residentLayers, splits: streaming.splits.values.sorted { $0.layer < $1.layer },
+                                            scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
+            }
         }
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
-                            fileDescriptors: fds, requestBytes: options.requestBytes)
+                            fileDescriptors: fds, requestBytes: options.requestBytes,
+                            units: streaming.units, splits: streaming.splits, held: held)
         whole = true
         try pipeline.start(cpus: pinnedCPUs)
     }

@@ -10,8 +10,17 @@ public struct SessionOptions: Sendable {
     /// budget; within the budget the ring admits layers by bytes, so where
     /// layers are small more of them load ahead. This is the memory-delay knob.
     public var depth: Int
-    /// Pipelined: arena bytes; nil picks the smallest that lets `depth` layers be ahead.
+    /// Pipelined: the weight memory budget in bytes, everything included
+    /// (the read ring, layers held resident, the held parts of split layers).
+    /// The session plans how to spend it (`Session.streamPlan`): which layers
+    /// stay resident, how big the ring is, which large layers are read and
+    /// run in pieces. nil: no plan; the ring is the smallest that lets
+    /// `depth` layers be ahead, and every layer is read whole.
     public var budgetBytes: Int?
+    /// Pipelined with a budget: the per-layer costs to plan with. nil: the
+    /// profile saved in the model directory for this thread count, else one
+    /// measured when the session opens (and saved there, if it is writable).
+    public var profile: LayerProfile?
     /// Which IO engine reads the layer files.
     public var io: IOEngineChoice
     /// Threads the kernels (OpenBLAS) use; the stage threads are extra. The

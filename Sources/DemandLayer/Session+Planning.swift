@@ -1,0 +1,81 @@
+import DemandFormat
+import DemandIO
+
+extension Session {
+    /// What a session streams: its read units, the layers split into pieces
+    /// and, when the session was given a byte budget, the plan behind them.
+    struct Streaming {
+        var units: [ReadUnit]
+        var splits: [Int: LayerSplit]
+        var plan: StreamPlan?
+
+        /// Every layer read whole, unplanned.
+        static func whole(_ model: Model) -> Streaming { Streaming(units: ReadUnit.wholeLayers(model), splits: [:], plan: nil) }
+    }
+
+    /// Whether `options` ask for a planned session: pipelined with a byte budget.
+    static func isPlanned(_ options: SessionOptions) -> Bool {
+        options.policy == .pipelined && options.budgetBytes != nil
+    }
+
+    /// Each layer's split, where it has one (see `LayerSplit.make`).
+    static func splits(of model: Model) -> [Int: LayerSplit] {
+        var splits: [Int: LayerSplit] = [:]
+        for index in model.layers.indices { splits[index] = LayerSplit.make(model, layer: index) }
+        return splits
+    }
+
+    /// The planner's view of each layer, with execute times from `profile`.
+    static func costs(of model: Model, splits: [Int: LayerSplit], profile: LayerProfile) -> [LayerCost] {
+        model.layers.indices.map { index in
+            LayerCost(byteCount: model.layers[index].byteCount, executeNanoseconds: profile.executeNanoseconds[index],
+                      split: splits[index]?.cost)
+        }
+    }
+
+    /// The plan for `budget`, or the error naming the smallest budget.
+    static func streaming(_ model: Model, budget: Int, profile: LayerProfile) throws(RuntimeError) -> Streaming {
+        let splits = splits(of: model)
+        let costs = costs(of: model, splits: splits, profile: profile)
+        guard let plan = Planner.plan(costs, budgetBytes: budget, readBytesPerNanosecond: profile.readBytesPerSecond / 1e9) else {
+            let minimum = Planner.minimumBudget(costs)
+            var largest = ""
+            if let index = model.layers.indices.filter({ splits[$0] == nil }).max(by: { model.layers[$0].byteCount < model.layers[$1].byteCount }) {
+                largest = "; the largest layer that cannot be split is layer \(index) '\(model.layers[index].name)' (\(model.layers[index].byteCount) bytes)"
+            }
+            throw RuntimeError(.budgetTooSmall, "a budget of \(budget) bytes is below the least this model runs in: \(minimum) bytes (\(ByteText.mebibytes(minimum)))\(largest)")
+        }
+        var units: [ReadUnit] = []
+        var used: [Int: LayerSplit] = [:]
+        for index in model.layers.indices {
+            if plan.resident[index] {
+                units.append(.resident(layer: index))
+            } else if plan.pieces[index] > 1, let split = splits[index] {
+                units += split.units(pieces: plan.pieces[index])
+                used[index] = split
+            } else {
+                units.append(.whole(model, layer: index))
+            }
+        }
+        return Streaming(units: units, splits: used, plan: plan)
+    }
+
+    /// The profile a planned session plans with: the one in its options, else
+    /// the one saved beside the model (if it is for this model and thread
+    /// count), else one measured now and saved there (if the directory is writable).
+    static func profile(for model: Model, options: SessionOptions) throws(RuntimeError) -> LayerProfile {
+        if let profile = options.profile { return profile }
+        if let saved = LayerProfile.load(for: model, threadCount: options.threadCount) { return saved }
+        let measured = try LayerProfile.measure(model, options: options)
+        try? measured.save(for: model)
+        return measured
+    }
+}
+
+/// Byte counts as people read them.
+enum ByteText {
+    static func mebibytes(_ bytes: Int) -> String {
+        let value = Double(bytes) / Double(1 << 20)
+        return value >= 100 ? String(format: "%.0f MiB", value) : String(format: "%.1f MiB", value)
+    }
+}
