@@ -65,6 +65,15 @@ public enum BLAS {
                 return
             }
         }
+        // Elsewhere, one row of A times a transposed B (a fully connected
+        // layer on one sample) by dl_sgemv_rows: each output row's bits do not
+        // depend on the rows around it, so a layer streamed in pieces of rows
+        // gives the same output as the whole (OpenBLAS's small-matrix kernel
+        // rounds a small piece differently).
+        if transposeB && !transposeA && m == 1 && (beta == 0 || beta == 1) {
+            dl_sgemv_rows(Int32(n), Int32(k), a, b, Int32(ldb), c, alpha, beta == 1 ? 1 : 0)
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

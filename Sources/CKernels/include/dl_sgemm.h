@@ -40,6 +40,12 @@ int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float
 int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                 int accumulate, const float *row_bias, int relu);
 
+/// c[j] = alpha · Σ_p b[j·ldb + p] · a[p] for j < n (c[j] += that when
+/// `accumulate` is not 0): a fully connected layer on one sample with its
+/// weight stored (n, k). Portable C on every CPU; each row's sum has a fixed
+/// order, so any cut of the rows gives the same bits (see sgemv_rows.c).
+void dl_sgemv_rows(int n, int k, const float *a, const float *b, int ldb, float *c, float alpha, int accumulate);
+
 /// One group of a 2-D convolution over one image, in NCHW: the input planes
 /// a product reads, the kernel window and the output plane.
 typedef struct {
