@@ -90,9 +90,8 @@ public struct SplitCost: Sendable, Equatable, Codable {
         return min(range.upperBound * granuleBytes, streamedBytes) - range.lowerBound * granuleBytes
     }
 
-    /// The largest piece of `pieces`, in O(1): every piece holds floor(G/p) or
-    /// ceil(G/p) granules, the last always ceil(G/p) (and short by what the
-    /// last granule lacks), and G mod p pieces in all hold ceil(G/p).
+    /// The largest piece of `pieces`, in O(1): G mod p pieces hold ceil(G/p) granules and
+    /// the rest floor(G/p); the last is always one of the ceil ones (and short by what the last granule lacks).
     func largestPieceBytes(of pieces: Int) -> Int {
         let count = granuleCount
         let last = pieceBytes(piece: pieces - 1, of: pieces)
@@ -222,28 +221,27 @@ public enum Planner {
         return fluid.executedEndNanoseconds
     }
 
-    static func roundUp(_ bytes: Int) -> Int { (bytes + pageBytes - 1) / pageBytes * pageBytes }
+    static func roundUp(_ bytes: Int) -> Int { roundDown(bytes + pageBytes - 1) }
     static func roundDown(_ bytes: Int) -> Int { bytes / pageBytes * pageBytes }
 }
 
 extension Planner {
     /// The fluid pipeline, fed one unit at a time in execution order.
     ///
-    /// Units [0, releasedUnits) have finished executing by `readClock`; since
-    /// finish times and the read clock only grow, that pointer only moves
-    /// forward, so a whole run is O(units).
+    /// Units [0, releasedUnits) have finished executing by the read clock; both
+    /// only grow, so that pointer only moves forward and a run is O(units).
     struct Fluid {
         let ringBytes: Int
         let readBytesPerNanosecond: Double
         /// When the reader has delivered `readPositionBytes` bytes.
-        var readClock = 0.0
+        var readClockNanoseconds = 0.0
         var readPositionBytes = 0
         /// When the previous unit finished executing.
         var executedEndNanoseconds = 0.0
         var releasedUnits = 0
         var releasedBytes = 0
-        /// Per unit run so far: when it finished, and the read position at its end.
-        /// (Raw buffers, allocated once per run: arrays cost more than the model in a debug build.)
+        /// Per unit run so far: when it finished, and the read position at its end
+        /// (raw buffers: in a debug build, arrays cost more than the model).
         let finishNanoseconds: UnsafeMutableBufferPointer<Double>
         let endBytes: UnsafeMutableBufferPointer<Int>
         var unitsRun = 0
@@ -266,22 +264,21 @@ extension Planner {
             guard bytes <= ringBytes else { overflowed = true; return }
             let targetBytes = readPositionBytes + bytes
             while readPositionBytes < targetBytes {
-                while releasedUnits < unitsRun && finishNanoseconds[releasedUnits] <= readClock {
+                while releasedUnits < unitsRun && finishNanoseconds[releasedUnits] <= readClockNanoseconds {
                     releasedBytes = endBytes[releasedUnits]
                     releasedUnits += 1
                 }
                 let limitBytes = releasedBytes + ringBytes
                 if limitBytes > readPositionBytes {
                     let stepBytes = min(targetBytes, limitBytes) - readPositionBytes
-                    readClock += Double(stepBytes) / readBytesPerNanosecond
+                    readClockNanoseconds += Double(stepBytes) / readBytesPerNanosecond
                     readPositionBytes += stepBytes
                 } else {
-                    // The ring is full: wait for the next unit to finish. One
-                    // exists, since this unit alone fits the ring.
-                    readClock = finishNanoseconds[releasedUnits]
+                    // The ring is full: wait for the next unit to finish (one exists: this unit alone fits).
+                    readClockNanoseconds = finishNanoseconds[releasedUnits]
                 }
             }
-            executedEndNanoseconds = max(executedEndNanoseconds, readClock) + executeNanoseconds
+            executedEndNanoseconds = max(executedEndNanoseconds, readClockNanoseconds) + executeNanoseconds
             finishNanoseconds[unitsRun] = executedEndNanoseconds
             endBytes[unitsRun] = targetBytes
             unitsRun += 1
