@@ -18,7 +18,8 @@ extension Pipeline {
                     executeInbox.send(.layer(job, loaded, weights: held.views[loaded.index] ?? [:]))
                     continue
                 }
-                if unit.isFirstPiece { job.restoreSpans[loaded.index].startNanoseconds = job.elapsed() }
+                // A split layer's restore span is its last piece's: the time between pieces is the read's.
+                job.restoreSpans[loaded.index].startNanoseconds = job.elapsed()
                 var restored = loaded
                 let views = unit.isPiece ? restorePiece(loaded, unit: unit, job: job, checksum: &splitChecksum) : restore(&restored, job: job)
                 job.restoreSpans[loaded.index].endNanoseconds = job.elapsed()

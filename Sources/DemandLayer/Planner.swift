@@ -37,6 +37,9 @@ public struct LayerCost: Sendable, Equatable, Codable {
     public var executeNanoseconds: Double
     /// How the layer can be streamed in pieces, or nil: it is always read whole.
     public var split: SplitCost?
+    /// Whether the layer may be held resident (false for layers with float16
+    /// weights, which are widened as they stream).
+    public var canBeResident: Bool = true
 
     /// A layer of `byteCount` bytes whose kernel takes `executeNanoseconds`,
     /// optionally streamable in pieces as `split` says.
@@ -179,7 +182,7 @@ public enum Planner {
     public static func plan(_ costs: [LayerCost], budgetBytes: Int, readBytesPerNanosecond: Double) -> StreamPlan? {
         precondition(readBytesPerNanosecond > 0, "the disk reads at a positive rate")
         let totalBytes = costs.reduce(0) { $0 + $1.byteCount }
-        if budgetBytes >= totalBytes {
+        if budgetBytes >= totalBytes && costs.allSatisfy(\.canBeResident) {
             return StreamPlan(
                 budgetBytes: budgetBytes, ringBytes: 0, resident: Array(repeating: true, count: costs.count),
                 pieces: Array(repeating: 1, count: costs.count),
@@ -324,7 +327,7 @@ extension Planner {
             while true {
                 var best: (layer: Int, layout: Layout)?
                 var tried = 0
-                for layer in residentOrder where !resident[layer] && residentBytes + costs[layer].byteCount + Planner.pageBytes <= budgetBytes {
+                for layer in residentOrder where costs[layer].canBeResident && !resident[layer] && residentBytes + costs[layer].byteCount + Planner.pageBytes <= budgetBytes {
                     tried += 1
                     if tried > Planner.residentCandidateLimit { break }
                     // No plan beats the larger of all kernels and all reads;

@@ -28,8 +28,10 @@ extension Session {
     /// The planner's view of each layer, with execute times from `profile`.
     static func costs(of model: Model, splits: [Int: LayerSplit], profile: LayerProfile) -> [LayerCost] {
         model.layers.indices.map { index in
-            LayerCost(byteCount: model.layers[index].byteCount, executeNanoseconds: profile.executeNanoseconds[index],
-                      split: splits[index]?.cost)
+            var cost = LayerCost(byteCount: model.layers[index].byteCount, executeNanoseconds: profile.executeNanoseconds[index],
+                                 split: splits[index]?.cost)
+            cost.canBeResident = Widening.widenedBytes(of: model.layers[index]) == 0
+            return cost
         }
     }
 
@@ -43,7 +45,7 @@ extension Session {
             if let index = model.layers.indices.filter({ splits[$0] == nil }).max(by: { model.layers[$0].byteCount < model.layers[$1].byteCount }) {
                 largest = "; the largest layer that cannot be split is layer \(index) '\(model.layers[index].name)' (\(model.layers[index].byteCount) bytes)"
             }
-            throw RuntimeError(.budgetTooSmall, "a budget of \(budget) bytes is below the least this model runs in: \(minimum) bytes (\(ByteText.mebibytes(minimum)))\(largest)")
+            throw RuntimeError(.budgetTooSmall, "a budget of \(budget) bytes is below the smallest budget this model runs in: \(minimum) bytes (\(ByteText.mebibytes(minimum)))\(largest)")
         }
         var units: [ReadUnit] = []
         var used: [Int: LayerSplit] = [:]

@@ -17,6 +17,7 @@ public enum Zoo {
         Entry(name: "yolov3", summary: "YOLOv3 (Darknet-53 + 3 heads), 416x416, ~236 MiB, largest layer 18 MiB", build: yoloV3),
         Entry(name: "vgg16", summary: "VGG-16, 224x224, ~528 MiB, one ~392 MiB fully-connected layer", build: vgg16),
         Entry(name: "tiny", summary: "a 32x32 toy with every operator, ~0.3 MiB, for tests", build: tiny),
+        Entry(name: "splitnet", summary: "a 32x32 toy whose 2.6 MiB conv and 2.3 and 7.8 MiB fully-connected layers stream in pieces, ~13 MiB, for tests", build: splitNet),
     ]
 
     public static let defaultSeed: UInt64 = 0x5EED
@@ -130,6 +131,22 @@ public enum Zoo {
 
     /// Small enough for unit tests, with every operator and an uneven spread of
     /// layer sizes so the ring wraps.
+    /// Small, but with layers a small budget must split: a 3x3 conv to 288
+    /// channels (2.6 MiB), then fully connected layers of 2.3 and 7.8 MiB, with
+    /// a max pool and a softmax riding in their layers.
+    static func splitNet(_ b: GraphBuilder) throws(FormatError) {
+        b.input("input", shape: [1, 3, 32, 32])
+        var x = try b.conv("input", 64, kernel: 3, activation: .relu)
+        x = try b.conv(x, 256, kernel: 3, stride: 2, activation: .relu)
+        x = try b.conv(x, 288, kernel: 3, activation: .relu, name: "wide")
+        x = try b.maxPool(x, kernel: 2, stride: 2)
+        x = try b.globalAveragePool(x)
+        x = try b.flatten(x)
+        x = try b.dense(x, 2048, activation: .relu)
+        x = try b.dense(x, 1000)
+        try b.output(try b.softmax(x))
+    }
+
     static func tiny(_ b: GraphBuilder) throws(FormatError) {
         b.input("input", shape: [1, 3, 32, 32])
         let stem = try b.conv("input", 16, kernel: 3, activation: .relu)
