@@ -65,7 +65,7 @@ typedef enum dl_status {
     DL_ERROR_INVALID_MODEL = 2,
     /// A session option is out of range (depth, threads, request size).
     DL_ERROR_INVALID_OPTION = 3,
-    /// The budget cannot hold the model's largest layer.
+    /// The budget is below the least the model can run in (the message says how much that is).
     DL_ERROR_BUDGET_TOO_SMALL = 4,
     /// The filesystem refuses O_DIRECT and the chosen IO engine needs it.
     DL_ERROR_DIRECT_IO_NOT_SUPPORTED = 5,
@@ -136,8 +136,16 @@ typedef struct dl_session_options {
     dl_policy policy;
     /// Pipelined: layers sure to fit ahead of the one executing (>= 1). Default 2.
     int32_t depth;
-    /// Pipelined: bytes of the weight ring; 0 picks the smallest that lets
-    /// `depth` layers be ahead everywhere. Default 0.
+    /// Pipelined: the weight memory budget in bytes, everything included (the
+    /// read ring, layers held resident, the held parts of layers split into
+    /// pieces). The session plans how to spend it: which layers stay resident,
+    /// how big the ring is, which large layers are read and run in pieces
+    /// (the output is bit-identical). A budget below the least the model can
+    /// run in fails with DL_ERROR_BUDGET_TOO_SMALL, the message stating that
+    /// least. Planning needs each layer's cost: the first session with a
+    /// budget measures it (a few runs) and saves it as profile.json in the
+    /// model directory when it can. 0: no plan; the ring is the smallest that
+    /// lets `depth` layers be ahead everywhere, every layer read whole. Default 0.
     uint64_t budget_bytes;
     dl_io_engine io_engine;
     /// Threads the kernels use; 0 means all cores but one (at least one).
