@@ -74,8 +74,8 @@ struct PlanCommand: ParsableCommand {
         let budgets = try budgets()
         var options = SessionOptions(policy: .pipelined, io: engineOptions.engine, threadCount: engineOptions.threads)
         options.placement = engineOptions.placement
-        let profile = try PlannerProfile.obtain(for: model, options: options, measureBudget: budgets.max()!, remeasure: profile == .remeasure)
-        options.profile = profile.profile
+        let planner = try PlannerProfile.obtain(for: model, options: options, measureBudget: budgets.max()!, remeasure: profile == .remeasure)
+        options.profile = planner.profile
 
         var plans: [PlanReport.Entry] = []
         var refused: [String] = []
@@ -87,7 +87,7 @@ struct PlanCommand: ParsableCommand {
             case .failure(let error): throw error
             }
         }
-        let report = PlanReport(model: model, profile: profile, plans: plans)
+        let report = PlanReport(model: model, profile: planner, plans: plans)
         if json { print(try report.json()) } else if !plans.isEmpty { print(report.text()) }
         if !refused.isEmpty { throw CommandFailure(refused.joined(separator: "\nerror: ")) }
     }
