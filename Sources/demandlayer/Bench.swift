@@ -27,6 +27,14 @@ struct Bench: ParsableCommand {
               memory_reduction_pct
                             1 - pipelined peak weight bytes / bulk's
 
+            With --budget, each budget gets its own pipelined row, planned (see
+            `demandlayer plan --help`): the budget counts every weight byte held (ring +
+            resident layers + held parts of split layers). One profile is measured before
+            the rounds and every budget plans with it; `pred ms` is the plan's predicted
+            latency (a lower bound), and the summary ends with the memory-delay curve:
+            per budget, predicted against measured median, and efficiency. The summary's
+            efficiency and overhead compare the first budget (else the first depth).
+
             Policies:
               resident   weights read once when the session opens: pure compute
               bulk       read every layer, then run every layer
@@ -45,7 +53,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Prefetch depth: the ring is sized to hold the executing layer and at least this many ahead (the memory-delay knob). A list sweeps: 1,2,4,8.", valueName: "n[,n...]"))
     var depth: String = "2"
 
-    @Option(name: .long, help: ArgumentHelp("Arena bytes for pipelined (suffixes K, M, G). Default: the smallest that lets --depth layers be ahead.", valueName: "bytes"))
+    @Option(name: .long, help: ArgumentHelp("Whole weight budget for pipelined (suffixes K, M, G, KiB, MiB, GiB): ring + layers held resident + held parts of split layers. Each budget is planned (see `demandlayer plan --help`) and gets its own pipelined row; a list sweeps the memory-delay curve: 16MiB,32MiB,64MiB. Without it, pipelined is unplanned: a ring for --depth layers ahead, every layer read whole.", valueName: "bytes[,bytes...]"))
     var budget: String?
 
     @Option(name: .long, help: "Rounds: in each, every policy opens a session, runs once to warm up, runs once timed, and closes; the order rotates between rounds.")
@@ -69,6 +77,13 @@ struct Bench: ParsableCommand {
     var trace: String?
 
     var depths: [Int] { depth.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    /// The --budget list in bytes; empty without --budget. Valid once `validate()` has passed.
+    var budgets: [Int] { (try? Self.budgetList(budget)) ?? [] }
+
+    static func budgetList(_ text: String?) throws -> [Int] {
+        guard let text else { return [] }
+        return try text.split(separator: ",").map { try parseBytes(String($0).trimmingCharacters(in: .whitespaces)) }
+    }
     var policyList: [Policy] { policies.split(separator: ",").compactMap { Policy(rawValue: $0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
@@ -83,7 +98,15 @@ struct Bench: ParsableCommand {
         for name in names where Policy(rawValue: name) == nil {
             throw ValidationError("unknown policy '\(name)'; choose from \(Policy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let budget { _ = try parseBytes(budget) }
+        if let budget {
+            let list = try Self.budgetList(budget)
+            guard !list.isEmpty, list.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--budget takes positive byte counts separated by commas, e.g. 64MiB or 16M,32M,64M (got '\(budget)')")
+            }
+            guard depths.count == 1 else {
+                throw ValidationError("--budget plans each pipelined session, and depth plays no part in a plan: sweep --depth or --budget, not both")
+            }
+        }
         let request = try parseBytes(requestSize)
         guard request >= 4096, request % 4096 == 0 else { throw ValidationError("--request-size must be a multiple of 4096 bytes (got \(requestSize))") }
         guard (1...1024).contains(queueDepth) else { throw ValidationError("--queue-depth must be between 1 and 1024") }
@@ -91,29 +114,21 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let model = try ModelLocator.open(modelOptions.model, cache: modelOptions.cache)
-        let budgetBytes = try budget.map(parseBytes)
         var options = SessionOptions(io: engineOptions.engine, threadCount: engineOptions.threads,
                                      requestBytes: try parseBytes(requestSize), queueDepth: queueDepth)
-        options.budgetBytes = budgetBytes
         options.placement = engineOptions.placement
+        let budgets = policyList.contains(.pipelined) ? self.budgets : []
         let inputs = Self.seededInputs(for: model)
         var traceFile = trace.map { _ in Trace() }
 
         // Every configuration, plus the read-only probe, runs once per round; the
         // order rotates each round, so drift on a shared machine spreads evenly
         // instead of landing on whichever policy ran last.
-        var configurations: [SessionOptions] = []
-        for policy in policyList {
-            for depth in (policy == .pipelined ? depths : [depths[0]]) {
-                var policyOptions = options
-                policyOptions.policy = policy
-                policyOptions.depth = depth
-                configurations.append(policyOptions)
-            }
-        }
+        let configurations = try Self.configurations(model, options: options, policies: policyList, depths: depths, budgets: budgets)
         var accumulators = configurations.map { Accumulator(options: $0) }
         var probeOptions = options
         probeOptions.depth = depths[0]
+        probeOptions.budgetBytes = budgets.first
         var ioOnlyTimes: [Double] = []
         var ioOnlyEngine: (IOEngineKind, Bool)?
         for round in 0..<runs {
@@ -136,7 +151,7 @@ struct Bench: ParsableCommand {
             traceFile?.append(measurement.lastStats, model: model, label: measurement.label)
         }
         let ioOnly = ReadOnlyMeasurement(medianMilliseconds: median(ioOnlyTimes), engine: ioOnlyEngine!.0, isDirect: ioOnlyEngine!.1)
-        let report = BenchReport(model: model, measurements: measurements, ioOnly: ioOnly, firstDepth: depths[0])
+        let report = BenchReport(model: model, measurements: measurements, ioOnly: ioOnly, firstDepth: depths[0], firstBudget: budgets.first)
         if let trace, let traceFile {
             try traceFile.write(to: trace)
             status("trace written to \(trace)")
@@ -145,6 +160,43 @@ struct Bench: ParsableCommand {
         if let mismatch = report.outputMismatch {
             throw CommandFailure("outputs differ between policies: \(mismatch)")
         }
+    }
+
+    /// One session configuration per row: each policy once, except pipelined,
+    /// which gets one per budget when budgets are given (planned sessions),
+    /// else one per depth. Planned sessions share one profile measured now, so
+    /// their predictions use this minute's figures and no session profiles on
+    /// opening; each budget is opened once here, so a budget below the
+    /// model's least is refused before any round.
+    static func configurations(_ model: Model, options: SessionOptions, policies: [Policy], depths: [Int], budgets: [Int]) throws -> [SessionOptions] {
+        var profile: LayerProfile?
+        if !budgets.isEmpty {
+            status("profiling \(model.name) for the planner (once, under \(formatMiB(budgets.max()!)); not saved)")
+            profile = try PlannerProfile.measure(model, options: options, budgetBytes: budgets.max()!)
+            status("  read \(String(format: "%.2f", profile!.readBytesPerSecond / 1e9)) GB/s, kernels \(String(format: "%.1f", profile!.executeNanoseconds.reduce(0, +) / 1e6)) ms")
+        }
+        var configurations: [SessionOptions] = []
+        for policy in policies {
+            var policyOptions = options
+            policyOptions.policy = policy
+            policyOptions.depth = depths[0]
+            guard policy == .pipelined else { configurations.append(policyOptions); continue }
+            if budgets.isEmpty {
+                for depth in depths {
+                    policyOptions.depth = depth
+                    configurations.append(policyOptions)
+                }
+            } else {
+                policyOptions.profile = profile
+                for budgetBytes in budgets {
+                    policyOptions.budgetBytes = budgetBytes
+                    let session = try Session(model: model, options: policyOptions)
+                    session.close()
+                    configurations.append(policyOptions)
+                }
+            }
+        }
+        return configurations
     }
 
     /// Time during which at least one read was in flight (the union of the layers' read spans).
@@ -233,6 +285,8 @@ struct Accumulator {
     var peakResidentBytes = 0
     var peakWeightBytes = 0
     var arenaBytes = 0
+    var plan: StreamPlan?
+    var heldBytes = 0
     var outputs: [String: [Float]] = [:]
     var stats: InferenceStats?
     var engine: IOEngineKind?
@@ -241,7 +295,10 @@ struct Accumulator {
 
     init(options: SessionOptions) { self.options = options }
 
-    var label: String { options.policy == .pipelined ? "pipelined (depth \(options.depth))" : options.policy.rawValue }
+    var label: String {
+        guard options.policy == .pipelined else { return options.policy.rawValue }
+        return options.budgetBytes.map { "pipelined budget \(formatMiB($0))" } ?? "pipelined (depth \(options.depth))"
+    }
 
     /// Opens a session (not timed), runs once to warm up, once timed, and closes it.
     mutating func runOnce(_ model: Model, inputs: [String: Tensor], round: Int) throws {
@@ -257,6 +314,8 @@ struct Accumulator {
         peakWeightBytes = max(peakWeightBytes, stats.peakWeightBytes)
         peakResidentBytes = max(peakResidentBytes, ProcessMemory.peakResidentBytes)
         arenaBytes = session.arenaBytes
+        plan = session.streamPlan
+        heldBytes = session.heldBytes
         engine = session.ioEngine
         isDirect = session.isDirect
         pinnedCPUs = session.pinnedCPUs
@@ -266,8 +325,8 @@ struct Accumulator {
 
     var measurement: Measurement {
         Measurement(
-            policy: options.policy, depth: options.policy == .pipelined ? options.depth : nil,
-            budgetBytes: arenaBytes, latenciesMilliseconds: latencies,
+            policy: options.policy, depth: options.policy == .pipelined && plan == nil ? options.depth : nil,
+            budgetBytes: plan?.budgetBytes ?? arenaBytes, plan: plan, heldBytes: heldBytes, latenciesMilliseconds: latencies,
             peakResidentBytes: peakResidentBytes, peakWeightBytes: peakWeightBytes,
             bytesRead: stats!.bytesRead, readActiveNanoseconds: Bench.readActiveNanoseconds(stats!),
             ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!, restoreMilliseconds: restoreTimes, pinnedCPUs: pinnedCPUs)

@@ -5,8 +5,14 @@ import Foundation
 
 struct Measurement {
     let policy: Policy
+    /// Unplanned pipelined rows: the prefetch depth; nil otherwise.
     let depth: Int?
+    /// Planned rows: the budget asked for; other rows: the read arena's bytes (0 for mmap).
     let budgetBytes: Int
+    /// How a planned row's session spent its budget; nil for unplanned rows.
+    let plan: StreamPlan?
+    /// Bytes held for good outside the ring (resident layers, split layers' held parts).
+    let heldBytes: Int
     let latenciesMilliseconds: [Double]
     let peakResidentBytes: Int
     let peakWeightBytes: Int
@@ -23,7 +29,12 @@ struct Measurement {
     let pinnedCPUs: (execute: Int, stages: Int)?
 
     var medianMilliseconds: Double { median(latenciesMilliseconds) }
-    var label: String { depth.map { "pipelined depth \($0)" } ?? policy.rawValue }
+    var label: String {
+        if let plan { return "pipelined budget \(formatMiB(plan.budgetBytes))" }
+        return depth.map { "pipelined depth \($0)" } ?? policy.rawValue
+    }
+    /// The plan's predicted latency, in milliseconds.
+    var predictedMilliseconds: Double? { plan.map { $0.predictedNanoseconds / 1e6 } }
     /// Bytes read ÷ time with a read in flight, in GB/s; nil when nothing was read.
     var readGigabytesPerSecond: Double? {
         guard bytesRead > 0, readActiveNanoseconds > 0 else { return nil }
@@ -43,9 +54,34 @@ struct BenchReport {
     let measurements: [Measurement]
     let ioOnly: ReadOnlyMeasurement
     let firstDepth: Int
+    /// The first --budget, when pipelined rows are planned: the row the summary compares.
+    let firstBudget: Int?
 
     private func first(_ policy: Policy) -> Measurement? {
-        measurements.first { $0.policy == policy && ($0.policy != .pipelined || $0.depth == firstDepth) }
+        measurements.first { m in
+            guard m.policy == .pipelined else { return m.policy == policy }
+            guard policy == .pipelined else { return false }
+            if let firstBudget { return m.plan?.budgetBytes == firstBudget }
+            return m.depth == firstDepth
+        }
+    }
+
+    /// The pipelined row the summary's efficiency and overhead refer to.
+    private var firstPipelinedLabel: String {
+        firstBudget.map { "pipelined budget \(formatMiB($0))" } ?? "pipelined at depth \(firstDepth)"
+    }
+
+    /// The memory-delay curve, one line per planned row: the plan's prediction
+    /// against the measured median, and the efficiency at that budget.
+    var curveLines: [String] {
+        let bound = summary.bound
+        return measurements.compactMap { m in
+            guard let predicted = m.predictedMilliseconds else { return nil }
+            let off = (m.medianMilliseconds - predicted) / predicted * 100
+            let efficiency = bound.map { String(format: "%.3f", $0 / m.medianMilliseconds) } ?? "n/a (needs resident)"
+            return String(format: "budget %@: predicted %.1f ms, measured median %.1f ms (%+.1f%% off), efficiency %@",
+                          formatMiB(m.budgetBytes), predicted, m.medianMilliseconds, off, efficiency)
+        }
     }
 
     struct Summary {
@@ -103,11 +139,12 @@ struct BenchReport {
             "io    \(engine)",
             "cpus  " + (measurements.first?.pinnedCPUs.map { "execute on \($0.execute), read and restore on \($0.stages)" } ?? "not pinned"),
             "",
-            pad(["policy", "depth", "budget", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s", "restore ms"]),
+            pad(["policy", "depth", "budget", "pred ms", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s", "restore ms"]),
         ]
         for m in measurements {
             lines.append(pad([
                 m.policy.rawValue, m.depth.map(String.init) ?? "-", m.budgetBytes > 0 ? formatMiB(m.budgetBytes) : "-",
+                m.predictedMilliseconds.map { String(format: "%.1f", $0) } ?? "-",
                 String(format: "%.1f", m.latenciesMilliseconds.min() ?? .nan), String(format: "%.1f", m.medianMilliseconds),
                 String(format: "%.1f", m.latenciesMilliseconds.max() ?? .nan),
                 formatMiB(m.peakResidentBytes), formatMiB(m.peakWeightBytes), formatMiB(m.bytesRead),
@@ -121,17 +158,20 @@ struct BenchReport {
             "",
             "io_only_ms            \(String(format: "%.1f", s.ioOnly))",
             "bound_ms              \(f(s.bound, "%.1f"))",
-            "efficiency            \(f(s.efficiency, "%.3f"))   (pipelined at depth \(firstDepth))",
+            "efficiency            \(f(s.efficiency, "%.3f"))   (\(firstPipelinedLabel))",
             "hidden_pct            \(f(s.hiddenPercent, "%.1f"))",
             "overhead_pct          \(f(s.overheadPercent, "%.1f"))",
             "memory_reduction_pct  \(f(s.memoryReductionPercent, "%.1f"))",
             "outputs               \(outputMismatch ?? "bit-identical across \(measurements.count) runs")",
         ]
+        if !curveLines.isEmpty {
+            lines += ["", "memory-delay curve (planned pipelined rows)"] + curveLines
+        }
         return lines.joined(separator: "\n")
     }
 
     private func pad(_ cells: [String]) -> String {
-        let widths = [10, 5, 10, 8, 9, 8, 10, 12, 10, 9, 10]
+        let widths = [10, 5, 10, 8, 8, 9, 8, 10, 12, 10, 9, 10]
         return zip(cells, widths).enumerated().map { index, pair in
             index == 0 ? pair.0.padding(toLength: pair.1, withPad: " ", startingAt: 0)
                 : String(repeating: " ", count: max(0, pair.1 - pair.0.count)) + pair.0
@@ -149,6 +189,8 @@ struct BenchReport {
         struct Result: Encodable {
             let policy: String; let depth: Int?; let budget_bytes: Int; let latency_ms: Latency
             let peak_rss_bytes: Int; let peak_weight_bytes: Int; let bytes_read: Int
+            /// Planned rows only: how the budget was spent.
+            let plan: PlanJSON?
             func encode(to encoder: any Encoder) throws {
                 var c = encoder.container(keyedBy: CodingKeys.self)
                 try c.encode(policy, forKey: .policy)
@@ -158,8 +200,9 @@ struct BenchReport {
                 try c.encode(peak_rss_bytes, forKey: .peak_rss_bytes)
                 try c.encode(peak_weight_bytes, forKey: .peak_weight_bytes)
                 try c.encode(bytes_read, forKey: .bytes_read)
+                try c.encodeIfPresent(plan, forKey: .plan)   // absent for unplanned rows
             }
-            enum CodingKeys: CodingKey { case policy, depth, budget_bytes, latency_ms, peak_rss_bytes, peak_weight_bytes, bytes_read }
+            enum CodingKeys: CodingKey { case policy, depth, budget_bytes, latency_ms, peak_rss_bytes, peak_weight_bytes, bytes_read, plan }
         }
         struct SummaryInfo: Encodable {
             let io_only_ms: Double; let bound_ms: Double?; let efficiency: Double?; let overhead_pct: Double?; let memory_reduction_pct: Double?
@@ -187,7 +230,8 @@ struct BenchReport {
             results: measurements.map { m in
                 .init(policy: m.policy.rawValue, depth: m.depth, budget_bytes: m.budgetBytes,
                       latency_ms: .init(min: m.latenciesMilliseconds.min() ?? 0, median: m.medianMilliseconds, max: m.latenciesMilliseconds.max() ?? 0),
-                      peak_rss_bytes: m.peakResidentBytes, peak_weight_bytes: m.peakWeightBytes, bytes_read: m.bytesRead)
+                      peak_rss_bytes: m.peakResidentBytes, peak_weight_bytes: m.peakWeightBytes, bytes_read: m.bytesRead,
+                      plan: m.plan.map { PlanJSON($0, heldBytes: m.heldBytes, includeBudget: false) })
             },
             summary: .init(io_only_ms: s.ioOnly, bound_ms: s.bound, efficiency: s.efficiency, overhead_pct: s.overheadPercent, memory_reduction_pct: s.memoryReductionPercent))
         let encoder = JSONEncoder()

@@ -17,11 +17,15 @@ struct DemandLayerCommand: ParsableCommand {
               demandlayer bench --depth 1,2,4  sweep the prefetch depth
               demandlayer zoo list             the built-in models
               demandlayer inspect resnet152    layers, sizes, ring size per depth
+              demandlayer plan vgg16 --budget 64MiB
+                                               how a weight budget would be spent
+              demandlayer bench --budget 32M,64M,128M
+                                               the memory-delay curve, planned
               demandlayer convert m.onnx m.dlm import an ONNX model
               demandlayer run M.dlm --input x=x.npy --output out/
                                                run once on .npy inputs
             """,
-        subcommands: [Bench.self, RunCommand.self, ZooCommand.self, Inspect.self, ConvertCommand.self]
+        subcommands: [Bench.self, PlanCommand.self, RunCommand.self, ZooCommand.self, Inspect.self, ConvertCommand.self]
     )
 }
 

@@ -38,7 +38,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Prefetch depth: layers loaded ahead of the one executing.")
     var depth: Int = 2
 
-    @Option(name: .long, help: ArgumentHelp("Weight arena bytes (suffixes K, M, G). Default: the smallest that lets --depth layers be ahead.", valueName: "bytes"))
+    @Option(name: .long, help: ArgumentHelp("Pipelined: the whole weight budget (suffixes K, M, G, KiB, MiB, GiB): read ring + layers held resident + held parts of split layers. The session plans how to spend it (see `demandlayer plan --help`), with the model's saved profile.json, else one measured when the session opens; --depth then plays no part. Default: no plan, a ring that lets --depth layers be ahead.", valueName: "bytes"))
     var budget: String?
 
     @Option(name: .long, help: ArgumentHelp("Loading policy: resident, bulk, linear, pipelined, mmap.", valueName: "policy"))
