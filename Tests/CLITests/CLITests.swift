@@ -77,7 +77,7 @@ import Testing
         #expect(zero.stderr.contains("--depth must be at least 1"))
         let small = try run(["bench", "--model", Scratch.tinyModelPath, "--budget", "4096", "--policies", "pipelined"])
         #expect(small.status != 0)
-        #expect(small.stderr.contains("least this model runs in"), "a planned budget below the least names it: \(small.stderr)")
+        #expect(small.stderr.contains("smallest budget this model runs in"), "a planned budget below the least names it: \(small.stderr)")
         let missing = try run(["bench", "--model", Scratch.directory() + "/none.dlm"])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("none.dlm"))

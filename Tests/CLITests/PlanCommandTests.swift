@@ -37,7 +37,7 @@ import Testing
         let model = Scratch.tinyCopy()
         let result = try cli.run(["plan", model, "--budget", "4096", "--threads", "1"])
         #expect(result.status != 0)
-        #expect(result.stderr.contains("least this model runs in: 225280 bytes"), "the error names the least budget: \(result.stderr)")
+        #expect(result.stderr.contains("smallest budget this model runs in: 225280 bytes"), "the error names the least budget: \(result.stderr)")
         let missing = try cli.run(["plan", model])
         #expect(missing.status != 0 && missing.stderr.contains("--budget is required"))
     }
