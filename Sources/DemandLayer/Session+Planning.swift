@@ -35,6 +35,11 @@ extension Session {
         }
     }
 
+    /// The smallest budget `model` runs in, planned with `profile`'s costs.
+    package static func minimumBudget(_ model: Model, profile: LayerProfile) -> Int {
+        Planner.minimumBudget(costs(of: model, splits: splits(of: model), profile: profile))
+    }
+
     /// The plan for `budget`, or the error naming the smallest budget.
     static func streaming(_ model: Model, budget: Int, profile: LayerProfile) throws(RuntimeError) -> Streaming {
         let splits = splits(of: model)

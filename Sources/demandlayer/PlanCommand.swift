@@ -156,6 +156,7 @@ struct PlanReport {
         let p = profile.profile
         var lines = [
             "model      \(model.name) (\(model.path)): \(model.layers.count) layers, \(formatMiB(model.weightByteCount)) of weights, largest layer \(formatMiB(model.largestLayerByteCount))",
+            "least      \(formatMiB(Session.minimumBudget(model, profile: p)))  (\(Session.minimumBudget(model, profile: p)) bytes: the smallest budget this model runs in)",
             "profile    read \(String(format: "%.2f", p.readBytesPerSecond / 1e9)) GB/s, kernels \(String(format: "%.1f", p.executeNanoseconds.reduce(0, +) / 1e6)) ms, \(p.threadCount) kernel thread\(p.threadCount == 1 ? "" : "s"), cpu \(p.cpu) (\(profile.origin))",
         ]
         for entry in plans {
@@ -185,7 +186,7 @@ struct PlanReport {
     }
 
     struct JSON: Encodable {
-        struct ModelInfo: Encodable { let name: String; let layers: Int; let weight_bytes: Int }
+        struct ModelInfo: Encodable { let name: String; let layers: Int; let weight_bytes: Int; let least_budget_bytes: Int }
         struct ProfileInfo: Encodable { let read_bytes_per_second: Double; let cpu: String; let threads: Int; let origin: String }
         let model: ModelInfo
         let profile: ProfileInfo
@@ -195,7 +196,8 @@ struct PlanReport {
     func json() throws -> String {
         let p = profile.profile
         let value = JSON(
-            model: .init(name: model.name, layers: model.layers.count, weight_bytes: model.weightByteCount),
+            model: .init(name: model.name, layers: model.layers.count, weight_bytes: model.weightByteCount,
+                         least_budget_bytes: Session.minimumBudget(model, profile: p)),
             profile: .init(read_bytes_per_second: p.readBytesPerSecond, cpu: p.cpu, threads: p.threadCount, origin: profile.origin),
             plans: plans.map { PlanJSON($0.plan, heldBytes: $0.heldBytes, includeBudget: true) })
         let encoder = JSONEncoder()
