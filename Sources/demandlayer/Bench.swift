@@ -50,8 +50,8 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .long, help: ArgumentHelp("Prefetch depth: the ring is sized to hold the executing layer and at least this many ahead (the memory-delay knob). A list sweeps: 1,2,4,8.", valueName: "n[,n...]"))
-    var depth: String = "2"
+    @Option(name: .long, help: ArgumentHelp("Prefetch depth for unplanned pipelined rows: the ring is sized to hold the executing layer and at least this many ahead, every layer read whole. A list sweeps: 1,2,4,8. Default 2, or none when --budget is given (give both to compare unplanned and planned side by side).", valueName: "n[,n...]"))
+    var depth: String?
 
     @Option(name: .long, help: ArgumentHelp("Whole weight budget for pipelined (suffixes K, M, G, KiB, MiB, GiB): ring + layers held resident + held parts of split layers. Each budget is planned (see `demandlayer plan --help`) and gets its own pipelined row; a list sweeps the memory-delay curve: 16MiB,32MiB,64MiB. Without it, pipelined is unplanned: a ring for --depth layers ahead, every layer read whole.", valueName: "bytes[,bytes...]"))
     var budget: String?
@@ -76,7 +76,10 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a Chrome/Perfetto trace of the last run of each policy.", valueName: "file"))
     var trace: String?
 
-    var depths: [Int] { depth.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    /// The --depth list; [2] when neither --depth nor --budget is given.
+    var depths: [Int] { (depth ?? "2").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    /// Unplanned pipelined rows, one per depth: asked for, or the default when no budget is.
+    var unplannedDepths: [Int] { depth != nil || budget == nil ? depths : [] }
     /// The --budget list in bytes; empty without --budget. Valid once `validate()` has passed.
     var budgets: [Int] { (try? Self.budgetList(budget)) ?? [] }
 
@@ -87,8 +90,8 @@ struct Bench: ParsableCommand {
     var policyList: [Policy] { policies.split(separator: ",").compactMap { Policy(rawValue: $0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard !depths.isEmpty, depths.count == depth.split(separator: ",").count else {
-            throw ValidationError("--depth takes whole numbers separated by commas, e.g. 2 or 1,2,4 (got '\(depth)')")
+        guard !depths.isEmpty, depths.count == (depth ?? "2").split(separator: ",").count else {
+            throw ValidationError("--depth takes whole numbers separated by commas, e.g. 2 or 1,2,4 (got '\(depth ?? "")')")
         }
         guard depths.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--depth must be at least 1: it is how many layers load ahead of the one executing (for no overlap, the linear policy is already in the table)")
@@ -102,9 +105,6 @@ struct Bench: ParsableCommand {
             let list = try Self.budgetList(budget)
             guard !list.isEmpty, list.allSatisfy({ $0 > 0 }) else {
                 throw ValidationError("--budget takes positive byte counts separated by commas, e.g. 64MiB or 16M,32M,64M (got '\(budget)')")
-            }
-            guard depths.count == 1 else {
-                throw ValidationError("--budget plans each pipelined session, and depth plays no part in a plan: sweep --depth or --budget, not both")
             }
         }
         let request = try parseBytes(requestSize)
@@ -124,7 +124,7 @@ struct Bench: ParsableCommand {
         // Every configuration, plus the read-only probe, runs once per round; the
         // order rotates each round, so drift on a shared machine spreads evenly
         // instead of landing on whichever policy ran last.
-        let configurations = try Self.configurations(model, options: options, policies: policyList, depths: depths, budgets: budgets)
+        let configurations = try Self.configurations(model, options: options, policies: policyList, depths: unplannedDepths, budgets: budgets)
         var accumulators = configurations.map { Accumulator(options: $0) }
         var probeOptions = options
         probeOptions.depth = depths[0]
@@ -163,8 +163,8 @@ struct Bench: ParsableCommand {
     }
 
     /// One session configuration per row: each policy once, except pipelined,
-    /// which gets one per budget when budgets are given (planned sessions),
-    /// else one per depth. Planned sessions share one profile measured now, so
+    /// which gets one row per depth (unplanned: a ring for that many layers
+    /// ahead) and one per budget (planned), depths first. Planned sessions share one profile measured now, so
     /// their predictions use this minute's figures and no session profiles on
     /// opening; each budget is opened once here, so a budget below the
     /// model's least is refused before any round.
@@ -179,14 +179,13 @@ struct Bench: ParsableCommand {
         for policy in policies {
             var policyOptions = options
             policyOptions.policy = policy
-            policyOptions.depth = depths[0]
+            policyOptions.depth = depths.first ?? 2
             guard policy == .pipelined else { configurations.append(policyOptions); continue }
-            if budgets.isEmpty {
-                for depth in depths {
-                    policyOptions.depth = depth
-                    configurations.append(policyOptions)
-                }
-            } else {
+            for depth in depths {
+                policyOptions.depth = depth
+                configurations.append(policyOptions)
+            }
+            if !budgets.isEmpty {
                 policyOptions.profile = profile
                 for budgetBytes in budgets {
                     policyOptions.budgetBytes = budgetBytes
