@@ -68,9 +68,8 @@ public struct LayerProfile: Codable, Sendable, Equatable {
         profiling.policy = .pipelined
         let budget = options.budgetBytes ?? model.weightByteCount
         profiling.budgetBytes = budget
-        // Plans with reads alone (no execute times yet): every layer runs, the budget holds.
-        profiling.profile = LayerProfile(model: model, threadCount: options.threadCount,
-                                         executeNanoseconds: Array(repeating: 0, count: model.layers.count), readBytesPerSecond: 2e9)
+        // No plan yet: each layer runs whole, as unplanned, unless it is too big for the budget.
+        profiling.streamsUnplanned = true
         var inputs: [String: Tensor] = [:]
         for input in model.manifest.inputs { inputs[input.name] = Tensor(zeros: input.shape) }
         var times: [[UInt64]] = Array(repeating: [], count: model.layers.count)
@@ -83,7 +82,7 @@ public struct LayerProfile: Codable, Sendable, Equatable {
                 for (index, layer) in session.lastStats!.layers.enumerated() { times[index].append(layer.executeBusyNanoseconds) }
             }
         }
-        let probe = try ReadProbe(model: model, options: profiling, ringBytes: budget)
+        let probe = try ReadProbe(model: model, options: profiling, ringBytes: budget)   // the same cuts
         let reads = [try probe.run(), try probe.run()]
         let fastest = reads.min { $0.nanoseconds < $1.nanoseconds }!
         return LayerProfile(model: model, threadCount: options.threadCount,

@@ -30,19 +30,8 @@ package final class ReadProbe {
     /// A probe reading through a ring of about `ringBytes`: layers larger than
     /// half of it are read in pieces of at most a quarter of it, where they can be split.
     package convenience init(model: Model, options: SessionOptions, ringBytes: Int) throws(RuntimeError) {
-        let splits = Session.splits(of: model)
-        let pieceBytes = max(ringBytes / 4, 1)
-        var units: [ReadUnit] = []
-        for index in model.layers.indices {
-            if let split = splits[index], model.layers[index].byteCount > ringBytes / 2 {
-                let pieces = min(split.cost.granuleCount, (split.streamed.count + pieceBytes - 1) / pieceBytes)
-                units += split.units(pieces: max(pieces, 1))
-            } else {
-                units.append(.whole(model, layer: index))
-            }
-        }
-        let largest = units.map(\.byteCount).max() ?? 0
-        try self.init(model: model, options: options, units: units, ringBytes: max(Layout.roundUp(ringBytes, to: Layout.fileAlignment), largest, 4096))
+        let simple = Session.simpleStreaming(model, budget: ringBytes)
+        try self.init(model: model, options: options, units: simple.streaming.units, ringBytes: simple.ringBytes)
     }
 
     private init(model: Model, options: SessionOptions, units: [ReadUnit], ringBytes: Int) throws(RuntimeError) {

@@ -67,6 +67,27 @@ extension Session {
         return Streaming(units: units, splits: used, plan: plan)
     }
 
+    /// Every layer whole, but those larger than half of `budget` in pieces of
+    /// at most a quarter of it (where they can be split); no plan.
+    static func simpleStreaming(_ model: Model, budget: Int) -> (streaming: Streaming, ringBytes: Int) {
+        let splits = splits(of: model)
+        let pieceBytes = max(budget / 4, 1)
+        var units: [ReadUnit] = []
+        var used: [Int: LayerSplit] = [:]
+        for index in model.layers.indices {
+            if let split = splits[index], model.layers[index].byteCount > budget / 2 {
+                let pieces = max(2, min(split.cost.granuleCount, (split.streamed.count + pieceBytes - 1) / pieceBytes))
+                units += split.units(pieces: pieces)
+                used[index] = split
+            } else {
+                units.append(.whole(model, layer: index))
+            }
+        }
+        let largest = units.map(\.byteCount).max() ?? 0
+        let ring = max(Layout.roundUp(budget, to: Layout.fileAlignment), largest, Layout.fileAlignment)
+        return (Streaming(units: units, splits: used, plan: nil), ring)
+    }
+
     /// The profile a planned session plans with: the one in its options, else
     /// the one saved beside the model (if it is for this model and thread
     /// count), else one measured now and saved there (if the directory is writable).

@@ -75,7 +75,11 @@ public final class Session: @unchecked Sendable {
         let streaming: Streaming
         let capacity: Int
         let maxHeldRegions: Int
-        if Self.isPlanned(options) {
+        if Self.isPlanned(options) && options.streamsUnplanned {
+            try Self.checkCommon(options)
+            let simple = Self.simpleStreaming(model, budget: options.budgetBytes!)
+            (streaming, capacity, maxHeldRegions) = (simple.streaming, simple.ringBytes, .max)
+        } else if Self.isPlanned(options) {
             try Self.checkCommon(options)
             let profile = try Self.profile(for: model, options: options)
             streaming = try Self.streaming(model, budget: options.budgetBytes!, profile: profile)
@@ -132,8 +136,9 @@ public final class Session: @unchecked Sendable {
             } else {
                 source = .ring(ring, scheduler)
             }
-            if let plan = streaming.plan {
-                held = try HeldWeights.load(model, resident: plan.residentLayers, splits: streaming.splits.values.sorted { $0.layer < $1.layer },
+            if streaming.plan != nil || !streaming.splits.isEmpty {
+                held = try HeldWeights.load(model, resident: streaming.plan?.residentLayers ?? [],
+                                            splits: streaming.splits.values.sorted { $0.layer < $1.layer },
                                             scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
             }
         }

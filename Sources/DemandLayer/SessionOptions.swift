@@ -46,6 +46,11 @@ public struct SessionOptions: Sendable {
     /// read thread only, like any engine. Not used by the mmap policy. Package
     /// access: the engine protocol is not part of the library's public API.
     package var engineWrapper: (@Sendable (any IOEngine) -> any IOEngine)?
+    /// With a budget: skip the planner and stream every layer whole, but for
+    /// those larger than half the budget, read in pieces of at most a quarter
+    /// of it; nothing resident. What `LayerProfile.measure` times kernels
+    /// with, so each layer runs as it would unplanned, cut only where it must be.
+    package var streamsUnplanned = false
 
     /// Options with the given values; every default is what `bench` and the
     /// C API's `dl_session_options_init` use.
