@@ -74,8 +74,14 @@ import Testing
         for word in ["pred ms", "(pipelined budget 256.0 KiB)", "memory-delay curve", "budget 256.0 KiB: predicted", "budget 512.0 KiB: predicted", "measured median", "efficiency"] {
             #expect(result.stdout.contains(word), "table lacks '\(word)':\n\(result.stdout)")
         }
-        let both = try cli.run(["bench", "--model", model, "--budget", "256K", "--depth", "1,2"])
-        #expect(both.status != 0 && both.stderr.contains("not both"))
+        // --depth and --budget together: unplanned rows per depth, then planned rows per budget, side by side.
+        let both = try cli.run(["bench", "--model", model, "--budget", "256K", "--depth", "1,2", "--runs", "1",
+                                "--policies", "pipelined", "--threads", "1", "--json"])
+        #expect(both.status == 0, "\(both.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(both.stdout.utf8)) as? [String: Any]
+        let rows = try #require(object?["results"] as? [[String: Any]])
+        #expect(rows.map { $0["depth"] as? Int } == [1, 2, nil], "depth rows first, then the budget's")
+        #expect(rows.map { $0["plan"] != nil } == [false, false, true])
     }
 
     @Test func planHelpTeaches() throws {
