@@ -9,9 +9,9 @@
 // steady rate; the reader may hold at most `ringBytes` bytes delivered or in
 // delivery for units that have not finished executing (a unit's bytes are
 // released when it finishes). A unit executes once all its bytes are in and
-// the unit before it is done. This is `fluid_latency` of
-// Tools/pipeline_bound.py, generalised from layers to units. It assumes what
-// that script assumes: no thread hand-off latency, no first-read latency, no
+// the unit before it is done (the fluid model the project first wrote as a
+// script over bench traces, generalised from layers to units). It assumes:
+// no thread hand-off latency, no first-read latency, no
 // request granularity (bytes trickle in continuously), no ring fragmentation
 // (any `ringBytes` bytes free are usable, wherever they lie), and kernels that
 // run as fast while reads land as they do alone. Its figures are therefore a

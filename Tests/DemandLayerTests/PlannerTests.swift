@@ -35,7 +35,7 @@ import Testing
         // A resident layer 1 reads nothing: it runs 0...50 while layer 2 reads 0...100.
         #expect(predict(two, resident: [true, false], ringBytes: 100) == 150)
         #expect(predict(two, resident: [true, true], ringBytes: 0) == 100)
-        // Tools/pipeline_bound.py's fluid_latency gives 220 for execute [10, 100, 10], bytes
+        // The former Tools/pipeline_bound.py (its fluid_latency, now this planner) gave 220 for execute [10, 100, 10], bytes
         // [40, 60, 50], ring 100: reads end at 40 and 100; layer 1 runs 40...50, layer 2 100...200;
         // layer 3 gets 40 bytes at once (layer 1 freed 40), waits for layer 2, lands at 210.
         let three = [LayerCost(byteCount: 40, executeNanoseconds: 10), LayerCost(byteCount: 60, executeNanoseconds: 100),
