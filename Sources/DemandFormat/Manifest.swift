@@ -1,6 +1,6 @@
 import DemandTensor
 
-// # The model directory, version 1
+// # The model directory, version 2 (version 1 is read too)
 //
 // A model is a directory `NAME.dlm/` holding:
 //
@@ -17,6 +17,12 @@ import DemandTensor
 //    so it can be read whole with O_DIRECT; `byteCount` is that padded size.
 // 3. `crc32c` is the CRC-32C (Castagnoli; crc32c("123456789") = 0xE3069283)
 //    of all `byteCount` bytes, padding included.
+// 3a. Version 2 adds, optionally per file, `chunkBytes` (a multiple of 4096)
+//    and `chunkCRC32C`: the CRC-32C of each `chunkBytes` run of the file in
+//    order (the last may be shorter), so part of a file can be read and still
+//    be verified. Writers add them to a layer whose weight an embedding
+//    Gather reads (the runtime then reads only the rows a run asks for).
+//    A version 1 manifest has none; it is read as before.
 //
 // ## manifest.json
 //     {
@@ -57,8 +63,10 @@ import DemandTensor
 public struct Manifest: Codable, Sendable, Equatable {
     /// The value of `format` in every manifest.
     public static let formatName = "demandlayer-model"
-    /// The manifest version this reader writes and reads; a newer one is refused.
-    public static let currentVersion = 1
+    /// The manifest version this writer writes; a newer one is refused.
+    public static let currentVersion = 2
+    /// The versions this reader reads (1: without chunk checksums).
+    public static let readableVersions = 1...2
 
     /// Always `formatName`: tells a manifest from any other JSON file.
     public var format: String
@@ -131,6 +139,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var byteCount: Int
         /// CRC-32C (Castagnoli) of the whole file, padding included.
         public var crc32c: UInt32
+        /// Version 2: the length of each checksummed chunk (a multiple of 4096), when the file has chunk checksums.
+        public var chunkBytes: Int?
+        /// Version 2: the CRC-32C of each `chunkBytes` chunk of the file, in order (the last may be shorter).
+        public var chunkCRC32C: [UInt32]?
 
         /// A file entry with its relative path, padded size and checksum.
         public init(path: String, byteCount: Int, crc32c: UInt32) {
@@ -234,6 +246,8 @@ public enum Layout {
     public static let fileAlignment = 4096
     /// Every tensor starts at a multiple of this many bytes within its file.
     public static let tensorAlignment = 64
+    /// The chunk length writers checksum embedding tables in (version 2, `chunkCRC32C`).
+    public static let chunkBytes = 16384
 
     /// `value` rounded up to a multiple of `alignment`.
     public static func roundUp(_ value: Int, to alignment: Int) -> Int {

@@ -90,8 +90,8 @@ public final class Model: Sendable {
         guard let version = header.version else {
             throw FormatError(.manifestMalformed, "field 'version' is missing", path: manifestPath)
         }
-        guard version == Manifest.currentVersion else {
-            throw FormatError(.unsupportedVersion, "format version \(version) is not supported; this build reads version \(Manifest.currentVersion). Convert the model again with this build.", path: manifestPath)
+        guard Manifest.readableVersions.contains(version) else {
+            throw FormatError(.unsupportedVersion, "format version \(version) is not supported; this build reads versions \(Manifest.readableVersions.lowerBound) to \(Manifest.readableVersions.upperBound). Convert the model again with this build.", path: manifestPath)
         }
         do {
             return try JSONDecoder().decode(Manifest.self, from: data)

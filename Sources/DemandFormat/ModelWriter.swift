@@ -127,7 +127,16 @@ public final class ModelWriter {
             let relativePath = String(format: "layers/%04d.bin", layers.count)
             let crc = currentBytes.withUnsafeBytes { CRC32C.checksum($0) }
             try write(currentBytes, to: temporaryDirectory + "/" + relativePath)
-            layer.files = [.init(path: relativePath, byteCount: padded, crc32c: crc)]
+            var file = Manifest.File(path: relativePath, byteCount: padded, crc32c: crc)
+            // An embedding table: checksummed in chunks, so a run can read (and verify) only the rows it asks for.
+            if layer.nodes.contains(where: { node in node.op == "Gather" && layer.weights.contains { $0.name == node.inputs.first } }) {
+                let chunkBytes = Layout.chunkBytes
+                file.chunkBytes = chunkBytes
+                file.chunkCRC32C = currentBytes.withUnsafeBytes { bytes in
+                    stride(from: 0, to: padded, by: chunkBytes).map { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[$0..<min($0 + chunkBytes, padded)])) }
+                }
+            }
+            layer.files = [file]
         }
         layers.append(layer)
     }

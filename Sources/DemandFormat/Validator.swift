@@ -70,6 +70,15 @@ struct Validator {
             guard file.byteCount > 0, file.byteCount % Layout.fileAlignment == 0 else {
                 throw FormatError(.invalidLayout, "files[\(fileIndex)].byteCount \(file.byteCount) is not a positive multiple of \(Layout.fileAlignment)", path: manifestPath, layer: place)
             }
+            if file.chunkBytes != nil || file.chunkCRC32C != nil {
+                guard manifest.version >= 2 else {
+                    throw FormatError(.invalidLayout, "files[\(fileIndex)] has chunk checksums, which need format version 2 (the manifest says \(manifest.version))", path: manifestPath, layer: place)
+                }
+                guard let chunkBytes = file.chunkBytes, let sums = file.chunkCRC32C, chunkBytes > 0, chunkBytes % Layout.fileAlignment == 0,
+                      sums.count == (file.byteCount + chunkBytes - 1) / chunkBytes else {
+                    throw FormatError(.invalidLayout, "files[\(fileIndex)]: chunkBytes must be a positive multiple of \(Layout.fileAlignment) and chunkCRC32C hold one checksum per chunk of the file (chunkBytes \(file.chunkBytes.map(String.init) ?? "missing"), \(file.chunkCRC32C.map { "\($0.count) checksums" } ?? "chunkCRC32C missing"))", path: manifestPath, layer: place)
+                }
+            }
             let fullPath = directory + "/" + file.path
             var status = stat()
             guard stat(fullPath, &status) == 0 else {

@@ -38,12 +38,17 @@ final class HeldWeights: @unchecked Sendable {
 
     /// Reads every `resident` layer whole (checking its checksum) and the held
     /// bytes of every layer in `splits`.
-    static func load(_ model: Model, resident: [Int], splits: [LayerSplit], scheduler: ReadScheduler, fds: [[Int32]],
+    static func load(_ model: Model, resident: [Int], splits: [LayerSplit], gathers: [RowGather] = [], scheduler: ReadScheduler, fds: [[Int32]],
                      chunkBytes: Int) throws(RuntimeError) -> HeldWeights {
         var units = resident.map { ReadUnit.whole(model, layer: $0) }
         for split in splits {
             let extents = [split.head, split.tail].filter { !$0.isEmpty }.map { ReadUnit.Extent(file: 0, offsetBytes: $0.lowerBound, byteCount: $0.count) }
             units.append(ReadUnit(layer: split.layer, piece: 0, pieceCount: 1, rows: nil, extents: extents, isResident: true))
+        }
+        let firstGather = units.count
+        for gather in gathers {
+            let extents = gather.held.map { ReadUnit.Extent(file: 0, offsetBytes: $0.lowerBound, byteCount: $0.count) }
+            units.append(ReadUnit(layer: gather.layer, piece: 0, pieceCount: 1, rows: nil, extents: extents, isResident: true))
         }
         let total = units.reduce(0) { $0 + $1.byteCount }
         guard total > 0 else { return .none }
@@ -74,6 +79,19 @@ final class HeldWeights: @unchecked Sendable {
             guard ready.index >= resident.count else {
                 if let mismatch = Pipeline.verify(model, layer: unit.layer, files: ready.files, summed: ready.fileChecksums) { throw mismatch }
                 views[unit.layer] = Pipeline.views(of: layer, files: ready.files)
+                continue
+            }
+            if ready.index >= firstGather {
+                // A row-gathered layer's other weights, in whole checksummed chunks.
+                let gather = gathers[ready.index - firstGather]
+                if let mismatch = gather.verify(model, extents: unit.extents, buffers: ready.files) { throw mismatch }
+                var layerViews: [String: Tensor] = [:]
+                for weight in layer.weights where weight.name != gather.tableName {
+                    let part = unit.extents.firstIndex { $0.offsetBytes <= weight.offsetBytes && weight.offsetBytes + weight.byteCount <= $0.offsetBytes + $0.byteCount }!
+                    let address = ready.files[part].baseAddress! + (weight.offsetBytes - unit.extents[part].offsetBytes)
+                    layerViews[weight.name] = Tensor(shape: weight.shape, borrowing: address.bindMemory(to: Float.self, capacity: weight.shape.elementCount))
+                }
+                views[unit.layer] = layerViews
                 continue
             }
             let split = splits[ready.index - resident.count]

@@ -25,6 +25,9 @@ final class Job: @unchecked Sendable {
     var executeStallNanoseconds: UInt64 = 0   // execute thread
     var peakWeightBytes = 0              // execute thread, at the end
     var outputs: [String: Tensor] = [:]  // execute thread
+    /// The rows' extents each row-gathered layer reads in this run (read thread
+    /// writes before sending the layer on; restore and execute read after).
+    var gatherExtents: [Int: [ReadUnit.Extent]] = [:]
     var mappings: [UnsafeMutableRawBufferPointer] = []  // read thread maps, execute thread unmaps (mmap policy)
 
     private let failed = Atomic<Bool>(false)

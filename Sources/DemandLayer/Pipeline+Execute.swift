@@ -41,7 +41,21 @@ extension Pipeline {
             let start = job.elapsed()
             if unit.isFirstPiece { job.executeSpans[index].startNanoseconds = start }
             let nodeCount = model.layers[index].nodes.count
-            if let rows = unit.rows, let split = splits[index] {
+            if let gather = gathers[index] {
+                // The rows asked for, copied out of the chunks read; then the layer's other nodes.
+                if run(nodes: 0..<gather.node, of: index, weights: weights, job: job, activations: &activations) {
+                    let output = activationArena.tensor(gather.outputName, shape: gather.outputShape)
+                    let node = model.layers[index].nodes[gather.node]
+                    do {
+                        try gather.gather(indices: activations[gather.indicesName] ?? job.inputs[gather.indicesName]!, tableShape: model.shapes[gather.tableName]!,
+                                          extents: job.gatherExtents[index] ?? [], buffers: loaded.files, output: output)
+                        activations[gather.outputName] = output
+                        _ = run(nodes: (gather.node + 1)..<nodeCount, of: index, weights: weights, job: job, activations: &activations)
+                    } catch {
+                        job.fail(RuntimeError(.operatorFailed, "\(node.label): \(error.message)", layer: layerPlace(index)))
+                    }
+                }
+            } else if let rows = unit.rows, let split = splits[index] {
                 // A piece: the nodes before the split one with the first piece, its rows, the nodes after it with the last.
                 let before = unit.isFirstPiece ? 0..<split.node : split.node..<split.node
                 let after = unit.isLastPiece ? (split.node + 1)..<nodeCount : nodeCount..<nodeCount

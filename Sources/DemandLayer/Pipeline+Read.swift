@@ -32,7 +32,16 @@ extension Pipeline {
     /// is in flight, and still hands every acquired region along so the
     /// execute stage releases them in order.
     private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
-        var reader = RingReader(model: model, units: units, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors,
+        // A row-gathered table reads the rows this run's indices ask for.
+        var runUnits = units
+        if !gathers.isEmpty {
+            for (index, unit) in units.enumerated() {
+                guard let gather = gathers[unit.layer], let indices = job.inputs[gather.indicesName] else { continue }
+                runUnits[index] = gather.unit(indices: indices)
+                job.gatherExtents[unit.layer] = runUnits[index].extents
+            }
+        }
+        var reader = RingReader(model: model, units: runUnits, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors,
                                 chunkBytes: requestBytes, checksumsChunks: true, firstLayerAlone: true)
         func fail(_ error: IOError, unit: Int) {
             job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(units[min(unit, units.count - 1)].layer), path: error.path, offsetBytes: error.offsetBytes))
@@ -52,7 +61,7 @@ extension Pipeline {
             for index in step.finished {
                 let layer = units[index].layer
                 job.readSpans[layer].endNanoseconds = max(job.readSpans[layer].endNanoseconds, job.elapsed())
-                job.bytesRead += units[index].byteCount
+                job.bytesRead += runUnits[index].byteCount
             }
             for ready in step.ready {
                 let unit = units[ready.index]

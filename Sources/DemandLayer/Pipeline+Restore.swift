@@ -21,7 +21,13 @@ extension Pipeline {
                 // A split layer's restore span is its last piece's: the time between pieces is the read's.
                 job.restoreSpans[loaded.index].startNanoseconds = job.elapsed()
                 var restored = loaded
-                let views = unit.isPiece ? restorePiece(loaded, unit: unit, job: job, checksum: &splitChecksum) : restore(&restored, job: job)
+                let views: [String: Tensor]?
+                if let gather = gathers[loaded.index] {
+                    if let mismatch = gather.verify(model, extents: job.gatherExtents[loaded.index] ?? [], buffers: loaded.files) { job.fail(mismatch) }
+                    views = held.views[loaded.index] ?? [:]
+                } else {
+                    views = unit.isPiece ? restorePiece(loaded, unit: unit, job: job, checksum: &splitChecksum) : restore(&restored, job: job)
+                }
                 job.restoreSpans[loaded.index].endNanoseconds = job.elapsed()
                 executeInbox.send(.layer(job, restored, weights: views ?? weights))
             case .end:

@@ -61,6 +61,8 @@ final class Pipeline: @unchecked Sendable {
     let units: [ReadUnit]
     /// The split of each layer read in pieces, by layer.
     let splits: [Int: LayerSplit]
+    /// Embedding tables read in the rows each run asks for, by layer.
+    let gathers: [Int: RowGather]
     /// Weights held for good: resident layers, and split layers' held bytes.
     let held: HeldWeights
 
@@ -73,10 +75,11 @@ final class Pipeline: @unchecked Sendable {
     var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
 
     init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int,
-         units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], held: HeldWeights = .none) {
+         units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], gathers: [Int: RowGather] = [:], held: HeldWeights = .none) {
         self.model = model
         self.units = units ?? ReadUnit.wholeLayers(model)
         self.splits = splits
+        self.gathers = gathers
         self.held = held
         self.widening = widening
         self.fileDescriptors = fileDescriptors

@@ -8,6 +8,8 @@ extension Session {
         var units: [ReadUnit]
         var splits: [Int: LayerSplit]
         var plan: StreamPlan?
+        /// Embedding tables read in the rows each run asks for, by layer.
+        var gathers: [Int: RowGather] = [:]
 
         /// Every layer read whole, unplanned.
         static func whole(_ model: Model) -> Streaming { Streaming(units: ReadUnit.wholeLayers(model), splits: [:], plan: nil) }
@@ -25,9 +27,23 @@ extension Session {
         return splits
     }
 
+    /// Each layer's row gather, where it has one (see `RowGather.make`).
+    static func gathers(of model: Model) -> [Int: RowGather] {
+        var gathers: [Int: RowGather] = [:]
+        for index in model.layers.indices { gathers[index] = RowGather.make(model, layer: index) }
+        return gathers
+    }
+
     /// The planner's view of each layer, with execute times from `profile`.
-    static func costs(of model: Model, splits: [Int: LayerSplit], profile: LayerProfile) -> [LayerCost] {
+    /// A row-gathered table counts the most a run reads, and is not held
+    /// resident; its layer's other weights are held outside the plan (`heldOutsidePlan`).
+    static func costs(of model: Model, splits: [Int: LayerSplit], gathers: [Int: RowGather] = [:], profile: LayerProfile) -> [LayerCost] {
         model.layers.indices.map { index in
+            if let gather = gathers[index] {
+                var cost = LayerCost(byteCount: gather.worstCaseBytes, executeNanoseconds: profile.executeNanoseconds[index])
+                cost.canBeResident = false
+                return cost
+            }
             var cost = LayerCost(byteCount: model.layers[index].byteCount, executeNanoseconds: profile.executeNanoseconds[index],
                                  split: splits[index]?.cost)
             cost.canBeResident = Widening.widenedBytes(of: model.layers[index]) == 0
@@ -37,25 +53,37 @@ extension Session {
 
     /// The smallest budget `model` runs in, planned with `profile`'s costs.
     package static func minimumBudget(_ model: Model, profile: LayerProfile) -> Int {
-        Planner.minimumBudget(costs(of: model, splits: splits(of: model), profile: profile))
+        let gathers = gathers(of: model)
+        return Planner.minimumBudget(costs(of: model, splits: splits(of: model), gathers: gathers, profile: profile)) + heldOutsidePlan(gathers)
+    }
+
+    /// Bytes row-gathered layers hold besides their tables (held from open, outside the plan's own count).
+    static func heldOutsidePlan(_ gathers: [Int: RowGather]) -> Int {
+        gathers.values.reduce(0) { total, gather in total + gather.held.reduce(0) { $0 + $1.count } }
     }
 
     /// The plan for `budget`, or the error naming the smallest budget.
     static func streaming(_ model: Model, budget: Int, profile: LayerProfile) throws(RuntimeError) -> Streaming {
         let splits = splits(of: model)
-        let costs = costs(of: model, splits: splits, profile: profile)
-        guard let plan = Planner.plan(costs, budgetBytes: budget, readBytesPerNanosecond: profile.readBytesPerSecond / 1e9) else {
-            let minimum = Planner.minimumBudget(costs)
+        let gathers = gathers(of: model)
+        let costs = costs(of: model, splits: splits, gathers: gathers, profile: profile)
+        let outside = heldOutsidePlan(gathers)
+        guard budget > outside, var plan = Planner.plan(costs, budgetBytes: budget - outside, readBytesPerNanosecond: profile.readBytesPerSecond / 1e9) else {
+            let minimum = Planner.minimumBudget(costs) + outside
             var largest = ""
-            if let index = model.layers.indices.filter({ splits[$0] == nil }).max(by: { model.layers[$0].byteCount < model.layers[$1].byteCount }) {
+            if let index = model.layers.indices.filter({ splits[$0] == nil && gathers[$0] == nil }).max(by: { model.layers[$0].byteCount < model.layers[$1].byteCount }) {
                 largest = "; the largest layer that cannot be split is layer \(index) '\(model.layers[index].name)' (\(model.layers[index].byteCount) bytes)"
             }
             throw RuntimeError(.budgetTooSmall, "a budget of \(budget) bytes is below the smallest budget this model runs in: \(minimum) bytes (\(ByteText.mebibytes(minimum)))\(largest)")
         }
+        plan.budgetBytes = budget
+        plan.weightBytes += outside
         var units: [ReadUnit] = []
         var used: [Int: LayerSplit] = [:]
         for index in model.layers.indices {
-            if plan.resident[index] {
+            if let gather = gathers[index] {
+                units.append(gather.plannedUnit)
+            } else if plan.resident[index] {
                 units.append(.resident(layer: index))
             } else if plan.pieces[index] > 1, let split = splits[index] {
                 units += split.units(pieces: plan.pieces[index])
@@ -64,7 +92,7 @@ extension Session {
                 units.append(.whole(model, layer: index))
             }
         }
-        return Streaming(units: units, splits: used, plan: plan)
+        return Streaming(units: units, splits: used, plan: plan, gathers: gathers)
     }
 
     /// Every layer whole, but those larger than half of `budget` in pieces of

@@ -139,12 +139,13 @@ public final class Session: @unchecked Sendable {
             if streaming.plan != nil || !streaming.splits.isEmpty {
                 held = try HeldWeights.load(model, resident: streaming.plan?.residentLayers ?? [],
                                             splits: streaming.splits.values.sorted { $0.layer < $1.layer },
+                                            gathers: streaming.gathers.values.sorted { $0.layer < $1.layer },
                                             scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
             }
         }
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
                             fileDescriptors: fds, requestBytes: options.requestBytes,
-                            units: streaming.units, splits: streaming.splits, held: held)
+                            units: streaming.units, splits: streaming.splits, gathers: streaming.gathers, held: held)
         whole = true
         try pipeline.start(cpus: pinnedCPUs)
     }

@@ -52,7 +52,7 @@ enum StridedCopy {
 
 /// ONNX Gather: data viewed as (outer, dims[axis], inner) around `axis`;
 /// for each outer index and each index value, one run of `inner` floats.
-enum Gather {
+package enum Gather {
     static func run(data: Tensor, indices: Tensor, axis: Int, output: Tensor) throws(OperatorError) {
         let dims = data.shape.dims
         let length = dims[axis]
@@ -60,13 +60,7 @@ enum Gather {
         let inner = dims[(axis + 1)...].reduce(1, *)
         let count = indices.elementCount
         // Every index is checked before anything is written.
-        for position in 0..<count {
-            let value = indices.data[position]
-            guard value.rounded(.towardZero) == value, value >= -Float(length), value < Float(length) else {
-                throw OperatorError(.indexOutOfRange,
-                    "Gather index \(value) at position \(position) of indices \(indices.shape) is out of range for axis \(axis) of data \(data.shape); it must be a whole number in \(-length)..<\(length)")
-            }
-        }
+        try check(indices, axis: axis, of: data.shape)
         for o in 0..<outer {
             let source = data.data + o * length * inner
             let destination = output.data + o * count * inner
@@ -79,6 +73,19 @@ enum Gather {
                 } else {
                     to.update(from: source + index * inner, count: inner)
                 }
+            }
+        }
+    }
+
+    /// Throws `.indexOutOfRange`, naming the first bad index, unless every
+    /// index is a whole number in -n..<n for n = `dataShape[axis]`.
+    package static func check(_ indices: Tensor, axis: Int, of dataShape: Shape) throws(OperatorError) {
+        let length = dataShape[axis]
+        for position in 0..<indices.elementCount {
+            let value = indices.data[position]
+            guard value.rounded(.towardZero) == value, value >= -Float(length), value < Float(length) else {
+                throw OperatorError(.indexOutOfRange,
+                    "Gather index \(value) at position \(position) of indices \(indices.shape) is out of range for axis \(axis) of data \(dataShape); it must be a whole number in \(-length)..<\(length)")
             }
         }
     }

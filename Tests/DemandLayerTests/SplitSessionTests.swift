@@ -170,3 +170,98 @@ import Testing
         #expect(try Session(model: copy, options: options).streamPlan != nil)
     }
 }
+
+/// A planned session reading an embedding table only in the rows each run's
+/// token ids ask for (format version 2's chunk checksums), against the same
+/// model resident.
+@Suite struct RowGatherSessionTests {
+    static let (vocabulary, width, tokens) = (8192, 256, 32)
+
+    /// An 8 MiB table gathered by the graph input `ids`, scaled by a small held weight.
+    static let modelPath: String = {
+        let path = Scratch.directory("rowgather") + "/embed.dlm"
+        let writer = try! ModelWriter(destination: path, name: "embed")
+        var random = SeededRandom(seed: 11)
+        writer.addInput("ids", shape: [1, tokens], dtype: .int64)
+        writer.beginLayer("embed")
+        for (name, shape) in [("table", [vocabulary, width] as Shape), ("scale", [width])] {
+            var values = [Float](repeating: 0, count: shape.elementCount)
+            values.withUnsafeMutableBufferPointer { random.fill($0, bound: 1) }
+            values.withUnsafeBufferPointer { writer.addWeight(name, shape: shape, values: $0) }
+        }
+        _ = try! writer.addNode(Manifest.Node(name: "embedded", op: "Gather", inputs: ["table", "ids"], outputs: ["embedded"]))
+        _ = try! writer.addNode(Manifest.Node(name: "scaled", op: "Mul", inputs: ["embedded", "scale"], outputs: ["scaled"]))
+        try! writer.endLayer()
+        try! writer.addOutput("scaled")
+        try! writer.finish()
+        return path
+    }()
+
+    let model = try! Model.open(RowGatherSessionTests.modelPath)
+
+    func ids(_ values: [Int]) -> [String: Tensor] { ["ids": Tensor(shape: [1, Self.tokens], values: values.map(Float.init))] }
+    var someIDs: [Int] { (0..<Self.tokens).map { ($0 * 977 + 13) % Self.vocabulary } }
+
+    func planned(budget: Int = 2 << 20) throws -> Session {
+        var options = SessionOptions(budgetBytes: budget, threadCount: 1, requestBytes: 64 << 10, queueDepth: 4)
+        options.profile = LayerProfile(model: model, threadCount: 1, executeNanoseconds: [10_000], readBytesPerSecond: 2e9)
+        return try Session(model: model, options: options)
+    }
+
+    @Test func onlyTheAskedRowsAreReadAndTheOutputIsTheResidentOne() throws {
+        #expect(model.layers[0].files[0].chunkCRC32C != nil, "the writer checksums an embedding table in chunks")
+        let resident = try Session(model: model, options: SessionOptions(policy: .resident, threadCount: 1))
+        let session = try planned()
+        for values in [someIDs, Array(repeating: 5, count: Self.tokens), (0..<Self.tokens).map { -1 - $0 }] {
+            #expect(bitIdentical(try session.run(ids(values)), try resident.run(ids(values))))
+            let read = session.lastStats!.bytesRead
+            #expect(read > 0 && read <= Self.tokens * 2 * Layout.chunkBytes, "\(read) bytes read for \(Self.tokens) rows")
+        }
+        #expect(session.lastStats!.peakWeightBytes <= 2 << 20)
+    }
+
+    @Test func budgetBelowTheTableIsPlannedAndAnOutOfRangeIDIsAnError() throws {
+        let session = try planned(budget: 3 << 19)   // 1.5 MiB of an 8 MiB table
+        var bad = someIDs
+        bad[3] = Self.vocabulary
+        do {
+            _ = try session.run(ids(bad))
+            Issue.record("an out-of-range id was accepted")
+        } catch {
+            #expect(error.code == .operatorFailed && error.message.contains("out of range"), "\(error)")
+        }
+        #expect(session.ringBytesHeld == 0 && session.readsInFlight == 0)
+        _ = try session.run(ids(someIDs))
+    }
+
+    @Test func aCorruptChunkIsFoundOnlyWhenARowNeedsIt() throws {
+        let directory = Scratch.directory() + "/embed.dlm"
+        try FileManager.default.copyItem(atPath: Self.modelPath, toPath: directory)
+        defer { Scratch.remove(directory) }
+        let copy = try Model.open(directory)
+        var options = SessionOptions(budgetBytes: 2 << 20, threadCount: 1, requestBytes: 64 << 10, queueDepth: 4)
+        options.profile = LayerProfile(model: copy, threadCount: 1, executeNanoseconds: [10_000], readBytesPerSecond: 2e9)
+        let session = try Session(model: copy, options: options)
+        let path = copy.filePath(copy.layers[0].files[0])
+        let rowBytes = Self.width * 4
+        let row = 4000
+        let position = UInt64(row * rowBytes + 8)
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: position)
+        let original = try #require(try handle.read(upToCount: 1))
+        try handle.seek(toOffset: position)
+        try handle.write(contentsOf: Data([original[0] ^ 0x01]))
+        _ = try session.run(ids(Array(repeating: 7, count: Self.tokens)))   // the damaged chunk is not read
+        do {
+            _ = try session.run(ids([row] + Array(repeating: 7, count: Self.tokens - 1)))
+            Issue.record("a corrupt chunk went unnoticed")
+        } catch {
+            let chunk = row * rowBytes / Layout.chunkBytes
+            #expect(error.code == .checksumMismatch && error.path == path && error.offsetBytes == Int64(chunk * Layout.chunkBytes), "\(error)")
+        }
+        try handle.seek(toOffset: position)
+        try handle.write(contentsOf: original)
+        _ = try session.run(ids([row] + Array(repeating: 7, count: Self.tokens - 1)))
+    }
+}
