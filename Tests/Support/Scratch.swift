@@ -38,6 +38,8 @@ public enum Scratch {
     public static func tinyCopy(_ name: String = #function) -> String {
         let path = directory(name) + "/tiny.dlm"
         try! FileManager.default.copyItem(atPath: tinyModelPath, toPath: path)
+        // A planned session saves the model's profile beside it; a copy starts without one.
+        try? FileManager.default.removeItem(atPath: path + "/profile.json")
         return path
     }
 
