@@ -65,9 +65,12 @@ public final class Session: @unchecked Sendable {
 
     /// Opens `model` for inference under `options`: opens the layer files,
     /// allocates the weight ring and the activation arena, starts the stage
-    /// threads and, for `resident`, reads every layer. Throws when an option
-    /// is out of range, the budget cannot hold the largest layer, or a file
-    /// cannot be opened or read.
+    /// threads and, for `resident`, reads every layer. Pipelined with
+    /// `budgetBytes`, it first plans the budget (`streamPlan`; measuring the
+    /// model's profile if none is given or saved) and reads the weights the
+    /// plan holds. Throws when an option is out of range, the budget is below
+    /// the least the model runs in (the message says how much that is), or a
+    /// file cannot be opened or read.
     public init(model: Model, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
         self.model = model
         self.options = options
