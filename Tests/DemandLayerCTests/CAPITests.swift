@@ -85,6 +85,27 @@ import Testing
         #expect(dl_model_input(model, 0, nil) == DL_ERROR_INVALID_ARGUMENT)
     }
 
+    @Test func aBudgetIsPlannedAndHeldToAndTooSmallOneNamesTheLeast() throws {
+        let model = try open()
+        defer { dl_model_close(model) }
+        let budget: UInt64 = 300 << 10   // tiny holds 440 KiB of weights; its largest layer 220 KiB
+        let (status, session) = create(model) { $0.budget_bytes = budget }
+        try #require(status == DL_OK, "\(lastError)")
+        defer { dl_session_destroy(session) }
+        let (runStatus, output, _) = run(session)
+        try #require(runStatus == DL_OK, "\(lastError)")
+        let reference = try Session(model: try Model.open(Scratch.tinyModelPath), options: .init(policy: .resident))
+        defer { reference.close() }
+        #expect(output == (try reference.run(["input": Tensor(shape: [1, 3, 32, 32], values: Self.inputValues)])["softmax0.out"]!.array))
+        var stats = dl_stats(struct_size: MemoryLayout<dl_stats>.size, latency_ns: 0, bytes_read: 0, peak_weight_bytes: 0, execute_stall_ns: 0, layer_count: 0)
+        #expect(dl_session_stats(session, &stats, nil, 0) == DL_OK)
+        #expect(stats.peak_weight_bytes > 0 && stats.peak_weight_bytes <= budget)
+
+        let (small, none) = create(model) { $0.budget_bytes = 100 << 10 }
+        #expect(small == DL_ERROR_BUDGET_TOO_SMALL && none == nil)
+        #expect(lastError.contains("smallest budget this model runs in"), "\(lastError)")
+    }
+
     @Test(arguments: [DL_POLICY_PIPELINED, DL_POLICY_RESIDENT, DL_POLICY_LINEAR])
     func runMatchesTheSwiftAPIAndReportsStats(policy: dl_policy) throws {
         let model = try open()
