@@ -19,6 +19,10 @@ struct PlanCommand: ParsableCommand {
                                layer, and every piece, streams through it while
                                earlier layers execute
 
+            An embedding table (a Gather of token ids, in a model written with chunk
+            checksums) is read each run only in the 16 KiB chunks its ids touch; the
+            ring is sized for the most a run can ask for.
+
             The budget counts every weight byte the session holds: ring + resident
             layers + the held parts of split layers. (Activations and, for float16
             models, the widening ring are not in it.) A budget below the least the
