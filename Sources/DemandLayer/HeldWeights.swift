@@ -36,20 +36,22 @@ final class HeldWeights: @unchecked Sendable {
     /// Nothing held.
     static let none = HeldWeights(views: [:], splitChecksums: [:], ring: nil)
 
-    /// Reads every `resident` layer whole (checking its checksum) and the held
-    /// bytes of every layer in `splits`.
+    /// Reads every `resident` layer whole (checking its checksum), the held
+    /// bytes of every layer in `splits`, and the other weights of every
+    /// row-gathered layer (checking their chunks).
     static func load(_ model: Model, resident: [Int], splits: [LayerSplit], gathers: [RowGather] = [], scheduler: ReadScheduler, fds: [[Int32]],
                      chunkBytes: Int) throws(RuntimeError) -> HeldWeights {
+        // What each unit read at open is for.
+        enum Role { case resident, split(LayerSplit), gather(RowGather) }
         var units = resident.map { ReadUnit.whole(model, layer: $0) }
-        for split in splits {
-            let extents = [split.head, split.tail].filter { !$0.isEmpty }.map { ReadUnit.Extent(file: 0, offsetBytes: $0.lowerBound, byteCount: $0.count) }
-            units.append(ReadUnit(layer: split.layer, piece: 0, pieceCount: 1, rows: nil, extents: extents, isResident: true))
+        var roles = [Role](repeating: .resident, count: units.count)
+        func hold(_ layer: Int, _ ranges: [Range<Int>], as role: Role) {
+            let extents = ranges.filter { !$0.isEmpty }.map { ReadUnit.Extent(file: 0, offsetBytes: $0.lowerBound, byteCount: $0.count) }
+            units.append(ReadUnit(layer: layer, piece: 0, pieceCount: 1, rows: nil, extents: extents, isResident: true))
+            roles.append(role)
         }
-        let firstGather = units.count
-        for gather in gathers {
-            let extents = gather.held.map { ReadUnit.Extent(file: 0, offsetBytes: $0.lowerBound, byteCount: $0.count) }
-            units.append(ReadUnit(layer: gather.layer, piece: 0, pieceCount: 1, rows: nil, extents: extents, isResident: true))
-        }
+        for split in splits { hold(split.layer, [split.head, split.tail], as: .split(split)) }
+        for gather in gathers { hold(gather.layer, gather.held, as: .gather(gather)) }
         let total = units.reduce(0) { $0 + $1.byteCount }
         guard total > 0 else { return .none }
         let ring = BufferRing(capacityBytes: Layout.roundUp(total, to: Layout.fileAlignment))
@@ -76,43 +78,39 @@ final class HeldWeights: @unchecked Sendable {
         for ready in loaded {
             let unit = units[ready.index]
             let layer = model.layers[unit.layer]
-            guard ready.index >= resident.count else {
+            switch roles[ready.index] {
+            case .resident:
                 if let mismatch = Pipeline.verify(model, layer: unit.layer, files: ready.files, summed: ready.fileChecksums) { throw mismatch }
                 views[unit.layer] = Pipeline.views(of: layer, files: ready.files)
-                continue
-            }
-            if ready.index >= firstGather {
+            case .gather(let gather):
                 // A row-gathered layer's other weights, in whole checksummed chunks.
-                let gather = gathers[ready.index - firstGather]
                 if let mismatch = gather.verify(model, extents: unit.extents, buffers: ready.files) { throw mismatch }
-                var layerViews: [String: Tensor] = [:]
-                for weight in layer.weights where weight.name != gather.tableName {
-                    let part = unit.extents.firstIndex { $0.offsetBytes <= weight.offsetBytes && weight.offsetBytes + weight.byteCount <= $0.offsetBytes + $0.byteCount }!
-                    let address = ready.files[part].baseAddress! + (weight.offsetBytes - unit.extents[part].offsetBytes)
-                    layerViews[weight.name] = Tensor(shape: weight.shape, borrowing: address.bindMemory(to: Float.self, capacity: weight.shape.elementCount))
-                }
-                views[unit.layer] = layerViews
-                continue
+                views[unit.layer] = heldViews(of: layer, except: gather.tableName, extents: unit.extents, buffers: ready.files)
+            case .split(let split):
+                views[unit.layer] = heldViews(of: layer, except: split.weightName, extents: unit.extents, buffers: ready.files)
+                // The held parts, in file order: head (if any), then tail.
+                var parts = ready.files[...]
+                let head = split.head.isEmpty ? nil : parts.popFirst()
+                let tail = split.tail.isEmpty ? nil : parts.popFirst()
+                let tailSkip = split.streamed.upperBound - split.tail.lowerBound
+                checksums[unit.layer] = SplitChecksums(
+                    head: head.map { CRC32C.checksum(UnsafeRawBufferPointer($0)) } ?? 0,
+                    tail: tail.map { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[tailSkip...])) } ?? 0,
+                    tailBytes: max(0, split.tail.count - tailSkip))
             }
-            let split = splits[ready.index - resident.count]
-            // The held parts, in file order: head (if any), then tail.
-            var parts = ready.files[...]
-            let head = split.head.isEmpty ? nil : parts.popFirst()
-            let tail = split.tail.isEmpty ? nil : parts.popFirst()
-            var layerViews: [String: Tensor] = [:]
-            for weight in layer.weights where weight.name != split.weightName {
-                let (part, start) = weight.offsetBytes < split.head.upperBound ? (head!, split.head.lowerBound) : (tail!, split.tail.lowerBound)
-                let address = part.baseAddress! + (weight.offsetBytes - start)
-                layerViews[weight.name] = Tensor(shape: weight.shape, borrowing: address.bindMemory(to: Float.self, capacity: weight.shape.elementCount))
-            }
-            views[unit.layer] = layerViews
-            let tailSkip = split.streamed.upperBound - split.tail.lowerBound
-            let tailBytes = split.tail.count - tailSkip
-            checksums[unit.layer] = SplitChecksums(
-                head: head.map { CRC32C.checksum(UnsafeRawBufferPointer($0)) } ?? 0,
-                tail: tail.map { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[tailSkip...])) } ?? 0,
-                tailBytes: max(0, tailBytes))
         }
         return HeldWeights(views: views, splitChecksums: checksums, ring: ring)
+    }
+
+    /// Views of `layer`'s weights but `except`, each inside the extent (read into `buffers`) that holds it.
+    private static func heldViews(of layer: Manifest.Layer, except: String, extents: [ReadUnit.Extent],
+                                  buffers: [UnsafeMutableRawBufferPointer]) -> [String: Tensor] {
+        var views: [String: Tensor] = [:]
+        for weight in layer.weights where weight.name != except {
+            let part = extents.firstIndex { $0.offsetBytes <= weight.offsetBytes && weight.offsetBytes + weight.byteCount <= $0.offsetBytes + $0.byteCount }!
+            let address = buffers[part].baseAddress! + (weight.offsetBytes - extents[part].offsetBytes)
+            views[weight.name] = Tensor(shape: weight.shape, borrowing: address.bindMemory(to: Float.self, capacity: weight.shape.elementCount))
+        }
+        return views
     }
 }

@@ -92,8 +92,8 @@ public struct LayerProfile: Codable, Sendable, Equatable {
 
     /// CRC-32C over the model's file checksums, in layer and file order.
     static func fingerprint(of model: Model) -> UInt32 {
-        var sums: [UInt32] = model.layers.flatMap { $0.files.map(\.crc32c) }
-        return sums.withUnsafeMutableBytes { CRC32C.checksum(UnsafeRawBufferPointer($0)) }
+        let sums: [UInt32] = model.layers.flatMap { $0.files.map(\.crc32c) }
+        return sums.withUnsafeBytes { CRC32C.checksum($0) }
     }
 
     /// This CPU's model name, from /proc/cpuinfo ("unknown" where it has none).

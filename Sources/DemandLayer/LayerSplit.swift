@@ -37,6 +37,7 @@ struct LayerSplit: Sendable {
     /// The node that reads the split weight.
     let node: Int
     let weightName: String
+    let weightShape: Shape
     /// The node's bias (Conv B, Gemm C), sliced with the rows; nil if none.
     let biasName: String?
     let rowCount: Int
@@ -105,7 +106,7 @@ struct LayerSplit: Sendable {
         let streamedEnd = Layout.roundUp(weightEnd, to: Layout.fileAlignment)
         let tailStart = weightEnd / Layout.fileAlignment * Layout.fileAlignment
         return LayerSplit(
-            layer: index, node: nodeIndex, weightName: weight.name, biasName: biasName, rowCount: rows, rowBytes: rowBytes,
+            layer: index, node: nodeIndex, weightName: weight.name, weightShape: weight.shape, biasName: biasName, rowCount: rows, rowBytes: rowBytes,
             granuleRows: granuleRows, streamed: weight.offsetBytes..<streamedEnd, head: 0..<weight.offsetBytes,
             tail: (tailStart < fileBytes ? tailStart : fileBytes)..<fileBytes,
             outputName: node.outputs[0], outputShape: outputShape, outputRowFloats: outputRowFloats)
@@ -124,18 +125,17 @@ struct LayerSplit: Sendable {
         }
     }
 
-    /// The split node's inputs and output for the rows of one piece: the
-    /// weight rows in place in the piece's bytes, the bias rows in the held
-    /// tail, the output rows in place in the whole output.
-    func sliced(rows: Range<Int>, pieceBytes: UnsafeMutableRawBufferPointer, weightShape: Shape, inputs: [Tensor], output: Tensor) -> (inputs: [Tensor], output: Tensor) {
-        var sliced = inputs
+    /// The split node's inputs and output for the rows of one piece: `input`
+    /// as it is, the weight rows in place in the piece's bytes, the rows of
+    /// `bias` (the whole held bias, when the node has one), the output rows in
+    /// place in the whole `output`.
+    func sliced(rows: Range<Int>, pieceBytes: UnsafeMutableRawBufferPointer, input: Tensor, bias: Tensor?, output: Tensor) -> (inputs: [Tensor], output: Tensor) {
         var shape = weightShape.dims
         shape[0] = rows.count
-        sliced[1] = Tensor(shape: Shape(shape), borrowing: pieceBytes.baseAddress!.bindMemory(to: Float.self, capacity: rows.count * rowBytes / 4))
-        if biasName != nil {
-            let bias = inputs[2]
+        var sliced = [input, Tensor(shape: Shape(shape), borrowing: pieceBytes.baseAddress!.bindMemory(to: Float.self, capacity: rows.count * rowBytes / 4))]
+        if let bias {
             let biasShape: Shape = bias.shape.rank == 2 ? [1, rows.count] : [rows.count]
-            sliced[2] = Tensor(shape: biasShape, borrowing: bias.data + rows.lowerBound)
+            sliced.append(Tensor(shape: biasShape, borrowing: bias.data + rows.lowerBound))
         }
         var outputDims = outputShape.dims
         outputDims[1] = rows.count

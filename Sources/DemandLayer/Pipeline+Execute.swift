@@ -41,26 +41,20 @@ extension Pipeline {
             let start = job.elapsed()
             if unit.isFirstPiece { job.executeSpans[index].startNanoseconds = start }
             let nodeCount = model.layers[index].nodes.count
-            if let gather = gathers[index] {
-                // The rows asked for, copied out of the chunks read; then the layer's other nodes.
-                if run(nodes: 0..<gather.node, of: index, weights: weights, job: job, activations: &activations) {
-                    let output = activationArena.tensor(gather.outputName, shape: gather.outputShape)
-                    let node = model.layers[index].nodes[gather.node]
-                    do {
-                        try gather.gather(indices: activations[gather.indicesName] ?? job.inputs[gather.indicesName]!, tableShape: model.shapes[gather.tableName]!,
-                                          extents: job.gatherExtents[index] ?? [], buffers: loaded.files, output: output)
-                        activations[gather.outputName] = output
-                        _ = run(nodes: (gather.node + 1)..<nodeCount, of: index, weights: weights, job: job, activations: &activations)
-                    } catch {
-                        job.fail(RuntimeError(.operatorFailed, "\(node.label): \(error.message)", layer: layerPlace(index)))
-                    }
-                }
-            } else if let rows = unit.rows, let split = splits[index] {
-                // A piece: the nodes before the split one with the first piece, its rows, the nodes after it with the last.
-                let before = unit.isFirstPiece ? 0..<split.node : split.node..<split.node
-                let after = unit.isLastPiece ? (split.node + 1)..<nodeCount : nodeCount..<nodeCount
+            let gather = gathers[index]
+            let rows = unit.rows
+            let split = rows == nil ? nil : splits[index]
+            if let special = gather?.node ?? split?.node {
+                // A piece of a split layer, or a row-gathered table: the nodes before the
+                // special one with the first piece, its part, the nodes after it with the last.
+                let before = unit.isFirstPiece ? 0..<special : special..<special
+                let after = unit.isLastPiece ? (special + 1)..<nodeCount : nodeCount..<nodeCount
                 if run(nodes: before, of: index, weights: weights, job: job, activations: &activations) {
-                    runPiece(split, rows: rows, bytes: loaded.files[0], weights: weights, job: job, activations: &activations)
+                    if let gather {
+                        runGather(gather, bytes: loaded.files, job: job, activations: &activations)
+                    } else if let split, let rows {
+                        runPiece(split, rows: rows, bytes: loaded.files[0], weights: weights, job: job, activations: &activations)
+                    }
                 }
                 if !job.isFailed { _ = run(nodes: after, of: index, weights: weights, job: job, activations: &activations) }
             } else {
@@ -92,14 +86,24 @@ extension Pipeline {
     private func runPiece(_ split: LayerSplit, rows: Range<Int>, bytes: UnsafeMutableRawBufferPointer, weights: [String: Tensor],
                           job: Job, activations: inout [String: Tensor]) {
         let node = model.layers[split.layer].nodes[split.node]
-        let weightShape = model.shapes[split.weightName]!
-        let pieceWeight = Tensor(shape: weightShape, borrowing: bytes.baseAddress!.assumingMemoryBound(to: Float.self))
-        let inputs = node.inputs.map { $0 == split.weightName ? pieceWeight : (weights[$0] ?? activations[$0]!) }
         let output = activationArena.tensor(split.outputName, shape: split.outputShape)
-        let sliced = split.sliced(rows: rows, pieceBytes: bytes, weightShape: weightShape, inputs: inputs, output: output)
+        let sliced = split.sliced(rows: rows, pieceBytes: bytes, input: weights[node.inputs[0]] ?? activations[node.inputs[0]]!,
+                                  bias: split.biasName.map { weights[$0]! }, output: output)
         weightObserver?(weights.merging([split.weightName: sliced.inputs[1]]) { a, _ in a })
         if execute(node: split.node, of: split.layer, inputs: sliced.inputs, output: sliced.output, job: job) {
             activations[split.outputName] = output
+        }
+    }
+
+    /// The Gather of a row-gathered table: the rows asked for, copied out of the chunks this run read.
+    private func runGather(_ gather: RowGather, bytes: [UnsafeMutableRawBufferPointer], job: Job, activations: inout [String: Tensor]) {
+        let output = activationArena.tensor(gather.outputName, shape: gather.outputShape)
+        do {
+            try gather.gather(indices: activations[gather.indicesName]!, tableShape: model.shapes[gather.tableName]!,
+                              extents: job.gatherExtents[gather.layer] ?? [], buffers: bytes, output: output)
+            activations[gather.outputName] = output
+        } catch {
+            fail(job, node: gather.node, of: gather.layer, error)
         }
     }
 
@@ -108,9 +112,13 @@ extension Pipeline {
             try model.operators[index][nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
             return true
         } catch {
-            job.fail(RuntimeError(.operatorFailed, "\(model.layers[index].nodes[nodeIndex].label): \(error.message)", layer: layerPlace(index)))
+            fail(job, node: nodeIndex, of: index, error)
             return false
         }
+    }
+
+    private func fail(_ job: Job, node nodeIndex: Int, of index: Int, _ error: OperatorError) {
+        job.fail(RuntimeError(.operatorFailed, "\(model.layers[index].nodes[nodeIndex].label): \(error.message)", layer: layerPlace(index)))
     }
 
     private func finish(_ job: Job, activations: [String: Tensor]) {

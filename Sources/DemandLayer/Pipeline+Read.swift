@@ -34,12 +34,9 @@ extension Pipeline {
     private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
         // A row-gathered table reads the rows this run's indices ask for.
         var runUnits = units
-        if !gathers.isEmpty {
-            for (index, unit) in units.enumerated() {
-                guard let gather = gathers[unit.layer], let indices = job.inputs[gather.indicesName] else { continue }
-                runUnits[index] = gather.unit(indices: indices)
-                job.gatherExtents[unit.layer] = runUnits[index].extents
-            }
+        for (index, gather) in gatherUnits {
+            runUnits[index] = gather.unit(indices: job.inputs[gather.indicesName]!)
+            job.gatherExtents[gather.layer] = runUnits[index].extents
         }
         var reader = RingReader(model: model, units: runUnits, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors,
                                 chunkBytes: requestBytes, checksumsChunks: true, firstLayerAlone: true)

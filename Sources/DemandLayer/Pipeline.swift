@@ -63,6 +63,8 @@ final class Pipeline: @unchecked Sendable {
     let splits: [Int: LayerSplit]
     /// Embedding tables read in the rows each run asks for, by layer.
     let gathers: [Int: RowGather]
+    /// Each row-gathered table with the index of its unit in `units`.
+    let gatherUnits: [(unit: Int, gather: RowGather)]
     /// Weights held for good: resident layers, and split layers' held bytes.
     let held: HeldWeights
 
@@ -77,9 +79,11 @@ final class Pipeline: @unchecked Sendable {
     init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int,
          units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], gathers: [Int: RowGather] = [:], held: HeldWeights = .none) {
         self.model = model
-        self.units = units ?? ReadUnit.wholeLayers(model)
+        let units = units ?? ReadUnit.wholeLayers(model)
+        self.units = units
         self.splits = splits
         self.gathers = gathers
+        gatherUnits = units.indices.compactMap { index in gathers[units[index].layer].map { (index, $0) } }
         self.held = held
         self.widening = widening
         self.fileDescriptors = fileDescriptors

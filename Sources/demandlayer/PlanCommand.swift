@@ -137,9 +137,7 @@ struct PlannerProfile {
     /// A profile measured now under `budgetBytes`, not saved.
     static func measure(_ model: Model, options: SessionOptions, budgetBytes: Int) throws -> LayerProfile {
         var profiling = options
-        profiling.policy = .pipelined
         profiling.budgetBytes = budgetBytes
-        profiling.profile = nil
         return try LayerProfile.measure(model, options: profiling)
     }
 }
