@@ -14,30 +14,29 @@ import DemandTensor
 ///
 /// Ownership and threads: the execute thread alone writes and reads the
 /// arena, one inference at a time. Graph outputs are copied out of it before
-/// an inference returns, since the next one reuses the bytes.
+/// an inference returns, since the next one reuses the bytes. The bytes live
+/// in an `ActivationStorage`: the session's own, or one that the sessions of
+/// a `Runtime` share, whose inferences execute one at a time.
 final class ActivationArena: @unchecked Sendable {
     /// Each planned value's offset in floats.
     let offsets: [String: Int]
     let floatCount: Int
-    private let buffer: AlignedBuffer
+    let storage: ActivationStorage
 
-    init(model: Model) {
+    /// Plans `model`'s values into `shared`, or into storage of its own (allocated now) when nil.
+    init(model: Model, shared: ActivationStorage? = nil) {
         let plan = Self.plan(model)
         offsets = plan.offsets
         floatCount = max(plan.floatCount, 16)
-        buffer = AlignedBuffer(byteCount: floatCount * MemoryLayout<Float>.stride)
-        #if DEBUG
-        // Poison, so a kernel that reads an output before writing it shows up as NaN in tests.
-        let floats = buffer.base.bindMemory(to: Float.self, capacity: floatCount)
-        floats.initialize(repeating: .nan, count: floatCount)
-        #endif
+        storage = shared ?? ActivationStorage()
+        if shared == nil { storage.reserve(byteCount: byteCount) }
     }
 
     var byteCount: Int { floatCount * MemoryLayout<Float>.stride }
 
     /// The tensor for `value`, a view into the arena.
     func tensor(_ value: String, shape: Shape) -> Tensor {
-        let base = buffer.base.assumingMemoryBound(to: Float.self)
+        let base = storage.base.assumingMemoryBound(to: Float.self)
         return Tensor(shape: shape, borrowing: base + offsets[value]!)
     }
 
@@ -80,5 +79,32 @@ final class ActivationArena: @unchecked Sendable {
             total = max(total, offset + value.floats)
         }
         return Plan(offsets: offsets, floatCount: total)
+    }
+}
+
+/// The bytes behind one or more activation arenas: one aligned block that
+/// grows to the largest arena planned into it and never shrinks.
+///
+/// Threads: `reserve` and `base` are called by whichever thread is the only
+/// one executing into the storage (the session's execute thread, or, in a
+/// `Runtime`, the execute thread holding the execute turn); no lock.
+final class ActivationStorage: @unchecked Sendable {
+    private var buffer: AlignedBuffer?
+    /// Bytes the block holds.
+    private(set) var byteCount = 0
+
+    var base: UnsafeMutableRawPointer { buffer!.base }
+
+    /// Grows the block to at least `byteCount` bytes (its contents are not kept).
+    func reserve(byteCount wanted: Int) {
+        guard wanted > byteCount else { return }
+        buffer = nil
+        let block = AlignedBuffer(byteCount: wanted)
+        #if DEBUG
+        // Poison, so a kernel that reads an output before writing it shows up as NaN in tests.
+        block.base.bindMemory(to: Float.self, capacity: wanted / 4).initialize(repeating: .nan, count: wanted / 4)
+        #endif
+        buffer = block
+        byteCount = wanted
     }
 }

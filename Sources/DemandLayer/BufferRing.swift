@@ -68,6 +68,13 @@ package final class BufferRing: @unchecked Sendable {
         peakHeldBytes = 0
     }
 
+    /// Forgets the peak (it becomes what is held now) without touching
+    /// placement; for a ring that is never empty between inferences.
+    package func resetPeak() {
+        condition.lock(); defer { condition.unlock() }
+        peakHeldBytes = heldBytes
+    }
+
     /// Where the next region of `byteCount` bytes goes, given the newest region's end.
     static func placement(after end: Int, byteCount: Int, capacity: Int) -> Int {
         end + byteCount <= capacity ? end : 0

@@ -29,6 +29,11 @@ final class Job: @unchecked Sendable {
     /// writes before sending the layer on; restore and execute read after).
     var gatherExtents: [Int: [ReadUnit.Extent]] = [:]
     var mappings: [UnsafeMutableRawBufferPointer] = []  // read thread maps, execute thread unmaps (mmap policy)
+    /// In a `Runtime`: the job's place in the order its model's inferences
+    /// read and execute (set before it is dispatched), and when its turn to
+    /// execute came (execute thread).
+    var ticket = 0
+    var turnNanoseconds: UInt64 = 0
 
     private let failed = Atomic<Bool>(false)
     private let failure = Mutex<RuntimeError?>(nil)

@@ -7,8 +7,14 @@ extension Pipeline {
         var activations: [String: Tensor] = [:]
         var held: [(LoadedLayer, [String: Tensor])] = []   // bulk: everything is read before anything runs
         var waitStart = Clock.now()
+        var current: Job?   // in a runtime: the inference holding the execute turn
         while true {
             let message = executeInbox.receive()
+            if let turns, let job = message.job, job !== current {
+                turns.waitForTurn(job, activationBytes: activationArena.byteCount)
+                current = job
+                waitStart = Clock.now()
+            }
             switch message {
             case .layer(let job, let loaded, let weights):
                 if loaded.index == 0 { activations = job.inputs }
@@ -25,6 +31,7 @@ extension Pipeline {
                 held.removeAll(keepingCapacity: true)
                 finish(job, activations: activations)
                 activations = [:]
+                current = nil
             case .stop:
                 return
             case .run:
@@ -122,6 +129,14 @@ extension Pipeline {
     }
 
     private func finish(_ job: Job, activations: [String: Tensor]) {
+        defer { job.finished.signal() }
+        if let turns {
+            // The runtime counts its shared ring and every model's held bytes.
+            job.peakWeightBytes = turns.peakWeightBytes
+            copyOutputs(job, activations: activations)
+            turns.executeFinished(job)
+            return
+        }
         switch source {
         case .ring(let ring, _): job.peakWeightBytes = ring.byteCounts.peak + held.byteCount
         case .resident(let ring, _, _): job.peakWeightBytes = ring.byteCounts.held
@@ -137,13 +152,15 @@ extension Pipeline {
         }
         for mapping in job.mappings { munmap(mapping.baseAddress, mapping.count) }
         job.mappings.removeAll()
-        if !job.isFailed {
-            // Copied out: the next inference reuses the arena.
-            for output in model.manifest.outputs {
-                let value = activations[output.name]!
-                job.outputs[output.name] = Tensor(shape: value.shape, values: value.array)
-            }
+        copyOutputs(job, activations: activations)
+    }
+
+    /// Copies the graph outputs out of the activation arena, which the next inference reuses.
+    private func copyOutputs(_ job: Job, activations: [String: Tensor]) {
+        guard !job.isFailed else { return }
+        for output in model.manifest.outputs {
+            let value = activations[output.name]!
+            job.outputs[output.name] = Tensor(shape: value.shape, values: value.array)
         }
-        job.finished.signal()
     }
 }

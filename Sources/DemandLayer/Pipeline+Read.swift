@@ -9,7 +9,9 @@ extension Pipeline {
             switch readInbox.receive() {
             case .run(let job):
                 switch source {
-                case .ring(let ring, let scheduler): readThroughRing(job, ring: ring, scheduler: scheduler)
+                case .ring(let ring, let scheduler):
+                    readThroughRing(job, ring: ring, scheduler: scheduler)
+                    turns?.readFinished(job)
                 case .resident(_, let views, let files):
                     for index in 0..<model.layers.count {
                         restoreInbox.send(.layer(job, LoadedLayer(index: index, unit: index, region: nil, files: files[index]), weights: views[index]))
@@ -39,7 +41,7 @@ extension Pipeline {
             job.gatherExtents[gather.layer] = runUnits[index].extents
         }
         var reader = RingReader(model: model, units: runUnits, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors,
-                                chunkBytes: requestBytes, checksumsChunks: true, firstLayerAlone: true)
+                                chunkBytes: requestBytes, checksumsChunks: true, firstLayerAlone: true, continuesRing: turns != nil)
         func fail(_ error: IOError, unit: Int) {
             job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(units[min(unit, units.count - 1)].layer), path: error.path, offsetBytes: error.offsetBytes))
         }

@@ -28,6 +28,16 @@ enum StageMessage: @unchecked Sendable {
     case stop
 }
 
+extension StageMessage {
+    /// The inference the message belongs to (nil for stop).
+    var job: Job? {
+        switch self {
+        case .run(let job), .layer(let job, _, _), .end(let job): job
+        case .stop: nil
+        }
+    }
+}
+
 /// Where a policy's weight bytes come from.
 enum WeightSource {
     /// Read through the IO engine into the ring (bulk, linear, pipelined).
@@ -73,11 +83,17 @@ final class Pipeline: @unchecked Sendable {
     let executeInbox = Channel<StageMessage>()
     private var threads: [StageThread] = []
     let workspace = Workspace()
+    /// The runtime whose ring and activation storage this pipeline shares
+    /// with other models' pipelines (nil: the session's own). Its inferences
+    /// read only once the runtime dispatches them, and execute only in their
+    /// turn. Set once, before the first run.
+    weak var turns: (any ExecutionTurns)?
     /// Tests only: sees each layer's weight views on the execute thread. Set before `run`.
     var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
 
     init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int,
-         units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], gathers: [Int: RowGather] = [:], held: HeldWeights = .none) {
+         units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], gathers: [Int: RowGather] = [:], held: HeldWeights = .none,
+         activationStorage: ActivationStorage? = nil) {
         self.model = model
         let units = units ?? ReadUnit.wholeLayers(model)
         self.units = units
@@ -90,7 +106,7 @@ final class Pipeline: @unchecked Sendable {
         self.requestBytes = requestBytes
         self.policy = policy
         self.source = source
-        self.activationArena = ActivationArena(model: model)
+        self.activationArena = ActivationArena(model: model, shared: activationStorage)
         var scratchFloats = 0
         for (layerIndex, layer) in model.layers.enumerated() {
             for (nodeIndex, node) in layer.nodes.enumerated() {

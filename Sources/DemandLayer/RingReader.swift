@@ -53,6 +53,9 @@ struct RingReader {
     /// last of them (about 1.3 ms into a ResNet-152 run) instead of after
     /// about 0.2 ms, and the execute stage waits that long to start.
     let firstLayerAlone: Bool
+    /// Take regions after those already held (a `Runtime`'s shared ring)
+    /// instead of starting from an empty ring at offset 0.
+    let continuesRing: Bool
     private var regions: [BufferRing.Region?]
     private var issuedBytes: [Int]        // bytes of each layer queued for reading so far
     private var pendingBytes: [Int]       // queued but not yet complete
@@ -68,12 +71,13 @@ struct RingReader {
     private(set) var handedOnCount = 0
 
     init(model: Model, units: [ReadUnit]? = nil, ring: BufferRing, scheduler: ReadScheduler, fileDescriptors: [[Int32]], chunkBytes: Int,
-         checksumsChunks: Bool = false, firstLayerAlone: Bool = false) {
+         checksumsChunks: Bool = false, firstLayerAlone: Bool = false, continuesRing: Bool = false) {
         self.model = model
         let units = units ?? ReadUnit.wholeLayers(model)
         self.units = units
         self.checksumsChunks = checksumsChunks
         self.firstLayerAlone = firstLayerAlone
+        self.continuesRing = continuesRing
         chunkSums = Array(repeating: [], count: units.count)
         unsummed = Array(repeating: !checksumsChunks, count: units.count)
         unitBytes = units.map(\.byteCount)
@@ -84,7 +88,9 @@ struct RingReader {
         regions = Array(repeating: nil, count: units.count)
         issuedBytes = Array(repeating: 0, count: units.count)
         pendingBytes = Array(repeating: 0, count: units.count)
-        ring.reset()
+        // A ring shared by a runtime's models may still hold the inference
+        // before this one (executing): placement goes on after it.
+        if !continuesRing { ring.reset() }
     }
 
     var layerCount: Int { units.count }

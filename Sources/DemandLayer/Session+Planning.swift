@@ -37,7 +37,10 @@ extension Session {
     /// The planner's view of each layer, with execute times from `profile`.
     /// A row-gathered table counts the most a run reads, and is not held
     /// resident; its layer's other weights are held outside the plan (`heldOutsidePlan`).
-    static func costs(of model: Model, splits: [Int: LayerSplit], gathers: [Int: RowGather] = [:], profile: LayerProfile) -> [LayerCost] {
+    /// Without `allowsResident` (a session inside a `Runtime`, whose ring the
+    /// other models share), no layer may be held resident.
+    static func costs(of model: Model, splits: [Int: LayerSplit], gathers: [Int: RowGather] = [:], profile: LayerProfile,
+                      allowsResident: Bool = true) -> [LayerCost] {
         model.layers.indices.map { index in
             if let gather = gathers[index] {
                 var cost = LayerCost(byteCount: gather.worstCaseBytes, executeNanoseconds: profile.executeNanoseconds[index])
@@ -46,15 +49,16 @@ extension Session {
             }
             var cost = LayerCost(byteCount: model.layers[index].byteCount, executeNanoseconds: profile.executeNanoseconds[index],
                                  split: splits[index]?.cost)
-            cost.canBeResident = Widening.widenedBytes(of: model.layers[index]) == 0
+            cost.canBeResident = allowsResident && Widening.widenedBytes(of: model.layers[index]) == 0
             return cost
         }
     }
 
     /// The smallest budget `model` runs in, planned with `profile`'s costs.
-    package static func minimumBudget(_ model: Model, profile: LayerProfile) -> Int {
+    package static func minimumBudget(_ model: Model, profile: LayerProfile, allowsResident: Bool = true) -> Int {
         let gathers = gathers(of: model)
-        return Planner.minimumBudget(costs(of: model, splits: splits(of: model), gathers: gathers, profile: profile)) + heldOutsidePlan(gathers)
+        return Planner.minimumBudget(costs(of: model, splits: splits(of: model), gathers: gathers, profile: profile, allowsResident: allowsResident))
+            + heldOutsidePlan(gathers)
     }
 
     /// Bytes row-gathered layers hold besides their tables (held from open, outside the plan's own count).
@@ -63,10 +67,10 @@ extension Session {
     }
 
     /// The plan for `budget`, or the error naming the smallest budget.
-    static func streaming(_ model: Model, budget: Int, profile: LayerProfile) throws(RuntimeError) -> Streaming {
+    static func streaming(_ model: Model, budget: Int, profile: LayerProfile, allowsResident: Bool = true) throws(RuntimeError) -> Streaming {
         let splits = splits(of: model)
         let gathers = gathers(of: model)
-        let costs = costs(of: model, splits: splits, gathers: gathers, profile: profile)
+        let costs = costs(of: model, splits: splits, gathers: gathers, profile: profile, allowsResident: allowsResident)
         let outside = heldOutsidePlan(gathers)
         guard budget > outside, var plan = Planner.plan(costs, budgetBytes: budget - outside, readBytesPerNanosecond: profile.readBytesPerSecond / 1e9) else {
             let minimum = Planner.minimumBudget(costs) + outside

@@ -48,6 +48,8 @@ public final class Session: @unchecked Sendable {
     public var heldBytes: Int { pipeline.held.byteCount }
     /// The execute CPU this session claimed (automatic placement), given back on close.
     private let claimedCPU: Int?
+    /// What the session shares with the other models of its `Runtime`; nil for a session on its own.
+    let share: RuntimeShare?
 
     let pipeline: Pipeline
     private let files: [[DirectFile]]
@@ -71,14 +73,27 @@ public final class Session: @unchecked Sendable {
     /// plan holds. Throws when an option is out of range, the budget is below
     /// the least the model runs in (the message says how much that is), or a
     /// file cannot be opened or read.
-    public init(model: Model, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
+    public convenience init(model: Model, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
+        try self.init(model: model, options: options, share: nil)
+    }
+
+    /// Opens `model` alone (`share` nil), or as one of a `Runtime`'s models:
+    /// pipelined, planned against the runtime's shared ring with nothing
+    /// resident, its activations in the runtime's storage, its inferences
+    /// executed when the runtime's scheduler gives them the turn.
+    init(model: Model, options: SessionOptions, share: RuntimeShare?) throws(RuntimeError) {
         self.model = model
         self.options = options
+        self.share = share
         let layerBytes = model.layers.map(\.byteCount)
         let streaming: Streaming
         let capacity: Int
         let maxHeldRegions: Int
-        if Self.isPlanned(options) && options.streamsUnplanned {
+        if let share {
+            try Self.checkCommon(options)
+            streaming = try Self.streaming(model, budget: share.ring.capacityBytes, profile: share.profile, allowsResident: false)
+            (capacity, maxHeldRegions) = (share.ring.capacityBytes, .max)
+        } else if Self.isPlanned(options) && options.streamsUnplanned {
             try Self.checkCommon(options)
             let simple = Self.simpleStreaming(model, budget: options.budgetBytes!)
             (streaming, capacity, maxHeldRegions) = (simple.streaming, simple.ringBytes, .max)
@@ -96,7 +111,12 @@ public final class Session: @unchecked Sendable {
         // Resolved first, so a bad CPU is refused before any work. An
         // automatic claim is given back if anything fails before the session
         // is whole; after that, a failure runs deinit, whose close() gives it back.
-        let placement = try options.placement.resolve(threadCount: options.threadCount)
+        let placement: (cpus: (execute: Int, stages: Int), claimed: Bool)?
+        if let share {
+            placement = share.cpus.map { (cpus: $0, claimed: false) }
+        } else {
+            placement = try options.placement.resolve(threadCount: options.threadCount)
+        }
         let claimed = placement?.claimed == true ? placement?.cpus.execute : nil
         var whole = false
         defer { if !whole, let claimed { ExecuteCPUClaims.release(claimed) } }
@@ -127,7 +147,7 @@ public final class Session: @unchecked Sendable {
             }
             if let wrap = options.engineWrapper { engine = wrap(engine) }
             ioEngine = engine.kind
-            let ring = BufferRing(capacityBytes: capacity, maxHeldRegions: maxHeldRegions)
+            let ring = share?.ring ?? BufferRing(capacityBytes: capacity, maxHeldRegions: maxHeldRegions)
             arenaBytes = capacity
             do { try engine.register(arena: ring.arenaBuffer) } catch {
                 throw RuntimeError(.ioEngineUnavailable, "\(error)")
@@ -148,7 +168,9 @@ public final class Session: @unchecked Sendable {
         }
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
                             fileDescriptors: fds, requestBytes: options.requestBytes,
-                            units: streaming.units, splits: streaming.splits, gathers: streaming.gathers, held: held)
+                            units: streaming.units, splits: streaming.splits, gathers: streaming.gathers, held: held,
+                            activationStorage: share?.activations)
+        pipeline.turns = share?.turns
         whole = true
         try pipeline.start(cpus: pinnedCPUs)
     }
@@ -205,7 +227,7 @@ public final class Session: @unchecked Sendable {
         return true
     }
 
-    private func validate(_ inputs: [String: Tensor]) throws(RuntimeError) {
+    func validate(_ inputs: [String: Tensor]) throws(RuntimeError) {
         for declared in model.manifest.inputs {
             guard let tensor = inputs[declared.name] else {
                 throw RuntimeError(.invalidInput, "input '\(declared.name)' (\(declared.shape)) is missing; the model's inputs are \(model.manifest.inputs.map { "'\($0.name)' \($0.shape)" }.joined(separator: ", "))")
