@@ -42,6 +42,20 @@ struct Bench: ParsableCommand {
               pipelined  this runtime: read, restore and execute overlap
               mmap       map the files; their page cache is dropped before each run
 
+            With --models A,B,C and one --budget, the bench serves several models at once
+            instead: client threads (--clients) send requests (--arrivals: a closed loop,
+            or poisson:R/s) for --duration under each setup (--setups): 'alone' (each
+            model by itself, planned with the whole budget: the baseline), 'shared' (one
+            Runtime: the models share the budget's ring, a scheduler picks the next
+            request, --scheduling), 'separate' (a planned session per model, each with
+            budget/N) and 'resident' (every weight held). Per setup and model: requests,
+            latency p50/p95/p99 from arrival to outputs, service p50 (shared: from the
+            request's turn to execute to its outputs), both over the model's p50 alone,
+            and throughput; per setup, peak weight bytes and peak RSS. Every output must
+            equal the resident one (else alone's) bit for bit.
+              demandlayer bench --models resnet152,yolov3,vgg16 --budget 128MiB \
+                  --clients 4 --arrivals poisson:1/s --duration 30s
+
             Every policy must give bit-identical outputs; the bench checks, and fails if
             not. Progress goes to standard error; standard output carries only the table
             or the JSON.
@@ -63,6 +77,8 @@ struct Bench: ParsableCommand {
     var policies: String = "resident,bulk,linear,pipelined,mmap"
 
     @OptionGroup var engineOptions: EngineOptions
+
+    @OptionGroup(title: "Several models at once") var workload: WorkloadOptions
 
     @Option(name: .long, help: ArgumentHelp("Largest single read request (suffixes K, M); a larger layer is split into several in flight.", valueName: "bytes"))
     var requestSize: String = "512K"
@@ -110,9 +126,11 @@ struct Bench: ParsableCommand {
         let request = try parseBytes(requestSize)
         guard request >= 4096, request % 4096 == 0 else { throw ValidationError("--request-size must be a multiple of 4096 bytes (got \(requestSize))") }
         guard (1...1024).contains(queueDepth) else { throw ValidationError("--queue-depth must be between 1 and 1024") }
+        try workload.validate(budgets: budgets)
     }
 
     func run() throws {
+        if workload.models != nil { return try serveWorkload() }
         let model = try ModelLocator.open(modelOptions.model, cache: modelOptions.cache)
         var options = SessionOptions(io: engineOptions.engine, threadCount: engineOptions.threads,
                                      requestBytes: try parseBytes(requestSize), queueDepth: queueDepth)
