@@ -72,7 +72,7 @@ extension Pipeline {
             job.executeSpans[index].endNanoseconds = end
             job.executeBusy[index] += end - start
         }
-        if let region = loaded.region, policy != .resident { ring?.release(region) }
+        if let region = loaded.region, policy != .resident { ring(holding: loaded)?.release(region) }
         if let widened = loaded.widened { widening?.ring.release(widened) }
     }
 
@@ -138,7 +138,7 @@ extension Pipeline {
             return
         }
         switch source {
-        case .ring(let ring, _): job.peakWeightBytes = ring.byteCounts.peak + held.byteCount
+        case .ring(let ring, _): job.peakWeightBytes = ring.byteCounts.peak + held.byteCount + (background?.ring.byteCounts.peak ?? 0)
         case .resident(let ring, _, _): job.peakWeightBytes = ring.byteCounts.held
         case .mapped: job.peakWeightBytes = job.mappings.reduce(0) { $0 + $1.count }
         }

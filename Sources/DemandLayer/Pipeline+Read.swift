@@ -10,7 +10,17 @@ extension Pipeline {
             case .run(let job):
                 switch source {
                 case .ring(let ring, let scheduler):
-                    readThroughRing(job, ring: ring, scheduler: scheduler)
+                    // Deepeye: the background part starts now, and reaches restore after the rest.
+                    background?.inbox.send(.run(job))
+                    let handOn = { (loaded: LoadedLayer) in
+                        job.bytesRead += loaded.files.reduce(0) { $0 + $1.count }
+                        self.restoreInbox.send(.layer(job, loaded, weights: [:]))
+                    }
+                    // Partial takes every region and queues every read at once (its arena holds them all);
+                    // the others read the first layer alone first (see `RingReader.firstLayerAlone`).
+                    readThroughRing(job, ring: ring, scheduler: scheduler, units: 0..<(background?.firstUnit ?? units.count),
+                                    firstLayerAlone: policy != .partial, handOn: handOn)
+                    if let background { forwardBackground(background, handOn: handOn) }
                     turns?.readFinished(job)
                 case .resident(_, let views, let files):
                     for index in 0..<model.layers.count {
@@ -20,6 +30,7 @@ extension Pipeline {
                 }
                 restoreInbox.send(.end(job))
             case .stop:
+                background?.inbox.send(.stop)
                 restoreInbox.send(.stop)
                 return
             case .layer, .end:
@@ -28,28 +39,33 @@ extension Pipeline {
         }
     }
 
-    /// Reads every layer into the ring in order, keeping as many layers in
-    /// flight as the ring's budget allows, and hands each to restore once all
-    /// its files are in. After a failure it issues nothing new, waits for what
-    /// is in flight, and still hands every acquired region along so the
-    /// execute stage releases them in order.
-    private func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler) {
+    /// Reads units `range` into the ring in order, keeping as many in flight
+    /// as the ring's bytes allow, and hands each to `handOn` once all its
+    /// files are in. After a failure it issues nothing new, waits for what is
+    /// in flight, and still hands on every unit whose region it took, so the
+    /// execute stage releases them all, in order. The read thread reads the
+    /// session's ring with it; deepeye's background reader, its own.
+    func readThroughRing(_ job: Job, ring: BufferRing, scheduler: ReadScheduler, units range: Range<Int>, firstLayerAlone: Bool,
+                         handOn: (LoadedLayer) -> Void) {
         // A row-gathered table reads the rows this run's indices ask for.
         var runUnits = units
-        for (index, gather) in gatherUnits {
+        for (index, gather) in gatherUnits where range.contains(index) {
             runUnits[index] = gather.unit(indices: job.inputs[gather.indicesName]!)
             job.gatherExtents[gather.layer] = runUnits[index].extents
         }
-        var reader = RingReader(model: model, units: runUnits, ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors,
-                                chunkBytes: requestBytes, checksumsChunks: true, firstLayerAlone: true, continuesRing: turns != nil)
+        // The reader numbers its units from 0; `first +` turns them back into indices of `units`.
+        let first = range.lowerBound
+        var reader = RingReader(model: model, units: Array(runUnits[range]), ring: ring, scheduler: scheduler, fileDescriptors: fileDescriptors,
+                                chunkBytes: requestBytes, checksumsChunks: true, firstLayerAlone: firstLayerAlone,
+                                continuesRing: turns != nil)
         func fail(_ error: IOError, unit: Int) {
-            job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(units[min(unit, units.count - 1)].layer), path: error.path, offsetBytes: error.offsetBytes))
+            job.fail(RuntimeError(.readFailed, error.message, layer: layerPlace(units[min(first + unit, range.upperBound - 1)].layer), path: error.path, offsetBytes: error.offsetBytes))
         }
         while !reader.isFinished && !(job.isFailed && !reader.hasLayersHeld) {
             let step: RingReader.Step
             do {
                 step = try reader.step(issueNew: !job.isFailed, abandon: { job.isFailed }) { index in
-                    if units[index].isFirstPiece { job.readSpans[units[index].layer].startNanoseconds = job.elapsed() }
+                    if units[first + index].isFirstPiece { job.readSpans[units[first + index].layer].startNanoseconds = job.elapsed() }
                 }
             } catch {
                 fail(error, unit: reader.handedOnCount)
@@ -58,15 +74,13 @@ extension Pipeline {
             }
             for (unit, error) in step.failures { fail(error, unit: unit) }
             for index in step.finished {
-                let layer = units[index].layer
+                let layer = units[first + index].layer
                 job.readSpans[layer].endNanoseconds = max(job.readSpans[layer].endNanoseconds, job.elapsed())
-                job.bytesRead += runUnits[index].byteCount
             }
             for ready in step.ready {
-                let unit = units[ready.index]
+                let unit = units[first + ready.index]
                 if unit.isLastPiece && job.readSpans[unit.layer].endNanoseconds == 0 { job.readSpans[unit.layer].endNanoseconds = job.elapsed() }
-                let loaded = LoadedLayer(index: unit.layer, unit: ready.index, region: ready.region, files: ready.files, fileChecksums: ready.fileChecksums)
-                restoreInbox.send(.layer(job, loaded, weights: [:]))
+                handOn(LoadedLayer(index: unit.layer, unit: first + ready.index, region: ready.region, files: ready.files, fileChecksums: ready.fileChecksums))
             }
         }
     }

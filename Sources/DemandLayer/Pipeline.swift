@@ -40,7 +40,7 @@ extension StageMessage {
 
 /// Where a policy's weight bytes come from.
 enum WeightSource {
-    /// Read through the IO engine into the ring (bulk, linear, pipelined).
+    /// Read through the IO engine into the ring (bulk, linear, deepeye, partial, pipelined).
     case ring(BufferRing, ReadScheduler)
     /// Read once at open and held; the views are made once.
     case resident(BufferRing, views: [[String: Tensor]], files: [[UnsafeMutableRawBufferPointer]])
@@ -54,7 +54,9 @@ enum WeightSource {
 /// scheduler; the restore thread owns nothing but its inbox; the execute thread
 /// owns the kernel workspace and the activations of the running inference, and
 /// is the only one that releases ring regions. Stages talk only through their
-/// inboxes. `stop()` sends each stage a stop message and joins all three.
+/// inboxes. A deepeye session has a fourth thread, `dl-read-fc`, which owns
+/// the background reader's engine and talks only to the read thread
+/// (`BackgroundReader`). `stop()` sends each stage a stop message and joins them all.
 final class Pipeline: @unchecked Sendable {
     let model: Model
     let policy: Policy
@@ -77,6 +79,8 @@ final class Pipeline: @unchecked Sendable {
     let gatherUnits: [(unit: Int, gather: RowGather)]
     /// Weights held for good: resident layers, and split layers' held bytes.
     let held: HeldWeights
+    /// Deepeye: the reader of the fully connected part, with its own arena; nil otherwise.
+    let background: BackgroundReader?
 
     let readInbox = Channel<StageMessage>()
     let restoreInbox = Channel<StageMessage>()
@@ -93,7 +97,7 @@ final class Pipeline: @unchecked Sendable {
 
     init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int,
          units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], gathers: [Int: RowGather] = [:], held: HeldWeights = .none,
-         activationStorage: ActivationStorage? = nil) {
+         activationStorage: ActivationStorage? = nil, background: BackgroundReader? = nil) {
         self.model = model
         let units = units ?? ReadUnit.wholeLayers(model)
         self.units = units
@@ -101,6 +105,7 @@ final class Pipeline: @unchecked Sendable {
         self.gathers = gathers
         gatherUnits = units.indices.compactMap { index in gathers[units[index].layer].map { (index, $0) } }
         self.held = held
+        self.background = background
         self.widening = widening
         self.fileDescriptors = fileDescriptors
         self.requestBytes = requestBytes
@@ -117,15 +122,16 @@ final class Pipeline: @unchecked Sendable {
         workspace.reserve(floatCount: scratchFloats)
     }
 
-    /// Starts the three stage threads, or none: if one cannot start, those
-    /// already running are stopped and joined. With `cpus`, execute is
-    /// pinned to one CPU and read and restore to the other.
+    /// Starts the three stage threads (and deepeye's background reader), or
+    /// none: if one cannot start, those already running are stopped and
+    /// joined. With `cpus`, execute is pinned to one CPU and the others to the other.
     func start(cpus: (execute: Int, stages: Int)?) throws(RuntimeError) {
-        let bodies: [(String, Int?, () -> Void)] = [
+        var bodies: [(String, Int?, () -> Void)] = [
             ("dl-exec", cpus?.execute, { [self] in executeLoop() }),
             ("dl-restore", cpus?.stages, { [self] in restoreLoop() }),
             ("dl-read", cpus?.stages, { [self] in readLoop() }),
         ]
+        if let background { bodies.append(("dl-read-fc", cpus?.stages, { [self] in backgroundLoop(background) })) }
         for (name, cpu, body) in bodies {
             do {
                 threads.append(try StageThread(name: name, cpu: cpu, body: body))
@@ -134,6 +140,7 @@ final class Pipeline: @unchecked Sendable {
                 switch threads.count {
                 case 1: executeInbox.send(.stop)
                 case 2: restoreInbox.send(.stop)
+                case 3: readInbox.send(.stop)
                 default: break
                 }
                 for thread in threads { thread.join() }

@@ -15,10 +15,14 @@ extension Session {
         let largest = layerBytes.max() ?? 0
         try checkCommon(options)
         switch options.policy {
-        case .resident, .bulk:
+        case .resident, .bulk, .partial:
             return ArenaSize(capacity: max(total, 4096), maxHeldRegions: .max)
         case .linear:
             return ArenaSize(capacity: max(largest, 4096), maxHeldRegions: 1)
+        case .deepeye:
+            // The layers before the fully connected part, one at a time; that part has its own arena.
+            let convolutional = layerBytes[..<(BackgroundReader.fullyConnectedStart(of: model) ?? layerBytes.count)]
+            return ArenaSize(capacity: max(convolutional.max() ?? 0, 4096), maxHeldRegions: 1)
         case .mmap:
             return ArenaSize(capacity: 0, maxHeldRegions: 0)
         case .pipelined:

@@ -29,8 +29,9 @@ public final class Session: @unchecked Sendable {
     public let ioEngine: IOEngineKind?
     /// Whether reads bypass the page cache (O_DIRECT).
     public let isDirect: Bool
-    /// Bytes of the weight arena that layer files are read into (0 for mmap,
-    /// which maps the files instead).
+    /// Bytes of the weight arenas that layer files are read into (0 for mmap,
+    /// which maps the files instead): the ring, and for deepeye the arena of
+    /// the fully connected part too.
     public let arenaBytes: Int
     /// Bytes of the arena float16 weights are widened into (0 when the model
     /// stores none): two layers' worth, or every layer's for resident and bulk.
@@ -66,8 +67,9 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Opens `model` for inference under `options`: opens the layer files,
-    /// allocates the weight ring and the activation arena, starts the stage
-    /// threads and, for `resident`, reads every layer. Pipelined with
+    /// allocates the weight ring (and, for `deepeye`, the fully connected
+    /// part's arena and its reader's engine) and the activation arena, starts
+    /// the stage threads and, for `resident`, reads every layer. Pipelined with
     /// `budgetBytes`, it first plans the budget (`streamPlan`; measuring the
     /// model's profile if none is given or saved) and reads the weights the
     /// plan holds. Throws when an option is out of range, the budget is below
@@ -127,6 +129,7 @@ public final class Session: @unchecked Sendable {
         let source: WeightSource
         let fds: [[Int32]]
         var held = HeldWeights.none
+        var background: BackgroundReader?
         let widening = Widening(model: model, policy: options.policy)
         wideningBytes = widening?.ring.capacityBytes ?? 0
         if options.policy == .mmap {
@@ -148,10 +151,13 @@ public final class Session: @unchecked Sendable {
             if let wrap = options.engineWrapper { engine = wrap(engine) }
             ioEngine = engine.kind
             let ring = share?.ring ?? BufferRing(capacityBytes: capacity, maxHeldRegions: maxHeldRegions)
-            arenaBytes = capacity
             do { try engine.register(arena: ring.arenaBuffer) } catch {
                 throw RuntimeError(.ioEngineUnavailable, "\(error)")
             }
+            if options.policy == .deepeye {
+                background = try BackgroundReader(model: model, engine: opened.choice, options: options)
+            }
+            arenaBytes = capacity + (background?.ring.capacityBytes ?? 0)
             let scheduler = ReadScheduler(engine: engine, chunkBytes: options.requestBytes)
             if options.policy == .resident {
                 let loaded = try Self.loadResident(model, ring: ring, widening: widening, scheduler: scheduler, fds: fds, chunkBytes: options.requestBytes)
@@ -169,7 +175,7 @@ public final class Session: @unchecked Sendable {
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
                             fileDescriptors: fds, requestBytes: options.requestBytes,
                             units: streaming.units, splits: streaming.splits, gathers: streaming.gathers, held: held,
-                            activationStorage: share?.activations)
+                            activationStorage: share?.activations, background: background)
         pipeline.turns = share?.turns
         whole = true
         try pipeline.start(cpus: pinnedCPUs)
@@ -224,6 +230,7 @@ public final class Session: @unchecked Sendable {
         guard let job = inFlight.withLock({ $0 }) else { return false }
         job.fail(RuntimeError(.cancelled, "the inference was cancelled; the session is ready for the next run"))
         pipeline.ring?.wakeAll()
+        pipeline.background?.ring.wakeAll()
         return true
     }
 

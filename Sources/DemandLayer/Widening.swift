@@ -12,9 +12,11 @@ import DemandTensor
 /// Ownership and threads: the widening ring is allocated when a session opens
 /// and never grown. Regions are taken in layer order by the restore thread (by
 /// the opening thread for the resident policy, which keeps them) and released
-/// in the same order by the execute thread. For pipelined, linear and mmap the
-/// ring holds two layers' widened weights (the one executing and the one being
-/// restored); bulk holds every layer until it runs them all.
+/// in the same order by the execute thread. For every policy but resident and
+/// bulk the ring holds two layers' widened weights (the one executing and the
+/// one being restored): restore widens a layer just before execute needs it,
+/// even where its bytes were read long before (deepeye's fully connected
+/// part, partial); bulk holds every layer until it runs them all.
 final class Widening: @unchecked Sendable {
     let ring: BufferRing
     /// Per layer, the float32 bytes its float16 weights take once widened (0: none).
@@ -28,7 +30,7 @@ final class Widening: @unchecked Sendable {
         switch policy {
         case .resident, .bulk:
             ring = BufferRing(capacityBytes: needed.reduce(0, +))
-        case .linear, .pipelined, .mmap:
+        case .linear, .deepeye, .partial, .pipelined, .mmap:
             ring = BufferRing(capacityBytes: BufferRing.minimumCapacity(layerBytes: needed, depth: 1))
         }
     }

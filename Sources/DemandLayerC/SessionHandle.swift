@@ -53,7 +53,7 @@ func sessionOptions(_ pointer: UnsafePointer<dl_session_options>?) throws(Failur
     guard c.struct_size == MemoryLayout<dl_session_options>.size || c.struct_size == firstReleaseSize else {
         throw .argument("options.struct_size is \(c.struct_size), expected \(MemoryLayout<dl_session_options>.size): fill the options with dl_session_options_init")
     }
-    let policies: [Policy] = [.pipelined, .resident, .bulk, .linear, .mmap]
+    let policies: [Policy] = [.pipelined, .resident, .bulk, .linear, .mmap, .deepeye, .partial]   // by dl_policy value
     guard Int(c.policy.rawValue) < policies.count else { throw Failure(DL_ERROR_INVALID_OPTION, "options.policy \(c.policy.rawValue) is not a dl_policy") }
     options.policy = policies[Int(c.policy.rawValue)]
     let engines: [IOEngineChoice] = [.auto, .uring, .aio, .pread]

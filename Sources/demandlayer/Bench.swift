@@ -39,6 +39,13 @@ struct Bench: ParsableCommand {
               resident   weights read once when the session opens: pure compute
               bulk       read every layer, then run every layer
               linear     read one layer, run it, then the next: no overlap
+              deepeye    the layers before the first fully connected one (Gemm or
+                         MatMul with a weight) as linear; that layer and the rest
+                         read from the start of the run by a second reader into
+                         their own arena
+              partial    every layer queued for reading at the start (up to the
+                         queue depth in flight), into an arena for the whole
+                         model; each layer runs as soon as it is in
               pipelined  this runtime: read, restore and execute overlap
               mmap       map the files; their page cache is dropped before each run
 
@@ -73,8 +80,8 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Rounds: in each, every policy opens a session, runs once to warm up, runs once timed, and closes; the order rotates between rounds.")
     var runs: Int = 5
 
-    @Option(name: .long, help: ArgumentHelp("Policies to run, comma-separated.", valueName: "list"))
-    var policies: String = "resident,bulk,linear,pipelined,mmap"
+    @Option(name: .long, help: ArgumentHelp("Policies to run, comma-separated: resident, bulk, linear, deepeye, partial, pipelined, mmap (all by default).", valueName: "list"))
+    var policies: String = "resident,bulk,linear,deepeye,partial,pipelined,mmap"
 
     @OptionGroup var engineOptions: EngineOptions
 

@@ -41,7 +41,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Pipelined: the whole weight budget (suffixes K, M, G, KiB, MiB, GiB): read ring + layers held resident + held parts of split layers. The session plans how to spend it (see `demandlayer plan --help`), with the model's saved profile.json, else one measured when the session opens; --depth then plays no part. Default: no plan, a ring that lets --depth layers be ahead.", valueName: "bytes"))
     var budget: String?
 
-    @Option(name: .long, help: ArgumentHelp("Loading policy: resident, bulk, linear, pipelined, mmap.", valueName: "policy"))
+    @Option(name: .long, help: ArgumentHelp("Loading policy: resident, bulk, linear, deepeye, partial, pipelined, mmap.", valueName: "policy"))
     var policy: String = "pipelined"
 
     @OptionGroup var engineOptions: EngineOptions

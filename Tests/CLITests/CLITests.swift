@@ -43,7 +43,7 @@ import Testing
         #expect(Set(io.keys) == ["engine", "direct"])
         #expect(io["direct"] as? Bool == true)
         let results = try #require(object["results"] as? [[String: Any]])
-        #expect(results.count == 6, "resident, bulk, linear, pipelined ×2 depths, mmap")
+        #expect(results.count == 8, "resident, bulk, linear, deepeye, partial, pipelined ×2 depths, mmap")
         for entry in results {
             #expect(Set(entry.keys) == ["policy", "depth", "budget_bytes", "latency_ms", "peak_rss_bytes", "peak_weight_bytes", "bytes_read"])
             let latency = try #require(entry["latency_ms"] as? [String: Double])

@@ -106,7 +106,7 @@ import Testing
         #expect(lastError.contains("smallest budget this model runs in"), "\(lastError)")
     }
 
-    @Test(arguments: [DL_POLICY_PIPELINED, DL_POLICY_RESIDENT, DL_POLICY_LINEAR])
+    @Test(arguments: [DL_POLICY_PIPELINED, DL_POLICY_RESIDENT, DL_POLICY_LINEAR, DL_POLICY_DEEPEYE, DL_POLICY_PARTIAL])
     func runMatchesTheSwiftAPIAndReportsStats(policy: dl_policy) throws {
         let model = try open()
         defer { dl_model_close(model) }

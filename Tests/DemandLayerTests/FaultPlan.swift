@@ -30,6 +30,8 @@ final class FaultPlan: Sendable {
     /// Faults injected so far by every engine the plan made. Read it after
     /// `run` returns: the inference's end orders the read thread's counts.
     var faultsInjected: Int { engines.withLock { $0.reduce(0) { $0 + $1.faultsInjected } } }
+    /// The most requests any one engine the plan made had outstanding at once (read it as `faultsInjected`).
+    var mostOutstanding: Int { engines.withLock { $0.map(\.mostOutstanding).max() ?? 0 } }
 
     var wrapper: @Sendable (any IOEngine) -> any IOEngine {
         { [self] inner in
@@ -59,16 +61,17 @@ final class FaultPlan: Sendable {
 }
 
 extension Session {
-    /// Ring bytes held right now (0 for mmap).
-    var ringBytesHeld: Int { pipeline.ring?.byteCounts.held ?? 0 }
+    /// Ring bytes held right now, deepeye's fully connected arena included (0 for mmap).
+    var ringBytesHeld: Int { (pipeline.ring?.byteCounts.held ?? 0) + (pipeline.background?.ring.byteCounts.held ?? 0) }
 
-    /// Read requests the scheduler still has in the kernel.
+    /// Read requests the schedulers (deepeye's background one too) still have in the kernel.
     var readsInFlight: Int {
-        if case .ring(_, let scheduler) = pipeline.source { return scheduler.inFlightRequestCount + scheduler.pendingExtentCount }
-        return 0
+        var count = pipeline.background.map { $0.scheduler.inFlightRequestCount + $0.scheduler.pendingExtentCount } ?? 0
+        if case .ring(_, let scheduler) = pipeline.source { count += scheduler.inFlightRequestCount + scheduler.pendingExtentCount }
+        return count
     }
 
-    /// Whether the three stage threads are the ones started at open, all alive.
+    /// Whether the stage threads (three, or deepeye's four) are the ones started at open, all alive.
     func stageThreadsAlive(_ expected: [Int32]) -> Bool {
         pipeline.threadIDs == expected && expected.allSatisfy { FileManager.default.fileExists(atPath: "/proc/self/task/\($0)") }
     }

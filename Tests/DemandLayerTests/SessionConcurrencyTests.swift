@@ -100,7 +100,7 @@ import Testing
         #expect(session.ringBytesHeld == 0)
     }
 
-    @Test(arguments: [Policy.pipelined, .linear, .bulk])
+    @Test(arguments: [Policy.pipelined, .linear, .bulk, .deepeye, .partial])
     func cancelEndsTheInferenceInFlightAndTheSessionGoesOn(policy: Policy) throws {
         let model = try Model.open(Scratch.tinyModelPath)
         let expected = try Session(model: model, options: .init(policy: .resident)).run(tinyInputs())

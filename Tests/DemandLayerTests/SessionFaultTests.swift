@@ -41,7 +41,7 @@ import Testing
         print("faults: \(io): \(plan.faultsInjected) short reads in 3 inferences, all resubmitted, outputs right")
     }
 
-    @Test(arguments: [Policy.pipelined, .linear, .bulk], engines)
+    @Test(arguments: [Policy.pipelined, .linear, .bulk, .deepeye, .partial], engines)
     func readErrorNamesLayerFileAndOffsetAndTheSessionRecovers(policy: Policy, io: IOEngineChoice) throws {
         let plan = FaultPlan()
         let session = try Session(model: model, options: options(policy, io: io, plan: plan))
@@ -142,7 +142,7 @@ import Testing
         #expect(throws: RuntimeError.self) { _ = try reopened.run(tinyInputs()) }
     }
 
-    @Test(arguments: [Policy.pipelined, .linear, .bulk, .mmap])
+    @Test(arguments: [Policy.pipelined, .linear, .bulk, .deepeye, .partial, .mmap])
     func fileOverwrittenInPlaceIsAChecksumMismatchMidModel(policy: Policy) throws {
         let path = Scratch.tinyCopy("overwritten\(policy)")
         let model = try Model.open(path)

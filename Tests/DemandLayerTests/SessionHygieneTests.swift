@@ -27,7 +27,7 @@ import Testing
 
     @Test func aThousandSessionsOpenedAndClosedLeakNothing() throws {
         let model = try Model.open(Scratch.tinyModelPath)
-        let policies: [Policy] = [.pipelined, .linear, .bulk, .resident, .mmap]
+        let policies = Policy.allCases
         let sessionCount = 1000
         let inputs = tinyInputs()
         func cycle(_ index: Int) throws {

@@ -85,7 +85,7 @@ import Testing
         return ["ids": Tensor(shape: [1, tokens], values: ids), "mask": Tensor(shape: [1, tokens], values: mask)]
     }
 
-    @Test(arguments: [Policy.pipelined, .linear, .bulk, .resident])
+    @Test(arguments: [Policy.pipelined, .linear, .bulk, .deepeye, .partial, .resident])
     func sessionMatchesTheGraphReference(policy: Policy) throws {
         let model = try Self.makeModel()
         let session = try Session(model: model, options: .init(policy: policy))

@@ -104,6 +104,13 @@ typedef enum dl_policy {
     DL_POLICY_LINEAR = 3,
     /// Map the layer files and let page faults load them.
     DL_POLICY_MMAP = 4,
+    /// The layers before the first fully connected one (Gemm or MatMul with a
+    /// weight) as linear; that layer and the rest read from the start of each
+    /// run by a second reader thread into an arena of their own.
+    DL_POLICY_DEEPEYE = 5,
+    /// Every layer queued for reading at the start of each run into an arena
+    /// for the whole model; each layer runs as soon as its bytes are in.
+    DL_POLICY_PARTIAL = 6,
 } dl_policy;
 
 /// Which kernel interface reads the layer files.
@@ -285,8 +292,9 @@ dl_status dl_session_stats(const dl_session *session, dl_stats *stats_out,
                            dl_layer_stats *layers, size_t layer_capacity);
 
 /// Bytes of weight memory the session holds for its whole life: the ring
-/// layer files are read into (0 for the mmap policy) plus, for a model with
-/// float16 weights, the arena they are widened into.
+/// layer files are read into (0 for the mmap policy; for the deepeye policy,
+/// with the fully connected layers' arena) plus, for a model with float16
+/// weights, the arena they are widened into.
 uint64_t dl_session_arena_bytes(const dl_session *session);
 
 /// Stops and joins the session's threads, closes its files, frees its
