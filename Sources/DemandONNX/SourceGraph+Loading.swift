@@ -91,7 +91,7 @@ extension SourceGraph {
                               inputs: proto.input, outputs: proto.output, attributes: attributes))
         }
         return SourceGraph(name: graph.name, opset: opset, inputs: inputs, outputs: graph.output.map(\.name),
-                           nodes: nodes, initializers: initializers)
+                           nodes: try topologicallySorted(nodes), initializers: initializers)
     }
 
     private static func decodeAttribute(_ proto: Onnx_AttributeProto, decoder: TensorDecoder) throws(ImportError) -> Attribute {

@@ -33,6 +33,8 @@ class Graph:
         self.feeds = {}
         self.outputs = []
         self._counter = 0
+        # List the nodes last-first in the file (a graph not in topological order).
+        self.reverse_nodes = False
 
     # MARK: values
 
@@ -115,6 +117,11 @@ class Graph:
             typed.append(value)
         del model.graph.output[:]
         model.graph.output.extend(typed)
+        if self.reverse_nodes:
+            # Typed while in order (shape inference walks the list once); then listed backwards.
+            nodes = list(model.graph.node)
+            del model.graph.node[:]
+            model.graph.node.extend(reversed(nodes))
         if any(not value.type.tensor_type.HasField("shape") for value in typed):
             self._shapes_from_a_run(model)
         return model, dict(self.feeds)

@@ -38,6 +38,18 @@ def _(g):
     g.output(g.node("Relu", [y]))
 
 
+# MARK: node order
+
+@case("nodes_not_in_order", 17)
+def _(g):
+    x = g.input("x", g.uniform(1, 3, 6, 6))
+    y = g.node("Conv", [x, g.weight("w", g.he(4, 3, 3, 3)), g.weight("b", g.uniform(4))], pads=[1, 1, 1, 1])
+    y = g.node("Mul", [y, g.node("Sigmoid", [y])])
+    y = g.node("Flatten", [g.node("GlobalAveragePool", [y])])
+    g.output(g.node("Gemm", [y, g.weight("fc", g.he(5, 4)), g.weight("fc_bias", g.uniform(5))], transB=1))
+    g.reverse_nodes = True
+
+
 # MARK: shapes evaluated at convert time
 
 @case("shape_gather_unsqueeze_concat_reshape", 13)
