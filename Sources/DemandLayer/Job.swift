@@ -29,11 +29,14 @@ final class Job: @unchecked Sendable {
     /// writes before sending the layer on; restore and execute read after).
     var gatherExtents: [Int: [ReadUnit.Extent]] = [:]
     var mappings: [UnsafeMutableRawBufferPointer] = []  // read thread maps, execute thread unmaps (mmap policy)
-    /// In a `Runtime`: the job's place in the order its model's inferences
+    /// In a `Runtime`: the job's place in the order its lane's inferences
     /// read and execute (set before it is dispatched), and when its turn to
     /// execute came (execute thread).
     var ticket = 0
     var turnNanoseconds: UInt64 = 0
+    /// In a `Runtime`: the lane it runs in, and its place in the order of every lane's dispatches.
+    var lane = 0
+    var sequence = 0
 
     private let failed = Atomic<Bool>(false)
     private let failure = Mutex<RuntimeError?>(nil)

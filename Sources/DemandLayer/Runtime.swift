@@ -18,7 +18,11 @@ import Foundation
 /// before it has taken its last region: its first layers load into the bytes
 /// the running request gives back, while that request finishes executing.
 /// At most one request is dispatched ahead of the one executing, so the
-/// scheduler chooses as late as it can.
+/// scheduler chooses as late as it can. With `lanes` above one, the ring is
+/// cut into that many, each model is opened once per lane, and that many
+/// requests execute at once (more requests a second where one model's kernels
+/// leave cores idle; each lane's ring is smaller, and each has its own
+/// activation storage).
 ///
 /// Lifetime: `init` allocates the ring and claims the CPUs; `add` opens a
 /// model (its files, its held weights, its IO engine and three stage
@@ -54,6 +58,9 @@ public final class Runtime: @unchecked Sendable {
         public var heldReserveBytes: Int?
         /// Which waiting request runs next.
         public var scheduling: Scheduling
+        /// How many requests may execute at once, each in its own share of the
+        /// ring (default 1: the whole ring for the one running).
+        public var lanes: Int
         /// Which IO engine reads the layer files.
         public var io: IOEngineChoice
         /// Threads the kernels use (process-wide, as for `SessionOptions`).
@@ -70,12 +77,13 @@ public final class Runtime: @unchecked Sendable {
         package var engineWrapper: (@Sendable (String, any IOEngine) -> any IOEngine)?
 
         /// Options with the given budget; every other default is a session's.
-        public init(budgetBytes: Int, heldReserveBytes: Int? = nil, scheduling: Scheduling = .fifo, io: IOEngineChoice = .auto,
+        public init(budgetBytes: Int, heldReserveBytes: Int? = nil, scheduling: Scheduling = .fifo, lanes: Int = 1, io: IOEngineChoice = .auto,
                     threadCount: Int = SessionOptions.defaultThreadCount, placement: ThreadPlacement = .automatic,
                     requestBytes: Int = 512 << 10, queueDepth: Int = 16) {
             self.budgetBytes = budgetBytes
             self.heldReserveBytes = heldReserveBytes
             self.scheduling = scheduling
+            self.lanes = lanes
             self.io = io
             self.threadCount = threadCount
             self.placement = placement
@@ -86,8 +94,9 @@ public final class Runtime: @unchecked Sendable {
 
     /// The options the runtime was made with.
     public let options: Options
-    /// Bytes of the shared ring every model streams through.
-    public var ringBytes: Int { scheduler.ring.capacityBytes }
+    /// Bytes of the ring a request streams through: the budget less the held
+    /// reserve, divided among the lanes (`lanes × ringBytes + heldReserveBytes ≤ budgetBytes`).
+    public var ringBytes: Int { scheduler.lanes[0].ring.capacityBytes }
     /// Bytes of the budget kept for what models hold outside the ring.
     public let heldReserveBytes: Int
     /// The CPUs the execute stage and the read and restore stages are pinned to, or nil.
@@ -115,12 +124,16 @@ public final class Runtime: @unchecked Sendable {
                                    requestBytes: options.requestBytes, queueDepth: options.queueDepth)
         check.placement = options.placement
         try Session.checkCommon(check)
+        guard options.lanes >= 1, (options.budgetBytes - reserve) / options.lanes >= page else {
+            throw RuntimeError(.invalidOption, "lanes must be at least 1 and leave each lane a ring of at least \(page) bytes (got \(options.lanes) lanes in \(options.budgetBytes - reserve) bytes)")
+        }
         heldReserveBytes = reserve
-        let placement = try options.placement.resolve(threadCount: options.threadCount)
+        // Several lanes execute at once: their execute threads must not share one pinned CPU.
+        let placement = options.lanes > 1 && options.placement == .automatic ? nil : try options.placement.resolve(threadCount: options.threadCount)
         pinnedCPUs = placement?.cpus
         claimedCPU = placement?.claimed == true ? placement?.cpus.execute : nil
-        let ringBytes = (options.budgetBytes - reserve) / page * page
-        scheduler = Scheduler(ring: BufferRing(capacityBytes: ringBytes), scheduling: options.scheduling)
+        let ringBytes = (options.budgetBytes - reserve) / options.lanes / page * page
+        scheduler = Scheduler(lanes: options.lanes, ringBytes: ringBytes, scheduling: options.scheduling)
     }
 
     /// A runtime of `budgetBytes` with default options.
@@ -136,7 +149,7 @@ public final class Runtime: @unchecked Sendable {
     /// Bytes every model holds outside the ring, together.
     public var heldBytes: Int { scheduler.heldBytes }
 
-    /// Bytes of the shared activation storage: the largest arena of the models that have run.
+    /// Bytes of the lanes' activation storages: in each, the largest arena of the models that have run in it.
     public var activationBytes: Int { scheduler.activationBytes }
 
     /// The most weight bytes held at once since the runtime opened or since
@@ -144,10 +157,10 @@ public final class Runtime: @unchecked Sendable {
     public var peakWeightBytes: Int { scheduler.peakWeightBytes }
 
     /// Forgets the peak: `peakWeightBytes` starts again from what is held now.
-    public func resetPeak() { scheduler.ring.resetPeak() }
+    public func resetPeak() { scheduler.resetPeak() }
 
     /// Opens `model` in the runtime, under `name` (default: the model's own),
-    /// and plans it against the shared ring. The plan needs the model's
+    /// once per lane, and plans it against the ring. The plan needs the model's
     /// profile: `profile`, else the one saved beside the model for this thread
     /// count, else one measured now with a ring of at most 32 MiB (outside the
     /// budget, while `add` runs) and saved there. Throws `budgetTooSmall` when
@@ -175,19 +188,27 @@ public final class Runtime: @unchecked Sendable {
         guard least <= ringBytes else {
             throw RuntimeError(.budgetTooSmall, "model '\(name)' streams through no ring smaller than \(least) bytes (\(ByteText.mebibytes(least))); this runtime's ring is \(ringBytes) bytes (a budget of \(self.options.budgetBytes) minus a held reserve of \(heldReserveBytes))")
         }
-        let share = RuntimeShare(ring: scheduler.ring, activations: scheduler.activations, turns: scheduler, cpus: pinnedCPUs, profile: costs)
-        let session = try Session(model: model, options: options, share: share)
-        let held = session.heldBytes + session.wideningBytes
-        let member = RuntimeModel(name: name, session: session, heldBytes: held, runtime: self)
+        var sessions: [Session] = []
+        for lane in scheduler.lanes {
+            let share = RuntimeShare(ring: lane.ring, activations: lane.activations, turns: scheduler, cpus: pinnedCPUs, profile: costs)
+            do {
+                sessions.append(try Session(model: model, options: options, share: share))
+            } catch {
+                for session in sessions { session.close() }
+                throw error
+            }
+        }
+        let held = sessions.reduce(0) { $0 + $1.heldBytes + $1.wideningBytes }
+        let member = RuntimeModel(name: name, sessions: sessions, heldBytes: held, runtime: self)
         lock.lock()
         guard !closed else {
             lock.unlock()
-            session.close()
+            for session in sessions { session.close() }
             throw RuntimeError(.sessionClosed, "the runtime is closed")
         }
         guard scheduler.reserveHeld(held, limit: heldReserveBytes) else {
             lock.unlock()
-            session.close()
+            for session in sessions { session.close() }
             throw RuntimeError(.budgetTooSmall, "model '\(name)' holds \(held) bytes outside the ring (split layers' small tensors, widening), and the runtime's held reserve has \(heldReserveBytes - scheduler.heldBytes) of its \(heldReserveBytes) bytes left: make the runtime with a larger heldReserveBytes")
         }
         members.append(member)
@@ -206,7 +227,7 @@ public final class Runtime: @unchecked Sendable {
         }
         guard removed else { return }
         scheduler.retire(member)
-        member.session.close()
+        for session in member.sessions { session.close() }
         scheduler.releaseHeld(member.heldBytes)
     }
 
@@ -232,17 +253,19 @@ public final class RuntimeModel: @unchecked Sendable {
     /// How it streams through the shared ring: its split layers and the
     /// planner's predicted latency with the whole ring to itself.
     public var streamPlan: StreamPlan { session.streamPlan! }
-    /// Bytes it holds outside the ring for as long as it is in the runtime.
+    /// Bytes it holds outside the ring for as long as it is in the runtime (in every lane together).
     public let heldBytes: Int
     /// Bytes of its activation arena (the runtime's shared storage holds the largest).
     public var activationBytes: Int { session.activationBytes }
 
-    let session: Session
+    /// The model opened once per lane, in lane order.
+    let sessions: [Session]
+    var session: Session { sessions[0] }
     private unowned let runtime: Runtime
 
-    init(name: String, session: Session, heldBytes: Int, runtime: Runtime) {
+    init(name: String, sessions: [Session], heldBytes: Int, runtime: Runtime) {
         self.name = name
-        self.session = session
+        self.sessions = sessions
         self.heldBytes = heldBytes
         self.runtime = runtime
     }
@@ -277,8 +300,10 @@ extension Runtime {
         public var serviceNanoseconds: UInt64
         /// What its inference did; spans are from its dispatch (when its reads started).
         public var stats: InferenceStats
-        /// Its place in the order the runtime dispatched and executed requests, from 0.
+        /// Its place in the order the runtime dispatched requests, from 0.
         public var sequenceNumber: Int
+        /// The lane it ran in (0 with one lane).
+        public var lane: Int
 
         /// `waitNanoseconds + serviceNanoseconds`: from the call to the outputs.
         public var latencyNanoseconds: UInt64 { waitNanoseconds + serviceNanoseconds }

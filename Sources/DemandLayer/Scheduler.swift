@@ -4,21 +4,44 @@ import Foundation
 /// A `Runtime`'s requests, from the call to the outputs: which waits, which is
 /// dispatched next, and the order inferences execute in.
 ///
-/// A request waits in `waiting` until it is dispatched: it gets the next
-/// ticket and its model's read stage starts reading it into the shared ring.
-/// The next one is dispatched when that read stage has taken its last region
-/// (`readFinished`) and fewer than two dispatched requests are unfinished: so
-/// reads reach the disk one request at a time, in ticket order, and the ring's
-/// regions are taken in ticket order. Execute stages take their turn in ticket
-/// order too (`waitForTurn`), so regions are released in the order they were
-/// taken, and one inference at a time uses the shared activation storage.
+/// The budget's ring is cut into `lanes` (one by default), each with its own
+/// ring, activation storage and order. A request waits in `waiting` until it
+/// is dispatched to a lane: it gets the lane's next ticket and its model's
+/// read stage for that lane starts reading it into the lane's ring. A lane
+/// takes the next request when its read stage has taken its last region
+/// (`readFinished`) and fewer than two of its requests are unfinished: so in a
+/// lane, reads reach the disk one request at a time, in ticket order, and the
+/// ring's regions are taken in ticket order. Execute stages take their turn in
+/// ticket order too (`waitForTurn`), so regions are released in the order they
+/// were taken, and one inference at a time uses the lane's activation storage.
+/// An idle lane is preferred, so with two lanes two requests execute at once.
 ///
 /// Threads: callers of `submit` (any), and the models' read and execute
 /// threads (the `ExecutionTurns` calls). All state is behind `condition`'s lock;
 /// dispatching only sends a message, so no call blocks under it.
 final class Scheduler: ExecutionTurns, @unchecked Sendable {
-    let ring: BufferRing
-    let activations = ActivationStorage()
+    /// One lane: a ring, an activation storage, and the order of its requests.
+    /// Its `var`s are behind the scheduler's lock.
+    final class Lane: @unchecked Sendable {
+        let index: Int
+        let ring: BufferRing
+        let activations = ActivationStorage()
+        /// The dispatched request whose read stage has not taken its last region yet.
+        var reading: Job?
+        /// Dispatched requests not finished.
+        var unfinished = 0
+        var nextTicket = 0
+        /// The ticket whose turn it is to execute.
+        var serving = 0
+        var activationBytes = 0
+
+        init(index: Int, ringBytes: Int) {
+            self.index = index
+            ring = BufferRing(capacityBytes: ringBytes)
+        }
+    }
+
+    let lanes: [Lane]
     let scheduling: Runtime.Scheduling
 
     private struct Request {
@@ -42,29 +65,24 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
     private let condition = NSCondition()
     private var waiting: [Request] = []
     private var arrivals = 0
-    /// The dispatched request whose read stage has not taken its last region yet.
-    private var reading: Job?
-    /// Dispatched requests not finished.
-    private var unfinished = 0
-    private var nextTicket = 0
-    /// The ticket whose turn it is to execute.
-    private var serving = 0
+    /// Requests dispatched so far, in every lane.
+    private var dispatched = 0
     private var heldTotal = 0
-    private var activationTotal = 0
     /// Models taken out: their waiting requests fail, new ones are refused.
     private var retired: Set<ObjectIdentifier> = []
 
-    init(ring: BufferRing, scheduling: Runtime.Scheduling) {
-        self.ring = ring
+    init(lanes: Int, ringBytes: Int, scheduling: Runtime.Scheduling) {
+        self.lanes = (0..<lanes).map { Lane(index: $0, ringBytes: ringBytes) }
         self.scheduling = scheduling
     }
 
     var heldBytes: Int { condition.withLock { heldTotal } }
-    var activationBytes: Int { condition.withLock { activationTotal } }
-    var peakWeightBytes: Int {
-        let ringPeak = ring.byteCounts.peak
-        return ringPeak + heldBytes
-    }
+    var activationBytes: Int { condition.withLock { lanes.reduce(0) { $0 + $1.activationBytes } } }
+    /// Every lane's ring peak (each at most its ring) plus every model's held bytes.
+    var peakWeightBytes: Int { lanes.reduce(0) { $0 + $1.ring.byteCounts.peak } + heldBytes }
+    /// Bytes held in the lanes' rings right now.
+    var ringBytesHeld: Int { lanes.reduce(0) { $0 + $1.ring.byteCounts.held } }
+    func resetPeak() { for lane in lanes { lane.ring.resetPeak() } }
 
     /// Counts `bytes` against the held reserve, if they fit under `limit`.
     func reserveHeld(_ bytes: Int, limit: Int) -> Bool {
@@ -100,7 +118,7 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
         let end = Clock.now()
         stats.latencyNanoseconds = end - job.startNanoseconds
         return Runtime.Completion(outputs: job.outputs, waitNanoseconds: job.turnNanoseconds - now,
-                                  serviceNanoseconds: end - job.turnNanoseconds, stats: stats, sequenceNumber: job.ticket)
+                                  serviceNanoseconds: end - job.turnNanoseconds, stats: stats, sequenceNumber: job.sequence, lane: job.lane)
     }
 
     /// Fails `member`'s waiting requests and refuses new ones; returns once
@@ -123,9 +141,10 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
     /// The members of the dispatched, unfinished requests.
     private var inFlight: [RuntimeModel] = []
 
-    /// Dispatches waiting requests while the disk is free and fewer than two are unfinished.
+    /// Dispatches waiting requests while some lane is not reading and has fewer than two unfinished.
     private func dispatchLocked() {
-        while reading == nil && unfinished < 2 && !waiting.isEmpty {
+        while !waiting.isEmpty,
+              let lane = lanes.filter({ $0.reading == nil && $0.unfinished < 2 }).min(by: { ($0.unfinished, $0.index) < ($1.unfinished, $1.index) }) {
             let index = nextIndex()
             let request = waiting.remove(at: index)
             let now = Clock.now()
@@ -137,16 +156,17 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
             }
             let job = Job(inputs: request.inputs, layerCount: request.member.model.layers.count,
                           timeoutNanoseconds: request.deadlineNanoseconds.map { $0 - now })
-            job.ticket = nextTicket
-            nextTicket += 1
-            reading = job
-            unfinished += 1
+            job.lane = lane.index
+            job.ticket = lane.nextTicket
+            job.sequence = dispatched
+            lane.nextTicket += 1
+            dispatched += 1
+            lane.reading = job
+            lane.unfinished += 1
             inFlight.append(request.member)
             request.done.job = job
-            let done = request.done
-            let member = request.member
-            completions[ObjectIdentifier(job)] = (member, done)
-            member.session.pipeline.readInbox.send(.run(job))
+            completions[ObjectIdentifier(job)] = (request.member, request.done)
+            request.member.sessions[lane.index].pipeline.readInbox.send(.run(job))
         }
     }
 
@@ -177,25 +197,26 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
 
     func readFinished(_ job: Job) {
         condition.withLock {
-            if reading === job { reading = nil }
+            if lanes[job.lane].reading === job { lanes[job.lane].reading = nil }
             dispatchLocked()
         }
     }
 
     func waitForTurn(_ job: Job, activationBytes: Int) {
+        let lane = lanes[job.lane]
         condition.withLock {
-            while serving != job.ticket { condition.wait() }
-            activationTotal = max(activationTotal, activationBytes)
+            while lane.serving != job.ticket { condition.wait() }
+            lane.activationBytes = max(lane.activationBytes, activationBytes)
         }
-        // Only the turn's holder touches the storage.
-        activations.reserve(byteCount: activationBytes)
+        // Only the turn's holder touches the lane's storage.
+        lane.activations.reserve(byteCount: activationBytes)
         job.turnNanoseconds = Clock.now()
     }
 
     func executeFinished(_ job: Job) {
         let entry: (member: RuntimeModel, done: Outcome)? = condition.withLock {
-            serving += 1
-            unfinished -= 1
+            lanes[job.lane].serving += 1
+            lanes[job.lane].unfinished -= 1
             let entry = completions.removeValue(forKey: ObjectIdentifier(job))
             if let member = entry?.member, let index = inFlight.firstIndex(where: { $0 === member }) { inFlight.remove(at: index) }
             condition.broadcast()

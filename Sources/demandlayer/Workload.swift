@@ -29,6 +29,9 @@ struct WorkloadOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Which waiting request the shared runtime runs next: fifo, priority (each model's priority is its position in --models, the first highest), or shortest (the shortest predicted latency first).", valueName: "policy"))
     var scheduling: String = "fifo"
 
+    @Option(name: .long, help: "How many requests the shared runtime executes at once, each in its own share of the ring (1: the whole ring for the one running).")
+    var lanes: Int = 1
+
     @Option(name: .long, help: ArgumentHelp("Setups to serve the workload under, in order: alone (each model by itself, one request at a time, planned with the whole budget: the baseline), shared (one runtime, one budget), separate (a planned session per model, each with budget/N), resident (a resident session per model: every weight held).", valueName: "list"))
     var setups: String = "alone,shared,separate,resident"
 
@@ -58,6 +61,7 @@ struct WorkloadOptions: ParsableArguments {
         }
         guard durationSeconds > 0 else { throw ValidationError("--duration takes a time such as 30s or 500ms (got '\(duration)')") }
         guard clients >= 1 else { throw ValidationError("--clients must be at least 1") }
+        guard lanes >= 1 else { throw ValidationError("--lanes must be at least 1") }
         guard Runtime.Scheduling(rawValue: scheduling) != nil else {
             throw ValidationError("unknown --scheduling '\(scheduling)'; choose from \(Runtime.Scheduling.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -189,7 +193,7 @@ struct Workload {
             return Result(setup: setup, samples: samples, wallNanoseconds: DispatchTime.now().uptimeNanoseconds - start, peakWeightBytes: peak,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: "one model at a time, each planned with the whole budget")
         case .shared:
-            var runtimeOptions = Runtime.Options(budgetBytes: budgetBytes, scheduling: Runtime.Scheduling(rawValue: options.scheduling)!,
+            var runtimeOptions = Runtime.Options(budgetBytes: budgetBytes, scheduling: Runtime.Scheduling(rawValue: options.scheduling)!, lanes: options.lanes,
                                                  io: sessionOptions.io, threadCount: sessionOptions.threadCount, placement: sessionOptions.placement,
                                                  requestBytes: sessionOptions.requestBytes, queueDepth: sessionOptions.queueDepth)
             runtimeOptions.heldReserveBytes = nil
@@ -203,7 +207,8 @@ struct Workload {
                 let done = try members[model].perform(inputs, priority: priorities[model])
                 return (done.outputs, done.serviceNanoseconds)
             }
-            let detail = "one runtime: ring \(formatMiB(runtime.ringBytes)), held \(formatMiB(runtime.heldBytes)) of a \(formatMiB(runtime.heldReserveBytes)) reserve, activations \(formatMiB(runtime.activationBytes)), scheduling \(options.scheduling)"
+            let rings = options.lanes == 1 ? "ring \(formatMiB(runtime.ringBytes))" : "\(options.lanes) lanes of \(formatMiB(runtime.ringBytes))"
+            let detail = "one runtime: \(rings), held \(formatMiB(runtime.heldBytes)) of a \(formatMiB(runtime.heldReserveBytes)) reserve, activations \(formatMiB(runtime.activationBytes)), scheduling \(options.scheduling)"
             return Result(setup: setup, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: runtime.peakWeightBytes,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: detail)
         case .separate, .resident:

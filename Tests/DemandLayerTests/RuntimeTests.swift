@@ -37,9 +37,9 @@ import Testing
     /// 6 MiB: below splitnet's 13 MiB and the three models' sum, so layers are split and models take turns.
     static let budget = 6 << 20
 
-    func runtime(_ scheduling: Runtime.Scheduling = .fifo, budget: Int = RuntimeTests.budget, plan: FaultPlan? = nil,
+    func runtime(_ scheduling: Runtime.Scheduling = .fifo, budget: Int = RuntimeTests.budget, lanes: Int = 1, plan: FaultPlan? = nil,
                  faultyModel: String? = nil) throws -> (Runtime, [RuntimeModel]) {
-        var options = Runtime.Options(budgetBytes: budget, scheduling: scheduling, threadCount: 1, requestBytes: 64 << 10, queueDepth: 4)
+        var options = Runtime.Options(budgetBytes: budget, scheduling: scheduling, lanes: lanes, threadCount: 1, requestBytes: 64 << 10, queueDepth: 4)
         if let plan, let faultyModel {
             let wrap = plan.wrapper
             options.engineWrapper = { name, engine in name == faultyModel ? wrap(engine) : engine }
@@ -61,14 +61,16 @@ import Testing
         group.wait()
     }
 
-    @Test func concurrentRequestsToThreeModelsMatchResidentInsideTheBudget() throws {
-        let (runtime, members) = try runtime()
+    @Test(arguments: [1, 2])
+    func concurrentRequestsToThreeModelsMatchResidentInsideTheBudget(lanes: Int) throws {
+        let (runtime, members) = try runtime(lanes: lanes)
         defer { runtime.close() }
-        #expect(runtime.ringBytes + runtime.heldReserveBytes <= Self.budget)
+        #expect(lanes * runtime.ringBytes + runtime.heldReserveBytes <= Self.budget)
         #expect(members[2].streamPlan.splitLayers.count > 0, "splitnet is read in pieces in a \(runtime.ringBytes)-byte ring")
         let mismatches = Counter()
         let failures = Counter()
         let sequence = Mutex<[Int]>([])
+        let lanesUsed = Mutex<Set<Int>>([])
         let perThread = 6
         onThreads(4) { thread in
             for round in 0..<perThread {
@@ -77,6 +79,7 @@ import Testing
                     let done = try members[index].perform(Self.inputs[index])
                     if !bitIdentical(done.outputs, Self.resident[index]) { mismatches.add() }
                     sequence.withLock { $0.append(done.sequenceNumber) }
+                    lanesUsed.withLock { _ = $0.insert(done.lane) }
                 } catch {
                     print("runtime: request to m\(index) failed: \(error)")
                     failures.add()
@@ -87,9 +90,10 @@ import Testing
         #expect(sequence.withLock { $0.sorted() } == Array(0..<(4 * perThread)), "every request dispatched once, in one sequence")
         #expect(runtime.peakWeightBytes <= Self.budget, "peak \(runtime.peakWeightBytes) bytes within the budget \(Self.budget)")
         #expect(runtime.peakWeightBytes > runtime.ringBytes / 2, "the ring was used (peak \(runtime.peakWeightBytes))")
-        #expect(runtime.scheduler.ring.byteCounts.held == 0, "every region released")
-        #expect(runtime.activationBytes == members.map(\.activationBytes).max(), "one activation storage, the largest arena")
-        print("runtime: 24 requests on 4 threads to 3 models in \(Self.budget >> 20) MiB: outputs bit-identical, peak \(runtime.peakWeightBytes) bytes (ring \(runtime.ringBytes), held \(runtime.heldBytes))")
+        #expect(lanesUsed.withLock { $0 } == Set(0..<lanes), "every lane ran requests")
+        #expect(runtime.scheduler.ringBytesHeld == 0, "every region released")
+        #expect(runtime.activationBytes <= lanes * members.map(\.activationBytes).max()!, "one activation storage per lane, the largest arena")
+        print("runtime (\(lanes) lane\(lanes == 1 ? "" : "s")): 24 requests on 4 threads to 3 models in \(Self.budget >> 20) MiB: outputs bit-identical, peak \(runtime.peakWeightBytes) bytes (ring \(runtime.ringBytes), held \(runtime.heldBytes))")
     }
 
     /// Holds the disk with a stalled first request, queues three more, and returns the order they ran in.
@@ -168,7 +172,7 @@ import Testing
         }
         plan.set(.nothing)
         #expect(bitIdentical(try faulty.run(Self.inputs[2]), Self.resident[2]), "the model recovers")
-        #expect(runtime.scheduler.ring.byteCounts.held == 0)
+        #expect(runtime.scheduler.ringBytesHeld == 0)
         print("runtime: EIO in m2's layer \(layer): \(errors.count) of its requests failed naming it, \(others.value) others right")
     }
 
