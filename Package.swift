@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "DemandTensorTests", dependencies: ["DemandTensor", "DemandTestSupport", "DemandZoo"]),
         .testTarget(name: "DemandFormatTests", dependencies: ["DemandFormat", "DemandZoo", "DemandTestSupport"]),
         .testTarget(name: "DemandLayerTests", dependencies: ["DemandLayer", "DemandZoo", "DemandTestSupport"]),
-        .testTarget(name: "DemandLayerCTests", dependencies: ["CDemandLayer", "DemandLayerC", "DemandLayer", "DemandTestSupport"]),
+        .testTarget(name: "DemandLayerCTests", dependencies: ["CDemandLayer", "DemandLayerC", "DemandLayer", "DemandTestSupport", "DemandZoo"]),
         .testTarget(name: "DemandONNXTests", dependencies: ["DemandONNX", "DemandLayer", "DemandFormat", "DemandTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["demandlayer", "DemandLayer", "DemandFormat", "DemandTestSupport"]),
     ]

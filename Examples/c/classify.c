@@ -18,14 +18,7 @@
 #include <string.h>
 
 #include "npy.h"
-
-static float seeded_value(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (float)(z >> 40) * (2.0f / 16777216.0f) - 1.0f;
-}
+#include "seeded.h"
 
 static int fail(const char *what, dl_status status) {
     fprintf(stderr, "classify: %s failed (status %d): %s\n", what, (int)status, dl_last_error());

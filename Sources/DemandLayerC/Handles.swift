@@ -41,3 +41,5 @@ final class HandleTable<Object: AnyObject>: @unchecked Sendable {
 
 let models = HandleTable<ModelHandle>()
 let sessions = HandleTable<SessionHandle>()
+let runtimes = HandleTable<RuntimeHandle>()
+let runtimeModels = HandleTable<RuntimeModelHandle>()

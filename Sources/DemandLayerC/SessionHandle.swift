@@ -20,9 +20,7 @@ final class SessionHandle {
         self.session = session
         inputs = session.model.inputs
         outputs = session.model.outputs
-        var tensors: [String: Tensor] = [:]
-        for input in inputs { tensors[input.name] = Tensor(zeros: input.shape) }
-        inputTensors = tensors
+        inputTensors = DemandLayerC.inputTensors(inputs)
     }
 }
 
@@ -56,27 +54,12 @@ func sessionOptions(_ pointer: UnsafePointer<dl_session_options>?) throws(Failur
     let policies: [Policy] = [.pipelined, .resident, .bulk, .linear, .mmap, .deepeye, .partial]   // by dl_policy value
     guard Int(c.policy.rawValue) < policies.count else { throw Failure(DL_ERROR_INVALID_OPTION, "options.policy \(c.policy.rawValue) is not a dl_policy") }
     options.policy = policies[Int(c.policy.rawValue)]
-    let engines: [IOEngineChoice] = [.auto, .uring, .aio, .pread]
-    guard Int(c.io_engine.rawValue) < engines.count else { throw Failure(DL_ERROR_INVALID_OPTION, "options.io_engine \(c.io_engine.rawValue) is not a dl_io_engine") }
-    options.io = engines[Int(c.io_engine.rawValue)]
+    options.io = try OptionFields.ioEngine(c.io_engine)
     options.depth = Int(c.depth)
-    if c.budget_bytes != 0 {
-        guard let budget = Int(exactly: c.budget_bytes) else { throw Failure(DL_ERROR_INVALID_OPTION, "options.budget_bytes \(c.budget_bytes) is too large") }
-        options.budgetBytes = budget
-    }
-    guard c.threads >= 0 else { throw Failure(DL_ERROR_INVALID_OPTION, "options.threads must be 0 (the default) or more (got \(c.threads))") }
-    if c.threads > 0 { options.threadCount = Int(c.threads) }
+    if c.budget_bytes != 0 { options.budgetBytes = try OptionFields.bytes(c.budget_bytes, "budget_bytes") }
+    if let threads = try OptionFields.threadCount(c.threads) { options.threadCount = threads }
     guard c.struct_size == MemoryLayout<dl_session_options>.size else { return options }
-    switch c.placement {
-    case DL_PLACEMENT_AUTO: options.placement = .automatic
-    case DL_PLACEMENT_NONE: options.placement = .unpinned
-    case DL_PLACEMENT_CPUS:
-        guard c.execute_cpu >= 0, c.stages_cpu >= 0 else {
-            throw Failure(DL_ERROR_INVALID_OPTION, "options.execute_cpu and options.stages_cpu must be CPU numbers with DL_PLACEMENT_CPUS (got \(c.execute_cpu), \(c.stages_cpu))")
-        }
-        options.placement = .cpus(execute: Int(c.execute_cpu), stages: Int(c.stages_cpu))
-    default: throw Failure(DL_ERROR_INVALID_OPTION, "options.placement \(c.placement.rawValue) is not a dl_placement")
-    }
+    options.placement = try OptionFields.placement(c.placement, executeCPU: c.execute_cpu, stagesCPU: c.stages_cpu)
     return options
 }
 

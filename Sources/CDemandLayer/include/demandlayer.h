@@ -15,6 +15,23 @@
 //   dl_session_destroy(session);
 //   dl_model_close(model);
 //
+// Several models in one weight budget: a runtime. Its models stream through
+// one shared ring, one request at a time, in the order its scheduler picks;
+// run them from as many threads as you like.
+//
+//   dl_runtime_options options;
+//   dl_runtime_options_init(&options);
+//   options.budget_bytes = 64 << 20;              // every model's weights together
+//   dl_runtime *runtime;
+//   dl_runtime_create(&options, &runtime);
+//   dl_runtime_model *detector, *classifier;
+//   dl_runtime_add(runtime, yolo, "detector", &detector);   // yolo, resnet: dl_model handles,
+//   dl_runtime_add(runtime, resnet, NULL, &classifier);     //   closable once added
+//   dl_runtime_model_run(detector, &in, 1, &out, 1, 0, 0, NULL);   // priority 0, no deadline; any thread
+//   dl_runtime_memory memory = {.struct_size = sizeof memory};
+//   dl_runtime_stats(runtime, &memory);           // memory.peak_weight_bytes <= the budget
+//   dl_runtime_destroy(runtime);                  // removes the models still in it
+//
 // Conventions, for every function below:
 //   - Functions return DL_OK (0) or a nonzero dl_status. On failure,
 //     dl_last_error() describes why (with the layer, file and byte offset when
@@ -32,11 +49,24 @@
 // returned by the dl_model_* introspection functions stay valid until that
 // model handle is closed.
 //
+// A runtime model keeps what it needs of its model too: the dl_model may be
+// closed after dl_runtime_add. dl_runtime_remove frees a dl_runtime_model
+// handle; dl_runtime_destroy removes every model still in the runtime and
+// frees their handles.
+//
 // Threads: a model handle may be used from any number of threads at once. A
 // session may be used from any thread; calls on one session are serialized
 // (a second dl_session_run waits for the first). Do not destroy a session
 // while another thread is inside a call on it. Each session owns three stage
 // threads (dl-read, dl-restore, dl-exec) from create to destroy.
+//
+// A runtime and its models may be called from any threads at once:
+// dl_runtime_model_run from many (each call blocks until its request is done;
+// requests execute one at a time), and dl_runtime_add, dl_runtime_remove and
+// dl_runtime_stats while requests run. Removing a model fails its requests
+// still waiting with DL_ERROR_SESSION_CLOSED and lets the running one finish.
+// Do not destroy a runtime while another thread is inside a call on it or on
+// one of its models. Each model added owns three stage threads until removed.
 //
 // Build: `pkg-config --cflags --libs demandlayer` after Tools/install-lib.sh,
 // or see README.md, "Using the library", for the flags by hand.
@@ -63,9 +93,10 @@ typedef enum dl_status {
     DL_ERROR_INVALID_ARGUMENT = 1,
     /// The model directory is missing, unreadable, of a newer version or inconsistent.
     DL_ERROR_INVALID_MODEL = 2,
-    /// A session option is out of range (depth, threads, request size).
+    /// A session or runtime option is out of range (depth, threads, budget, reserve).
     DL_ERROR_INVALID_OPTION = 3,
-    /// The budget is below the least the model can run in (the message says how much that is).
+    /// The budget (a runtime's ring or held reserve) is below the least the model can run in
+    /// (the message says how much that is).
     DL_ERROR_BUDGET_TOO_SMALL = 4,
     /// The filesystem refuses O_DIRECT and the chosen IO engine needs it.
     DL_ERROR_DIRECT_IO_NOT_SUPPORTED = 5,
@@ -81,9 +112,10 @@ typedef enum dl_status {
     DL_ERROR_INVALID_INPUT = 10,
     /// An output buffer holds fewer elements than the output has.
     DL_ERROR_BUFFER_TOO_SMALL = 11,
-    /// The inference was stopped before it finished.
+    /// The inference was stopped before it finished, or a runtime request
+    /// passed its deadline (the message says which).
     DL_ERROR_CANCELLED = 12,
-    /// The session has been closed.
+    /// The session has been closed, or the runtime model removed.
     DL_ERROR_SESSION_CLOSED = 13,
     /// dl_session_stats was called before any inference finished.
     DL_ERROR_NO_STATS = 14,
@@ -168,6 +200,86 @@ typedef struct dl_session_options {
     int32_t stages_cpu;
 } dl_session_options;
 
+/// Which waiting request a runtime starts next.
+typedef enum dl_scheduling {
+    /// In the order the requests arrived.
+    DL_SCHEDULING_FIFO = 0,
+    /// Highest `priority` first; among equals, the earliest deadline, then arrival.
+    DL_SCHEDULING_PRIORITY = 1,
+    /// The shortest predicted latency first (the planner's prediction for each
+    /// model); among equals, arrival. Lowest mean latency, but a long model
+    /// waits while shorter requests keep arriving.
+    DL_SCHEDULING_SHORTEST = 2,
+} dl_scheduling;
+
+/// Options for dl_runtime_create. Fill with dl_runtime_options_init, set
+/// `budget_bytes`, then change the other fields you care about.
+typedef struct dl_runtime_options {
+    /// sizeof(dl_runtime_options), set by dl_runtime_options_init.
+    size_t struct_size;
+    /// All the weight memory the runtime's models hold at once, in bytes:
+    /// one ring every model streams through, plus `held_reserve_bytes` for
+    /// what models keep outside it (the small tensors of layers read in
+    /// pieces, a float16 model's widening arena). Nothing is held resident:
+    /// each model is planned against the whole ring when added, and requests
+    /// take turns. Required: 0 is DL_ERROR_INVALID_OPTION. (Activation memory
+    /// is apart: one arena shared by the models, the size of the largest.)
+    uint64_t budget_bytes;
+    /// Of the budget, the bytes kept for what models hold outside the ring.
+    /// 0: a sixteenth of the budget, at least 64 KiB. Default 0.
+    uint64_t held_reserve_bytes;
+    /// Which waiting request runs next. Default DL_SCHEDULING_FIFO.
+    dl_scheduling scheduling;
+    /// Which kernel interface reads the layer files, for every model. Default DL_IO_AUTO.
+    dl_io_engine io_engine;
+    /// Threads the kernels use; 0 means all cores but one (at least one).
+    /// The count is per process (OpenBLAS).
+    int32_t threads;
+    /// Where the stage threads run, as for a session; resolved once for all
+    /// the models. Default DL_PLACEMENT_AUTO.
+    dl_placement placement;
+    /// DL_PLACEMENT_CPUS: the CPU numbers, as in dl_session_options. Default -1.
+    int32_t execute_cpu;
+    int32_t stages_cpu;
+} dl_runtime_options;
+
+/// The weight memory of a runtime, in bytes (see dl_runtime_stats).
+typedef struct dl_runtime_memory {
+    /// sizeof(dl_runtime_memory): set it before calling dl_runtime_stats.
+    size_t struct_size;
+    /// The budget the runtime was made with: `ring_bytes + held_reserve_bytes` at most.
+    uint64_t budget_bytes;
+    /// The ring every model streams through.
+    uint64_t ring_bytes;
+    /// Of the budget, the part kept for what models hold outside the ring.
+    uint64_t held_reserve_bytes;
+    /// What the models in the runtime hold outside the ring now, together.
+    uint64_t held_bytes;
+    /// The shared activation arena: the largest of the models that have run.
+    uint64_t activation_bytes;
+    /// The most weight bytes held at once since the runtime was made: the
+    /// ring's peak plus every model's held bytes. At most `budget_bytes`.
+    uint64_t peak_weight_bytes;
+} dl_runtime_memory;
+
+/// What one request of dl_runtime_model_run did, if asked for.
+typedef struct dl_request_stats {
+    /// sizeof(dl_request_stats): set it before calling dl_runtime_model_run.
+    size_t struct_size;
+    /// From the call to the request's turn to execute: waiting behind other
+    /// requests (its reads may start earlier, into the bytes the request
+    /// before it gives back).
+    uint64_t wait_ns;
+    /// From its turn to execute to its outputs: the model's own latency.
+    uint64_t service_ns;
+    /// Its place in the order the runtime executed requests, from 0.
+    uint64_t sequence_number;
+    /// Weight bytes read from storage for this request.
+    uint64_t bytes_read;
+    /// Time the execute thread waited for this request's weights.
+    uint64_t execute_stall_ns;
+} dl_request_stats;
+
 /// A graph input or output, as the model declares it.
 typedef struct dl_value_info {
     /// NUL-terminated; valid until the model handle is closed.
@@ -179,11 +291,11 @@ typedef struct dl_value_info {
     size_t element_count;
 } dl_value_info;
 
-/// One input of dl_session_run: `name` and `shape` must match the model's
-/// declaration (see dl_model_input); `data` holds the product of the
-/// dimensions in float32, row-major (an integer input such as token ids is
-/// passed as floats too, exact below 2^24). The library copies it before
-/// running and does not keep the pointer.
+/// One input of dl_session_run or dl_runtime_model_run: `name` and `shape`
+/// must match the model's declaration (see dl_model_input); `data` holds the
+/// product of the dimensions in float32, row-major (an integer input such as
+/// token ids is passed as floats too, exact below 2^24). The library copies
+/// it before running and does not keep the pointer.
 typedef struct dl_input {
     const char *name;
     const float *data;
@@ -191,10 +303,11 @@ typedef struct dl_input {
     size_t rank;
 } dl_input;
 
-/// One output of dl_session_run: the library writes the output called `name`
-/// into `data`, which holds `capacity` floats. The size needed is known
-/// before the run: dl_model_output(...).element_count (shapes are static).
-/// On success `element_count` is set to the number of floats written.
+/// One output of dl_session_run or dl_runtime_model_run: the library writes
+/// the output called `name` into `data`, which holds `capacity` floats. The
+/// size needed is known before the run: dl_model_output(...).element_count
+/// (shapes are static). On success `element_count` is set to the number of
+/// floats written.
 typedef struct dl_output {
     const char *name;
     float *data;
@@ -239,6 +352,12 @@ typedef struct dl_stats {
 typedef struct dl_model dl_model;
 /// Opaque: a model ready to run, with its memory, IO engine and stage threads.
 typedef struct dl_session dl_session;
+/// Opaque: several models sharing one weight budget: the ring, the activation
+/// arena and the scheduler deciding which request runs next.
+typedef struct dl_runtime dl_runtime;
+/// Opaque: one model added to a runtime, with its files, IO engine and stage
+/// threads; run it with dl_runtime_model_run.
+typedef struct dl_runtime_model dl_runtime_model;
 
 /// The message describing the most recent failure on the calling thread, or
 /// "" if none. Valid until the next failing call on this thread.
@@ -300,6 +419,57 @@ uint64_t dl_session_arena_bytes(const dl_session *session);
 /// Stops and joins the session's threads, closes its files, frees its
 /// memory. NULL is ignored.
 void dl_session_destroy(dl_session *session);
+
+/// Fills `*options` with the defaults (no budget: set budget_bytes; held
+/// reserve a sixteenth of it, FIFO scheduling, auto IO, all cores but one for
+/// the kernels, automatic placement) and sets its struct_size.
+void dl_runtime_options_init(dl_runtime_options *options);
+
+/// Makes a runtime holding at most `options->budget_bytes` of weights:
+/// allocates its ring. `options` is required (for the budget). A budget or
+/// reserve out of range is DL_ERROR_INVALID_OPTION.
+dl_status dl_runtime_create(const dl_runtime_options *options, dl_runtime **runtime_out);
+
+/// Opens `model` in the runtime under `name` (NULL: the model's own name,
+/// which only error messages use), planned against the whole ring: opens its
+/// layer files, reads what it holds outside the ring, starts its stage
+/// threads. The plan needs the model's profile: the one saved in the model
+/// directory, else one measured now (a few runs, outside the budget) and
+/// saved there when it can be. DL_ERROR_BUDGET_TOO_SMALL when the ring is
+/// below the least the model streams through, or what it holds outside the
+/// ring does not fit what is left of the held reserve (the message gives the
+/// numbers). The model handle may be closed afterwards.
+dl_status dl_runtime_add(dl_runtime *runtime, const dl_model *model, const char *name,
+                         dl_runtime_model **member_out);
+
+/// Takes `member` out of `runtime` and frees its handle: its waiting requests
+/// fail with DL_ERROR_SESSION_CLOSED, the running one (if any) finishes, then
+/// its threads stop, its files close and its held bytes go back to the
+/// reserve. A member of another runtime is DL_ERROR_INVALID_ARGUMENT.
+dl_status dl_runtime_remove(dl_runtime *runtime, dl_runtime_model *member);
+
+/// Removes every model still in the runtime (freeing their handles), then
+/// frees the runtime. NULL is ignored.
+void dl_runtime_destroy(dl_runtime *runtime);
+
+/// Runs one inference of `member` once the runtime's scheduler gets to it,
+/// blocking until it is done; call it from as many threads at once as you
+/// like. Inputs and outputs as for dl_session_run: `inputs` names every graph
+/// input once with its declared shape, `outputs` any subset of the outputs
+/// (at least one), each getting its `element_count` on success. `priority`
+/// counts under DL_SCHEDULING_PRIORITY (higher first). `timeout_ns` (0: none)
+/// is a deadline from this call: a request still waiting or running then
+/// fails with DL_ERROR_CANCELLED, and one past it before it starts reads
+/// nothing. `request_out` may be NULL; otherwise its struct_size must be
+/// sizeof(dl_request_stats), and it is filled on success. On failure no
+/// output buffer is written and the model stays usable.
+dl_status dl_runtime_model_run(dl_runtime_model *member, const dl_input *inputs, size_t input_count,
+                               dl_output *outputs, size_t output_count, int32_t priority, uint64_t timeout_ns,
+                               dl_request_stats *request_out);
+
+/// The runtime's weight memory now, and its peak. `stats_out->struct_size`
+/// must be set to sizeof(dl_runtime_memory).
+dl_status dl_runtime_stats(const dl_runtime *runtime, dl_runtime_memory *stats_out);
 
 #ifdef __cplusplus
 }
