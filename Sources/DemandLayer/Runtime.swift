@@ -261,6 +261,9 @@ public final class RuntimeModel: @unchecked Sendable {
     /// The model opened once per lane, in lane order.
     let sessions: [Session]
     var session: Session { sessions[0] }
+    /// Taken out of its runtime: its waiting requests fail, new ones are
+    /// refused (behind the scheduler's lock).
+    var isRetired = false
     private unowned let runtime: Runtime
 
     init(name: String, sessions: [Session], heldBytes: Int, runtime: Runtime) {

@@ -68,8 +68,6 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
     /// Requests dispatched so far, in every lane.
     private var dispatched = 0
     private var heldTotal = 0
-    /// Models taken out: their waiting requests fail, new ones are refused.
-    private var retired: Set<ObjectIdentifier> = []
 
     init(lanes: Int, ringBytes: Int, scheduling: Runtime.Scheduling) {
         self.lanes = (0..<lanes).map { Lane(index: $0, ringBytes: ringBytes) }
@@ -100,7 +98,7 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
         let now = Clock.now()
         let outcome = Outcome()
         condition.withLock {
-            guard !retired.contains(ObjectIdentifier(member)) else {
+            guard !member.isRetired else {
                 outcome.error = RuntimeError(.sessionClosed, "model '\(member.name)' has been removed from the runtime")
                 return
             }
@@ -125,7 +123,7 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
     /// none of its requests is dispatched and unfinished.
     func retire(_ member: RuntimeModel) {
         condition.lock()
-        retired.insert(ObjectIdentifier(member))
+        member.isRetired = true
         let mine = waiting.filter { $0.member === member }
         waiting.removeAll { $0.member === member }
         condition.unlock()

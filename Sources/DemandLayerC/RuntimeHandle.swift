@@ -69,7 +69,7 @@ public func dlRuntimeOptionsInit(_ options: UnsafeMutablePointer<dl_runtime_opti
     guard let options else { return }
     options.pointee = dl_runtime_options(
         struct_size: MemoryLayout<dl_runtime_options>.size, budget_bytes: 0, held_reserve_bytes: 0, scheduling: DL_SCHEDULING_FIFO,
-        io_engine: DL_IO_AUTO, threads: 0, placement: DL_PLACEMENT_AUTO, execute_cpu: -1, stages_cpu: -1)
+        io_engine: DL_IO_AUTO, threads: 0, placement: DL_PLACEMENT_AUTO, execute_cpu: -1, stages_cpu: -1, lanes: 0)
 }
 
 /// `Runtime.Options` from the C struct, checking every field.
@@ -92,6 +92,8 @@ func runtimeOptions(_ pointer: UnsafePointer<dl_runtime_options>?) throws(Failur
     options.io = try OptionFields.ioEngine(c.io_engine)
     if let threads = try OptionFields.threadCount(c.threads) { options.threadCount = threads }
     options.placement = try OptionFields.placement(c.placement, executeCPU: c.execute_cpu, stagesCPU: c.stages_cpu)
+    guard c.lanes >= 0 else { throw Failure(DL_ERROR_INVALID_OPTION, "options.lanes is \(c.lanes): give 0 or 1 for one lane, or how many requests may execute at once") }
+    options.lanes = max(Int(c.lanes), 1)
     return options
 }
 

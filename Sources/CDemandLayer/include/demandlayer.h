@@ -241,6 +241,11 @@ typedef struct dl_runtime_options {
     /// DL_PLACEMENT_CPUS: the CPU numbers, as in dl_session_options. Default -1.
     int32_t execute_cpu;
     int32_t stages_cpu;
+    /// How many requests execute at once, each in its own share of the ring
+    /// (`ring_bytes` each; every model is opened once per lane). 0 or 1: one,
+    /// with the whole ring (default 0). More finish more requests a second
+    /// where one model's kernels leave cores idle.
+    int32_t lanes;
 } dl_runtime_options;
 
 /// The weight memory of a runtime, in bytes (see dl_runtime_stats).
@@ -249,7 +254,7 @@ typedef struct dl_runtime_memory {
     size_t struct_size;
     /// The budget the runtime was made with: `ring_bytes + held_reserve_bytes` at most.
     uint64_t budget_bytes;
-    /// The ring every model streams through.
+    /// The ring a request streams through (one per lane).
     uint64_t ring_bytes;
     /// Of the budget, the part kept for what models hold outside the ring.
     uint64_t held_reserve_bytes;
