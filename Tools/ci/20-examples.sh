@@ -10,7 +10,9 @@
 #   - the C runtime example (Examples/c/two_models.c) runs `tiny` and
 #     `splitnet` from two threads at once in one budget below their weights'
 #     sum: every run of a model gives the same output, equal to `demandlayer
-#     run`'s on the same input exactly, and the peak stays within the budget.
+#     run`'s on the same input exactly, and the peak stays within the budget,
+#   - the Swift runtime example (Examples/swift/serve) does the same from two
+#     threads per model, checking against each model alone in a session.
 # Debug build, shared with `swift test` (so it costs one link); the model is
 # `tiny` unless DL_EXAMPLES_MODEL names another built-in one (resnet152 takes
 # a few minutes in debug). DL_SCRATCH picks the build directory (default .build).
@@ -89,4 +91,8 @@ done
     --expect-a "$work/run-tiny/$(first tiny outputs | tr / _).npy" \
     --expect-b "$work/run-splitnet/$(first splitnet outputs | tr / _).npy"
 
-echo "20-examples: C output equals demandlayer run's; C and Swift examples agree on the top-5; two models in one $budget-byte runtime equal demandlayer run's outputs within the budget"
+echo "--- Swift runtime example: the same two models from two threads each, against each model alone"
+swift build --scratch-path "$scratch" --product serve-swift >&2
+"$bin/serve-swift" "$work/tiny.dlm" "$work/splitnet.dlm" --budget "$budget" --requests 4
+
+echo "20-examples: C output equals demandlayer run's; C and Swift examples agree on the top-5; two models in one $budget-byte runtime equal demandlayer run's outputs within the budget, from C and from Swift"
