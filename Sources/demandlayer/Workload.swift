@@ -84,6 +84,10 @@ struct Workload {
         var model: Int
         var latencyNanoseconds: UInt64
         var serviceNanoseconds: UInt64
+        /// The most weight bytes held at once, as the setup counts them when the
+        /// request finished: the model's own session (alone, separate), its
+        /// weights (resident), or the whole runtime's (shared).
+        var peakWeightBytes = 0
         var failed: RuntimeError?
         var outputs: [String: Tensor]?
     }
@@ -119,7 +123,7 @@ struct Workload {
     }
 
     /// Serves the workload with `serve(model, inputs)` (which returns the outputs and the service time) from the client threads.
-    func drive(_ serve: @escaping @Sendable (Int, [String: Tensor]) throws(RuntimeError) -> ([String: Tensor], UInt64)) -> (samples: [Sample], wall: UInt64) {
+    func drive(_ serve: @escaping @Sendable (Int, [String: Tensor]) throws(RuntimeError) -> ([String: Tensor], UInt64, Int)) -> (samples: [Sample], wall: UInt64) {
         let samples = Mutex<[Sample]>([])
         let start = DispatchTime.now().uptimeNanoseconds
         let end = start + UInt64(options.durationSeconds * 1e9)
@@ -151,9 +155,10 @@ struct Workload {
                     }
                     var sample = Sample(model: model, latencyNanoseconds: 0, serviceNanoseconds: 0)
                     do throws(RuntimeError) {
-                        let (outputs, service) = try serve(model, inputs[model])
+                        let (outputs, service, peak) = try serve(model, inputs[model])
                         sample.outputs = outputs
                         sample.serviceNanoseconds = service
+                        sample.peakWeightBytes = peak
                     } catch {
                         sample.failed = error
                     }
@@ -185,7 +190,8 @@ struct Workload {
                 for _ in 0..<min(max(rounds, 5), 9) {
                     let outputs = try session.run(inputs[index])
                     let latency = session.lastStats!.latencyNanoseconds
-                    samples.append(Sample(model: index, latencyNanoseconds: latency, serviceNanoseconds: latency, outputs: outputs))
+                    samples.append(Sample(model: index, latencyNanoseconds: latency, serviceNanoseconds: latency,
+                                          peakWeightBytes: session.lastStats!.peakWeightBytes, outputs: outputs))
                     peak = max(peak, session.lastStats!.peakWeightBytes)
                 }
                 status("  alone \(names[index]): \(String(format: "%.1f", Double(Self.percentile(samples.filter { $0.model == index }.map(\.latencyNanoseconds), 50)) / 1e6)) ms")
@@ -205,7 +211,7 @@ struct Workload {
             let priorities = models.indices.map { models.count - $0 }
             let served = drive { model, inputs throws(RuntimeError) in
                 let done = try members[model].perform(inputs, priority: priorities[model])
-                return (done.outputs, done.serviceNanoseconds)
+                return (done.outputs, done.serviceNanoseconds, done.stats.peakWeightBytes)
             }
             let rings = options.lanes == 1 ? "ring \(formatMiB(runtime.ringBytes))" : "\(options.lanes) lanes of \(formatMiB(runtime.ringBytes))"
             let detail = "one runtime: \(rings), held \(formatMiB(runtime.heldBytes)) of a \(formatMiB(runtime.heldReserveBytes)) reserve, activations \(formatMiB(runtime.activationBytes)), scheduling \(options.scheduling)"
@@ -225,7 +231,9 @@ struct Workload {
             for (index, session) in sessions.enumerated() { _ = try session.run(inputs[index]) }
             let served = drive { model, inputs throws(RuntimeError) in
                 // A session serializes its runs; service is not told apart from waiting here.
-                (try sessions[model].run(inputs), 0)
+                let outputs = try sessions[model].run(inputs)
+                let peak = setup == .resident ? models[model].weightByteCount : sessions[model].lastStats?.peakWeightBytes ?? 0
+                return (outputs, 0, peak)
             }
             let peak = setup == .resident ? models.reduce(0) { $0 + $1.weightByteCount }
                 : sessions.reduce(0) { $0 + ($1.lastStats?.peakWeightBytes ?? 0) }

@@ -17,6 +17,8 @@ struct WorkloadReport {
         /// From the request's turn to execute to its outputs (shared runtime only).
         var serviceP50Milliseconds: Double?
         var requestsPerSecond: Double
+        /// The most weight bytes held at once (see `Workload.Sample.peakWeightBytes`).
+        var peakWeightBytes: Int
         /// p50 (latency, and service where known) ÷ the model's p50 alone.
         var p50OverAlone: Double?
         var serviceP50OverAlone: Double?
@@ -24,7 +26,7 @@ struct WorkloadReport {
         enum CodingKeys: String, CodingKey {
             case requests, failed
             case p50Milliseconds = "p50_ms", p95Milliseconds = "p95_ms", p99Milliseconds = "p99_ms"
-            case serviceP50Milliseconds = "service_p50_ms", requestsPerSecond = "requests_per_s"
+            case serviceP50Milliseconds = "service_p50_ms", requestsPerSecond = "requests_per_s", peakWeightBytes = "peak_weight_bytes"
             case p50OverAlone = "p50_over_alone", serviceP50OverAlone = "service_p50_over_alone"
         }
     }
@@ -43,7 +45,8 @@ struct WorkloadReport {
             p50Milliseconds: ms(Workload.percentile(latencies, 50)), p95Milliseconds: ms(Workload.percentile(latencies, 95)),
             p99Milliseconds: ms(Workload.percentile(latencies, 99)),
             serviceP50Milliseconds: services.isEmpty ? nil : ms(Workload.percentile(services, 50)),
-            requestsPerSecond: Double(good.count) / (Double(result.wallNanoseconds) / 1e9))
+            requestsPerSecond: Double(good.count) / (Double(result.wallNanoseconds) / 1e9),
+            peakWeightBytes: model == nil ? result.peakWeightBytes : good.map(\.peakWeightBytes).max() ?? 0)
         if let model, let alone, result.setup != .alone {
             let baseline = ms(Workload.percentile(alone.samples.filter { $0.model == model }.map(\.latencyNanoseconds), 50))
             if baseline > 0 {
@@ -95,7 +98,7 @@ struct WorkloadReport {
         ]
         for result in results { lines.append(result.setup.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + result.detail) }
         lines.append("")
-        let header = ["setup", "model", "requests", "failed", "p50 ms", "p95 ms", "p99 ms", "service p50", "p50/alone", "service/alone", "req/s"]
+        let header = ["setup", "model", "requests", "failed", "p50 ms", "p95 ms", "p99 ms", "service p50", "p50/alone", "service/alone", "req/s", "peak weights"]
         var rows = [header]
         func f(_ value: Double?, _ format: String = "%.1f") -> String { value.map { String(format: format, $0) } ?? "-" }
         for result in results {
@@ -103,11 +106,11 @@ struct WorkloadReport {
                 let x = figures(result, model: model)
                 rows.append([result.setup.rawValue, workload.names[model], "\(x.requests)", "\(x.failed)", f(x.p50Milliseconds), f(x.p95Milliseconds),
                              f(x.p99Milliseconds), f(x.serviceP50Milliseconds), f(x.p50OverAlone, "%.2f"), f(x.serviceP50OverAlone, "%.2f"),
-                             f(x.requestsPerSecond, "%.2f")])
+                             f(x.requestsPerSecond, "%.2f"), formatMiB(x.peakWeightBytes)])
             }
             let all = figures(result, model: nil)
             rows.append([result.setup.rawValue, "all", "\(all.requests)", "\(all.failed)", f(all.p50Milliseconds), f(all.p95Milliseconds),
-                         f(all.p99Milliseconds), f(all.serviceP50Milliseconds), "-", "-", f(all.requestsPerSecond, "%.2f")])
+                         f(all.p99Milliseconds), f(all.serviceP50Milliseconds), "-", "-", f(all.requestsPerSecond, "%.2f"), formatMiB(all.peakWeightBytes)])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
         for row in rows {
