@@ -49,18 +49,6 @@ import Testing
         return (runtime, members)
     }
 
-    func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-        let group = DispatchGroup()
-        for index in 0..<count {
-            group.enter()
-            Thread.detachNewThread {
-                body(index)
-                group.leave()
-            }
-        }
-        group.wait()
-    }
-
     @Test(arguments: [1, 2])
     func concurrentRequestsToThreeModelsMatchResidentInsideTheBudget(lanes: Int) throws {
         let (runtime, members) = try runtime(lanes: lanes)
