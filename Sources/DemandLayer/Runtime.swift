@@ -199,7 +199,7 @@ public final class Runtime: @unchecked Sendable {
             }
         }
         let held = sessions.reduce(0) { $0 + $1.heldBytes + $1.wideningBytes }
-        let member = RuntimeModel(name: name, sessions: sessions, heldBytes: held, runtime: self)
+        let member = RuntimeModel(name: name, sessions: sessions, heldBytes: held, scheduler: scheduler)
         lock.lock()
         guard !closed else {
             lock.unlock()
@@ -264,13 +264,15 @@ public final class RuntimeModel: @unchecked Sendable {
     /// Taken out of its runtime: its waiting requests fail, new ones are
     /// refused (behind the scheduler's lock).
     var isRetired = false
-    private unowned let runtime: Runtime
+    /// Its runtime's scheduler, kept alive by the model: a handle used after
+    /// its runtime is closed or released gets `sessionClosed`, not a crash.
+    private let scheduler: Scheduler
 
-    init(name: String, sessions: [Session], heldBytes: Int, runtime: Runtime) {
+    init(name: String, sessions: [Session], heldBytes: Int, scheduler: Scheduler) {
         self.name = name
         self.sessions = sessions
         self.heldBytes = heldBytes
-        self.runtime = runtime
+        self.scheduler = scheduler
     }
 
     /// Runs one inference once the scheduler gets to it, and returns its
@@ -286,7 +288,7 @@ public final class RuntimeModel: @unchecked Sendable {
     /// As `run`, with how long the request waited and ran and what its inference did.
     public func perform(_ inputs: [String: Tensor], priority: Int = 0, timeoutNanoseconds: UInt64? = nil) throws(RuntimeError) -> Runtime.Completion {
         try session.validate(inputs)
-        return try runtime.scheduler.submit(self, inputs: inputs, priority: priority, timeoutNanoseconds: timeoutNanoseconds)
+        return try scheduler.submit(self, inputs: inputs, priority: priority, timeoutNanoseconds: timeoutNanoseconds)
     }
 }
 

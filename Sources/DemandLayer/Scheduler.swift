@@ -97,18 +97,18 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
     func submit(_ member: RuntimeModel, inputs: [String: Tensor], priority: Int, timeoutNanoseconds: UInt64?) throws(RuntimeError) -> Runtime.Completion {
         let now = Clock.now()
         let outcome = Outcome()
-        condition.withLock {
-            guard !member.isRetired else {
-                outcome.error = RuntimeError(.sessionClosed, "model '\(member.name)' has been removed from the runtime")
-                return
-            }
+        let refused = condition.withLock { () -> Bool in
+            guard !member.isRetired else { return true }
             waiting.append(Request(member: member, inputs: inputs, priority: priority, arrival: arrivals, submittedNanoseconds: now,
                                    deadlineNanoseconds: timeoutNanoseconds.map { now + $0 },
                                    predictedNanoseconds: member.streamPlan.predictedNanoseconds, done: outcome))
             arrivals += 1
             dispatchLocked()
+            return false
         }
-        if outcome.error == nil { outcome.ready.wait() }
+        if refused { throw RuntimeError(.sessionClosed, "model '\(member.name)' has been removed from the runtime (or the runtime closed)") }
+        // Every path that takes the request out of `waiting` signals it: finished, timed out, or its model removed.
+        outcome.ready.wait()
         if let error = outcome.error { throw error }
         let job = outcome.job!
         if let error = job.error { throw error }

@@ -204,6 +204,13 @@ import Testing
         let again = try runtime.add(Self.models[2], name: "again", profile: Self.profiles[2])
         #expect(bitIdentical(try again.run(Self.inputs[2]), Self.resident[2]))
         #expect(bitIdentical(try members[0].run(Self.inputs[0]), Self.resident[0]))
+        runtime.close()
+        do {
+            _ = try members[0].run(Self.inputs[0])
+            Issue.record("a model ran after its runtime closed")
+        } catch {
+            #expect(error.code == .sessionClosed)
+        }
     }
 
     @Test func aRingBelowAModelsLeastIsRefusedNamingIt() throws {
