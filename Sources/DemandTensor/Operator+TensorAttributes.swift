@@ -57,10 +57,10 @@ extension Operator {
             guard size >= 1 else { throw OperatorError(.invalidAttribute, "LRN size is \(size); it must be at least 1") }
             return .lrn(LRNParameters(size: size, alpha: try reader.float("alpha", default: 1e-4),
                                       beta: try reader.float("beta", default: 0.75), bias: try reader.float("bias", default: 1)))
-        case "ReduceMean", "ReduceSum":
+        case _ where ReduceParameters.Kind(rawValue: type) != nil:
             try reader.allow(["axes", "keepdims", "noop_with_empty_axes"])
             try reader.requireInt("noop_with_empty_axes", is: 0, "empty axes reduce every axis")
-            return .reduce(ReduceParameters(kind: type == "ReduceSum" ? .sum : .mean, axes: try reader.intList("axes"),
+            return .reduce(ReduceParameters(kind: ReduceParameters.Kind(rawValue: type)!, axes: try reader.intList("axes"),
                                             keepDims: try reader.bool("keepdims", default: true)))
         case "MatMul":
             try reader.allow([])

@@ -16,6 +16,8 @@ public enum Operator: Hashable, Sendable {
     case averagePool(Pool2dParameters)
     /// Input X (N, C, spatial...) → (N, C, 1, ...).
     case globalAveragePool
+    /// Input X (N, C, spatial...) → (N, C, 1, ...): the largest value of each plane.
+    case globalMaxPool
     /// Inputs A, B: same shape, or one broadcasts onto the other's shape
     /// (numpy rules, e.g. (1, C, 1, 1) onto (N, C, H, W)).
     case add(activation: Activation)
@@ -57,6 +59,8 @@ public enum Operator: Hashable, Sendable {
     case gather(axis: Int)
     /// Softmax along one axis (ONNX opset 13), computed max-subtracted.
     case softmax(axis: Int)
+    /// LogSoftmax along one axis (ONNX opset 13): x − max − log Σ exp(x − max).
+    case logSoftmax(axis: Int)
     /// Inputs X, Scale, optional B: each X[..., axis...] block normalized to
     /// zero mean and unit variance, then scaled and shifted.
     case layerNormalization(axis: Int, epsilon: Float)
@@ -92,6 +96,8 @@ public enum Operator: Hashable, Sendable {
             Pool.averagePool(parameters, input: inputs[0], output: output, workspace: workspace)
         case .globalAveragePool:
             Pool.globalAverage(input: inputs[0], output: output)
+        case .globalMaxPool:
+            Pool.globalMax(input: inputs[0], output: output)
         case .add(let activation):
             Elementwise.add(inputs[0], inputs[1], activation: activation, output: output)
         case .binary(let function):
@@ -122,6 +128,8 @@ public enum Operator: Hashable, Sendable {
             try Gather.run(data: inputs[0], indices: inputs[1], axis: normalized(axis, rank: inputs[0].shape.rank), output: output)
         case .softmax(let axis):
             Softmax.run(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output, workspace: workspace)
+        case .logSoftmax(let axis):
+            Softmax.runLog(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output, workspace: workspace)
         case .layerNormalization(let axis, let epsilon):
             Normalization.layer(inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                                 axis: normalized(axis, rank: output.shape.rank), epsilon: epsilon, output: output)
@@ -151,7 +159,7 @@ public enum Operator: Hashable, Sendable {
             return ConvTranspose2d.workspaceFloatCount(parameters, input: inputs[0], weight: inputs[1])
         case .maxPool, .averagePool:
             return Pool.workspaceFloatCount(input: inputs[0])
-        case .softmax(let axis):
+        case .softmax(let axis), .logSoftmax(let axis):
             return Softmax.workspaceFloatCount(output, axis: normalized(axis, rank: output.rank))
         case .resize(let parameters):
             return Resize.workspaceFloatCount(parameters, output: output)

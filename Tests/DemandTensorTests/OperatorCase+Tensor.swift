@@ -135,6 +135,21 @@ extension OperatorCase {
                      inputs: [[2, 3, 4, 5]], expectedShape: [1, 3, 1, 5], tolerance: sumTolerance),
         OperatorCase(name: "reducemean spatial", type: "ReduceMean", attributes: ["axes": .ints([2, 3])],
                      inputs: [[2, 3, 4, 5]], expectedShape: [2, 3, 1, 1], tolerance: sumTolerance),
+        OperatorCase(name: "reducemax last axis", type: "ReduceMax", attributes: ["axes": .ints([-1])],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [2, 3, 4, 1]),
+        OperatorCase(name: "reducemax axis 1 no keepdims", type: "ReduceMax", attributes: ["axes": .ints([1]), "keepdims": .int(0)],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [2, 4, 5]),
+        OperatorCase(name: "reducemin every axis", type: "ReduceMin", attributes: [:], inputs: [[2, 3, 4]], expectedShape: [1, 1, 1]),
+        OperatorCase(name: "reducemin axes 0 and 2", type: "ReduceMin", attributes: ["axes": .ints([0, 2])],
+                     inputs: [[2, 3, 4, 5]], expectedShape: [1, 3, 1, 5]),
+        OperatorCase(name: "reduceprod spatial", type: "ReduceProd", attributes: ["axes": .ints([2, 3])],
+                     inputs: [[2, 3, 2, 3]], expectedShape: [2, 3, 1, 1], domains: [.range(0.5, 1.5)]),
+        OperatorCase(name: "reduceprod axis 0 no keepdims", type: "ReduceProd", attributes: ["axes": .ints([0]), "keepdims": .int(0)],
+                     inputs: [[3, 4, 5]], expectedShape: [4, 5], inputScale: 2),
+        OperatorCase(name: "reducel2 last axis", type: "ReduceL2", attributes: ["axes": .ints([-1])],
+                     inputs: [[2, 3, 17]], expectedShape: [2, 3, 1], tolerance: sumTolerance),
+        OperatorCase(name: "reducel2 axis 1 no keepdims", type: "ReduceL2", attributes: ["axes": .ints([1]), "keepdims": .int(0)],
+                     inputs: [[2, 6, 4]], expectedShape: [2, 4], tolerance: sumTolerance),
     ]
 
     static let normalizations: [OperatorCase] = [

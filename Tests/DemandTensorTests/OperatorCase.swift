@@ -115,6 +115,10 @@ extension OperatorCase {
                      inputs: [[2, 3, 6, 4]], expectedShape: [2, 3, 3, 2]),
         OperatorCase(name: "global average pool", type: "GlobalAveragePool", attributes: [:],
                      inputs: [[2, 5, 4, 3]], expectedShape: [2, 5, 1, 1]),
+        OperatorCase(name: "global max pool", type: "GlobalMaxPool", attributes: [:],
+                     inputs: [[2, 5, 4, 3]], expectedShape: [2, 5, 1, 1]),
+        OperatorCase(name: "global max pool rank 3", type: "GlobalMaxPool", attributes: [:],
+                     inputs: [[1, 3, 7]], expectedShape: [1, 3, 1]),
     ]
 
     static let elementwise: [OperatorCase] = [
@@ -171,6 +175,10 @@ extension OperatorCase {
         OperatorCase(name: "softmax axis -1", type: "Softmax", attributes: [:], inputs: [[3, 10]], inputScale: 8),
         OperatorCase(name: "softmax axis 1 over NCHW", type: "Softmax", attributes: ["axis": .int(1)], inputs: [[2, 5, 3, 3]], inputScale: 8),
         OperatorCase(name: "softmax axis 0", type: "Softmax", attributes: ["axis": .int(0)], inputs: [[4, 3]], inputScale: 8),
+        OperatorCase(name: "logsoftmax axis -1", type: "LogSoftmax", attributes: [:], inputs: [[3, 21]], inputScale: 8),
+        OperatorCase(name: "logsoftmax axis 1 over NCHW", type: "LogSoftmax", attributes: ["axis": .int(1)], inputs: [[2, 5, 3, 3]],
+                     inputScale: 8),
+        OperatorCase(name: "logsoftmax axis 0", type: "LogSoftmax", attributes: ["axis": .int(0)], inputs: [[4, 3]], inputScale: 8),
     ]
 
     static let activations: [OperatorCase] = [

@@ -81,6 +81,10 @@ struct TensorOperatorErrorTests {
         expect(message("Slice", ["ends": .ints([1])]), "Slice", "starts")
         expect(message("Mul", ["axis": .int(1)]), "Mul", "'axis'", "takes no attributes")
         expect(message("ReduceSum", ["noop_with_empty_axes": .int(1)]), "ReduceSum", "noop_with_empty_axes")
+        expect(message("ReduceMax", ["noop_with_empty_axes": .int(1)]), "ReduceMax", "noop_with_empty_axes", "only 0")
+        expect(message("ReduceL2", ["select_last_index": .int(1)]), "ReduceL2", "'select_last_index'", "keepdims")
+        expect(message("LogSoftmax", ["axes": .ints([1])]), "LogSoftmax", "'axes'", "takes axis")
+        expect(message("GlobalMaxPool", ["kernel_shape": .ints([2, 2])]), "GlobalMaxPool", "'kernel_shape'", "takes no attributes")
         expect(message("BatchNormalization", ["training_mode": .int(1)]), "BatchNormalization", "training_mode")
         expect(message("LRN", [:]), "LRN", "size")
         expect(message("LayerNormalization", ["epsilon": .string("small")]), "LayerNormalization", "epsilon")
@@ -119,5 +123,8 @@ struct TensorOperatorErrorTests {
         expect(try shapeMessage("ConvTranspose", ["pads": .ints([2, 2, 2, 2])], [[1, 1, 1, 1], [1, 1, 2, 2]]), "empty")
         expect(try shapeMessage("ReduceMean", ["axes": .ints([2])], [[3, 4]]), "ReduceMean", "axis 2", "3x4")
         expect(try shapeMessage("ReduceSum", ["axes": .ints([0, -2])], [[3, 4]]), "twice")
+        expect(try shapeMessage("ReduceProd", ["axes": .ints([-3])], [[3, 4]]), "ReduceProd", "axis -3", "3x4")
+        expect(try shapeMessage("GlobalMaxPool", [:], [[3, 4]]), "GlobalMaxPool", "3x4", "(N, C, spatial...)")
+        expect(try shapeMessage("LogSoftmax", ["axis": .int(2)], [[3, 4]]), "axis 2", "3x4")
     }
 }

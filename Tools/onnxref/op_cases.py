@@ -316,6 +316,10 @@ unary("softmax_opset13_axis1", "Softmax", low=-4, high=4, opset=13, axis=1)
 unary("softmax_opset11_last", "Softmax", low=-4, high=4, opset=11, shape=(2, 3, 7), axis=-1)
 unary("softmax_opset11_2d", "Softmax", low=-4, high=4, opset=11, shape=(3, 10), axis=1)
 unary("softmax_opset11_coerced", "Softmax", low=-4, high=4, opset=11, shape=(2, 3, 2, 2), axis=1)
+unary("logsoftmax_opset13_last", "LogSoftmax", low=-8, high=8, opset=13, axis=-1)
+unary("logsoftmax_opset13_axis1", "LogSoftmax", low=-8, high=8, opset=13, axis=1)
+unary("logsoftmax_opset11_last", "LogSoftmax", low=-8, high=8, opset=11, shape=(2, 3, 7), axis=-1)
+unary("logsoftmax_opset11_coerced", "LogSoftmax", low=-8, high=8, opset=11, shape=(2, 3, 2, 2), axis=1)
 
 
 @case("clip_opset13_inputs", 13)
@@ -431,6 +435,29 @@ reduce("reducemean_opset18_all", "ReduceMean", 18)
 reduce("reducesum_opset13_axes_input", "ReduceSum", 13, axes=[1], keepdims=0, axes_as_input=True)
 reduce("reducesum_opset11_attribute", "ReduceSum", 11, axes=[0, 2])
 reduce("reducesum_opset13_all", "ReduceSum", 13)
+reduce("reducemax_opset13_last_nokeep", "ReduceMax", 13, axes=[-1], keepdims=0)
+reduce("reducemax_opset18_axes_input", "ReduceMax", 18, axes=[1, 2], axes_as_input=True)
+reduce("reducemin_opset13_hw", "ReduceMin", 13, axes=[2, 3])
+reduce("reducemin_opset18_all", "ReduceMin", 18, keepdims=0)
+reduce("reduceprod_opset13_axis1", "ReduceProd", 13, axes=[1])
+reduce("reduceprod_opset18_axes_input_nokeep", "ReduceProd", 18, axes=[0, -1], keepdims=0, axes_as_input=True)
+reduce("reducel2_opset13_last", "ReduceL2", 13, axes=[-1])
+reduce("reducel2_opset18_axes_input", "ReduceL2", 18, axes=[2, 3], axes_as_input=True)
+
+
+@case("reducemax_opset18_noop_empty_axes", 18)
+def _(g):
+    g.output(g.node("ReduceMax", [g.input("x", g.uniform(2, 3, 4))], noop_with_empty_axes=1))
+
+
+@case("globalmaxpool", 13)
+def _(g):
+    g.output(g.node("GlobalMaxPool", [g.input("x", g.uniform(2, 3, 5, 4))]))
+
+
+@case("globalmaxpool_rank3", 13)
+def _(g):
+    g.output(g.node("GlobalMaxPool", [g.input("x", g.uniform(1, 4, 9))]))
 
 
 @case("resize_opset11_sizes_empty_scales", 11)

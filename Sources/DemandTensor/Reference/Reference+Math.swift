@@ -103,21 +103,28 @@ extension Reference {
         }
     }
 
+    /// Every input value is listed under the output it reduces into, then
+    /// each list is reduced by the definition of the kind.
     static func reduce(_ p: ReduceParameters, x: Tensor, y: Tensor) {
         let rank = x.shape.rank
         let axes = (p.axes?.isEmpty ?? true) ? Array(0..<rank) : p.axes!.map { $0 < 0 ? $0 + rank : $0 }
-        var sums = [Double](repeating: 0, count: y.elementCount)
-        var counts = [Int](repeating: 0, count: y.elementCount)
+        var groups = [[Double]](repeating: [], count: y.elementCount)
         let keptShape = Shape(x.shape.dims.enumerated().map { axes.contains($0.offset) ? 1 : $0.element })
         for i in 0..<x.elementCount {
             var index = multiIndex(i, in: x.shape)
             for axis in axes { index[axis] = 0 }
-            let target = offset(index, in: keptShape)   // y holds the same values with or without the kept 1s
-            sums[target] += Double(x.data[i])
-            counts[target] += 1
+            groups[offset(index, in: keptShape)].append(Double(x.data[i]))   // y holds the same values with or without the kept 1s
         }
-        for i in 0..<y.elementCount {
-            y.data[i] = Float(p.kind == .mean ? sums[i] / Double(counts[i]) : sums[i])
+        for (i, values) in groups.enumerated() {
+            let result: Double = switch p.kind {
+            case .sum: values.reduce(0, +)
+            case .mean: values.reduce(0, +) / Double(values.count)
+            case .max: values.max()!
+            case .min: values.min()!
+            case .prod: values.reduce(1, *)
+            case .l2: values.map { $0 * $0 }.reduce(0, +).squareRoot()
+            }
+            y.data[i] = Float(result)
         }
     }
 }

@@ -25,6 +25,8 @@ public enum Reference {
             averagePool(parameters, x: inputs[0], y: output)
         case .globalAveragePool:
             globalAveragePool(x: inputs[0], y: output)
+        case .globalMaxPool:
+            globalMaxPool(x: inputs[0], y: output)
         case .add(let activation):
             add(inputs[0], inputs[1], activation: activation, y: output)
         case .concat(let axis):
@@ -37,6 +39,8 @@ public enum Reference {
             for i in 0..<output.elementCount { output.data[i] = inputs[0].data[i] }
         case .softmax(let axis):
             softmax(x: inputs[0], axis: axis < 0 ? axis + output.shape.rank : axis, y: output)
+        case .logSoftmax(let axis):
+            logSoftmax(x: inputs[0], axis: axis < 0 ? axis + output.shape.rank : axis, y: output)
         case .convTranspose(let parameters):
             convTranspose(parameters, x: inputs[0], w: inputs[1], b: inputs.count > 2 ? inputs[2] : nil, y: output)
         case .binary(let function):
