@@ -117,6 +117,10 @@ extension Operator {
             "Sum": .add, "Sub": .sub, "Mul": .mul, "Div": .div, "Pow": .pow, "Equal": .equal, "Less": .less,
             "Greater": .greater, "Max": .max, "Min": .min, "PRelu": .prelu,
         ]
+        if type == "Mod" {
+            try reader.allow(["fmod"])
+            return try reader.bool("fmod", default: false) ? .fmod : .mod
+        }
         guard let function = functions[type] else { return nil }
         try reader.allow([])
         return function
@@ -125,7 +129,7 @@ extension Operator {
     private static func unaryFunction(_ type: String, _ reader: AttributeReader) throws(OperatorError) -> UnaryFunction? {
         let plain: [String: UnaryFunction] = [
             "HardSwish": .hardSwish, "Tanh": .tanh, "Erf": .erf, "Sqrt": .sqrt, "Reciprocal": .reciprocal, "Exp": .exp,
-            "Neg": .neg, "Abs": .abs, "Log": .log,
+            "Neg": .neg, "Abs": .abs, "Log": .log, "Floor": .floor, "Ceil": .ceil, "Round": .round,
         ]
         if let function = plain[type] {
             try reader.allow([])

@@ -95,6 +95,10 @@ extension OperatorCase {
         OperatorCase(name: "cast to int64 truncates", type: "Cast", attributes: ["to": .int(7)], inputs: [[4, 9]], inputScale: 5),
         OperatorCase(name: "cast to bool", type: "Cast", attributes: ["to": .int(9)], inputs: [[4, 9]], domains: [.indices(2)]),
         OperatorCase(name: "cast to float", type: "Cast", attributes: ["to": .int(1)], inputs: [[4, 9]]),
+        OperatorCase(name: "floor", type: "Floor", attributes: [:], inputs: [[4, 9]], inputScale: 5),
+        OperatorCase(name: "ceil", type: "Ceil", attributes: [:], inputs: [[4, 9]], inputScale: 5),
+        OperatorCase(name: "round", type: "Round", attributes: [:], inputs: [[4, 9]], inputScale: 5),
+        OperatorCase(name: "round halves to even", type: "Round", attributes: [:], inputs: [[4, 9]], domains: [.halves(6)]),
     ]
 
     static let binary: [OperatorCase] = [
@@ -116,6 +120,12 @@ extension OperatorCase {
         OperatorCase(name: "sum of one", type: "Sum", attributes: [:], inputs: [[2, 3]]),
         OperatorCase(name: "prelu per-channel slope", type: "PRelu", attributes: [:], inputs: [[2, 3, 4, 5], [3, 1, 1]]),
         OperatorCase(name: "prelu scalar slope", type: "PRelu", attributes: [:], inputs: [[2, 7], [1]]),
+        OperatorCase(name: "mod integers take the divisor's sign", type: "Mod", attributes: [:], inputs: [[3, 8], [8]],
+                     domains: [.indices(20), .nonzeroIntegers(6)]),
+        OperatorCase(name: "mod fmod 0 on fractions", type: "Mod", attributes: ["fmod": .int(0)], inputs: [[2, 3, 4], [3, 1]],
+                     domains: [.uniform(6), .range(0.5, 2)]),
+        OperatorCase(name: "mod fmod 1 takes the dividend's sign", type: "Mod", attributes: ["fmod": .int(1)], inputs: [[2, 3, 4], [4]],
+                     domains: [.uniform(10), .uniform(3)]),
         OperatorCase(name: "where three-way broadcast", type: "Where", attributes: [:], inputs: [[2, 1, 4], [3, 1], [1]],
                      expectedShape: [2, 3, 4], domains: [.naturals(2), .uniform(1), .uniform(1)]),
         OperatorCase(name: "where same shape", type: "Where", attributes: [:], inputs: [[3, 5], [3, 5], [3, 5]],

@@ -29,6 +29,10 @@ struct OperatorCase: Sendable, CustomTestStringConvertible {
         case indices(Int)
         /// Whole numbers in [0, count): masks (count 2), values that collide for Equal.
         case naturals(Int)
+        /// Multiples of 0.5 in [-bound, bound): ties for Round.
+        case halves(Int)
+        /// Whole numbers in [-bound, bound] other than 0: integer divisors.
+        case nonzeroIntegers(Int)
     }
 
     var testDescription: String { name }

@@ -303,6 +303,24 @@ unary("identity", "Identity")
 unary("sqrt", "Sqrt", low=0.0, high=4.0)
 unary("log", "Log", low=0.1, high=5.0)
 unary("reciprocal", "Reciprocal", low=0.5, high=3.0)
+unary("floor", "Floor", low=-5, high=5)
+unary("ceil", "Ceil", low=-5, high=5)
+unary("round", "Round", opset=11, low=-5, high=5)
+
+
+@case("round_halves_to_even", 11)
+def _(g):
+    # Every value a multiple of 0.5 in [-4, 4): half of them ties.
+    g.output(g.node("Round", [g.input("x", (g.integers(-8, 8, 3, 16) / 2).astype(np.float32))]))
+
+
+@case("round_constant_folded", 13)
+def _(g):
+    # Round of a constant runs at convert time through the runtime's kernel.
+    halves = g.floats("halves", np.arange(-3.0, 3.0, 0.5, dtype=np.float32))
+    g.output(g.node("Add", [g.input("x", g.uniform(2, 12)), g.node("Round", [halves])]))
+
+
 unary("hardsigmoid_default", "HardSigmoid", low=-4, high=4, opset=13)
 unary("hardsigmoid_paddle", "HardSigmoid", low=-4, high=4, opset=13, alpha=0.1666667, beta=0.5)
 unary("hardswish", "HardSwish", low=-5, high=5, opset=14)
@@ -376,6 +394,29 @@ binary("less_integers", "Less", (2, 3, 4), (1, 4), values="integers", to_float=T
 binary("greater_integers", "Greater", (3, 4), (2, 1, 4), values="integers", to_float=True)
 binary("prelu_channel", "PRelu", (1, 4, 3, 3), (4, 1, 1), b_constant=True)
 binary("prelu_shared_slope", "PRelu", (2, 5, 3), (1,), b_constant=True)
+
+
+@case("mod_fmod_float", 13)
+def _(g):
+    a = g.input("a", g.uniform(2, 3, 4, low=-6, high=6))
+    magnitudes = g.uniform(4, low=0.5, high=2.0)
+    b = g.input("b", (magnitudes * np.array([1, -1, 1, -1], dtype=np.float32)).astype(np.float32))
+    g.output(g.node("Mod", [a, b], fmod=1))
+
+
+@case("mod_integers_divisor_sign", 13)
+def _(g):
+    # int64 inputs: the remainder takes the divisor's sign (fmod 0, the default).
+    a = g.input("a", g.random.integers(-20, 20, size=(3, 8)).astype(np.int64))
+    b = g.input("b", np.array([-7, -3, -2, -1, 1, 2, 3, 7], dtype=np.int64))
+    g.output(g.node("Cast", [g.node("Mod", [a, b])], to=1))
+
+
+@case("mod_int32_constant_divisor", 13)
+def _(g):
+    a = g.input("a", g.random.integers(-50, 50, size=(2, 3, 5)).astype(np.int32))
+    b = g.weight("b", np.array([[4], [-5], [6]], dtype=np.int32))
+    g.output(g.node("Cast", [g.node("Mod", [a, b], fmod=0)], to=1))
 
 
 @case("pow_square_constant", 13)
