@@ -47,6 +47,13 @@ private struct Rewriter {
             if opset >= 5 { try moveInput(1, to: "shape") }
             if attributes["allowzero"] == .int(0) { attributes["allowzero"] = nil }
         case "Expand": try moveInput(1, to: "shape")
+        case "Tile": if opset >= 6 { try moveInput(1, to: "repeats") }
+        case "CumSum":
+            try moveInput(1, to: "axis")
+            guard case .ints(let axis)? = attributes["axis"], axis.count == 1 else {
+                throw ImportError(.invalidModel, "CumSum axis must be a single value, got \(attributes["axis"].map { "\($0)" } ?? "none")", node: node.label)
+            }
+            attributes["axis"] = .int(axis[0])
         case "Squeeze", "Unsqueeze": if opset >= 13 { try moveInput(1, to: "axes", optional: true) }
         case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
              "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare":

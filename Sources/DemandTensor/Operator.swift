@@ -57,6 +57,20 @@ public enum Operator: Hashable, Sendable {
     /// Inputs data, indices (integers held as floats, negative from the end):
     /// picks entries of data along `axis`.
     case gather(axis: Int)
+    /// Inputs data, indices of the same rank, each indices dim at most data's
+    /// outside `axis` (integers held as floats, negative from the end): the
+    /// output has the indices' shape, and element i reads data at i with its
+    /// `axis` coordinate replaced by indices[i].
+    case gatherElements(axis: Int)
+    /// Input X of any rank repeated `repeats[axis]` times along each axis.
+    case tile(repeats: [Int])
+    /// Input X (N, C, H, W) → (N, C/b², H·b, W·b) for b = `blockSize`: each
+    /// pixel's channel blocks spread over a b×b block; see `DepthToSpaceMode`.
+    case depthToSpace(blockSize: Int, mode: DepthToSpaceMode)
+    /// Input X (N, C, H, W) → (N, C·b², H/b, W/b): DepthToSpace (DCR) undone.
+    case spaceToDepth(blockSize: Int)
+    /// Input X of any rank: running sums along an axis; see `CumSumParameters`.
+    case cumSum(CumSumParameters)
     /// Softmax along one axis (ONNX opset 13), computed max-subtracted.
     case softmax(axis: Int)
     /// LogSoftmax along one axis (ONNX opset 13): x − max − log Σ exp(x − max).
@@ -64,6 +78,9 @@ public enum Operator: Hashable, Sendable {
     /// Inputs X, Scale, optional B: each X[..., axis...] block normalized to
     /// zero mean and unit variance, then scaled and shifted.
     case layerNormalization(axis: Int, epsilon: Float)
+    /// Inputs X (N, C, spatial...), scale (C), B (C): each (n, c) plane
+    /// normalized to zero mean and unit variance, then scaled and shifted.
+    case instanceNormalization(epsilon: Float)
     /// Inputs X (N, C, ...), scale, B, mean, var (each (C)): inference form.
     case batchNormalization(epsilon: Float)
     /// Input X (N, C, H, W): local response normalization across channels.
@@ -126,6 +143,16 @@ public enum Operator: Hashable, Sendable {
             StridedCopy.slice(inputs[0], parameters.resolved(for: inputs[0].shape), output: output)
         case .gather(let axis):
             try Gather.run(data: inputs[0], indices: inputs[1], axis: normalized(axis, rank: inputs[0].shape.rank), output: output)
+        case .gatherElements(let axis):
+            try GatherElements.run(data: inputs[0], indices: inputs[1], axis: normalized(axis, rank: inputs[0].shape.rank), output: output)
+        case .tile(let repeats):
+            StridedCopy.tile(inputs[0], repeats: repeats, output: output)
+        case .depthToSpace(let blockSize, let mode):
+            StridedCopy.depthToSpace(inputs[0], blockSize: blockSize, mode: mode, output: output)
+        case .spaceToDepth(let blockSize):
+            StridedCopy.spaceToDepth(inputs[0], blockSize: blockSize, output: output)
+        case .cumSum(let parameters):
+            CumSum.run(parameters, input: inputs[0], output: output)
         case .softmax(let axis):
             Softmax.run(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output, workspace: workspace)
         case .logSoftmax(let axis):
@@ -133,6 +160,8 @@ public enum Operator: Hashable, Sendable {
         case .layerNormalization(let axis, let epsilon):
             Normalization.layer(inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                                 axis: normalized(axis, rank: output.shape.rank), epsilon: epsilon, output: output)
+        case .instanceNormalization(let epsilon):
+            Normalization.instance(inputs[0], scale: inputs[1], bias: inputs[2], epsilon: epsilon, output: output)
         case .batchNormalization(let epsilon):
             Normalization.batch(inputs[0], scale: inputs[1], bias: inputs[2], mean: inputs[3], variance: inputs[4],
                                 epsilon: epsilon, output: output)

@@ -170,6 +170,10 @@ extension OperatorCase {
         OperatorCase(name: "layernorm scale (1, D) bias scalar", type: "LayerNormalization",
                      attributes: ["axis": .int(-1), "stash_type": .int(1)],
                      inputs: [[3, 16], [1, 16], [1]], tolerance: sumTolerance),
+        OperatorCase(name: "instancenorm 4-D", type: "InstanceNormalization", attributes: ["epsilon": .float(1e-3)],
+                     inputs: [[2, 3, 4, 5], [3], [3]], tolerance: sumTolerance, inputScale: 3),
+        OperatorCase(name: "instancenorm rank 3 default epsilon", type: "InstanceNormalization", attributes: [:],
+                     inputs: [[1, 4, 19], [4], [4]], tolerance: sumTolerance),
         OperatorCase(name: "batchnorm", type: "BatchNormalization", attributes: ["epsilon": .float(1e-3)],
                      inputs: [[2, 3, 4, 5], [3], [3], [3], [3]], tolerance: sumTolerance,
                      domains: [.uniform(2), .uniform(1), .uniform(1), .uniform(1), .range(0.1, 2)]),
@@ -236,6 +240,27 @@ extension OperatorCase {
                      inputs: [[1, 6, 4, 4]], expectedShape: [1, 3, 4, 4]),
     ]
 
+    static let rearrange: [OperatorCase] = [
+        OperatorCase(name: "tile rank 4", type: "Tile", attributes: ["repeats": .ints([1, 2, 3, 1])], inputs: [[2, 3, 2, 4]],
+                     expectedShape: [2, 6, 6, 4], tolerance: 0),
+        OperatorCase(name: "tile every axis", type: "Tile", attributes: ["repeats": .ints([3, 2])], inputs: [[2, 5]],
+                     expectedShape: [6, 10], tolerance: 0),
+        OperatorCase(name: "tile once is a copy", type: "Tile", attributes: ["repeats": .ints([1, 1, 1])], inputs: [[2, 3, 4]], tolerance: 0),
+        OperatorCase(name: "depthtospace DCR", type: "DepthToSpace", attributes: ["blocksize": .int(2)], inputs: [[2, 8, 3, 4]],
+                     expectedShape: [2, 2, 6, 8], tolerance: 0),
+        OperatorCase(name: "depthtospace CRD blocksize 3", type: "DepthToSpace", attributes: ["blocksize": .int(3), "mode": .string("CRD")],
+                     inputs: [[1, 18, 2, 3]], expectedShape: [1, 2, 6, 9], tolerance: 0),
+        OperatorCase(name: "spacetodepth", type: "SpaceToDepth", attributes: ["blocksize": .int(2)], inputs: [[2, 3, 4, 6]],
+                     expectedShape: [2, 12, 2, 3], tolerance: 0),
+        OperatorCase(name: "cumsum axis 1", type: "CumSum", attributes: ["axis": .int(1)], inputs: [[2, 7, 3]], tolerance: sumTolerance),
+        OperatorCase(name: "cumsum last axis exclusive", type: "CumSum", attributes: ["axis": .int(-1), "exclusive": .int(1)],
+                     inputs: [[3, 9]], tolerance: sumTolerance),
+        OperatorCase(name: "cumsum axis 0 reverse", type: "CumSum", attributes: ["axis": .int(0), "reverse": .int(1)],
+                     inputs: [[5, 2, 3]], tolerance: sumTolerance),
+        OperatorCase(name: "cumsum exclusive reverse", type: "CumSum", attributes: ["axis": .int(1), "exclusive": .int(1), "reverse": .int(1)],
+                     inputs: [[2, 6, 4]], tolerance: sumTolerance),
+    ]
+
     static let gather: [OperatorCase] = [
         OperatorCase(name: "gather rows (embedding)", type: "Gather", attributes: [:], inputs: [[5, 4], [2, 3]],
                      expectedShape: [2, 3, 4], domains: [.uniform(1), .indices(5)]),
@@ -243,5 +268,11 @@ extension OperatorCase {
                      expectedShape: [2, 2, 2, 3], domains: [.uniform(1), .indices(6)]),
         OperatorCase(name: "gather scalar index axis -1", type: "Gather", attributes: ["axis": .int(-1)], inputs: [[3, 4], []],
                      expectedShape: [3], domains: [.uniform(1), .indices(4)]),
+        OperatorCase(name: "gatherelements axis 1", type: "GatherElements", attributes: ["axis": .int(1)], inputs: [[3, 5], [3, 4]],
+                     expectedShape: [3, 4], tolerance: 0, domains: [.uniform(1), .indices(5)]),
+        OperatorCase(name: "gatherelements axis 0 smaller indices", type: "GatherElements", attributes: [:], inputs: [[4, 3, 2], [6, 2, 2]],
+                     expectedShape: [6, 2, 2], tolerance: 0, domains: [.uniform(1), .indices(4)]),
+        OperatorCase(name: "gatherelements last axis", type: "GatherElements", attributes: ["axis": .int(-1)], inputs: [[2, 3, 7], [2, 3, 3]],
+                     tolerance: 0, domains: [.uniform(1), .indices(7)]),
     ]
 }

@@ -42,7 +42,7 @@ private let sumTolerance: Float = 1e-4
 
 extension OperatorCase {
     static let all: [OperatorCase] = conv + pools + elementwise + layout + gemm + softmax + activations
-        + convTranspose + resize + pad + unary + binary + reductions + normalizations + matMul + movement + slice + gather
+        + convTranspose + resize + pad + unary + binary + reductions + normalizations + matMul + movement + slice + gather + rearrange
 
     static let conv: [OperatorCase] = [
         OperatorCase(name: "conv 3x3 pad 1 bias relu", type: "Conv",

@@ -35,7 +35,8 @@ struct TensorOperatorErrorTests {
             "Cast": ["to": .int(1)], "Concat": ["axis": .int(0)], "Expand": ["shape": .ints([1])], "LRN": ["size": .int(3)],
             "MaxPool": ["kernel_shape": .ints([2, 2])], "AveragePool": ["kernel_shape": .ints([2, 2])], "Pad": ["pads": .ints([0, 0])],
             "Reshape": ["shape": .ints([-1])], "Resize": ["scales": .floats([1, 1, 2, 2])], "Slice": ["starts": .ints([0]), "ends": .ints([1])],
-            "Unsqueeze": ["axes": .ints([0])], "Upsample": ["scales": .floats([1, 1, 2, 2])],
+            "Unsqueeze": ["axes": .ints([0])], "Upsample": ["scales": .floats([1, 1, 2, 2])], "Tile": ["repeats": .ints([2])],
+            "DepthToSpace": ["blocksize": .int(2)], "SpaceToDepth": ["blocksize": .int(2)], "CumSum": ["axis": .int(0)],
         ]
         for type in Operator.supportedTypes {
             let op = try Operator(type: type, attributes: required[type] ?? [:])
@@ -88,6 +89,15 @@ struct TensorOperatorErrorTests {
         expect(message("Mod", ["fmod": .int(2)]), "fmod is 2", "0 or 1")
         expect(message("Mod", ["axis": .int(0)]), "Mod", "'axis'", "takes fmod")
         expect(message("Round", ["mode": .string("up")]), "Round", "'mode'", "takes no attributes")
+        expect(message("DepthToSpace", ["blocksize": .int(2), "mode": .string("RDC")]), "DepthToSpace", "mode", "\"RDC\"", "\"DCR\"", "\"CRD\"")
+        expect(message("DepthToSpace", [:]), "DepthToSpace", "blocksize")
+        expect(message("SpaceToDepth", ["blocksize": .int(2), "mode": .string("DCR")]), "SpaceToDepth", "'mode'", "takes blocksize")
+        expect(message("SpaceToDepth", ["blocksize": .int(0)]), "SpaceToDepth", "blocksize is 0")
+        expect(message("Tile", [:]), "Tile", "repeats")
+        expect(message("CumSum", ["exclusive": .int(1)]), "CumSum", "axis")
+        expect(message("CumSum", ["axis": .int(0), "reverse": .int(2)]), "reverse is 2", "0 or 1")
+        expect(message("InstanceNormalization", ["momentum": .float(0.9)]), "InstanceNormalization", "'momentum'", "takes epsilon")
+        expect(message("GatherElements", ["batch_dims": .int(1)]), "GatherElements", "'batch_dims'", "takes axis")
         expect(message("BatchNormalization", ["training_mode": .int(1)]), "BatchNormalization", "training_mode")
         expect(message("LRN", [:]), "LRN", "size")
         expect(message("LayerNormalization", ["epsilon": .string("small")]), "LayerNormalization", "epsilon")
@@ -129,5 +139,13 @@ struct TensorOperatorErrorTests {
         expect(try shapeMessage("ReduceProd", ["axes": .ints([-3])], [[3, 4]]), "ReduceProd", "axis -3", "3x4")
         expect(try shapeMessage("GlobalMaxPool", [:], [[3, 4]]), "GlobalMaxPool", "3x4", "(N, C, spatial...)")
         expect(try shapeMessage("LogSoftmax", ["axis": .int(2)], [[3, 4]]), "axis 2", "3x4")
+        expect(try shapeMessage("Tile", ["repeats": .ints([2])], [[3, 4]]), "Tile", "repeats", "rank 2 needs 2")
+        expect(try shapeMessage("Tile", ["repeats": .ints([2, 0])], [[3, 4]]), "Tile", "at least 1")
+        expect(try shapeMessage("DepthToSpace", ["blocksize": .int(2)], [[1, 6, 2, 2]]), "DepthToSpace", "1x6x2x2", "divisible by 4")
+        expect(try shapeMessage("SpaceToDepth", ["blocksize": .int(2)], [[1, 3, 5, 4]]), "SpaceToDepth", "1x3x5x4", "divisible by 2")
+        expect(try shapeMessage("CumSum", ["axis": .int(3)], [[3, 4]]), "axis 3", "3x4")
+        expect(try shapeMessage("InstanceNormalization", [:], [[1, 3, 4, 4], [3], [4]]), "B is 4", "(3)")
+        expect(try shapeMessage("GatherElements", [:], [[3, 4], [3]]), "GatherElements", "same rank")
+        expect(try shapeMessage("GatherElements", ["axis": .int(0)], [[3, 4], [2, 5]]), "GatherElements", "longer", "axis 1")
     }
 }

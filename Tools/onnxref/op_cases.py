@@ -506,3 +506,81 @@ def _(g):
     x = g.input("x", g.uniform(1, 2, 3, 4))
     g.output(g.node("Resize", [x, g.floats("roi", []), g.floats("scales", []), g.ints("sizes", [1, 2, 6, 8])],
                     mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
+
+
+# MARK: instance normalization, rearranging, running sums, element gathers
+
+@case("instancenormalization_4d", 13)
+def _(g):
+    c = 3
+    g.output(g.node("InstanceNormalization", [g.input("x", g.uniform(2, c, 4, 5, low=-2, high=3)),
+                                              g.weight("scale", g.uniform(c, low=0.5, high=1.5)), g.weight("bias", g.uniform(c))],
+                    epsilon=1e-3))
+
+
+@case("instancenormalization_rank3", 6)
+def _(g):
+    c = 4
+    g.output(g.node("InstanceNormalization", [g.input("x", g.uniform(1, c, 17)), g.weight("scale", g.uniform(c, low=0.5, high=1.5)),
+                                              g.weight("bias", g.uniform(c))]))
+
+
+@case("depthtospace_dcr", 13)
+def _(g):
+    g.output(g.node("DepthToSpace", [g.input("x", g.uniform(1, 8, 3, 4))], blocksize=2))
+
+
+@case("depthtospace_crd", 13)
+def _(g):
+    g.output(g.node("DepthToSpace", [g.input("x", g.uniform(2, 12, 2, 3))], blocksize=2, mode="CRD"))
+
+
+@case("depthtospace_opset1", 1)
+def _(g):
+    g.output(g.node("DepthToSpace", [g.input("x", g.uniform(1, 9, 2, 2))], blocksize=3))
+
+
+@case("spacetodepth", 13)
+def _(g):
+    g.output(g.node("SpaceToDepth", [g.input("x", g.uniform(2, 3, 4, 6))], blocksize=2))
+
+
+@case("tile_constant_repeats", 13)
+def _(g):
+    g.output(g.node("Tile", [g.input("x", g.uniform(2, 3, 4)), g.ints("repeats", [2, 1, 3])]))
+
+
+@case("tile_repeats_from_shape", 15)
+def _(g):
+    # repeats computed from a Shape chain: constant once shapes are fixed.
+    x = g.input("x", g.uniform(1, 4, 3))
+    repeats = g.node("Concat", [g.ints("lead", [2]), g.node("Shape", [x], start=1, end=2), g.ints("tail", [1])], axis=0)
+    g.output(g.node("Tile", [x, repeats]))
+
+
+def cumsum(name, axis, shape=(2, 5, 3), exclusive=None, reverse=None, axis_type=np.int64):
+    @case(name, 14)
+    def _(g):
+        attributes = {k: v for k, v in {"exclusive": exclusive, "reverse": reverse}.items() if v is not None}
+        g.output(g.node("CumSum", [g.input("x", g.uniform(*shape)), g.weight("axis", np.array(axis, dtype=axis_type))],
+                        **attributes))
+
+
+cumsum("cumsum_axis1", 1)
+cumsum("cumsum_last_exclusive", -1, exclusive=1)
+cumsum("cumsum_axis0_reverse", 0, reverse=1, axis_type=np.int32)
+cumsum("cumsum_exclusive_reverse", 1, shape=(3, 6), exclusive=1, reverse=1)
+
+
+@case("gatherelements_axis1", 13)
+def _(g):
+    data = g.input("data", g.uniform(3, 5))
+    g.output(g.node("GatherElements", [data, g.weight("indices", g.random.integers(-5, 5, size=(3, 4)).astype(np.int64))], axis=1))
+
+
+@case("gatherelements_runtime_indices", 13)
+def _(g):
+    data = g.input("data", g.uniform(4, 3, 2))
+    indices = g.input("indices", g.random.integers(0, 4, size=(2, 3, 2)).astype(np.int64))
+    g.output(g.node("GatherElements", [data, indices], axis=0))
+

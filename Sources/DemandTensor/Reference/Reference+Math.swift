@@ -77,6 +77,38 @@ extension Reference {
         }
     }
 
+    static func instanceNormalization(x: Tensor, scale: Tensor, bias: Tensor, epsilon: Float, y: Tensor) {
+        let planeSize = x.elementCount / (x.shape[0] * x.shape[1])
+        for plane in 0..<(x.shape[0] * x.shape[1]) {
+            let c = plane % x.shape[1]
+            let values = (0..<planeSize).map { Double(x.data[plane * planeSize + $0]) }
+            let mean = values.reduce(0, +) / Double(planeSize)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(planeSize)
+            for i in 0..<planeSize {
+                let normalizedValue = (values[i] - mean) / (variance + Double(epsilon)).squareRoot()
+                y.data[plane * planeSize + i] = Float(normalizedValue * Double(scale.data[c]) + Double(bias.data[c]))
+            }
+        }
+    }
+
+    /// Each output is the sum of the inputs before it along the axis (and
+    /// itself unless exclusive), counting from the end when reversed.
+    static func cumSum(_ p: CumSumParameters, x: Tensor, y: Tensor) {
+        let axis = p.axis < 0 ? p.axis + x.shape.rank : p.axis
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            let position = index[axis]
+            let length = x.shape[axis]
+            let summed = p.reverse ? Array((position + (p.exclusive ? 1 : 0))..<length) : Array(0..<(position + (p.exclusive ? 0 : 1)))
+            var sum = 0.0
+            for j in summed {
+                index[axis] = j
+                sum += Double(x.data[offset(index, in: x.shape)])
+            }
+            y.data[i] = Float(sum)
+        }
+    }
+
     static func batchNormalization(_ inputs: [Tensor], epsilon: Float, y: Tensor) {
         let (x, scale, bias, mean, variance) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
         for i in 0..<y.elementCount {

@@ -63,6 +63,18 @@ public enum Reference {
             slice(x: inputs[0], parameters, y: output)
         case .gather(let axis):
             gather(data: inputs[0], indices: inputs[1], axis: axis, y: output)
+        case .gatherElements(let axis):
+            gatherElements(data: inputs[0], indices: inputs[1], axis: axis < 0 ? axis + inputs[0].shape.rank : axis, y: output)
+        case .tile:
+            tile(x: inputs[0], y: output)
+        case .depthToSpace(let blockSize, let mode):
+            depthToSpace(x: inputs[0], blockSize: blockSize, mode: mode, y: output)
+        case .spaceToDepth(let blockSize):
+            spaceToDepth(x: inputs[0], blockSize: blockSize, y: output)
+        case .cumSum(let parameters):
+            cumSum(parameters, x: inputs[0], y: output)
+        case .instanceNormalization(let epsilon):
+            instanceNormalization(x: inputs[0], scale: inputs[1], bias: inputs[2], epsilon: epsilon, y: output)
         case .layerNormalization(let axis, let epsilon):
             layerNormalization(x: inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil, axis: axis, epsilon: epsilon, y: output)
         case .batchNormalization(let epsilon):
