@@ -1,14 +1,14 @@
 extension Operator {
     /// The op types `init(type:attributes:)` accepts, as written in a manifest.
     public static let supportedTypes = [
-        "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Conv", "ConvTranspose",
-        "CumSum", "DepthToSpace", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gather",
-        "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "HardSigmoid", "HardSwish",
-        "Identity", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less", "Log", "LogSoftmax", "LRN",
-        "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Pad", "Pow", "PRelu", "Reciprocal", "ReduceL2",
-        "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape", "Resize", "Round",
-        "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Tile",
-        "Transpose", "Unsqueeze", "Upsample", "Where",
+        "Abs", "Add", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Conv",
+        "ConvTranspose", "CumSum", "DepthToSpace", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
+        "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater",
+        "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less",
+        "Log", "LogSoftmax", "LRN", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Pad", "Pow", "PRelu",
+        "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape",
+        "Resize", "Round", "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub",
+        "Sum", "Tanh", "Tile", "Transpose", "Unsqueeze", "Upsample", "Where",
     ]
 
     /// Builds an operator from an ONNX op type and its attributes.

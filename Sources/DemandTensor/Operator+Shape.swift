@@ -37,6 +37,7 @@ extension Operator {
         case .batchNormalization: "BatchNormalization"
         case .lrn: "LRN"
         case .reduce(let parameters): parameters.kind.rawValue
+        case .argReduce(let parameters): parameters.kind.rawValue
         case .unary(let function): function.typeName
         case .activation(let activation):
             switch activation {

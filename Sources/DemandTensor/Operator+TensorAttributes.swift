@@ -63,6 +63,11 @@ extension Operator {
             try reader.requireInt("noop_with_empty_axes", is: 0, "empty axes reduce every axis")
             return .reduce(ReduceParameters(kind: ReduceParameters.Kind(rawValue: type)!, axes: try reader.intList("axes"),
                                             keepDims: try reader.bool("keepdims", default: true)))
+        case _ where ArgReduceParameters.Kind(rawValue: type) != nil:
+            try reader.allow(["axis", "keepdims", "select_last_index"])
+            return .argReduce(ArgReduceParameters(kind: ArgReduceParameters.Kind(rawValue: type)!, axis: try reader.int("axis", default: 0),
+                                                  keepDims: try reader.bool("keepdims", default: true),
+                                                  selectLastIndex: try reader.bool("select_last_index", default: false)))
         case "MatMul":
             try reader.allow([])
             return .matMul

@@ -157,6 +157,12 @@ extension Operator {
             if let axes = parameters.axes { _ = try axisSet(axes, rank: x.rank, of: "input X \(x)") }
             let reduced = parameters.reducedAxes(rank: x.rank)
             return Shape(x.dims.indices.compactMap { reduced[$0] ? (parameters.keepDims ? 1 : nil) : x[$0] })
+        case .argReduce(let parameters):
+            try requireInputCount(inputs, 1...1, "X")
+            let x = inputs[0]
+            try requireAxis(parameters.axis, of: x)
+            let split = normalized(parameters.axis, rank: x.rank)
+            return Shape(x.dims.indices.compactMap { $0 == split ? (parameters.keepDims ? 1 : nil) : x[$0] })
         case .unary:
             try requireInputCount(inputs, 1...1, "X")
             return inputs[0]

@@ -87,6 +87,9 @@ public enum Operator: Hashable, Sendable {
     case lrn(LRNParameters)
     /// Input X summed or averaged over some axes; see `ReduceParameters`.
     case reduce(ReduceParameters)
+    /// Input X: the index of the largest or smallest value along an axis, as a
+    /// float; see `ArgReduceParameters`.
+    case argReduce(ArgReduceParameters)
     /// One input, any shape.
     case activation(Activation)
     /// One input, any shape; see `UnaryFunction`.
@@ -169,6 +172,8 @@ public enum Operator: Hashable, Sendable {
             Normalization.localResponse(parameters, input: inputs[0], output: output, workspace: workspace)
         case .reduce(let parameters):
             Reduce.run(parameters, input: inputs[0], output: output)
+        case .argReduce(let parameters):
+            ArgReduce.run(parameters, input: inputs[0], output: output, workspace: workspace)
         case .activation(let activation):
             activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
         case .unary(let function):
@@ -194,6 +199,8 @@ public enum Operator: Hashable, Sendable {
             return Resize.workspaceFloatCount(parameters, output: output)
         case .lrn:
             return Normalization.localResponseWorkspaceFloatCount(input: inputs[0])
+        case .argReduce(let parameters):
+            return inputs[0].dims[(normalized(parameters.axis, rank: inputs[0].rank) + 1)...].reduce(1, *)
         default:
             return 0
         }

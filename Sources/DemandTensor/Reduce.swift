@@ -139,3 +139,69 @@ enum Reduce {
         }
     }
 }
+
+/// ONNX ArgMax and ArgMin: the index along `axis` of the largest (smallest)
+/// value, the first one on ties unless `selectLastIndex`. The index is
+/// written as a float32 value, as the runtime holds every integer (exact
+/// below 2^24).
+public struct ArgReduceParameters: Hashable, Sendable {
+    /// Which extreme is looked for; the raw value is the ONNX op type.
+    public enum Kind: String, Hashable, Sendable, CaseIterable {
+        /// ArgMax.
+        case max = "ArgMax"
+        /// ArgMin.
+        case min = "ArgMin"
+    }
+
+    /// Largest or smallest.
+    public var kind: Kind
+    /// The axis searched (negative from the end).
+    public var axis: Int
+    /// Whether the searched axis stays in the output as size 1.
+    public var keepDims: Bool
+    /// Whether ties give the last index rather than the first.
+    public var selectLastIndex: Bool
+
+    /// ONNX's defaults: axis 0, keepdims 1, select_last_index 0.
+    public init(kind: Kind, axis: Int = 0, keepDims: Bool = true, selectLastIndex: Bool = false) {
+        self.kind = kind
+        self.axis = axis
+        self.keepDims = keepDims
+        self.selectLastIndex = selectLastIndex
+    }
+}
+
+/// ArgMax and ArgMin over the input viewed as (outer, length, inner): the
+/// first row of each block starts the search, and every later row replaces
+/// the best value and its index wherever it wins, row by row in memory order.
+enum ArgReduce {
+    static func run(_ p: ArgReduceParameters, input: Tensor, output: Tensor, workspace: Workspace) {
+        let dims = input.shape.dims
+        let axis = normalized(p.axis, rank: dims.count)
+        let (outer, length, inner) = (dims[..<axis].reduce(1, *), dims[axis], dims[(axis + 1)...].reduce(1, *))
+        let best = workspace.floats(inner)
+        for o in 0..<outer {
+            let x = UnsafePointer(input.data + o * length * inner)
+            let y = output.data + o * inner
+            best.update(from: x, count: inner)
+            y.update(repeating: 0, count: inner)
+            for l in 1..<length {
+                let row = x + l * inner
+                let index = Float(l)
+                for i in 0..<inner {
+                    let wins = switch (p.kind, p.selectLastIndex) {
+                    case (.max, false): row[i] > best[i]
+                    case (.max, true): row[i] >= best[i]
+                    case (.min, false): row[i] < best[i]
+                    case (.min, true): row[i] <= best[i]
+                    }
+                    if wins {
+                        best[i] = row[i]
+                        y[i] = index
+                    }
+                }
+            }
+        }
+    }
+}
+

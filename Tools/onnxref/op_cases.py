@@ -584,3 +584,27 @@ def _(g):
     indices = g.input("indices", g.random.integers(0, 4, size=(2, 3, 2)).astype(np.int64))
     g.output(g.node("GatherElements", [data, indices], axis=0))
 
+
+def arg_reduce(name, op, opset, shape=(2, 5, 3), ties=False, **attributes):
+    @case(name, opset)
+    def _(g):
+        # The index comes out as int64; ties (whole numbers 0..2) test select_last_index.
+        x = g.integers(0, 3, *shape) if ties else g.uniform(*shape)
+        g.output(g.node(op, [g.input("x", x)], **attributes))
+
+
+arg_reduce("argmax_axis1", "ArgMax", 13, axis=1)
+arg_reduce("argmax_last_nokeep", "ArgMax", 13, axis=-1, keepdims=0)
+arg_reduce("argmax_ties_select_last", "ArgMax", 13, shape=(4, 6), ties=True, axis=1, select_last_index=1)
+arg_reduce("argmax_ties_first_opset11", "ArgMax", 11, shape=(4, 6), ties=True, axis=0)
+arg_reduce("argmin_default_axis", "ArgMin", 13)
+arg_reduce("argmin_ties_select_last_nokeep", "ArgMin", 13, shape=(3, 7), ties=True, axis=-1, keepdims=0, select_last_index=1)
+
+
+@case("argmax_then_gatherelements", 13)
+def _(g):
+    # The index feeds an index input, as a classifier head picks its best score.
+    x = g.input("x", g.uniform(2, 6))
+    best = g.node("ArgMax", [x], axis=1)
+    g.output(g.node("GatherElements", [x, best], axis=1))
+

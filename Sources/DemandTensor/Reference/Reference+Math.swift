@@ -159,4 +159,21 @@ extension Reference {
             y.data[i] = Float(result)
         }
     }
+
+    /// Lists each output's line along the axis and picks the index of its
+    /// extreme: the first or last of the indices holding it.
+    static func argReduce(_ p: ArgReduceParameters, x: Tensor, y: Tensor) {
+        let axis = p.axis < 0 ? p.axis + x.shape.rank : p.axis
+        let keptShape = Shape(x.shape.dims.enumerated().map { $0.offset == axis ? 1 : $0.element })
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: keptShape)   // y holds the same values with or without the kept 1
+            let line = (0..<x.shape[axis]).map { l -> Float in
+                index[axis] = l
+                return x.data[offset(index, in: x.shape)]
+            }
+            let extreme = p.kind == .max ? line.max()! : line.min()!
+            let holders = line.indices.filter { line[$0] == extreme }
+            y.data[i] = Float(p.selectLastIndex ? holders.last! : holders.first!)
+        }
+    }
 }

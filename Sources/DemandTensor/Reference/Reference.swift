@@ -83,6 +83,8 @@ public enum Reference {
             lrn(parameters, x: inputs[0], y: output)
         case .reduce(let parameters):
             reduce(parameters, x: inputs[0], y: output)
+        case .argReduce(let parameters):
+            argReduce(parameters, x: inputs[0], y: output)
         case .unary(let function):
             unary(function, x: inputs[0], y: output)
         case .activation(let activation):
