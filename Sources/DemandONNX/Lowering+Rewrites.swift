@@ -3,7 +3,7 @@ import DemandTensor
 /// The rewrites from ONNX's form of a node to the runtime's: constant inputs
 /// become attributes with the same names (see the operator contract), opset
 /// differences are evened out, and ops the runtime does not run as such
-/// (Split, Softmax before opset 13, auto_pad) are spelled out.
+/// (Split, Softmax and LogSoftmax before opset 13, auto_pad) are spelled out.
 extension Lowering {
     func rewrite(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode] {
         var rewriter = Rewriter(lowering: self, node: node)
@@ -47,6 +47,13 @@ private struct Rewriter {
             if opset >= 5 { try moveInput(1, to: "shape") }
             if attributes["allowzero"] == .int(0) { attributes["allowzero"] = nil }
         case "Expand": try moveInput(1, to: "shape")
+        case "Tile": if opset >= 6 { try moveInput(1, to: "repeats") }
+        case "CumSum":
+            try moveInput(1, to: "axis")
+            guard case .ints(let axis)? = attributes["axis"], axis.count == 1 else {
+                throw ImportError(.invalidModel, "CumSum axis must be a single value, got \(attributes["axis"].map { "\($0)" } ?? "none")", node: node.label)
+            }
+            attributes["axis"] = .int(axis[0])
         case "Squeeze", "Unsqueeze": if opset >= 13 { try moveInput(1, to: "axes", optional: true) }
         case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
              "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare":
@@ -63,7 +70,7 @@ private struct Rewriter {
         case "Pad": try pad()
         case "Resize", "Upsample": try resize()
         case "Split": return try split()
-        case "Softmax" where opset < 13: return try legacySoftmax()
+        case "Softmax" where opset < 13, "LogSoftmax" where opset < 13: return try legacySoftmax()
         case "Conv", "ConvTranspose", "MaxPool", "AveragePool": try resolveAutoPad()
         case "BatchNormalization":
             for name in ["momentum", "spatial", "is_test", "training_mode"] { attributes[name] = nil }
@@ -306,20 +313,20 @@ private struct Rewriter {
         return nodes
     }
 
-    /// Softmax before opset 13 normalizes over all axes from `axis` on, as if
-    /// the input were flattened to 2-D there.
+    /// Softmax and LogSoftmax before opset 13 normalize over all axes from
+    /// `axis` on, as if the input were flattened to 2-D there.
     private func legacySoftmax() throws(ImportError) -> [RuntimeNode] {
         let shape = try inputShape()
         var axis = Int(try reader.int("axis") ?? 1)
         if axis < 0 { axis += shape.count }
         if axis == shape.count - 1 {
-            return [RuntimeNode(name: node.name, op: "Softmax", inputs: [inputs[0]], output: node.outputs[0], attributes: ["axis": .int(-1)])]
+            return [RuntimeNode(name: node.name, op: node.op, inputs: [inputs[0]], output: node.outputs[0], attributes: ["axis": .int(-1)])]
         }
         let flat = lowering.freshName(node.outputs[0] + "/2d")
-        let normalized = lowering.freshName(node.outputs[0] + "/softmax2d")
+        let normalized = lowering.freshName(node.outputs[0] + "/\(node.op.lowercased())2d")
         return [
             RuntimeNode(name: node.name + "/flatten", op: "Flatten", inputs: [inputs[0]], output: flat, attributes: ["axis": .int(axis)]),
-            RuntimeNode(name: node.name, op: "Softmax", inputs: [flat], output: normalized, attributes: ["axis": .int(1)]),
+            RuntimeNode(name: node.name, op: node.op, inputs: [flat], output: normalized, attributes: ["axis": .int(1)]),
             RuntimeNode(name: node.name + "/reshape", op: "Reshape", inputs: [normalized], output: node.outputs[0], attributes: ["shape": .ints(shape)]),
         ]
     }

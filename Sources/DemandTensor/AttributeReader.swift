@@ -26,7 +26,7 @@ struct AttributeReader {
     func bool(_ name: String, default defaultValue: Bool) throws(OperatorError) -> Bool {
         guard let value = try optionalInt(name) else { return defaultValue }
         guard value == 0 || value == 1 else {
-            throw OperatorError(.invalidAttribute, "\(name) is \(value); it must be 0 or 1")
+            throw OperatorError(.invalidAttribute, "\(opType) \(name) is \(value); it must be 0 or 1")
         }
         return value == 1
     }

@@ -32,6 +32,13 @@ public enum BinaryFunction: Hashable, Sendable {
     /// Inputs X, slope: x where x ≥ 0, slope·x elsewhere; slope broadcasts onto
     /// X, and the output has X's shape.
     case prelu
+    /// ONNX Mod with fmod 0, integer semantics: A − B·⌊A / B⌋, so a nonzero
+    /// result takes the divisor's sign (Python's %). ONNX allows it only on
+    /// integers, which the runtime holds as float32, exact below 2^24.
+    case mod
+    /// ONNX Mod with fmod 1 (C fmod): A − B·trunc(A / B), so a nonzero result
+    /// takes the dividend's sign.
+    case fmod
 
     /// The ONNX op type, for messages.
     var typeName: String {
@@ -47,6 +54,7 @@ public enum BinaryFunction: Hashable, Sendable {
         case .max: "Max"
         case .min: "Min"
         case .prelu: "PRelu"
+        case .mod, .fmod: "Mod"
         }
     }
 
@@ -71,6 +79,13 @@ private enum GreaterKernel: BinaryKernel { @inline(__always) static func apply(_
 private enum MaxKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a > b ? a : b } }
 private enum MinKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a < b ? a : b } }
 private enum PReluKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a < 0 ? a * b : a } }
+private enum FmodKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { fmodf(a, b) } }
+private enum ModKernel: BinaryKernel {
+    @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float {
+        let remainder = fmodf(a, b)
+        return remainder != 0 && (remainder < 0) != (b < 0) ? remainder + b : remainder
+    }
+}
 
 /// Broadcast elementwise kernels: same shapes run one loop over contiguous
 /// memory; otherwise a `StridedLayout` splits the output into rows along
@@ -91,6 +106,8 @@ enum Binary {
         case .less: pair(LessKernel.self, inputs[0], inputs[1], output: output)
         case .greater: pair(GreaterKernel.self, inputs[0], inputs[1], output: output)
         case .prelu: pair(PReluKernel.self, inputs[0], inputs[1], output: output)
+        case .mod: pair(ModKernel.self, inputs[0], inputs[1], output: output)
+        case .fmod: pair(FmodKernel.self, inputs[0], inputs[1], output: output)
         }
     }
 

@@ -28,8 +28,10 @@ public struct LRNParameters: Hashable, Sendable {
 }
 
 /// Normalization kernels: LayerNormalization (each row of the normalized
-/// axes, two passes over contiguous memory), inference BatchNormalization
-/// (one multiply-add per value with per-channel constants) and LRN.
+/// axes, two passes over contiguous memory), InstanceNormalization (the same
+/// for each (n, c) plane, with per-channel scale and shift), inference
+/// BatchNormalization (one multiply-add per value with per-channel
+/// constants) and LRN.
 enum Normalization {
     /// X viewed as (outer, D) with D the product of dims[axis...]; Scale and B
     /// each hold D values or one.
@@ -100,6 +102,25 @@ enum Normalization {
             i += 1
         }
         return total
+    }
+
+    /// Each (n, c) plane of X (N, C, spatial...) normalized by its own mean and
+    /// variance, then y = x̂ · scale[c] + B[c], as y = (x − mean)·a + B[c]
+    /// (the mean taken out first, so a large mean cancels exactly).
+    static func instance(_ x: Tensor, scale: Tensor, bias: Tensor, epsilon: Float, output: Tensor) {
+        let channels = x.shape[1]
+        let plane = x.shape.dims[2...].reduce(1, *)
+        let inverseLength = 1 / Float(plane)
+        for planeIndex in 0..<(x.shape[0] * channels) {
+            let c = planeIndex % channels
+            let source = x.data + planeIndex * plane
+            let destination = output.data + planeIndex * plane
+            let mean = sum(source, count: plane) * inverseLength
+            let variance = sumOfSquaredDeviations(source, count: plane, mean: mean) * inverseLength
+            let a = scale.data[c] / (variance + epsilon).squareRoot()
+            let b = bias.data[c]
+            for i in 0..<plane { destination[i] = (source[i] - mean) * a + b }
+        }
     }
 
     /// y = (x − mean) / √(var + ε) · scale + B per channel (axis 1), folded

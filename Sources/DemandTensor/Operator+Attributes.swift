@@ -1,12 +1,14 @@
 extension Operator {
     /// The op types `init(type:attributes:)` accepts, as written in a manifest.
     public static let supportedTypes = [
-        "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Conv", "ConvTranspose", "Div",
-        "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool", "Greater",
-        "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "Less", "Log", "LRN", "MatMul", "Max",
-        "MaxPool", "Min", "Mul", "Neg", "Pad", "Pow", "PRelu", "Reciprocal", "ReduceMean", "ReduceSum", "Relu", "Reshape",
-        "Resize", "Sigmoid", "Silu", "SiLU", "Slice", "Softmax", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Transpose",
-        "Unsqueeze", "Upsample", "Where",
+        "Abs", "Add", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Conv",
+        "ConvTranspose", "CumSum", "DepthToSpace", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
+        "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater",
+        "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less",
+        "Log", "LogSoftmax", "LRN", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Pad", "Pow", "PRelu",
+        "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape",
+        "Resize", "Round", "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub",
+        "Sum", "Tanh", "Tile", "Transpose", "Unsqueeze", "Upsample", "Where",
     ]
 
     /// Builds an operator from an ONNX op type and its attributes.
@@ -58,9 +60,9 @@ extension Operator {
                 ceilMode: try reader.bool("ceil_mode", default: false))
             try parameters.validate()
             self = isMax ? .maxPool(parameters) : .averagePool(parameters)
-        case "GlobalAveragePool":
+        case "GlobalAveragePool", "GlobalMaxPool":
             try reader.allow([])
-            self = .globalAveragePool
+            self = type == "GlobalMaxPool" ? .globalMaxPool : .globalAveragePool
         case "Add":
             try reader.allow(fusedNames)
             self = .add(activation: try reader.fusedActivation(slopeNames: ["alpha", "activation_alpha"]))
@@ -89,9 +91,10 @@ extension Operator {
         case "Flatten":
             try reader.allow(["axis"])
             self = .flatten(axis: try reader.int("axis", default: 1))
-        case "Softmax":
+        case "Softmax", "LogSoftmax":
             try reader.allow(["axis"])
-            self = .softmax(axis: try reader.int("axis", default: -1))
+            let axis = try reader.int("axis", default: -1)
+            self = type == "Softmax" ? .softmax(axis: axis) : .logSoftmax(axis: axis)
         case "Relu", "Sigmoid", "Silu", "SiLU", "Identity":
             try reader.allow([])
             let activations: [String: Activation] = ["Relu": .relu, "Sigmoid": .sigmoid, "Silu": .silu, "SiLU": .silu, "Identity": .none]

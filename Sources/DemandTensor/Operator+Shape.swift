@@ -6,12 +6,14 @@ extension Operator {
         case .maxPool: "MaxPool"
         case .averagePool: "AveragePool"
         case .globalAveragePool: "GlobalAveragePool"
+        case .globalMaxPool: "GlobalMaxPool"
         case .add: "Add"
         case .concat: "Concat"
         case .upsampleNearest: "Upsample"
         case .gemm: "Gemm"
         case .flatten: "Flatten"
         case .softmax: "Softmax"
+        case .logSoftmax: "LogSoftmax"
         case .convTranspose: "ConvTranspose"
         case .binary(let function): function.typeName
         case .where: "Where"
@@ -25,10 +27,17 @@ extension Operator {
         case .expand: "Expand"
         case .slice: "Slice"
         case .gather: "Gather"
+        case .gatherElements: "GatherElements"
+        case .tile: "Tile"
+        case .depthToSpace: "DepthToSpace"
+        case .spaceToDepth: "SpaceToDepth"
+        case .cumSum: "CumSum"
+        case .instanceNormalization: "InstanceNormalization"
         case .layerNormalization: "LayerNormalization"
         case .batchNormalization: "BatchNormalization"
         case .lrn: "LRN"
-        case .reduce(let parameters): parameters.kind == .sum ? "ReduceSum" : "ReduceMean"
+        case .reduce(let parameters): parameters.kind.rawValue
+        case .argReduce(let parameters): parameters.kind.rawValue
         case .unary(let function): function.typeName
         case .activation(let activation):
             switch activation {
@@ -57,10 +66,10 @@ extension Operator {
         case .maxPool(let parameters), .averagePool(let parameters):
             try requireInputCount(inputs, 1...1, "X")
             return try poolShape(parameters, inputs[0])
-        case .globalAveragePool:
+        case .globalAveragePool, .globalMaxPool:
             try requireInputCount(inputs, 1...1, "X")
             let x = inputs[0]
-            guard x.rank >= 3 else { throw shapeError("input X is \(x); GlobalAveragePool needs (N, C, spatial...)") }
+            guard x.rank >= 3 else { throw shapeError("input X is \(x); \(typeName) needs (N, C, spatial...)") }
             return Shape(Array(x.dims[0..<2]) + Array(repeating: 1, count: x.rank - 2))
         case .add:
             try requireInputCount(inputs, 2...2, "A and B")
@@ -85,7 +94,7 @@ extension Operator {
             }
             let split = normalized(axis, rank: x.rank)
             return [x.dims[..<split].reduce(1, *), x.dims[split...].reduce(1, *)]
-        case .softmax(let axis):
+        case .softmax(let axis), .logSoftmax(let axis):
             try requireInputCount(inputs, 1...1, "X")
             try requireAxis(axis, of: inputs[0])
             return inputs[0]

@@ -4,7 +4,8 @@ extension Operator {
     ///
     /// ONNX's constant inputs arrive as attributes of the same names (Reshape
     /// shape, Slice starts/ends/axes/steps, Pad pads, Resize sizes/scales,
-    /// Reduce axes, Squeeze/Unsqueeze axes, Expand shape). A few attributes
+    /// Reduce axes, Squeeze/Unsqueeze axes, Expand shape, Tile repeats,
+    /// CumSum axis). A few attributes
     /// exporters write at their defaults are accepted only at those defaults
     /// (Resize exclude_outside, antialias, keep_aspect_ratio_policy; Reshape
     /// allowzero; Reduce noop_with_empty_axes; BatchNormalization
@@ -57,11 +58,16 @@ extension Operator {
             guard size >= 1 else { throw OperatorError(.invalidAttribute, "LRN size is \(size); it must be at least 1") }
             return .lrn(LRNParameters(size: size, alpha: try reader.float("alpha", default: 1e-4),
                                       beta: try reader.float("beta", default: 0.75), bias: try reader.float("bias", default: 1)))
-        case "ReduceMean", "ReduceSum":
+        case _ where ReduceParameters.Kind(rawValue: type) != nil:
             try reader.allow(["axes", "keepdims", "noop_with_empty_axes"])
             try reader.requireInt("noop_with_empty_axes", is: 0, "empty axes reduce every axis")
-            return .reduce(ReduceParameters(kind: type == "ReduceSum" ? .sum : .mean, axes: try reader.intList("axes"),
+            return .reduce(ReduceParameters(kind: ReduceParameters.Kind(rawValue: type)!, axes: try reader.intList("axes"),
                                             keepDims: try reader.bool("keepdims", default: true)))
+        case _ where ArgReduceParameters.Kind(rawValue: type) != nil:
+            try reader.allow(["axis", "keepdims", "select_last_index"])
+            return .argReduce(ArgReduceParameters(kind: ArgReduceParameters.Kind(rawValue: type)!, axis: try reader.int("axis", default: 0),
+                                                  keepDims: try reader.bool("keepdims", default: true),
+                                                  selectLastIndex: try reader.bool("select_last_index", default: false)))
         case "MatMul":
             try reader.allow([])
             return .matMul
@@ -96,9 +102,29 @@ extension Operator {
             let parameters = SliceParameters(starts: starts, ends: ends, axes: try reader.intList("axes"), steps: try reader.intList("steps"))
             try parameters.validate()
             return .slice(parameters)
-        case "Gather":
+        case "Gather", "GatherElements":
             try reader.allow(["axis"])
-            return .gather(axis: try reader.int("axis", default: 0))
+            let axis = try reader.int("axis", default: 0)
+            return type == "Gather" ? .gather(axis: axis) : .gatherElements(axis: axis)
+        case "Tile":
+            try reader.allow(["repeats"])
+            guard let repeats = try reader.intList("repeats") else { throw reader.missing("repeats", "[1, 1, 2, 2]") }
+            return .tile(repeats: repeats)
+        case "DepthToSpace", "SpaceToDepth":
+            try reader.allow(type == "DepthToSpace" ? ["blocksize", "mode"] : ["blocksize"])
+            guard let blockSize = try reader.optionalInt("blocksize") else { throw reader.missing("blocksize", "2") }
+            guard blockSize >= 1 else { throw OperatorError(.invalidAttribute, "\(type) blocksize is \(blockSize); it must be at least 1") }
+            guard type == "DepthToSpace" else { return .spaceToDepth(blockSize: blockSize) }
+            let mode = DepthToSpaceMode(rawValue: try reader.choice("mode", DepthToSpaceMode.allCases.map(\.rawValue)))!
+            return .depthToSpace(blockSize: blockSize, mode: mode)
+        case "CumSum":
+            try reader.allow(["axis", "exclusive", "reverse"])
+            guard let axis = try reader.optionalInt("axis") else { throw reader.missing("axis", "1") }
+            return .cumSum(CumSumParameters(axis: axis, exclusive: try reader.bool("exclusive", default: false),
+                                            reverse: try reader.bool("reverse", default: false)))
+        case "InstanceNormalization":
+            try reader.allow(["epsilon"])
+            return .instanceNormalization(epsilon: try epsilon(reader))
         default:
             if let function = try binaryFunction(type, reader) { return .binary(function) }
             if let function = try unaryFunction(type, reader) { return .unary(function) }
@@ -117,6 +143,10 @@ extension Operator {
             "Sum": .add, "Sub": .sub, "Mul": .mul, "Div": .div, "Pow": .pow, "Equal": .equal, "Less": .less,
             "Greater": .greater, "Max": .max, "Min": .min, "PRelu": .prelu,
         ]
+        if type == "Mod" {
+            try reader.allow(["fmod"])
+            return try reader.bool("fmod", default: false) ? .fmod : .mod
+        }
         guard let function = functions[type] else { return nil }
         try reader.allow([])
         return function
@@ -125,7 +155,7 @@ extension Operator {
     private static func unaryFunction(_ type: String, _ reader: AttributeReader) throws(OperatorError) -> UnaryFunction? {
         let plain: [String: UnaryFunction] = [
             "HardSwish": .hardSwish, "Tanh": .tanh, "Erf": .erf, "Sqrt": .sqrt, "Reciprocal": .reciprocal, "Exp": .exp,
-            "Neg": .neg, "Abs": .abs, "Log": .log,
+            "Neg": .neg, "Abs": .abs, "Log": .log, "Floor": .floor, "Ceil": .ceil, "Round": .round,
         ]
         if let function = plain[type] {
             try reader.allow([])

@@ -73,6 +73,60 @@ extension Operator {
             try requireAxis(axis, of: data)
             let split = normalized(axis, rank: data.rank)
             return Shape(Array(data.dims[..<split]) + indices.dims + Array(data.dims[(split + 1)...]))
+        case .gatherElements(let axis):
+            try requireInputCount(inputs, 2...2, "data and indices")
+            let (data, indices) = (inputs[0], inputs[1])
+            try requireAxis(axis, of: data)
+            guard indices.rank == data.rank else {
+                throw shapeError("GatherElements indices \(indices) and data \(data) must have the same rank")
+            }
+            let split = normalized(axis, rank: data.rank)
+            for a in 0..<data.rank where a != split && indices[a] > data[a] {
+                throw shapeError("GatherElements indices \(indices) is longer than data \(data) along axis \(a); only axis \(axis) may be")
+            }
+            return indices
+        case .tile(let repeats):
+            try requireInputCount(inputs, 1...1, "X")
+            let x = inputs[0]
+            guard repeats.count == x.rank else {
+                throw OperatorError(.invalidAttribute, "Tile repeats \(repeats) holds \(repeats.count) counts; input X \(x) of rank \(x.rank) needs \(x.rank)")
+            }
+            var dims: [Int] = []
+            for (dim, count) in zip(x.dims, repeats) {
+                guard count >= 1 else {
+                    throw OperatorError(.invalidAttribute, "Tile repeats \(repeats) has \(count); every count must be at least 1 (empty tensors are not supported)")
+                }
+                let (product, overflow) = dim.multipliedReportingOverflow(by: count)
+                guard !overflow else { throw OperatorError(.invalidAttribute, "Tile repeats \(repeats) of input X \(x) give more elements than an Int can count") }
+                dims.append(product)
+            }
+            return Shape(dims)
+        case .depthToSpace(let b, _):
+            try requireInputCount(inputs, 1...1, "X")
+            let x = inputs[0]
+            guard x.rank == 4, x[1] % (b * b) == 0 else {
+                throw shapeError("input X is \(x); DepthToSpace with blocksize \(b) needs NCHW (rank 4) with C divisible by \(b * b)")
+            }
+            return [x[0], x[1] / (b * b), x[2] * b, x[3] * b]
+        case .spaceToDepth(let b):
+            try requireInputCount(inputs, 1...1, "X")
+            let x = inputs[0]
+            guard x.rank == 4, x[2] % b == 0, x[3] % b == 0 else {
+                throw shapeError("input X is \(x); SpaceToDepth with blocksize \(b) needs NCHW (rank 4) with H and W divisible by \(b)")
+            }
+            return [x[0], x[1] * b * b, x[2] / b, x[3] / b]
+        case .cumSum(let parameters):
+            try requireInputCount(inputs, 1...1, "X")
+            try requireAxis(parameters.axis, of: inputs[0])
+            return inputs[0]
+        case .instanceNormalization:
+            try requireInputCount(inputs, 3...3, "X, scale and B")
+            let x = inputs[0]
+            guard x.rank >= 3 else { throw shapeError("input X is \(x); InstanceNormalization needs (N, C, spatial...)") }
+            for (index, name) in [(1, "scale"), (2, "B")] where inputs[index] != [x[1]] {
+                throw shapeError("\(name) is \(inputs[index]); it must be (\(x[1])), one value per channel of input X \(x)")
+            }
+            return x
         case .layerNormalization(let axis, _):
             try requireInputCount(inputs, 2...3, "X, Scale and an optional B")
             let x = inputs[0]
@@ -103,6 +157,12 @@ extension Operator {
             if let axes = parameters.axes { _ = try axisSet(axes, rank: x.rank, of: "input X \(x)") }
             let reduced = parameters.reducedAxes(rank: x.rank)
             return Shape(x.dims.indices.compactMap { reduced[$0] ? (parameters.keepDims ? 1 : nil) : x[$0] })
+        case .argReduce(let parameters):
+            try requireInputCount(inputs, 1...1, "X")
+            let x = inputs[0]
+            try requireAxis(parameters.axis, of: x)
+            let split = normalized(parameters.axis, rank: x.rank)
+            return Shape(x.dims.indices.compactMap { $0 == split ? (parameters.keepDims ? 1 : nil) : x[$0] })
         case .unary:
             try requireInputCount(inputs, 1...1, "X")
             return inputs[0]

@@ -16,6 +16,8 @@ public enum Operator: Hashable, Sendable {
     case averagePool(Pool2dParameters)
     /// Input X (N, C, spatial...) → (N, C, 1, ...).
     case globalAveragePool
+    /// Input X (N, C, spatial...) → (N, C, 1, ...): the largest value of each plane.
+    case globalMaxPool
     /// Inputs A, B: same shape, or one broadcasts onto the other's shape
     /// (numpy rules, e.g. (1, C, 1, 1) onto (N, C, H, W)).
     case add(activation: Activation)
@@ -55,17 +57,39 @@ public enum Operator: Hashable, Sendable {
     /// Inputs data, indices (integers held as floats, negative from the end):
     /// picks entries of data along `axis`.
     case gather(axis: Int)
+    /// Inputs data, indices of the same rank, each indices dim at most data's
+    /// outside `axis` (integers held as floats, negative from the end): the
+    /// output has the indices' shape, and element i reads data at i with its
+    /// `axis` coordinate replaced by indices[i].
+    case gatherElements(axis: Int)
+    /// Input X of any rank repeated `repeats[axis]` times along each axis.
+    case tile(repeats: [Int])
+    /// Input X (N, C, H, W) → (N, C/b², H·b, W·b) for b = `blockSize`: each
+    /// pixel's channel blocks spread over a b×b block; see `DepthToSpaceMode`.
+    case depthToSpace(blockSize: Int, mode: DepthToSpaceMode)
+    /// Input X (N, C, H, W) → (N, C·b², H/b, W/b): DepthToSpace (DCR) undone.
+    case spaceToDepth(blockSize: Int)
+    /// Input X of any rank: running sums along an axis; see `CumSumParameters`.
+    case cumSum(CumSumParameters)
     /// Softmax along one axis (ONNX opset 13), computed max-subtracted.
     case softmax(axis: Int)
+    /// LogSoftmax along one axis (ONNX opset 13): x − max − log Σ exp(x − max).
+    case logSoftmax(axis: Int)
     /// Inputs X, Scale, optional B: each X[..., axis...] block normalized to
     /// zero mean and unit variance, then scaled and shifted.
     case layerNormalization(axis: Int, epsilon: Float)
+    /// Inputs X (N, C, spatial...), scale (C), B (C): each (n, c) plane
+    /// normalized to zero mean and unit variance, then scaled and shifted.
+    case instanceNormalization(epsilon: Float)
     /// Inputs X (N, C, ...), scale, B, mean, var (each (C)): inference form.
     case batchNormalization(epsilon: Float)
     /// Input X (N, C, H, W): local response normalization across channels.
     case lrn(LRNParameters)
     /// Input X summed or averaged over some axes; see `ReduceParameters`.
     case reduce(ReduceParameters)
+    /// Input X: the index of the largest or smallest value along an axis, as a
+    /// float; see `ArgReduceParameters`.
+    case argReduce(ArgReduceParameters)
     /// One input, any shape.
     case activation(Activation)
     /// One input, any shape; see `UnaryFunction`.
@@ -92,6 +116,8 @@ public enum Operator: Hashable, Sendable {
             Pool.averagePool(parameters, input: inputs[0], output: output, workspace: workspace)
         case .globalAveragePool:
             Pool.globalAverage(input: inputs[0], output: output)
+        case .globalMaxPool:
+            Pool.globalMax(input: inputs[0], output: output)
         case .add(let activation):
             Elementwise.add(inputs[0], inputs[1], activation: activation, output: output)
         case .binary(let function):
@@ -120,11 +146,25 @@ public enum Operator: Hashable, Sendable {
             StridedCopy.slice(inputs[0], parameters.resolved(for: inputs[0].shape), output: output)
         case .gather(let axis):
             try Gather.run(data: inputs[0], indices: inputs[1], axis: normalized(axis, rank: inputs[0].shape.rank), output: output)
+        case .gatherElements(let axis):
+            try GatherElements.run(data: inputs[0], indices: inputs[1], axis: normalized(axis, rank: inputs[0].shape.rank), output: output)
+        case .tile(let repeats):
+            StridedCopy.tile(inputs[0], repeats: repeats, output: output)
+        case .depthToSpace(let blockSize, let mode):
+            StridedCopy.depthToSpace(inputs[0], blockSize: blockSize, mode: mode, output: output)
+        case .spaceToDepth(let blockSize):
+            StridedCopy.spaceToDepth(inputs[0], blockSize: blockSize, output: output)
+        case .cumSum(let parameters):
+            CumSum.run(parameters, input: inputs[0], output: output)
         case .softmax(let axis):
             Softmax.run(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output, workspace: workspace)
+        case .logSoftmax(let axis):
+            Softmax.runLog(inputs[0], axis: normalized(axis, rank: output.shape.rank), output: output, workspace: workspace)
         case .layerNormalization(let axis, let epsilon):
             Normalization.layer(inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                                 axis: normalized(axis, rank: output.shape.rank), epsilon: epsilon, output: output)
+        case .instanceNormalization(let epsilon):
+            Normalization.instance(inputs[0], scale: inputs[1], bias: inputs[2], epsilon: epsilon, output: output)
         case .batchNormalization(let epsilon):
             Normalization.batch(inputs[0], scale: inputs[1], bias: inputs[2], mean: inputs[3], variance: inputs[4],
                                 epsilon: epsilon, output: output)
@@ -132,6 +172,8 @@ public enum Operator: Hashable, Sendable {
             Normalization.localResponse(parameters, input: inputs[0], output: output, workspace: workspace)
         case .reduce(let parameters):
             Reduce.run(parameters, input: inputs[0], output: output)
+        case .argReduce(let parameters):
+            ArgReduce.run(parameters, input: inputs[0], output: output, workspace: workspace)
         case .activation(let activation):
             activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
         case .unary(let function):
@@ -151,12 +193,14 @@ public enum Operator: Hashable, Sendable {
             return ConvTranspose2d.workspaceFloatCount(parameters, input: inputs[0], weight: inputs[1])
         case .maxPool, .averagePool:
             return Pool.workspaceFloatCount(input: inputs[0])
-        case .softmax(let axis):
+        case .softmax(let axis), .logSoftmax(let axis):
             return Softmax.workspaceFloatCount(output, axis: normalized(axis, rank: output.rank))
         case .resize(let parameters):
             return Resize.workspaceFloatCount(parameters, output: output)
         case .lrn:
             return Normalization.localResponseWorkspaceFloatCount(input: inputs[0])
+        case .argReduce(let parameters):
+            return inputs[0].dims[(normalized(parameters.axis, rank: inputs[0].rank) + 1)...].reduce(1, *)
         default:
             return 0
         }

@@ -222,3 +222,14 @@ public struct ResizeParameters: Hashable, Sendable {
         return (low, high, clamped - Float(low))
     }
 }
+
+/// How ONNX DepthToSpace orders the b² channel blocks it moves into each b×b
+/// pixel block of the output (N, C/b², H·b, W·b).
+public enum DepthToSpaceMode: String, Hashable, Sendable, CaseIterable {
+    /// Depth-column-row (the default): output (c, h·b + i, w·b + j) reads
+    /// input channel (i·b + j)·C/b² + c.
+    case dcr = "DCR"
+    /// Column-row-depth: output (c, h·b + i, w·b + j) reads input channel
+    /// c·b² + i·b + j.
+    case crd = "CRD"
+}

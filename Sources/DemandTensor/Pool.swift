@@ -116,4 +116,16 @@ enum Pool {
             output.data[planeIndex] = sum * scale
         }
     }
+
+    /// Max over each (N, C) plane of everything after the channel axis.
+    static func globalMax(input: Tensor, output: Tensor) {
+        let planes = input.shape[0] * input.shape[1]
+        let planeSize = input.elementCount / planes
+        for planeIndex in 0..<planes {
+            let plane = input.data + planeIndex * planeSize
+            var value = plane[0]
+            for i in 1..<planeSize { value = plane[i] > value ? plane[i] : value }
+            output.data[planeIndex] = value
+        }
+    }
 }

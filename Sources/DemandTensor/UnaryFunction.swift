@@ -33,6 +33,12 @@ public enum UnaryFunction: Hashable, Sendable {
     case abs
     /// Natural logarithm.
     case log
+    /// The largest whole number ≤ x.
+    case floor
+    /// The smallest whole number ≥ x.
+    case ceil
+    /// The nearest whole number, halves to the even one (ONNX Round).
+    case round
     /// Inference Dropout: the input unchanged.
     case dropout
     /// ONNX Cast to the TensorProto type `to`, on float-held values.
@@ -69,6 +75,9 @@ public enum UnaryFunction: Hashable, Sendable {
         case .neg: "Neg"
         case .abs: "Abs"
         case .log: "Log"
+        case .floor: "Floor"
+        case .ceil: "Ceil"
+        case .round: "Round"
         case .dropout: "Dropout"
         case .cast: "Cast"
         }
@@ -111,6 +120,12 @@ public enum UnaryFunction: Hashable, Sendable {
             for i in 0..<count { destination[i] = Swift.abs(source[i]) }
         case .log:
             for i in 0..<count { destination[i] = logf(source[i]) }
+        case .floor:
+            for i in 0..<count { destination[i] = source[i].rounded(.down) }
+        case .ceil:
+            for i in 0..<count { destination[i] = source[i].rounded(.up) }
+        case .round:
+            for i in 0..<count { destination[i] = source[i].rounded(.toNearestOrEven) }
         case .dropout, .cast(.float):
             if UnsafePointer(destination) != source { destination.update(from: source, count: count) }
         case .cast(.integer):

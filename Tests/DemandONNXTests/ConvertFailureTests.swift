@@ -54,6 +54,36 @@ import Testing
         }
     }
 
+    /// The edge-model operators refuse attribute values they do not
+    /// implement, naming the op, the node and the attribute.
+    @Test func unsupportedAttributesOfEdgeOperatorsAreNamed() throws {
+        let cases: [(op: String, shape: [Any], attributes: [String: ONNXBuilder.Attr], named: [String])] = [
+            ("DepthToSpace", [1, 8, 2, 2], ["blocksize": .i(2), "mode": .s("RDC")], ["mode", "\"RDC\"", "\"CRD\""]),
+            ("Mod", [2, 3], ["fmod": .i(2)], ["fmod is 2"]),
+            ("CumSum", [2, 3], ["reverse": .i(3)], ["reverse is 3"]),
+            ("LogSoftmax", [2, 3], ["axes": .ints([1])], ["'axes'"]),
+        ]
+        for (index, testCase) in cases.enumerated() {
+            var b = ONNXBuilder()
+            b.input("x", testCase.shape)
+            var inputs = ["x"]
+            if testCase.op == "Mod" { inputs.append("x") }
+            if testCase.op == "CumSum" {
+                b.model.graph.initializer.append(ONNXBuilder.tensor("axis", [], ints: [1]))
+                inputs.append("axis")
+            }
+            b.node(testCase.op, inputs, ["y"], name: "edge_\(index)", testCase.attributes)
+            b.output("y")
+            try expectFailure(b, name: "edge-attribute-\(index)") { error in
+                #expect(error.code == .unsupported || error.code == .invalidModel, "\(testCase.op): \(error)")
+                #expect(error.node == "node 'edge_\(index)' (\(testCase.op))", "\(testCase.op): \(error)")
+                for fragment in [testCase.op] + testCase.named {
+                    #expect(error.description.contains(fragment), "\(testCase.op): '\(error)' should mention '\(fragment)'")
+                }
+            }
+        }
+    }
+
     @Test func otherDomainsAreRefused() throws {
         var b = Self.gemmModel()
         b.node("FusedGemm", ["y"], ["z"], name: "ms", domain: "com.microsoft")

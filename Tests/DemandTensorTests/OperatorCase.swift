@@ -29,6 +29,10 @@ struct OperatorCase: Sendable, CustomTestStringConvertible {
         case indices(Int)
         /// Whole numbers in [0, count): masks (count 2), values that collide for Equal.
         case naturals(Int)
+        /// Multiples of 0.5 in [-bound, bound): ties for Round.
+        case halves(Int)
+        /// Whole numbers in [-bound, bound] other than 0: integer divisors.
+        case nonzeroIntegers(Int)
     }
 
     var testDescription: String { name }
@@ -38,7 +42,7 @@ private let sumTolerance: Float = 1e-4
 
 extension OperatorCase {
     static let all: [OperatorCase] = conv + pools + elementwise + layout + gemm + softmax + activations
-        + convTranspose + resize + pad + unary + binary + reductions + normalizations + matMul + movement + slice + gather
+        + convTranspose + resize + pad + unary + binary + reductions + normalizations + matMul + movement + slice + gather + rearrange
 
     static let conv: [OperatorCase] = [
         OperatorCase(name: "conv 3x3 pad 1 bias relu", type: "Conv",
@@ -115,6 +119,10 @@ extension OperatorCase {
                      inputs: [[2, 3, 6, 4]], expectedShape: [2, 3, 3, 2]),
         OperatorCase(name: "global average pool", type: "GlobalAveragePool", attributes: [:],
                      inputs: [[2, 5, 4, 3]], expectedShape: [2, 5, 1, 1]),
+        OperatorCase(name: "global max pool", type: "GlobalMaxPool", attributes: [:],
+                     inputs: [[2, 5, 4, 3]], expectedShape: [2, 5, 1, 1]),
+        OperatorCase(name: "global max pool rank 3", type: "GlobalMaxPool", attributes: [:],
+                     inputs: [[1, 3, 7]], expectedShape: [1, 3, 1]),
     ]
 
     static let elementwise: [OperatorCase] = [
@@ -171,6 +179,10 @@ extension OperatorCase {
         OperatorCase(name: "softmax axis -1", type: "Softmax", attributes: [:], inputs: [[3, 10]], inputScale: 8),
         OperatorCase(name: "softmax axis 1 over NCHW", type: "Softmax", attributes: ["axis": .int(1)], inputs: [[2, 5, 3, 3]], inputScale: 8),
         OperatorCase(name: "softmax axis 0", type: "Softmax", attributes: ["axis": .int(0)], inputs: [[4, 3]], inputScale: 8),
+        OperatorCase(name: "logsoftmax axis -1", type: "LogSoftmax", attributes: [:], inputs: [[3, 21]], inputScale: 8),
+        OperatorCase(name: "logsoftmax axis 1 over NCHW", type: "LogSoftmax", attributes: ["axis": .int(1)], inputs: [[2, 5, 3, 3]],
+                     inputScale: 8),
+        OperatorCase(name: "logsoftmax axis 0", type: "LogSoftmax", attributes: ["axis": .int(0)], inputs: [[4, 3]], inputScale: 8),
     ]
 
     static let activations: [OperatorCase] = [

@@ -29,8 +29,15 @@ extension SeededRandom {
             case .range(let low, let high): low + unit * (high - low)
             case .indices(let count): min(Float(count - 1), (unit * Float(2 * count)).rounded(.down) - Float(count))
             case .naturals(let count): min(Float(count - 1), (unit * Float(count)).rounded(.down))
+            case .halves(let bound): min(Float(bound) - 0.5, (unit * Float(4 * bound)).rounded(.down) / 2 - Float(bound))
+            case .nonzeroIntegers(let bound): Self.skippingZero(min(Float(2 * bound - 1), (unit * Float(2 * bound)).rounded(.down)), bound)
             }
         }
         return tensor
+    }
+
+    /// Step `k` in 0..<2·bound of the whole numbers -bound...-1, 1...bound.
+    private static func skippingZero(_ k: Float, _ bound: Int) -> Float {
+        k < Float(bound) ? k - Float(bound) : k - Float(bound) + 1
     }
 }

@@ -35,7 +35,8 @@ struct TensorOperatorErrorTests {
             "Cast": ["to": .int(1)], "Concat": ["axis": .int(0)], "Expand": ["shape": .ints([1])], "LRN": ["size": .int(3)],
             "MaxPool": ["kernel_shape": .ints([2, 2])], "AveragePool": ["kernel_shape": .ints([2, 2])], "Pad": ["pads": .ints([0, 0])],
             "Reshape": ["shape": .ints([-1])], "Resize": ["scales": .floats([1, 1, 2, 2])], "Slice": ["starts": .ints([0]), "ends": .ints([1])],
-            "Unsqueeze": ["axes": .ints([0])], "Upsample": ["scales": .floats([1, 1, 2, 2])],
+            "Unsqueeze": ["axes": .ints([0])], "Upsample": ["scales": .floats([1, 1, 2, 2])], "Tile": ["repeats": .ints([2])],
+            "DepthToSpace": ["blocksize": .int(2)], "SpaceToDepth": ["blocksize": .int(2)], "CumSum": ["axis": .int(0)],
         ]
         for type in Operator.supportedTypes {
             let op = try Operator(type: type, attributes: required[type] ?? [:])
@@ -81,6 +82,24 @@ struct TensorOperatorErrorTests {
         expect(message("Slice", ["ends": .ints([1])]), "Slice", "starts")
         expect(message("Mul", ["axis": .int(1)]), "Mul", "'axis'", "takes no attributes")
         expect(message("ReduceSum", ["noop_with_empty_axes": .int(1)]), "ReduceSum", "noop_with_empty_axes")
+        expect(message("ReduceMax", ["noop_with_empty_axes": .int(1)]), "ReduceMax", "noop_with_empty_axes", "only 0")
+        expect(message("ReduceL2", ["select_last_index": .int(1)]), "ReduceL2", "'select_last_index'", "keepdims")
+        expect(message("LogSoftmax", ["axes": .ints([1])]), "LogSoftmax", "'axes'", "takes axis")
+        expect(message("GlobalMaxPool", ["kernel_shape": .ints([2, 2])]), "GlobalMaxPool", "'kernel_shape'", "takes no attributes")
+        expect(message("Mod", ["fmod": .int(2)]), "fmod is 2", "0 or 1")
+        expect(message("Mod", ["axis": .int(0)]), "Mod", "'axis'", "takes fmod")
+        expect(message("Round", ["mode": .string("up")]), "Round", "'mode'", "takes no attributes")
+        expect(message("DepthToSpace", ["blocksize": .int(2), "mode": .string("RDC")]), "DepthToSpace", "mode", "\"RDC\"", "\"DCR\"", "\"CRD\"")
+        expect(message("DepthToSpace", [:]), "DepthToSpace", "blocksize")
+        expect(message("SpaceToDepth", ["blocksize": .int(2), "mode": .string("DCR")]), "SpaceToDepth", "'mode'", "takes blocksize")
+        expect(message("SpaceToDepth", ["blocksize": .int(0)]), "SpaceToDepth", "blocksize is 0")
+        expect(message("Tile", [:]), "Tile", "repeats")
+        expect(message("CumSum", ["exclusive": .int(1)]), "CumSum", "axis")
+        expect(message("CumSum", ["axis": .int(0), "reverse": .int(2)]), "reverse is 2", "0 or 1")
+        expect(message("InstanceNormalization", ["momentum": .float(0.9)]), "InstanceNormalization", "'momentum'", "takes epsilon")
+        expect(message("GatherElements", ["batch_dims": .int(1)]), "GatherElements", "'batch_dims'", "takes axis")
+        expect(message("ArgMax", ["select_last_index": .int(2)]), "ArgMax select_last_index is 2", "0 or 1")
+        expect(message("ArgMin", ["axes": .ints([0])]), "ArgMin", "'axes'", "takes axis, keepdims, select_last_index")
         expect(message("BatchNormalization", ["training_mode": .int(1)]), "BatchNormalization", "training_mode")
         expect(message("LRN", [:]), "LRN", "size")
         expect(message("LayerNormalization", ["epsilon": .string("small")]), "LayerNormalization", "epsilon")
@@ -119,5 +138,17 @@ struct TensorOperatorErrorTests {
         expect(try shapeMessage("ConvTranspose", ["pads": .ints([2, 2, 2, 2])], [[1, 1, 1, 1], [1, 1, 2, 2]]), "empty")
         expect(try shapeMessage("ReduceMean", ["axes": .ints([2])], [[3, 4]]), "ReduceMean", "axis 2", "3x4")
         expect(try shapeMessage("ReduceSum", ["axes": .ints([0, -2])], [[3, 4]]), "twice")
+        expect(try shapeMessage("ReduceProd", ["axes": .ints([-3])], [[3, 4]]), "ReduceProd", "axis -3", "3x4")
+        expect(try shapeMessage("GlobalMaxPool", [:], [[3, 4]]), "GlobalMaxPool", "3x4", "(N, C, spatial...)")
+        expect(try shapeMessage("LogSoftmax", ["axis": .int(2)], [[3, 4]]), "axis 2", "3x4")
+        expect(try shapeMessage("Tile", ["repeats": .ints([2])], [[3, 4]]), "Tile", "repeats", "rank 2 needs 2")
+        expect(try shapeMessage("Tile", ["repeats": .ints([2, 0])], [[3, 4]]), "Tile", "at least 1")
+        expect(try shapeMessage("DepthToSpace", ["blocksize": .int(2)], [[1, 6, 2, 2]]), "DepthToSpace", "1x6x2x2", "divisible by 4")
+        expect(try shapeMessage("SpaceToDepth", ["blocksize": .int(2)], [[1, 3, 5, 4]]), "SpaceToDepth", "1x3x5x4", "divisible by 2")
+        expect(try shapeMessage("CumSum", ["axis": .int(3)], [[3, 4]]), "axis 3", "3x4")
+        expect(try shapeMessage("ArgMax", ["axis": .int(-3)], [[3, 4]]), "axis -3", "3x4")
+        expect(try shapeMessage("InstanceNormalization", [:], [[1, 3, 4, 4], [3], [4]]), "B is 4", "(3)")
+        expect(try shapeMessage("GatherElements", [:], [[3, 4], [3]]), "GatherElements", "same rank")
+        expect(try shapeMessage("GatherElements", ["axis": .int(0)], [[3, 4], [2, 5]]), "GatherElements", "longer", "axis 1")
     }
 }

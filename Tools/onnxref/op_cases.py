@@ -303,6 +303,24 @@ unary("identity", "Identity")
 unary("sqrt", "Sqrt", low=0.0, high=4.0)
 unary("log", "Log", low=0.1, high=5.0)
 unary("reciprocal", "Reciprocal", low=0.5, high=3.0)
+unary("floor", "Floor", low=-5, high=5)
+unary("ceil", "Ceil", low=-5, high=5)
+unary("round", "Round", opset=11, low=-5, high=5)
+
+
+@case("round_halves_to_even", 11)
+def _(g):
+    # Every value a multiple of 0.5 in [-4, 4): half of them ties.
+    g.output(g.node("Round", [g.input("x", (g.integers(-8, 8, 3, 16) / 2).astype(np.float32))]))
+
+
+@case("round_constant_folded", 13)
+def _(g):
+    # Round of a constant runs at convert time through the runtime's kernel.
+    halves = g.floats("halves", np.arange(-3.0, 3.0, 0.5, dtype=np.float32))
+    g.output(g.node("Add", [g.input("x", g.uniform(2, 12)), g.node("Round", [halves])]))
+
+
 unary("hardsigmoid_default", "HardSigmoid", low=-4, high=4, opset=13)
 unary("hardsigmoid_paddle", "HardSigmoid", low=-4, high=4, opset=13, alpha=0.1666667, beta=0.5)
 unary("hardswish", "HardSwish", low=-5, high=5, opset=14)
@@ -316,6 +334,10 @@ unary("softmax_opset13_axis1", "Softmax", low=-4, high=4, opset=13, axis=1)
 unary("softmax_opset11_last", "Softmax", low=-4, high=4, opset=11, shape=(2, 3, 7), axis=-1)
 unary("softmax_opset11_2d", "Softmax", low=-4, high=4, opset=11, shape=(3, 10), axis=1)
 unary("softmax_opset11_coerced", "Softmax", low=-4, high=4, opset=11, shape=(2, 3, 2, 2), axis=1)
+unary("logsoftmax_opset13_last", "LogSoftmax", low=-8, high=8, opset=13, axis=-1)
+unary("logsoftmax_opset13_axis1", "LogSoftmax", low=-8, high=8, opset=13, axis=1)
+unary("logsoftmax_opset11_last", "LogSoftmax", low=-8, high=8, opset=11, shape=(2, 3, 7), axis=-1)
+unary("logsoftmax_opset11_coerced", "LogSoftmax", low=-8, high=8, opset=11, shape=(2, 3, 2, 2), axis=1)
 
 
 @case("clip_opset13_inputs", 13)
@@ -372,6 +394,29 @@ binary("less_integers", "Less", (2, 3, 4), (1, 4), values="integers", to_float=T
 binary("greater_integers", "Greater", (3, 4), (2, 1, 4), values="integers", to_float=True)
 binary("prelu_channel", "PRelu", (1, 4, 3, 3), (4, 1, 1), b_constant=True)
 binary("prelu_shared_slope", "PRelu", (2, 5, 3), (1,), b_constant=True)
+
+
+@case("mod_fmod_float", 13)
+def _(g):
+    a = g.input("a", g.uniform(2, 3, 4, low=-6, high=6))
+    magnitudes = g.uniform(4, low=0.5, high=2.0)
+    b = g.input("b", (magnitudes * np.array([1, -1, 1, -1], dtype=np.float32)).astype(np.float32))
+    g.output(g.node("Mod", [a, b], fmod=1))
+
+
+@case("mod_integers_divisor_sign", 13)
+def _(g):
+    # int64 inputs: the remainder takes the divisor's sign (fmod 0, the default).
+    a = g.input("a", g.random.integers(-20, 20, size=(3, 8)).astype(np.int64))
+    b = g.input("b", np.array([-7, -3, -2, -1, 1, 2, 3, 7], dtype=np.int64))
+    g.output(g.node("Cast", [g.node("Mod", [a, b])], to=1))
+
+
+@case("mod_int32_constant_divisor", 13)
+def _(g):
+    a = g.input("a", g.random.integers(-50, 50, size=(2, 3, 5)).astype(np.int32))
+    b = g.weight("b", np.array([[4], [-5], [6]], dtype=np.int32))
+    g.output(g.node("Cast", [g.node("Mod", [a, b], fmod=0)], to=1))
 
 
 @case("pow_square_constant", 13)
@@ -431,6 +476,29 @@ reduce("reducemean_opset18_all", "ReduceMean", 18)
 reduce("reducesum_opset13_axes_input", "ReduceSum", 13, axes=[1], keepdims=0, axes_as_input=True)
 reduce("reducesum_opset11_attribute", "ReduceSum", 11, axes=[0, 2])
 reduce("reducesum_opset13_all", "ReduceSum", 13)
+reduce("reducemax_opset13_last_nokeep", "ReduceMax", 13, axes=[-1], keepdims=0)
+reduce("reducemax_opset18_axes_input", "ReduceMax", 18, axes=[1, 2], axes_as_input=True)
+reduce("reducemin_opset13_hw", "ReduceMin", 13, axes=[2, 3])
+reduce("reducemin_opset18_all", "ReduceMin", 18, keepdims=0)
+reduce("reduceprod_opset13_axis1", "ReduceProd", 13, axes=[1])
+reduce("reduceprod_opset18_axes_input_nokeep", "ReduceProd", 18, axes=[0, -1], keepdims=0, axes_as_input=True)
+reduce("reducel2_opset13_last", "ReduceL2", 13, axes=[-1])
+reduce("reducel2_opset18_axes_input", "ReduceL2", 18, axes=[2, 3], axes_as_input=True)
+
+
+@case("reducemax_opset18_noop_empty_axes", 18)
+def _(g):
+    g.output(g.node("ReduceMax", [g.input("x", g.uniform(2, 3, 4))], noop_with_empty_axes=1))
+
+
+@case("globalmaxpool", 13)
+def _(g):
+    g.output(g.node("GlobalMaxPool", [g.input("x", g.uniform(2, 3, 5, 4))]))
+
+
+@case("globalmaxpool_rank3", 13)
+def _(g):
+    g.output(g.node("GlobalMaxPool", [g.input("x", g.uniform(1, 4, 9))]))
 
 
 @case("resize_opset11_sizes_empty_scales", 11)
@@ -438,3 +506,105 @@ def _(g):
     x = g.input("x", g.uniform(1, 2, 3, 4))
     g.output(g.node("Resize", [x, g.floats("roi", []), g.floats("scales", []), g.ints("sizes", [1, 2, 6, 8])],
                     mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
+
+
+# MARK: instance normalization, rearranging, running sums, element gathers
+
+@case("instancenormalization_4d", 13)
+def _(g):
+    c = 3
+    g.output(g.node("InstanceNormalization", [g.input("x", g.uniform(2, c, 4, 5, low=-2, high=3)),
+                                              g.weight("scale", g.uniform(c, low=0.5, high=1.5)), g.weight("bias", g.uniform(c))],
+                    epsilon=1e-3))
+
+
+@case("instancenormalization_rank3", 6)
+def _(g):
+    c = 4
+    g.output(g.node("InstanceNormalization", [g.input("x", g.uniform(1, c, 17)), g.weight("scale", g.uniform(c, low=0.5, high=1.5)),
+                                              g.weight("bias", g.uniform(c))]))
+
+
+@case("depthtospace_dcr", 13)
+def _(g):
+    g.output(g.node("DepthToSpace", [g.input("x", g.uniform(1, 8, 3, 4))], blocksize=2))
+
+
+@case("depthtospace_crd", 13)
+def _(g):
+    g.output(g.node("DepthToSpace", [g.input("x", g.uniform(2, 12, 2, 3))], blocksize=2, mode="CRD"))
+
+
+@case("depthtospace_opset1", 1)
+def _(g):
+    g.output(g.node("DepthToSpace", [g.input("x", g.uniform(1, 9, 2, 2))], blocksize=3))
+
+
+@case("spacetodepth", 13)
+def _(g):
+    g.output(g.node("SpaceToDepth", [g.input("x", g.uniform(2, 3, 4, 6))], blocksize=2))
+
+
+@case("tile_constant_repeats", 13)
+def _(g):
+    g.output(g.node("Tile", [g.input("x", g.uniform(2, 3, 4)), g.ints("repeats", [2, 1, 3])]))
+
+
+@case("tile_repeats_from_shape", 15)
+def _(g):
+    # repeats computed from a Shape chain: constant once shapes are fixed.
+    x = g.input("x", g.uniform(1, 4, 3))
+    repeats = g.node("Concat", [g.ints("lead", [2]), g.node("Shape", [x], start=1, end=2), g.ints("tail", [1])], axis=0)
+    g.output(g.node("Tile", [x, repeats]))
+
+
+def cumsum(name, axis, shape=(2, 5, 3), exclusive=None, reverse=None, axis_type=np.int64):
+    @case(name, 14)
+    def _(g):
+        attributes = {k: v for k, v in {"exclusive": exclusive, "reverse": reverse}.items() if v is not None}
+        g.output(g.node("CumSum", [g.input("x", g.uniform(*shape)), g.weight("axis", np.array(axis, dtype=axis_type))],
+                        **attributes))
+
+
+cumsum("cumsum_axis1", 1)
+cumsum("cumsum_last_exclusive", -1, exclusive=1)
+cumsum("cumsum_axis0_reverse", 0, reverse=1, axis_type=np.int32)
+cumsum("cumsum_exclusive_reverse", 1, shape=(3, 6), exclusive=1, reverse=1)
+
+
+@case("gatherelements_axis1", 13)
+def _(g):
+    data = g.input("data", g.uniform(3, 5))
+    g.output(g.node("GatherElements", [data, g.weight("indices", g.random.integers(-5, 5, size=(3, 4)).astype(np.int64))], axis=1))
+
+
+@case("gatherelements_runtime_indices", 13)
+def _(g):
+    data = g.input("data", g.uniform(4, 3, 2))
+    indices = g.input("indices", g.random.integers(0, 4, size=(2, 3, 2)).astype(np.int64))
+    g.output(g.node("GatherElements", [data, indices], axis=0))
+
+
+def arg_reduce(name, op, opset, shape=(2, 5, 3), ties=False, **attributes):
+    @case(name, opset)
+    def _(g):
+        # The index comes out as int64; ties (whole numbers 0..2) test select_last_index.
+        x = g.integers(0, 3, *shape) if ties else g.uniform(*shape)
+        g.output(g.node(op, [g.input("x", x)], **attributes))
+
+
+arg_reduce("argmax_axis1", "ArgMax", 13, axis=1)
+arg_reduce("argmax_last_nokeep", "ArgMax", 13, axis=-1, keepdims=0)
+arg_reduce("argmax_ties_select_last", "ArgMax", 13, shape=(4, 6), ties=True, axis=1, select_last_index=1)
+arg_reduce("argmax_ties_first_opset11", "ArgMax", 11, shape=(4, 6), ties=True, axis=0)
+arg_reduce("argmin_default_axis", "ArgMin", 13)
+arg_reduce("argmin_ties_select_last_nokeep", "ArgMin", 13, shape=(3, 7), ties=True, axis=-1, keepdims=0, select_last_index=1)
+
+
+@case("argmax_then_gatherelements", 13)
+def _(g):
+    # The index feeds an index input, as a classifier head picks its best score.
+    x = g.input("x", g.uniform(2, 6))
+    best = g.node("ArgMax", [x], axis=1)
+    g.output(g.node("GatherElements", [x, best], axis=1))
+

@@ -32,6 +32,9 @@ extension Reference {
             case .neg: -v
             case .abs: Swift.abs(v)
             case .log: Glibc.log(v)
+            case .floor: Glibc.floor(v)
+            case .ceil: Glibc.ceil(v)
+            case .round: Glibc.rint(v)   // the default rounding mode: halves to even
             case .dropout, .cast(.float): v
             case .cast(.integer): v < 0 ? -(-v).rounded(.down) : v.rounded(.down)
             case .cast(.bool): v == 0 ? 0 : 1
@@ -57,6 +60,8 @@ extension Reference {
             case .less: result = values[0] < values[1] ? 1 : 0
             case .greater: result = values[0] > values[1] ? 1 : 0
             case .prelu: result = values[0] >= 0 ? values[0] : values[0] * values[1]
+            case .mod: result = values[0] - values[1] * (values[0] / values[1]).rounded(.down)
+            case .fmod: result = Glibc.fmod(values[0], values[1])
             }
             y.data[i] = Float(result)
         }

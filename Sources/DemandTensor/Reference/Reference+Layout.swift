@@ -129,4 +129,46 @@ extension Reference {
             }
         }
     }
+
+    static func gatherElements(data: Tensor, indices: Tensor, axis: Int, y: Tensor) {
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            var picked = Int(indices.data[i])
+            if picked < 0 { picked += data.shape[axis] }
+            index[axis] = picked
+            y.data[i] = data.data[offset(index, in: data.shape)]
+        }
+    }
+
+    /// Output index i along each axis reads input index i mod dim.
+    static func tile(x: Tensor, y: Tensor) {
+        for i in 0..<y.elementCount {
+            let index = multiIndex(i, in: y.shape).enumerated().map { $0.element % x.shape[$0.offset] }
+            y.data[i] = x.data[offset(index, in: x.shape)]
+        }
+    }
+
+    static func depthToSpace(x: Tensor, blockSize b: Int, mode: DepthToSpaceMode, y: Tensor) {
+        let depth = y.shape[1]
+        for i in 0..<y.elementCount {
+            let index = multiIndex(i, in: y.shape)
+            let (n, c, row, column) = (index[0], index[1], index[2], index[3])
+            let (h, blockRow, w, blockColumn) = (row / b, row % b, column / b, column % b)
+            let channel = switch mode {
+            case .dcr: (blockRow * b + blockColumn) * depth + c
+            case .crd: c * b * b + blockRow * b + blockColumn
+            }
+            y.data[i] = x.data[offset(x.shape, n, channel, h, w)]
+        }
+    }
+
+    static func spaceToDepth(x: Tensor, blockSize b: Int, y: Tensor) {
+        let channels = x.shape[1]
+        for i in 0..<y.elementCount {
+            let index = multiIndex(i, in: y.shape)
+            let (n, outChannel, h, w) = (index[0], index[1], index[2], index[3])
+            let (block, c) = (outChannel / channels, outChannel % channels)
+            y.data[i] = x.data[offset(x.shape, n, c, h * b + block / b, w * b + block % b)]
+        }
+    }
 }

@@ -77,6 +77,38 @@ extension Reference {
         }
     }
 
+    static func instanceNormalization(x: Tensor, scale: Tensor, bias: Tensor, epsilon: Float, y: Tensor) {
+        let planeSize = x.elementCount / (x.shape[0] * x.shape[1])
+        for plane in 0..<(x.shape[0] * x.shape[1]) {
+            let c = plane % x.shape[1]
+            let values = (0..<planeSize).map { Double(x.data[plane * planeSize + $0]) }
+            let mean = values.reduce(0, +) / Double(planeSize)
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(planeSize)
+            for i in 0..<planeSize {
+                let normalizedValue = (values[i] - mean) / (variance + Double(epsilon)).squareRoot()
+                y.data[plane * planeSize + i] = Float(normalizedValue * Double(scale.data[c]) + Double(bias.data[c]))
+            }
+        }
+    }
+
+    /// Each output is the sum of the inputs before it along the axis (and
+    /// itself unless exclusive), counting from the end when reversed.
+    static func cumSum(_ p: CumSumParameters, x: Tensor, y: Tensor) {
+        let axis = p.axis < 0 ? p.axis + x.shape.rank : p.axis
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            let position = index[axis]
+            let length = x.shape[axis]
+            let summed = p.reverse ? Array((position + (p.exclusive ? 1 : 0))..<length) : Array(0..<(position + (p.exclusive ? 0 : 1)))
+            var sum = 0.0
+            for j in summed {
+                index[axis] = j
+                sum += Double(x.data[offset(index, in: x.shape)])
+            }
+            y.data[i] = Float(sum)
+        }
+    }
+
     static func batchNormalization(_ inputs: [Tensor], epsilon: Float, y: Tensor) {
         let (x, scale, bias, mean, variance) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
         for i in 0..<y.elementCount {
@@ -103,21 +135,45 @@ extension Reference {
         }
     }
 
+    /// Every input value is listed under the output it reduces into, then
+    /// each list is reduced by the definition of the kind.
     static func reduce(_ p: ReduceParameters, x: Tensor, y: Tensor) {
         let rank = x.shape.rank
         let axes = (p.axes?.isEmpty ?? true) ? Array(0..<rank) : p.axes!.map { $0 < 0 ? $0 + rank : $0 }
-        var sums = [Double](repeating: 0, count: y.elementCount)
-        var counts = [Int](repeating: 0, count: y.elementCount)
+        var groups = [[Double]](repeating: [], count: y.elementCount)
         let keptShape = Shape(x.shape.dims.enumerated().map { axes.contains($0.offset) ? 1 : $0.element })
         for i in 0..<x.elementCount {
             var index = multiIndex(i, in: x.shape)
             for axis in axes { index[axis] = 0 }
-            let target = offset(index, in: keptShape)   // y holds the same values with or without the kept 1s
-            sums[target] += Double(x.data[i])
-            counts[target] += 1
+            groups[offset(index, in: keptShape)].append(Double(x.data[i]))   // y holds the same values with or without the kept 1s
         }
+        for (i, values) in groups.enumerated() {
+            let result: Double = switch p.kind {
+            case .sum: values.reduce(0, +)
+            case .mean: values.reduce(0, +) / Double(values.count)
+            case .max: values.max()!
+            case .min: values.min()!
+            case .prod: values.reduce(1, *)
+            case .l2: values.map { $0 * $0 }.reduce(0, +).squareRoot()
+            }
+            y.data[i] = Float(result)
+        }
+    }
+
+    /// Lists each output's line along the axis and picks the index of its
+    /// extreme: the first or last of the indices holding it.
+    static func argReduce(_ p: ArgReduceParameters, x: Tensor, y: Tensor) {
+        let axis = p.axis < 0 ? p.axis + x.shape.rank : p.axis
+        let keptShape = Shape(x.shape.dims.enumerated().map { $0.offset == axis ? 1 : $0.element })
         for i in 0..<y.elementCount {
-            y.data[i] = Float(p.kind == .mean ? sums[i] / Double(counts[i]) : sums[i])
+            var index = multiIndex(i, in: keptShape)   // y holds the same values with or without the kept 1
+            let line = (0..<x.shape[axis]).map { l -> Float in
+                index[axis] = l
+                return x.data[offset(index, in: x.shape)]
+            }
+            let extreme = p.kind == .max ? line.max()! : line.min()!
+            let holders = line.indices.filter { line[$0] == extreme }
+            y.data[i] = Float(p.selectLastIndex ? holders.last! : holders.first!)
         }
     }
 }

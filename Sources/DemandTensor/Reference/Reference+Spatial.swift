@@ -85,4 +85,11 @@ extension Reference {
             y.data[plane] = Float(sum / Double(planeSize))
         }
     }
+
+    static func globalMaxPool(x: Tensor, y: Tensor) {
+        let planeSize = x.elementCount / (x.shape[0] * x.shape[1])
+        for plane in 0..<(x.shape[0] * x.shape[1]) {
+            y.data[plane] = (0..<planeSize).map { x.data[plane * planeSize + $0] }.max()!
+        }
+    }
 }

@@ -82,4 +82,22 @@ extension Reference {
             y.data[i] = Float(exp(values[index[axis]] - maximum) / total)
         }
     }
+
+    /// log of the softmax, from its definition: x − log Σ exp(x), with the
+    /// line's maximum taken out of the exponent so it cannot overflow.
+    static func logSoftmax(x: Tensor, axis: Int, y: Tensor) {
+        let length = x.shape[axis]
+        for i in 0..<y.elementCount {
+            let index = multiIndex(i, in: y.shape)
+            var line = index
+            var values: [Double] = []
+            for l in 0..<length {
+                line[axis] = l
+                values.append(Double(x.data[offset(line, in: x.shape)]))
+            }
+            let maximum = values.max()!
+            let total = values.reduce(0.0) { $0 + exp($1 - maximum) }
+            y.data[i] = Float(values[index[axis]] - maximum - log(total))
+        }
+    }
 }

@@ -25,6 +25,8 @@ public enum Reference {
             averagePool(parameters, x: inputs[0], y: output)
         case .globalAveragePool:
             globalAveragePool(x: inputs[0], y: output)
+        case .globalMaxPool:
+            globalMaxPool(x: inputs[0], y: output)
         case .add(let activation):
             add(inputs[0], inputs[1], activation: activation, y: output)
         case .concat(let axis):
@@ -37,6 +39,8 @@ public enum Reference {
             for i in 0..<output.elementCount { output.data[i] = inputs[0].data[i] }
         case .softmax(let axis):
             softmax(x: inputs[0], axis: axis < 0 ? axis + output.shape.rank : axis, y: output)
+        case .logSoftmax(let axis):
+            logSoftmax(x: inputs[0], axis: axis < 0 ? axis + output.shape.rank : axis, y: output)
         case .convTranspose(let parameters):
             convTranspose(parameters, x: inputs[0], w: inputs[1], b: inputs.count > 2 ? inputs[2] : nil, y: output)
         case .binary(let function):
@@ -59,6 +63,18 @@ public enum Reference {
             slice(x: inputs[0], parameters, y: output)
         case .gather(let axis):
             gather(data: inputs[0], indices: inputs[1], axis: axis, y: output)
+        case .gatherElements(let axis):
+            gatherElements(data: inputs[0], indices: inputs[1], axis: axis < 0 ? axis + inputs[0].shape.rank : axis, y: output)
+        case .tile:
+            tile(x: inputs[0], y: output)
+        case .depthToSpace(let blockSize, let mode):
+            depthToSpace(x: inputs[0], blockSize: blockSize, mode: mode, y: output)
+        case .spaceToDepth(let blockSize):
+            spaceToDepth(x: inputs[0], blockSize: blockSize, y: output)
+        case .cumSum(let parameters):
+            cumSum(parameters, x: inputs[0], y: output)
+        case .instanceNormalization(let epsilon):
+            instanceNormalization(x: inputs[0], scale: inputs[1], bias: inputs[2], epsilon: epsilon, y: output)
         case .layerNormalization(let axis, let epsilon):
             layerNormalization(x: inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil, axis: axis, epsilon: epsilon, y: output)
         case .batchNormalization(let epsilon):
@@ -67,6 +83,8 @@ public enum Reference {
             lrn(parameters, x: inputs[0], y: output)
         case .reduce(let parameters):
             reduce(parameters, x: inputs[0], y: output)
+        case .argReduce(let parameters):
+            argReduce(parameters, x: inputs[0], y: output)
         case .unary(let function):
             unary(function, x: inputs[0], y: output)
         case .activation(let activation):
