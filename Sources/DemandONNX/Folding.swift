@@ -320,13 +320,18 @@ enum Folding {
         return pick(value, shape: shape, indices: flat)
     }
 
+    /// The longest Range folded: position ids and anchor grids are far
+    /// shorter, and a longer one is almost surely a corrupt model (a fuzzed
+    /// one made a 5.4-million-element Range that took seconds to fold).
+    static let rangeElementLimit = 1 << 20
+
     static func range(_ start: ConstantTensor, _ limit: ConstantTensor, _ delta: ConstantTensor) throws(ImportError) -> ConstantTensor {
         guard start.count == 1, limit.count == 1, delta.count == 1 else {
             throw ImportError(.invalidModel, "Range takes scalars; got shapes \(start.shape), \(limit.shape), \(delta.shape)")
         }
         let span = (Double(limit.floats[0]) - Double(start.floats[0])) / Double(delta.floats[0])
-        guard !span.isNaN, span < Double(Shapes.maximumElementCount) else {
-            throw ImportError(.unsupported, "Range from \(start.floats[0]) to \(limit.floats[0]) by \(delta.floats[0]) is too long")
+        guard !span.isNaN, span <= Double(rangeElementLimit) else {
+            throw ImportError(.unsupported, "Range from \(start.floats[0]) to \(limit.floats[0]) by \(delta.floats[0]) has \(span) elements; the converter folds ranges of at most \(rangeElementLimit)")
         }
         let count = span > 0 ? Int(span.rounded(.up)) : 0
         if start.isInteger && limit.isInteger && delta.isInteger {
