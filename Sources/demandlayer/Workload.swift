@@ -29,8 +29,11 @@ struct WorkloadOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Which waiting request the shared runtime runs next: fifo, priority (each model's priority is its position in --models, the first highest), or shortest (the shortest predicted latency first).", valueName: "policy"))
     var scheduling: String = "fifo"
 
-    @Option(name: .long, help: "How many requests the shared runtime executes at once, each in its own share of the ring (1: the whole ring for the one running).")
-    var lanes: Int = 1
+    @Option(name: .long, help: ArgumentHelp("How many requests the shared runtime executes at once, each in its own share of the ring (1: the whole ring for the one running). A list gives one shared setup per value, side by side: 1,2.", valueName: "n[,n...]"))
+    var lanes: String = "1"
+
+    /// The --lanes list; valid once `validate` has passed.
+    var laneList: [Int] { lanes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     @Option(name: .long, help: ArgumentHelp("Setups to serve the workload under, in order: alone (each model by itself, one request at a time, planned with the whole budget: the baseline), shared (one runtime, one budget), separate (a planned session per model, each with budget/N), resident (a resident session per model: every weight held).", valueName: "list"))
     var setups: String = "alone,shared,separate,resident"
@@ -61,7 +64,9 @@ struct WorkloadOptions: ParsableArguments {
         }
         guard durationSeconds > 0 else { throw ValidationError("--duration takes a time such as 30s or 500ms (got '\(duration)')") }
         guard clients >= 1 else { throw ValidationError("--clients must be at least 1") }
-        guard lanes >= 1 else { throw ValidationError("--lanes must be at least 1") }
+        guard laneList.count == lanes.split(separator: ",").count, !laneList.isEmpty, laneList.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--lanes takes whole numbers of at least 1 separated by commas, e.g. 1 or 1,2 (got '\(lanes)')")
+        }
         guard Runtime.Scheduling(rawValue: scheduling) != nil else {
             throw ValidationError("unknown --scheduling '\(scheduling)'; choose from \(Runtime.Scheduling.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -95,6 +100,8 @@ struct Workload {
     /// One setup's figures.
     struct Result {
         var setup: Setup
+        /// The setup's name in the report: its own, or "shared-Nlanes" for N lanes.
+        var label: String
         var samples: [Sample]
         var wallNanoseconds: UInt64
         var peakWeightBytes: Int
@@ -172,7 +179,8 @@ struct Workload {
         return (samples.withLock { $0 }, DispatchTime.now().uptimeNanoseconds - start)
     }
 
-    func run(_ setup: Setup) throws -> Result {
+    /// Serves the workload under `setup` (`lanes`: the shared runtime's).
+    func run(_ setup: Setup, lanes: Int = 1) throws -> Result {
         ProcessMemory.resetPeak()
         switch setup {
         case .alone:
@@ -196,10 +204,10 @@ struct Workload {
                 }
                 status("  alone \(names[index]): \(String(format: "%.1f", Double(Self.percentile(samples.filter { $0.model == index }.map(\.latencyNanoseconds), 50)) / 1e6)) ms")
             }
-            return Result(setup: setup, samples: samples, wallNanoseconds: DispatchTime.now().uptimeNanoseconds - start, peakWeightBytes: peak,
+            return Result(setup: setup, label: setup == .shared && lanes > 1 ? "shared-\(lanes)lanes" : setup.rawValue, samples: samples, wallNanoseconds: DispatchTime.now().uptimeNanoseconds - start, peakWeightBytes: peak,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: "one model at a time, each planned with the whole budget")
         case .shared:
-            var runtimeOptions = Runtime.Options(budgetBytes: budgetBytes, scheduling: Runtime.Scheduling(rawValue: options.scheduling)!, lanes: options.lanes,
+            var runtimeOptions = Runtime.Options(budgetBytes: budgetBytes, scheduling: Runtime.Scheduling(rawValue: options.scheduling)!, lanes: lanes,
                                                  io: sessionOptions.io, threadCount: sessionOptions.threadCount, placement: sessionOptions.placement,
                                                  requestBytes: sessionOptions.requestBytes, queueDepth: sessionOptions.queueDepth)
             runtimeOptions.heldReserveBytes = nil
@@ -213,9 +221,9 @@ struct Workload {
                 let done = try members[model].perform(inputs, priority: priorities[model])
                 return (done.outputs, done.serviceNanoseconds, done.stats.peakWeightBytes)
             }
-            let rings = options.lanes == 1 ? "ring \(formatMiB(runtime.ringBytes))" : "\(options.lanes) lanes of \(formatMiB(runtime.ringBytes))"
+            let rings = lanes == 1 ? "ring \(formatMiB(runtime.ringBytes))" : "\(lanes) lanes, a ring of \(formatMiB(runtime.ringBytes)) each"
             let detail = "one runtime: \(rings), held \(formatMiB(runtime.heldBytes)) of a \(formatMiB(runtime.heldReserveBytes)) reserve, activations \(formatMiB(runtime.activationBytes)), scheduling \(options.scheduling)"
-            return Result(setup: setup, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: runtime.peakWeightBytes,
+            return Result(setup: setup, label: setup == .shared && lanes > 1 ? "shared-\(lanes)lanes" : setup.rawValue, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: runtime.peakWeightBytes,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: detail)
         case .separate, .resident:
             var sessionOptions = self.sessionOptions
@@ -239,7 +247,7 @@ struct Workload {
                 : sessions.reduce(0) { $0 + ($1.lastStats?.peakWeightBytes ?? 0) }
             let detail = setup == .resident ? "a resident session per model: every weight held"
                 : "a planned session per model, each with \(formatMiB(budgetBytes / models.count)) (budget / \(models.count))"
-            return Result(setup: setup, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: peak,
+            return Result(setup: setup, label: setup == .shared && lanes > 1 ? "shared-\(lanes)lanes" : setup.rawValue, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: peak,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: detail)
         }
     }
@@ -265,8 +273,10 @@ extension Bench {
                               options: workload, sessionOptions: options)
         var results: [Workload.Result] = []
         for setup in workload.setupList {
-            status("serving under '\(setup.rawValue)' (\(workload.duration))")
-            results.append(try served.run(setup))
+            for lanes in setup == .shared ? workload.laneList : [1] {
+                status("serving under '\(setup.rawValue)'\(lanes > 1 ? " with \(lanes) lanes" : "") (\(workload.duration))")
+                results.append(try served.run(setup, lanes: lanes))
+            }
         }
         let report = WorkloadReport(workload: served, results: results)
         print(json ? try report.json() : report.table())
@@ -274,9 +284,9 @@ extension Bench {
         if !check.different.isEmpty {
             throw CommandFailure("\(check.different.count) of \(check.compared) outputs differ from \(report.referenceName)'s: \(Set(check.different).sorted().joined(separator: ", "))")
         }
-        let failed = results.flatMap { result in result.samples.compactMap { $0.failed.map { (result.setup, $0) } } }
+        let failed = results.flatMap { result in result.samples.compactMap { $0.failed.map { (result.label, $0) } } }
         if let (setup, error) = failed.first {
-            throw CommandFailure("\(failed.count) requests failed; the first, under '\(setup.rawValue)': \(error)")
+            throw CommandFailure("\(failed.count) requests failed; the first, under '\(setup)': \(error)")
         }
     }
 }

@@ -59,7 +59,7 @@ struct WorkloadReport {
 
     /// The reference each model's outputs are checked against: resident's if it ran, else alone's, else the first seen.
     var referenceName: String {
-        results.contains { $0.setup == .resident } ? "resident" : results.contains { $0.setup == .alone } ? "alone" : results.first.map { $0.setup.rawValue } ?? "-"
+        results.contains { $0.setup == .resident } ? "resident" : results.contains { $0.setup == .alone } ? "alone" : results.first.map { $0.label } ?? "-"
     }
 
     /// Outputs that differ from the reference, as "setup model" strings, and how many were compared.
@@ -76,7 +76,7 @@ struct WorkloadReport {
                 let same = expected.keys.sorted() == outputs.keys.sorted() && expected.allSatisfy { name, tensor in
                     tensor.array.withUnsafeBytes { a in outputs[name]!.array.withUnsafeBytes { b in a.elementsEqual(b) } }
                 }
-                if !same { different.append("\(result.setup.rawValue) \(workload.names[sample.model])") }
+                if !same { different.append("\(result.label) \(workload.names[sample.model])") }
             }
         }
         return (different, compared)
@@ -96,7 +96,8 @@ struct WorkloadReport {
             "cpu       \(LayerProfile.cpuName()), \(workload.sessionOptions.threadCount) kernel thread\(workload.sessionOptions.threadCount == 1 ? "" : "s")",
             "",
         ]
-        for result in results { lines.append(result.setup.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + result.detail) }
+        let labelWidth = (results.map(\.label.count).max() ?? 0) + 2
+        for result in results { lines.append(result.label.padding(toLength: labelWidth, withPad: " ", startingAt: 0) + result.detail) }
         lines.append("")
         let header = ["setup", "model", "requests", "failed", "p50 ms", "p95 ms", "p99 ms", "service p50", "p50/alone", "service/alone", "req/s", "peak weights"]
         var rows = [header]
@@ -104,12 +105,12 @@ struct WorkloadReport {
         for result in results {
             for model in workload.models.indices {
                 let x = figures(result, model: model)
-                rows.append([result.setup.rawValue, workload.names[model], "\(x.requests)", "\(x.failed)", f(x.p50Milliseconds), f(x.p95Milliseconds),
+                rows.append([result.label, workload.names[model], "\(x.requests)", "\(x.failed)", f(x.p50Milliseconds), f(x.p95Milliseconds),
                              f(x.p99Milliseconds), f(x.serviceP50Milliseconds), f(x.p50OverAlone, "%.2f"), f(x.serviceP50OverAlone, "%.2f"),
                              f(x.requestsPerSecond, "%.2f"), formatMiB(x.peakWeightBytes)])
             }
             let all = figures(result, model: nil)
-            rows.append([result.setup.rawValue, "all", "\(all.requests)", "\(all.failed)", f(all.p50Milliseconds), f(all.p95Milliseconds),
+            rows.append([result.label, "all", "\(all.requests)", "\(all.failed)", f(all.p50Milliseconds), f(all.p95Milliseconds),
                          f(all.p99Milliseconds), f(all.serviceP50Milliseconds), "-", "-", f(all.requestsPerSecond, "%.2f"), formatMiB(all.peakWeightBytes)])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
@@ -120,7 +121,7 @@ struct WorkloadReport {
         lines.append("")
         let memoryHeader = ["setup", "peak weights", "peak RSS"]
         var memoryRows = [memoryHeader]
-        for result in results { memoryRows.append([result.setup.rawValue, formatMiB(result.peakWeightBytes), formatMiB(result.peakResidentBytes)]) }
+        for result in results { memoryRows.append([result.label, formatMiB(result.peakWeightBytes), formatMiB(result.peakResidentBytes)]) }
         let memoryWidths = memoryHeader.indices.map { column in memoryRows.map { $0[column].count }.max()! }
         for row in memoryRows {
             lines.append(row.indices.map { $0 == 0 ? row[$0].padding(toLength: memoryWidths[$0], withPad: " ", startingAt: 0)
@@ -173,12 +174,12 @@ struct WorkloadReport {
         let document = Document(
             models: workload.models.indices.map { model in
                 Entry(name: workload.names[model], weightBytes: workload.models[model].weightByteCount,
-                      setups: Dictionary(uniqueKeysWithValues: results.map { ($0.setup.rawValue, figures($0, model: model)) }))
+                      setups: Dictionary(uniqueKeysWithValues: results.map { ($0.label, figures($0, model: model)) }))
             },
             summary: Summary(budgetBytes: workload.budgetBytes, clients: workload.options.clients, arrivals: workload.options.arrivals,
                              durationSeconds: workload.options.durationSeconds, scheduling: workload.options.scheduling, cpu: LayerProfile.cpuName(),
                              outputsBitIdentical: check.different.isEmpty, outputsCompared: check.compared, reference: referenceName,
-                             setups: results.map { SetupFigures(setup: $0.setup.rawValue, detail: $0.detail, peakWeightBytes: $0.peakWeightBytes,
+                             setups: results.map { SetupFigures(setup: $0.label, detail: $0.detail, peakWeightBytes: $0.peakWeightBytes,
                                                                 peakResidentBytes: $0.peakResidentBytes, all: figures($0, model: nil)) }))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
