@@ -41,7 +41,8 @@ typedef void (*SgemmRowGather)(const float *row, int stride, int begin, int end,
 typedef struct {
     int panel_width;   // NR: columns of B per packed panel, the widest kernel's width
     int block_width;   // NC: columns of B per packed block (a multiple of NR and SPLIT_COLUMNS, ≤ NC_MAX)
-    int lanes;         // floats per vector: kernels[i] serves panels of up to (i + 1)·lanes valid columns
+    int lanes;         // kernels[i] serves panels of up to (i + 1)·lanes valid columns; a block's last
+                       // columns % lanes, when 1...TAIL_MAX, go to the tail kernels
     SgemmKernel kernels[4];
     SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
     SgemmRowGather gather;

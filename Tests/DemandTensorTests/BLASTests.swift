@@ -5,8 +5,9 @@ import Testing
 /// Every GEMM path this process may run (OpenBLAS, and CKernels' dl_sgemm on
 /// its AVX2 and AVX-512 kernels where the CPU has them) against a Double
 /// reference, over shapes that hit every tail of both blockings (6-row tiles;
-/// 16- and 64-column panels with their 8- and 16-lane vectors and 1–4-column
-/// dot-product tails; 256-deep K slices; 256- and 512-wide column blocks),
+/// 64-column panels cut into 16-lane vectors (AVX-512) or 16- and 8-column
+/// tiles (AVX2), and 1–4-column dot-product tails; 256-deep K slices; 256-
+/// and 512-wide column blocks),
 /// strided operands, and 1 and 2 threads.
 @Suite(.serialized)
 struct BLASTests {
@@ -15,13 +16,14 @@ struct BLASTests {
     static let exactPaths = paths.filter(\.computesRowsIndependently)
 
     /// (m, n, k): one tile of each set; tails in every dimension; k = 1; n = 1...4
-    /// (the dot-product kernel alone) and 8 + 1...4, 16 + 1...4, 64 + 1...4 (a
-    /// vector kernel and the dot kernel in one panel); several K slices;
-    /// several column blocks; ResNet-50's smallest N (49 = 3·16 + 1, 196 = 12·16 + 4).
+    /// (the dot-product kernel alone), 16 + 1...4 and 64 + 1...4 (a vector
+    /// kernel and the dot kernel in one panel), 7, 12, 64 + 21 and 64 + 40 (a
+    /// masked 16- or 8-column tile after full ones); several K slices;
+    /// several column blocks; ResNet-50's smallest N (49 = 3·16 + 1, 196 = 3·64 + 4).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (6, 16, 256), (6, 64, 256), (7, 65, 257), (5, 63, 3), (13, 130, 300), (64, 1100, 147), (40, 49, 600),
         (1, 1000, 70), (7, 1, 1), (6, 2, 9), (11, 3, 300), (13, 4, 513), (5, 12, 1), (9, 20, 33), (8, 68, 17), (6, 7, 1),
-        (12, 196, 40), (3, 300, 260),
+        (12, 196, 40), (3, 300, 260), (5, 85, 9), (7, 104, 70),
     ]
 
     /// Row strides one more than the row lengths, so a kernel that assumes packed rows fails.
