@@ -97,7 +97,7 @@ struct BLASTests {
     /// CKernels' paths split work by output rows or columns only, so the
     /// thread count cannot change a bit (sessions with different thread counts
     /// agree). Tolerance: none, bit for bit.
-    @Test(.enabled(if: BLAS.Path.avx2Available, "this CPU lacks AVX2 + FMA (and AVX-512F): only OpenBLAS runs here, which promises no such thing"),
+    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): only OpenBLAS runs here, which promises no such thing"),
           arguments: exactPaths)
     func threadCountDoesNotChangeTheResult(path: BLAS.Path) throws {
         let saved = BLAS.threadCount
@@ -119,7 +119,7 @@ struct BLASTests {
     /// Each output row is computed the same way whatever rows surround it:
     /// rows [r0, r1) of A on their own give rows [r0, r1) of the whole product,
     /// bit for bit (what a layer streamed in pieces relies on). Tolerance: none.
-    @Test(.enabled(if: BLAS.Path.avx2Available, "this CPU lacks AVX2 + FMA (and AVX-512F): only OpenBLAS runs here, which promises no such thing"),
+    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): only OpenBLAS runs here, which promises no such thing"),
           arguments: exactPaths)
     func rowPiecesMatchTheWholeProduct(path: BLAS.Path) throws {
         for (m, n, k) in [(40, 49, 600), (61, 1003, 259), (13, 4, 513), (25, 196, 40)] {
@@ -144,7 +144,7 @@ struct BLASTests {
     /// The fused bias and ReLU give the same bits as sgemm followed by the
     /// activation pass Conv2d runs otherwise (CKernels' paths may only move
     /// where the rounding happens if they keep the same rounding). Tolerance: none.
-    @Test(.enabled(if: BLAS.Path.avx2Available, "this CPU lacks AVX2 + FMA (and AVX-512F): OpenBLAS has no fused epilogue"),
+    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): OpenBLAS has no fused epilogue"),
           arguments: exactPaths, [false, true])
     func fusedBiasAndReluMatchTheSeparatePass(path: BLAS.Path, relu: Bool) throws {
         for (m, n, k) in [(7, 65, 257), (64, 1100, 147), (13, 130, 300), (11, 3, 300), (9, 20, 33), (5, 12, 1)] {

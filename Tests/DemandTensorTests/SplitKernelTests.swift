@@ -62,7 +62,7 @@ struct SplitKernelTests {
 
     /// Tolerance: none, bit for bit.
     @Test(.enabled(if: BLAS.Path.avx2Available,
-                   "conv pieces match the whole layer bit for bit only on CKernels' AVX2 and AVX-512 paths, the only ones the runtime splits convolutions on, and this CPU lacks AVX2 + FMA (OpenBLAS's do not: measurements atop SplitKernelTests.swift)"),
+                   "conv pieces match the whole layer bit for bit only on CKernels' AVX2 and AVX-512 paths, the only ones the runtime splits convolutions on, and AVX2 + FMA are unavailable: the CPU lacks them or the environment forbids them (OpenBLAS's do not: measurements atop SplitKernelTests.swift)"),
           arguments: conv, exactPaths)
     func convPiecesMatchTheWholeLayer(_ testCase: Case, path: BLAS.Path) throws {
         try expectPiecesMatch(testCase, path: path)
