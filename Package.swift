@@ -28,8 +28,8 @@ let package = Package(
             name: "COpenBLAS",
             linkerSettings: [.linkedLibrary("openblas")]
         ),
-        // Elementwise kernels compiled for AVX2 + FMA, and an sgemm for AVX-512, picked at run time
-        // (the rest targets baseline x86-64).
+        // Elementwise kernels compiled for AVX2 + FMA, and an sgemm with AVX-512 and AVX2 + FMA kernels,
+        // picked at run time (per-function target attributes; the rest targets baseline x86-64).
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O2"])]

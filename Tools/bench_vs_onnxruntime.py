@@ -21,6 +21,14 @@ values truncated toward zero, which `bench` itself refuses for token ids:
 Gather wants whole numbers). Prints resident, pipelined and onnxruntime
 median milliseconds over the rounds and the resident/onnxruntime ratio.
 onnxruntime runs at ORT_ENABLE_ALL (what a user gets) unless told otherwise.
+
+It also reports the CPU (its model name and SIMD flags, from /proc/cpuinfo)
+and what each runtime runs on it: demandlayer's GEMM path as `bench` reports
+it (avx512, avx2 or openblas; DEMANDLAYER_CPU=avx2 in the environment narrows
+it, and is passed on), and the kernels onnxruntime's MLAS picks from the same
+CPUID flags (AVX-512F, else AVX2 + FMA ("FMA3"), else SSE; it has no switch to
+narrow them, so on an AVX-512 CPU onnxruntime stays on AVX-512 whatever
+DEMANDLAYER_CPU says).
 """
 
 import argparse
@@ -91,6 +99,33 @@ def bench_inputs(manifest):
             values = np.floor(np.minimum((values * np.float32(0.5) + np.float32(0.5)) * bound, bound - 1))
         inputs[entry["name"]] = values.reshape(entry["shape"])
     return inputs
+
+
+SIMD_FLAGS = ("sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def cpu_description():
+    """(model name, the SIMD flags of SIMD_FLAGS the CPU has) from /proc/cpuinfo."""
+    name, flags = "unknown", set()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name == "unknown":
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return name, [flag for flag in SIMD_FLAGS if flag in flags]
+
+
+def onnxruntime_kernels(flags):
+    """The float kernels onnxruntime's MLAS dispatches to on a CPU with `flags` (its platform.cpp checks CPUID the same way)."""
+    if "avx512f" in flags:
+        return "AVX-512F"
+    if "avx2" in flags and "fma" in flags:
+        return "AVX2 + FMA (FMA3)"
+    return "SSE"
 
 
 def default_cli():
@@ -186,11 +221,16 @@ def main():
             print(f"round {round_index + 1}/{arguments.runs}: " +
                   ", ".join(f"{name} {values[-1]:.1f} ms" for name, values in times.items()), file=sys.stderr)
 
+    cpu_name, cpu_flags = cpu_description()
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = medians["resident"] / medians["onnxruntime"]
     summary = {
         "model": str(arguments.model), "threads": arguments.threads, "rounds": arguments.runs, "depth": arguments.depth,
         "onnxruntime": onnxruntime.__version__, "ort_optimization": arguments.ort_optimization,
+        "cpu": {"name": cpu_name, "simd_flags": cpu_flags,
+                "demandlayer_gemm": report.get("cpu", {}).get("gemm", "unknown") if report else "unknown",
+                "demandlayer_cpu_env": os.environ.get("DEMANDLAYER_CPU"),
+                "onnxruntime_kernels": onnxruntime_kernels(cpu_flags)},
         "weight_bytes": report["model"]["weight_bytes"] if report else None,
         "median_ms": medians, "min_ms": {name: min(values) for name, values in times.items()},
         "max_ms": {name: max(values) for name, values in times.items()},
@@ -205,6 +245,10 @@ def main():
     print(f"{label}: {summary['weight_bytes'] / 2**20:.1f} MiB of weights, "
           f"{arguments.threads} thread(s), {arguments.runs} rounds interleaved, depth {arguments.depth}, "
           f"onnxruntime {onnxruntime.__version__} ({arguments.ort_optimization})")
+    cpu = summary["cpu"]
+    forced = f", DEMANDLAYER_CPU={cpu['demandlayer_cpu_env']}" if cpu["demandlayer_cpu_env"] else ""
+    print(f"cpu: {cpu['name']} ({' '.join(cpu['simd_flags'])}); demandlayer GEMM {cpu['demandlayer_gemm']}{forced}; "
+          f"onnxruntime MLAS {cpu['onnxruntime_kernels']}")
     print(f"{'':<12} {'median ms':>10} {'min':>9} {'max':>9}")
     for name in times:
         print(f"{name:<12} {medians[name]:>10.1f} {summary['min_ms'][name]:>9.1f} {summary['max_ms'][name]:>9.1f}")

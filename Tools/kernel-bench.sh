@@ -19,10 +19,12 @@ module CKernels {
 }
 MAP
 rm -f "$work/kernel-bench"
-for file in kernels sgemm_avx512 sgemm_pool; do
+objects=""
+for file in kernels cpu_level sgemm sgemm_avx512 sgemm_avx2 sgemm_pool sgemv_rows; do
     clang -O2 -c -I"$root/Sources/CKernels/include" "$root/Sources/CKernels/$file.c" -o "$work/$file.o"
+    objects="$objects $work/$file.o"
 done
 swiftc -O -wmo -module-name KernelBench -package-name demandlayer -Xcc -fmodule-map-file="$work/module.modulemap" \
     $(find "$root/Sources/DemandTensor" -name '*.swift') "$root/Tools/kernel-bench/main.swift" \
-    "$work/kernels.o" "$work/sgemm_avx512.o" "$work/sgemm_pool.o" -Xlinker -lopenblas -o "$work/kernel-bench"
+    $objects -Xlinker -lopenblas -o "$work/kernel-bench"
 exec "$work/kernel-bench" "$@"

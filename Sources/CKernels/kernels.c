@@ -2,27 +2,12 @@
 // Same constants and steps as VectorMath.swift, eight lanes per register.
 #include "ckernels.h"
 
-#include <stdlib.h>
-#include <string.h>
-
-// DEMANDLAYER_PORTABLE_KERNELS=1 makes every run-time CPU check answer "no",
-// so a machine with AVX2 and AVX-512 runs (and tests) the paths a machine
-// without them takes: OpenBLAS for GEMM, the portable maths.
-int dl_kernels_forced_portable(void) {
-    const char *value = getenv("DEMANDLAYER_PORTABLE_KERNELS");
-    return value != NULL && value[0] != '\0' && strcmp(value, "0") != 0;
-}
-
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-int dl_kernels_have_avx2(void) {
-    if (dl_kernels_forced_portable()) return 0;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+int dl_kernels_have_avx2(void) { return dl_cpu_level() >= DL_CPU_AVX2; }
 
 static inline AVX2 __m256 splat(float v) { return _mm256_set1_ps(v); }
 

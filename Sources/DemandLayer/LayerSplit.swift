@@ -5,8 +5,8 @@ import DemandTensor
 /// so that a layer larger than the ring still runs, and a large layer's first
 /// rows execute while its last ones are still being read.
 ///
-/// A layer can be split when one Conv (groups 1, batch 1; on CPUs where the
-/// AVX-512 GEMM runs) or one Gemm (B
+/// A layer can be split when one Conv (groups 1, batch 1; on CPUs where
+/// CKernels' AVX2 or AVX-512 GEMM runs) or one Gemm (B
 /// stored transposed, (N, K), with one row of A) reads a float32 weight that
 /// starts on a 4096-byte boundary of the layer's only file. Rows of that
 /// weight are output channels (Conv) or output features (Gemm), so rows
@@ -79,10 +79,10 @@ struct LayerSplit: Sendable {
         let outputRowFloats: Int
         switch model.operators[index][nodeIndex] {
         case .conv(let parameters):
-            // Only the AVX-512 GEMM computes a conv's rows independently of
-            // the rows around them (OpenBLAS rounds a small piece differently:
-            // Tests/DemandTensorTests/SplitKernelTests.swift).
-            guard BLAS.Path.best == .avx512, parameters.groups == 1, outputShape.rank == 4, outputShape[0] == 1, outputShape[1] == rows else { return nil }
+            // Only CKernels' GEMM (AVX2 or AVX-512) computes a conv's rows
+            // independently of the rows around them (OpenBLAS rounds a small
+            // piece differently: Tests/DemandTensorTests/SplitKernelTests.swift).
+            guard BLAS.Path.best.computesRowsIndependently, parameters.groups == 1, outputShape.rank == 4, outputShape[0] == 1, outputShape[1] == rows else { return nil }
             outputRowFloats = outputShape[2] * outputShape[3]
         case .gemm(let parameters):
             guard parameters.transposeB, !parameters.transposeA, outputShape.rank == 2, outputShape[0] == 1, outputShape[1] == rows else { return nil }

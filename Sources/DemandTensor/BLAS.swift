@@ -3,26 +3,60 @@ import COpenBLAS
 
 /// The GEMM calls the kernels make, in Swift's integer types.
 ///
-/// Two implementations: OpenBLAS, and on CPUs with AVX-512F, CKernels'
-/// `dl_sgemm` for products without transposes (Debian's OpenBLAS runs its
-/// AVX2 kernels on CPUs it does not know, such as AMD Zen 4 and 5, at about
-/// half the rate; see Sources/CKernels/include/dl_sgemm.h). Both keep one
+/// Three implementations: OpenBLAS, and CKernels' `dl_sgemm` with AVX-512 or
+/// AVX2 + FMA micro-kernels for products without transposes, picked at run
+/// time (Debian's OpenBLAS runs ResNet-50 at over twice onnxruntime's time on
+/// both kinds of CPU; see Sources/CKernels/include/dl_sgemm.h). All keep one
 /// process-wide thread pool; `setThreadCount` changes them for every caller in
 /// the process, so a session sets it once when it opens.
 public enum BLAS {
     /// Which implementation computes a product.
-    public enum Path: CaseIterable, Sendable {
+    public enum Path: String, CaseIterable, Sendable {
         /// OpenBLAS's `cblas_sgemm`: every CPU, every transpose.
-        case openBLAS
-        /// CKernels' AVX-512 `dl_sgemm`; only where `avx512Available`, and
-        /// only for alpha 1, beta 0 or 1, and no transposes (or a transposed b
-        /// when a is one row); others go to OpenBLAS.
+        case openBLAS = "openblas"
+        /// CKernels' `dl_sgemm` on its AVX2 + FMA kernels; only where
+        /// `isAvailable`, and only for alpha 1, beta 0 or 1, and no transposes
+        /// (or a transposed b when a is one row); others go to OpenBLAS.
+        case avx2
+        /// The same on its AVX-512 kernels.
         case avx512
 
-        /// True when the CPU has AVX-512F.
-        public static let avx512Available = dl_sgemm_available() != 0
-        /// What `sgemm` uses unless told otherwise.
-        public static let best: Path = avx512Available ? .avx512 : .openBLAS
+        /// True when the CPU has AVX-512F (and AVX2 + FMA) and the environment allows it.
+        public static let avx512Available = dl_sgemm_isa_available(DL_SGEMM_AVX512) != 0
+        /// True when the CPU has AVX2 + FMA and the environment allows it.
+        public static let avx2Available = dl_sgemm_isa_available(DL_SGEMM_AVX2) != 0
+
+        /// What `sgemm` uses unless told otherwise: the widest of AVX-512,
+        /// AVX2 and OpenBLAS the CPU has, lowered by `DEMANDLAYER_CPU`
+        /// (`avx512`, `avx2` or `portable`, read once; an unknown value or one
+        /// the CPU lacks is ignored with a warning on stderr) and made
+        /// OpenBLAS by `DEMANDLAYER_PORTABLE_KERNELS=1`.
+        public static let best: Path = avx512Available ? .avx512 : avx2Available ? .avx2 : .openBLAS
+
+        /// Whether this process may run the path.
+        public var isAvailable: Bool {
+            switch self {
+            case .openBLAS: true
+            case .avx2: Path.avx2Available
+            case .avx512: Path.avx512Available
+            }
+        }
+
+        /// Whether each output row of a product is computed the same way
+        /// whatever rows surround it, at any thread count: then a layer cut
+        /// into pieces of rows gives the whole layer's bits. True of CKernels'
+        /// GEMM (its sums' order depends on the column and K alone), not of
+        /// OpenBLAS (Tests/DemandTensorTests/SplitKernelTests.swift).
+        public var computesRowsIndependently: Bool { self != .openBLAS }
+
+        /// The CKernels kernel set, or nil for OpenBLAS.
+        var isa: DLSgemmISA? {
+            switch self {
+            case .openBLAS: nil
+            case .avx2: DL_SGEMM_AVX2
+            case .avx512: DL_SGEMM_AVX512
+            }
+        }
     }
 
     /// Threads each sgemm may use (`openblas_get_num_threads`).
@@ -51,17 +85,17 @@ public enum BLAS {
         precondition(lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max), "sgemm strides exceed Int32")
         // dl_sgemm computes plain C = A·B; it returns -1 only when it could not
         // allocate its packing buffers, and OpenBLAS then does the product.
-        if path == .avx512 && Path.avx512Available && !transposeA && alpha == 1 && (beta == 0 || beta == 1) {
+        if let isa = path.isa, path.isAvailable, !transposeA && alpha == 1 && (beta == 0 || beta == 1) {
             let accumulate: Int32 = beta == 1 ? 1 : 0
-            if !transposeB && dl_sgemm_ex(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc),
-                                          accumulate, nil, 0) == 0 {
+            if !transposeB && dl_sgemm_isa_ex(isa, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc),
+                                              accumulate, nil, 0) == 0 {
                 return
             }
             // A fully connected layer on one sample, c (1, n) = a (1, k) · bᵀ
             // with b stored (n, k): computed as cᵀ (n, 1) = b · aᵀ, so the
             // OpenBLAS pool never wakes (its threads spin after each call,
             // taking a core from the next layer on a small machine).
-            if transposeB && m == 1 && dl_sgemm_ex(Int32(n), 1, Int32(k), b, Int32(ldb), a, 1, c, 1, accumulate, nil, 0) == 0 {
+            if transposeB && m == 1 && dl_sgemm_isa_ex(isa, Int32(n), 1, Int32(k), b, Int32(ldb), a, 1, c, 1, accumulate, nil, 0) == 0 {
                 return
             }
         }
@@ -80,18 +114,18 @@ public enum BLAS {
     }
 
     /// `c = a · b`, then `rowBias[i]` added to row i of c (if given), then
-    /// max(·, 0) if `relu`, in one pass on the AVX-512 path (`dl_sgemm_bias_relu`),
+    /// max(·, 0) if `relu`, in one pass on CKernels' paths (`dl_sgemm_isa_ex`),
     /// with the same rounding as the separate steps. Returns false, having done
-    /// nothing useful to c, when that path is not taken (`path` is not `.avx512`,
+    /// nothing useful to c, when that path is not taken (`path` is OpenBLAS,
     /// the CPU lacks it, or its buffers could not be allocated): the caller then
     /// runs `sgemm` and its own bias and activation pass.
     static func sgemmAddingBias(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?, relu: Bool, path: Path = .best
     ) -> Bool {
-        guard path == .avx512 && Path.avx512Available else { return false }
+        guard let isa = path.isa, path.isAvailable else { return false }
         precondition(m <= Int(Int32.max) && n <= Int(Int32.max) && k <= Int(Int32.max), "sgemm dimensions \(m)x\(n)x\(k) exceed Int32")
         precondition(lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max), "sgemm strides exceed Int32")
-        return dl_sgemm_bias_relu(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), rowBias, relu ? 1 : 0) == 0
+        return dl_sgemm_isa_ex(isa, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), 0, rowBias, relu ? 1 : 0) == 0
     }
 }

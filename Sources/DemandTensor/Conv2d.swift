@@ -8,8 +8,8 @@ import CKernels
 ///   W_g (M/g, C/g) · X_g (C/g, H·W) in one sgemm straight on the input;
 /// - depthwise (groups = C = M): a direct loop, each output row accumulating
 ///   kH·kW shifted input rows;
-/// - everything else, on CPUs with AVX-512: Y_g = W_g (M/g, C/g·kH·kW) ·
-///   columns by `dl_conv2d_gemm`, which packs the column matrix straight from
+/// - everything else, on CPUs with AVX2 + FMA or AVX-512: Y_g = W_g (M/g, C/g·kH·kW) ·
+///   columns by `dl_conv2d_gemm_isa`, which packs the column matrix straight from
 ///   the input block by block as the product needs it (no workspace);
 /// - everything else, elsewhere: im2col of a band of output rows into the workspace,
 ///   then Y_g[:, band] = W_g (M/g, C/g·kH·kW) · columns (C/g·kH·kW, band) by sgemm.
@@ -18,7 +18,7 @@ import CKernels
 ///   (but at least `minimumBandColumns` wide), which bounds the workspace and
 ///   keeps each band cache-friendly.
 /// In every path the bias and activation are applied in one pass over each
-/// freshly written band of output; on the AVX-512 GEMM path, a bias with no
+/// freshly written band of output; on CKernels' GEMM paths, a bias with no
 /// activation or ReLU is applied by the GEMM itself as it stores each tile.
 enum Conv2d {
     /// Output floats per band (M/g × band columns): 1 MiB, so the bias and
@@ -96,13 +96,14 @@ enum Conv2d {
                 let firstChannel = group * perGroupOut
                 let y = output + (n * g.outChannels + firstChannel) * g.outPlane
                 let groupBias = bias.map { $0 + firstChannel }
-                if !isPointwise && usesPackedColumns(workspace.gemmPath) && packedColumns(parameters, g, x: x, w: w, bias: groupBias, y: y) { continue }
+                if !isPointwise && usesPackedColumns(workspace.gemmPath)
+                    && packedColumns(parameters, g, path: workspace.gemmPath, x: x, w: w, bias: groupBias, y: y) { continue }
                 banded(parameters, g, isPointwise: isPointwise, x: x, w: w, bias: groupBias, y: y, workspace: workspace)
             }
         }
     }
 
-    /// Bias and ReLU (or none) ride in the AVX-512 GEMM's epilogue: nil for other activations.
+    /// Bias and ReLU (or none) ride in CKernels' GEMM epilogue: nil for other activations.
     private static func fusedRelu(_ activation: Activation) -> Bool? {
         switch activation {
         case .none: false
@@ -111,15 +112,16 @@ enum Conv2d {
         }
     }
 
-    /// Whether non-pointwise convolutions skip the im2col workspace: the
-    /// AVX-512 GEMM packs their columns straight from the input.
-    static func usesPackedColumns(_ path: BLAS.Path = .best) -> Bool { path == .avx512 && BLAS.Path.avx512Available }
+    /// Whether non-pointwise convolutions skip the im2col workspace: CKernels'
+    /// GEMM (AVX2 or AVX-512) packs their columns straight from the input.
+    static func usesPackedColumns(_ path: BLAS.Path = .best) -> Bool { path.isa != nil && path.isAvailable }
 
-    /// One image and group by `dl_conv2d_gemm`, then the activation pass if it
-    /// could not be fused. False if that path could not run (it could not
-    /// allocate its packing buffers): nothing useful was written.
-    private static func packedColumns(_ parameters: Conv2dParameters, _ g: Geometry, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
-                                      bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
+    /// One image and group by `dl_conv2d_gemm_isa` on `path`, then the activation
+    /// pass if it could not be fused. False if that path could not run (it could
+    /// not allocate its packing buffers): nothing useful was written.
+    private static func packedColumns(_ parameters: Conv2dParameters, _ g: Geometry, path: BLAS.Path, x: UnsafePointer<Float>,
+                                      w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
+        guard let isa = path.isa else { return false }
         var geometry = DLConvGeometry(
             channels: Int32(g.inChannelsPerGroup), in_height: Int32(g.inHeight), in_width: Int32(g.inWidth),
             kernel_height: Int32(g.kernelHeight), kernel_width: Int32(g.kernelWidth),
@@ -128,7 +130,7 @@ enum Conv2d {
             pad_top: Int32(parameters.pads.top), pad_left: Int32(parameters.pads.left),
             out_height: Int32(g.outHeight), out_width: Int32(g.outWidth))
         let relu = fusedRelu(parameters.activation)
-        let status = dl_conv2d_gemm(&geometry, Int32(g.outChannelsPerGroup), w, x, y, Int32(g.outPlane),
+        let status = dl_conv2d_gemm_isa(isa, &geometry, Int32(g.outChannelsPerGroup), w, x, y, Int32(g.outPlane),
                                     relu == nil ? nil : bias, relu == true ? 1 : 0)
         guard status == 0 else { return false }
         if relu == nil {
@@ -143,7 +145,7 @@ enum Conv2d {
     /// One image and group in bands of output rows: im2col of each band into
     /// the workspace (or the input itself when pointwise), one sgemm, then
     /// bias and activation while the band is in cache (or in the GEMM's
-    /// epilogue on the AVX-512 path).
+    /// epilogue on CKernels' paths).
     private static func banded(_ parameters: Conv2dParameters, _ g: Geometry, isPointwise: Bool, x: UnsafePointer<Float>,
                                w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)

@@ -2,7 +2,7 @@
 /// C, when present and beta ≠ 0, is first broadcast into Y scaled by beta and
 /// sgemm accumulates onto it; the activation is one pass at the end.
 enum Gemm {
-    static func run(_ parameters: GemmParameters, a: Tensor, b: Tensor, c: Tensor?, output: Tensor) {
+    static func run(_ parameters: GemmParameters, a: Tensor, b: Tensor, c: Tensor?, output: Tensor, path: BLAS.Path = .best) {
         let (m, n) = (output.shape[0], output.shape[1])
         let k = parameters.transposeA ? a.shape[0] : a.shape[1]
         var beta: Float = 0
@@ -12,7 +12,7 @@ enum Gemm {
         }
         BLAS.sgemm(transposeA: parameters.transposeA, transposeB: parameters.transposeB, m: m, n: n, k: k,
                    alpha: parameters.alpha, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1],
-                   beta: beta, c: output.data, ldc: n)
+                   beta: beta, c: output.data, ldc: n, path: path)
         parameters.activation.apply(to: output.data, count: m * n)
     }
 

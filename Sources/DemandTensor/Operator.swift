@@ -133,7 +133,7 @@ public enum Operator: Hashable, Sendable {
         case .pad(let parameters):
             Pad.run(parameters, input: inputs[0], output: output)
         case .gemm(let parameters):
-            Gemm.run(parameters, a: inputs[0], b: inputs[1], c: inputs.count > 2 ? inputs[2] : nil, output: output)
+            Gemm.run(parameters, a: inputs[0], b: inputs[1], c: inputs.count > 2 ? inputs[2] : nil, output: output, path: workspace.gemmPath)
         case .matMul:
             MatMul.run(a: inputs[0], b: inputs[1], output: output)
         case .flatten, .reshape, .squeeze, .unsqueeze:

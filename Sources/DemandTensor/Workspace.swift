@@ -19,8 +19,9 @@ public final class Workspace {
     /// default. Smaller bands mean more, smaller sgemm calls.
     var columnBudgetFloats = Workspace.defaultColumnBudgetFloats
     static let defaultColumnBudgetFloats = 1 << 21
-    /// The GEMM convolutions use: `.best` normally; tests set `.openBLAS` to
-    /// run the im2col path (which uses this workspace) on AVX-512 machines.
+    /// The GEMM convolutions and Gemm use: `.best` normally; tests set `.openBLAS` to
+    /// run the im2col path (which uses this workspace) on AVX2 and AVX-512
+    /// machines, or `.avx2` to run that kernel set on an AVX-512 machine.
     var gemmPath = BLAS.Path.best
 
     /// An empty workspace; it grows on first use.

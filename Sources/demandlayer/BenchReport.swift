@@ -1,6 +1,7 @@
 import DemandFormat
 import DemandIO
 import DemandLayer
+import DemandTensor
 import Foundation
 
 struct Measurement {
@@ -138,6 +139,7 @@ struct BenchReport {
             "model \(model.name): \(model.layers.count) layers, \(formatMiB(model.weightByteCount)) of weights, largest layer \(formatMiB(model.largestLayerByteCount))",
             "io    \(engine)",
             "cpus  " + (measurements.first?.pinnedCPUs.map { "execute on \($0.execute), read and restore on \($0.stages)" } ?? "not pinned"),
+            "gemm  \(BLAS.Path.best.rawValue) on \(LayerProfile.cpuName())",
             "",
             pad(["policy", "depth", "budget", "pred ms", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s", "restore ms"]),
         ]
@@ -185,6 +187,8 @@ struct BenchReport {
             let name: String; let layers: Int; let weight_bytes: Int; let largest_layer_bytes: Int
         }
         struct IOInfo: Encodable { let engine: String; let direct: Bool }
+        /// The CPU's model name and the GEMM path the kernels chose on it (`BLAS.Path`: avx512, avx2 or openblas).
+        struct CPUInfo: Encodable { let name: String; let gemm: String }
         struct Latency: Encodable { let min: Double; let median: Double; let max: Double }
         struct Result: Encodable {
             let policy: String; let depth: Int?; let budget_bytes: Int; let latency_ms: Latency
@@ -218,6 +222,7 @@ struct BenchReport {
         }
         let model: ModelInfo
         let io: IOInfo
+        let cpu: CPUInfo
         let results: [Result]
         let summary: SummaryInfo
     }
@@ -227,6 +232,7 @@ struct BenchReport {
         let value = JSON(
             model: .init(name: model.name, layers: model.layers.count, weight_bytes: model.weightByteCount, largest_layer_bytes: model.largestLayerByteCount),
             io: .init(engine: ioOnly.engine.rawValue, direct: ioOnly.isDirect),
+            cpu: .init(name: LayerProfile.cpuName(), gemm: BLAS.Path.best.rawValue),
             results: measurements.map { m in
                 .init(policy: m.policy.rawValue, depth: m.depth, budget_bytes: m.budgetBytes,
                       latency_ms: .init(min: m.latenciesMilliseconds.min() ?? 0, median: m.medianMilliseconds, max: m.latenciesMilliseconds.max() ?? 0),

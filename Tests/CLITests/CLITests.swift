@@ -16,11 +16,13 @@ import Testing
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ arguments: [String]) throws -> Result {
+    /// Runs the binary with `arguments`, its environment this process's plus `environment`.
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let binary = try #require(Self.binary, "the demandlayer binary is built beside the tests")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -35,7 +37,10 @@ import Testing
         let result = try run(["bench", "--model", Scratch.tinyModelPath, "--runs", "2", "--depth", "1,2", "--json", "--threads", "1"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout is one JSON object")
-        #expect(Set(object.keys) == ["model", "io", "results", "summary"])
+        #expect(Set(object.keys) == ["model", "io", "cpu", "results", "summary"])
+        let cpu = try #require(object["cpu"] as? [String: Any])
+        #expect(Set(cpu.keys) == ["name", "gemm"])
+        #expect(["avx512", "avx2", "openblas"].contains(cpu["gemm"] as? String ?? ""))
         let model = try #require(object["model"] as? [String: Any])
         #expect(Set(model.keys) == ["name", "layers", "weight_bytes", "largest_layer_bytes"])
         #expect(model["name"] as? String == "tiny")
@@ -56,6 +61,41 @@ import Testing
         #expect(Set(summary.keys) == ["io_only_ms", "bound_ms", "efficiency", "overhead_pct", "memory_reduction_pct"])
         #expect((summary["memory_reduction_pct"] as? Double ?? 0) > 0)
         #expect(result.stderr.contains("round 1/2"), "progress goes to stderr")
+    }
+
+    /// DEMANDLAYER_CPU narrows the GEMM path (on a CPU that has the path asked
+    /// for); an unknown value or one above the CPU's is ignored with one
+    /// warning line, and the run still succeeds.
+    @Test func demandlayerCPUChoosesTheGEMMPath() throws {
+        func gemm(_ value: String) throws -> (path: String, stderr: String) {
+            let result = try run(["bench", "--model", Scratch.tinyModelPath, "--runs", "1", "--policies", "resident", "--json"],
+                                 environment: ["DEMANDLAYER_CPU": value, "DEMANDLAYER_PORTABLE_KERNELS": "0"])
+            #expect(result.status == 0, "DEMANDLAYER_CPU=\(value): \(result.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            let path = (object?["cpu"] as? [String: Any])?["gemm"] as? String
+            return (path ?? "none", result.stderr)
+        }
+        let widest = try gemm("")
+        #expect(!widest.stderr.contains("DEMANDLAYER_CPU"))
+        let portable = try gemm("portable")
+        #expect(portable.path == "openblas")
+        #expect(!portable.stderr.contains("warning"))
+        let bogus = try gemm("sse9")
+        #expect(bogus.path == widest.path)
+        #expect(bogus.stderr.components(separatedBy: "\n").filter { $0.contains("DEMANDLAYER_CPU=sse9 ignored") }.count == 1, "\(bogus.stderr)")
+        switch widest.path {
+        case "avx512":
+            #expect(try gemm("avx2").path == "avx2")
+            #expect(try gemm("avx512").path == "avx512")
+        case "avx2":
+            let avx512 = try gemm("avx512")
+            #expect(avx512.path == "avx2")
+            #expect(avx512.stderr.contains("DEMANDLAYER_CPU=avx512 ignored: this CPU has only avx2"))
+        default:
+            let avx2 = try gemm("avx2")
+            #expect(avx2.path == "openblas")
+            #expect(avx2.stderr.contains("DEMANDLAYER_CPU=avx2 ignored"))
+        }
     }
 
     @Test func benchTableAndTrace() throws {

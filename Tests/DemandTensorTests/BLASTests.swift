@@ -2,17 +2,28 @@
 import DemandZoo
 import Testing
 
-/// Both GEMM paths (OpenBLAS, and CKernels' AVX-512 dl_sgemm where the CPU has
-/// it) against a Double reference, over shapes that hit every tail of the
-/// AVX-512 blocking (6-row and 64-column tiles, 256-deep K slices, 512-wide
-/// column blocks), strided operands, and 1 and 2 threads.
+/// Every GEMM path this process may run (OpenBLAS, and CKernels' dl_sgemm on
+/// its AVX2 and AVX-512 kernels where the CPU has them) against a Double
+/// reference, over shapes that hit every tail of both blockings (6-row tiles;
+/// 64-column panels cut into 16-lane vectors (AVX-512) or 16- and 8-column
+/// tiles (AVX2), and 1–4-column dot-product tails; 256-deep K slices; 256-
+/// and 512-wide column blocks),
+/// strided operands, and 1 and 2 threads.
 @Suite(.serialized)
 struct BLASTests {
-    static let paths = BLAS.Path.allCases.filter { $0 == .openBLAS || BLAS.Path.avx512Available }
+    static let paths = BLAS.Path.allCases.filter(\.isAvailable)
+    /// CKernels' paths, whose bits must not depend on the thread count or on the rows around a row.
+    static let exactPaths = paths.filter(\.computesRowsIndependently)
 
-    /// (m, n, k): one tile; tails in every dimension; several K slices; several column blocks; ResNet-50's smallest N.
+    /// (m, n, k): one tile of each set; tails in every dimension; k = 1; n = 1...4
+    /// (the dot-product kernel alone), 16 + 1...4 and 64 + 1...4 (a vector
+    /// kernel and the dot kernel in one panel), 7, 12, 64 + 21 and 64 + 40 (a
+    /// masked 16- or 8-column tile after full ones); several K slices;
+    /// several column blocks; ResNet-50's smallest N (49 = 3·16 + 1, 196 = 3·64 + 4).
     static let shapes: [(Int, Int, Int)] = [
-        (1, 1, 1), (6, 64, 256), (7, 65, 257), (5, 63, 3), (13, 130, 300), (64, 1100, 147), (40, 49, 600), (1, 1000, 70),
+        (1, 1, 1), (6, 16, 256), (6, 64, 256), (7, 65, 257), (5, 63, 3), (13, 130, 300), (64, 1100, 147), (40, 49, 600),
+        (1, 1000, 70), (7, 1, 1), (6, 2, 9), (11, 3, 300), (13, 4, 513), (5, 12, 1), (9, 20, 33), (8, 68, 17), (6, 7, 1),
+        (12, 196, 40), (3, 300, 260), (5, 85, 9), (7, 104, 70),
     ]
 
     /// Row strides one more than the row lengths, so a kernel that assumes packed rows fails.
@@ -65,11 +76,14 @@ struct BLASTests {
         }
     }
 
-    @Test func avx512IsUsedWhereTheCPUHasIt() {
-        #expect(BLAS.Path.best == (BLAS.Path.avx512Available ? .avx512 : .openBLAS))
-        if !BLAS.Path.avx512Available { print("note: this CPU lacks AVX-512F; only the OpenBLAS path is tested") }
+    @Test func theWidestPathTheCPUHasIsUsed() {
+        #expect(BLAS.Path.best == (BLAS.Path.avx512Available ? .avx512 : BLAS.Path.avx2Available ? .avx2 : .openBLAS))
+        #expect(!BLAS.Path.avx512Available || BLAS.Path.avx2Available, "an AVX-512 level includes AVX2")
+        if !BLAS.Path.avx512Available { print("note: AVX-512F is unavailable (CPU, DEMANDLAYER_CPU or DEMANDLAYER_PORTABLE_KERNELS); its path is not tested") }
+        if !BLAS.Path.avx2Available { print("note: AVX2 + FMA are unavailable; only the OpenBLAS path is tested") }
     }
 
+    /// Tolerance: relative error 1e-6 of Σ|products| per element (float32 sums of up to 1100 terms).
     @Test(arguments: paths)
     func productsMatchTheDoubleReference(path: BLAS.Path) {
         for (m, n, k) in Self.shapes {
@@ -80,42 +94,70 @@ struct BLASTests {
         }
     }
 
-    /// The AVX-512 path splits work by output rows or columns only, so the
-    /// thread count cannot change a bit (sessions with different thread counts agree).
-    @Test(.enabled(if: BLAS.Path.avx512Available, "this CPU lacks AVX-512F; the OpenBLAS path is tested instead"))
-    func threadCountDoesNotChangeTheAVX512Result() throws {
+    /// CKernels' paths split work by output rows or columns only, so the
+    /// thread count cannot change a bit (sessions with different thread counts
+    /// agree). Tolerance: none, bit for bit.
+    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): only OpenBLAS runs here, which promises no such thing"),
+          arguments: exactPaths)
+    func threadCountDoesNotChangeTheResult(path: BLAS.Path) throws {
         let saved = BLAS.threadCount
         defer { BLAS.setThreadCount(saved) }
-        // Column pieces (1100, 3136 columns: 49 panels dealt into 8 pieces of 6
-        // or 7), row pieces (49 and 196 columns: too few panels to share).
-        for (m, n, k) in [(64, 1100, 147), (40, 49, 600), (300, 200, 100), (256, 196, 300), (64, 3136, 64)] {
+        // Column pieces (1100, 3136 columns: 18 and 49 64-wide units dealt into
+        // 8 or 12 pieces), row pieces (49 and 196 columns: too few units to share).
+        for (m, n, k) in [(64, 1100, 147), (40, 49, 600), (300, 200, 100), (256, 196, 300), (64, 3136, 64), (61, 1003, 259)] {
             let product = Product(m, n, k)
             BLAS.setThreadCount(1)
-            let one = product.compute(.avx512)
+            let one = product.compute(path)
             for threads in [2, 3] {
                 BLAS.setThreadCount(threads)
-                let many = product.compute(.avx512)
-                #expect(one.map(\.bitPattern) == many.map(\.bitPattern), "\(m)x\(n)x\(k): 1 and \(threads) threads differ")
+                let many = product.compute(path)
+                #expect(one.map(\.bitPattern) == many.map(\.bitPattern), "\(path) \(m)x\(n)x\(k): 1 and \(threads) threads differ")
             }
         }
     }
 
+    /// Each output row is computed the same way whatever rows surround it:
+    /// rows [r0, r1) of A on their own give rows [r0, r1) of the whole product,
+    /// bit for bit (what a layer streamed in pieces relies on). Tolerance: none.
+    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): only OpenBLAS runs here, which promises no such thing"),
+          arguments: exactPaths)
+    func rowPiecesMatchTheWholeProduct(path: BLAS.Path) throws {
+        for (m, n, k) in [(40, 49, 600), (61, 1003, 259), (13, 4, 513), (25, 196, 40)] {
+            let product = Product(m, n, k)
+            let whole = product.compute(path)
+            var pieces = [Float](repeating: .nan, count: whole.count)
+            for (r0, r1) in [(0, 1), (1, 7), (7, 8), (8, 19), (19, m)] where r0 < m {
+                let rows = min(r1, m) - r0
+                product.a.withUnsafeBufferPointer { a in
+                    product.b.withUnsafeBufferPointer { b in
+                        pieces.withUnsafeMutableBufferPointer { c in
+                            BLAS.sgemm(m: rows, n: n, k: k, a: a.baseAddress! + r0 * product.lda, lda: product.lda, b: b.baseAddress!,
+                                       ldb: product.ldb, c: c.baseAddress! + r0 * product.ldc, ldc: product.ldc, path: path)
+                        }
+                    }
+                }
+            }
+            #expect(whole.map(\.bitPattern) == pieces.map(\.bitPattern), "\(path) \(m)x\(n)x\(k): pieces differ from the whole")
+        }
+    }
+
     /// The fused bias and ReLU give the same bits as sgemm followed by the
-    /// activation pass Conv2d runs otherwise (the AVX-512 path may only move
-    /// where the rounding happens if it keeps the same rounding).
-    @Test(.enabled(if: BLAS.Path.avx512Available, "this CPU lacks AVX-512F; the OpenBLAS path is tested instead"), arguments: [false, true])
-    func fusedBiasAndReluMatchTheSeparatePass(relu: Bool) throws {
-        for (m, n, k) in [(7, 65, 257), (64, 1100, 147), (13, 130, 300)] {
+    /// activation pass Conv2d runs otherwise (CKernels' paths may only move
+    /// where the rounding happens if they keep the same rounding). Tolerance: none.
+    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): OpenBLAS has no fused epilogue"),
+          arguments: exactPaths, [false, true])
+    func fusedBiasAndReluMatchTheSeparatePass(path: BLAS.Path, relu: Bool) throws {
+        for (m, n, k) in [(7, 65, 257), (64, 1100, 147), (13, 130, 300), (11, 3, 300), (9, 20, 33), (5, 12, 1)] {
             let product = Product(m, n, k)
             var random = SeededRandom(name: "bias \(m)")
             let bias = (0..<m).map { _ in random.nextSigned() }
-            var separate = product.compute(.avx512)
+            var separate = product.compute(path)
             var fused = [Float](repeating: .nan, count: separate.count)
             let taken = product.a.withUnsafeBufferPointer { a in
                 product.b.withUnsafeBufferPointer { b in
                     fused.withUnsafeMutableBufferPointer { c in
                         BLAS.sgemmAddingBias(m: m, n: n, k: k, a: a.baseAddress!, lda: product.lda, b: b.baseAddress!, ldb: product.ldb,
-                                             c: c.baseAddress!, ldc: product.ldc, rowBias: bias, relu: relu)
+                                             c: c.baseAddress!, ldc: product.ldc, rowBias: bias, relu: relu, path: path)
                     }
                 }
             }
@@ -127,13 +169,14 @@ struct BLASTests {
                     activation.apply(from: row, to: row, count: n, adding: bias[i])
                 }
             }
-            #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "\(m)x\(n)x\(k) relu \(relu)")
+            #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "\(path) \(m)x\(n)x\(k) relu \(relu)")
             if relu { #expect(fused.contains(0) && fused.contains { $0 > 0 }, "the ReLU case must clamp some values") }
         }
     }
 
     /// A fully connected layer on one sample (a one row, b transposed, the
-    /// bias already in c and beta 1), which the AVX-512 path turns around.
+    /// bias already in c and beta 1), which CKernels' paths turn around.
+    /// Tolerance: relative error 1e-6 of Σ|terms|.
     @Test(arguments: paths)
     func oneRowTimesTransposedBAccumulates(path: BLAS.Path) {
         let (n, k) = (1000, 300)

@@ -3,16 +3,31 @@ import DemandTestSupport
 import DemandZoo
 import Testing
 
-/// The operator table's Conv rows on both GEMM paths: the im2col bands with
-/// OpenBLAS (what CPUs without AVX-512 run) and the AVX-512 GEMM that packs
-/// the columns from the input itself, each against `Reference`. KernelTests
-/// runs the table on whichever path this CPU picks; this covers the other.
+/// The operator table's Conv rows on every GEMM path this process may run:
+/// the im2col bands with OpenBLAS (what CPUs without AVX2 run) and CKernels'
+/// AVX2 and AVX-512 GEMMs, which pack the columns from the input itself, each
+/// against `Reference` within the case's tolerance (1e-4 for the rows below).
+/// KernelTests runs the table on whichever path this CPU picks; this covers the others.
 struct ConvPathTests {
-    static let paths = BLAS.Path.allCases.filter { $0 == .openBLAS || BLAS.Path.avx512Available }
+    static let paths = BLAS.Path.allCases.filter(\.isAvailable)
 
     /// Larger than the table's rows: several 256-deep K slices, a column
-    /// panel that spans output rows, a last partial panel and row group.
+    /// panel that spans output rows, a last partial panel and row group; and
+    /// outputs of 1 and 4 pixels (the dot-product kernel alone), 6 pixels (a
+    /// masked vector), and stride 3 (the packing's plain loop).
     static let large: [OperatorCase] = [
+        OperatorCase(name: "conv 3x3 no pad, 1 output pixel, K 297", type: "Conv", attributes: [:],
+                     inputs: [[1, 33, 3, 3], [7, 33, 3, 3], [7]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 no pad relu, 2x2 output pixels, K 144", type: "Conv", attributes: ["activation": .string("relu")],
+                     inputs: [[1, 16, 4, 4], [9, 16, 3, 3], [9]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 no pad, 2x3 output pixels, K 45", type: "Conv", attributes: [:],
+                     inputs: [[1, 5, 4, 5], [8, 5, 3, 3], [8]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 stride 3 pad 1, 7x9 output, K 72", type: "Conv",
+                     attributes: ["pads": .ints([1, 1, 1, 1]), "strides": .ints([3, 3])],
+                     inputs: [[1, 8, 20, 26], [10, 8, 3, 3], [10]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 stride 2 pad 1 relu, 17x17 output, K 288", type: "Conv",
+                     attributes: ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2]), "activation": .string("relu")],
+                     inputs: [[1, 32, 34, 33], [11, 32, 3, 3], [11]], tolerance: 1e-4),
         OperatorCase(name: "conv 3x3 pad 1 relu, K 360, N 483, M 13", type: "Conv",
                      attributes: ["pads": .ints([1, 1, 1, 1]), "activation": .string("relu")],
                      inputs: [[1, 40, 23, 21], [13, 40, 3, 3], [13]], tolerance: 1e-4),
@@ -41,7 +56,7 @@ struct ConvPathTests {
     }
 
     /// The packed path stores no column matrix, so it asks for no workspace.
-    @Test(.enabled(if: BLAS.Path.avx512Available, "this CPU lacks AVX-512F; the im2col path and its workspace are tested instead"))
+    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them); the im2col path and its workspace are tested instead"))
     func packedColumnsNeedNoWorkspace() throws {
         let op = try Operator(type: "Conv", attributes: ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])])
         #expect(op.workspaceFloatCount(inputs: [[1, 4, 12, 12], [8, 4, 3, 3]]) == 0)

@@ -13,11 +13,12 @@ import Testing
 /// 16, 64 (pieces 1, 2, 3, 1… granules long) and at [0, 1, 7, 50, 129, rows]
 /// (also multiples of 4, 6 and 8), with 1 and 2 BLAS threads:
 ///
-/// - AVX-512 path (`dl_sgemm`, `dl_conv2d_gemm`): every split of every case is
-///   bit-identical to the whole layer, at 1 and at 2 threads, and the whole
-///   layer's bits do not depend on the thread count. Each output element's
-///   k-order there depends only on its column, never on which rows share its
-///   product. These are the assertions below.
+/// - AVX-512 and AVX2 paths (`dl_sgemm_isa_ex`, `dl_conv2d_gemm_isa`): every
+///   split of every case is bit-identical to the whole layer, at 1 and at 2
+///   threads, and the whole layer's bits do not depend on the thread count.
+///   Each output element's k-order there depends only on its column, never on
+///   which rows share its product. These are the assertions below, on each
+///   of the two kernel sets this CPU has (the AVX2 one forced on an AVX-512 CPU).
 /// - DEMANDLAYER_PORTABLE_KERNELS=1 (OpenBLAS, which picks its Cooperlake
 ///   kernels on this CPU): no split granularity is safe, so nothing is asserted.
 ///   The same counts at 1 and 2 threads; elements differing, of the output:
@@ -39,13 +40,13 @@ import Testing
 ///   conv already differs between 1 and 2 threads (5055 of 50176); the gemm
 ///   splits are all identical.
 ///
-/// So a Conv may be cut at any row on the AVX-512 path, and the runtime cuts
+/// So a Conv may be cut at any row on CKernels' paths, and the runtime cuts
 /// convolutions only there. A Gemm on one sample no longer goes to OpenBLAS
 /// on the other paths: `dl_sgemv_rows` gives each output row a fixed summing
 /// order, so its pieces are asserted on every path.
 ///
 /// The thread count is process-wide and other suites (sessions, BLASTests)
-/// change it while these run; the AVX-512 path's bits do not depend on it,
+/// change it while these run; CKernels' paths' bits do not depend on it,
 /// so that cannot make these tests flaky.
 @Suite(.serialized)
 struct SplitKernelTests {
@@ -56,27 +57,32 @@ struct SplitKernelTests {
         [boundaries(rows: rows, granularity: 16), boundaries(rows: rows, granularity: 64), unevenBoundaries(rows: rows)]
     }
 
-    @Test(.enabled(if: BLAS.Path.best == .avx512,
-                   "conv pieces match the whole layer bit for bit only on the AVX-512 path, the only one the runtime splits convolutions on (OpenBLAS's do not: measurements atop SplitKernelTests.swift)"),
-          arguments: conv)
-    func convPiecesMatchTheWholeLayer(_ testCase: Case) throws {
-        try expectPiecesMatch(testCase)
+    /// CKernels' paths this CPU has: the runtime splits convolutions only on these.
+    static let exactPaths = BLAS.Path.allCases.filter { $0.isAvailable && $0.computesRowsIndependently }
+
+    /// Tolerance: none, bit for bit.
+    @Test(.enabled(if: BLAS.Path.avx2Available,
+                   "conv pieces match the whole layer bit for bit only on CKernels' AVX2 and AVX-512 paths, the only ones the runtime splits convolutions on, and AVX2 + FMA are unavailable: the CPU lacks them or the environment forbids them (OpenBLAS's do not: measurements atop SplitKernelTests.swift)"),
+          arguments: conv, exactPaths)
+    func convPiecesMatchTheWholeLayer(_ testCase: Case, path: BLAS.Path) throws {
+        try expectPiecesMatch(testCase, path: path)
     }
 
-    @Test(arguments: gemm)
-    func gemmPiecesMatchTheWholeLayer(_ testCase: Case) throws {
-        try expectPiecesMatch(testCase)
+    /// Tolerance: none, bit for bit, on every path (dl_sgemv_rows where OpenBLAS would run).
+    @Test(arguments: gemm, BLAS.Path.allCases.filter(\.isAvailable))
+    func gemmPiecesMatchTheWholeLayer(_ testCase: Case, path: BLAS.Path) throws {
+        try expectPiecesMatch(testCase, path: path)
     }
 
-    private func expectPiecesMatch(_ testCase: Case) throws {
+    private func expectPiecesMatch(_ testCase: Case, path: BLAS.Path) throws {
         let saved = BLAS.threadCount
         defer { BLAS.setThreadCount(saved) }
         let inputs = Self.inputs(testCase)
         for threads in Self.threadCounts {
             BLAS.setThreadCount(threads)
             for boundaries in Self.splits(rows: testCase.rows) {
-                let outcome = try Self.run(testCase, inputs: inputs, boundaries: boundaries)
-                #expect(outcome.difference == nil, "\(testCase.name): \(outcome.describe(boundaries))")
+                let outcome = try Self.run(testCase, inputs: inputs, boundaries: boundaries, path: path)
+                #expect(outcome.difference == nil, "\(testCase.name), \(path): \(outcome.describe(boundaries))")
             }
         }
     }
@@ -97,7 +103,7 @@ struct SplitKernelTests {
         ("no activation", [:]), ("relu", ["activation": .string("relu")]),
     ]
 
-    /// ResNet- and VGG-like convolutions: 3x3 same (AVX-512: packed columns;
+    /// ResNet- and VGG-like convolutions: 3x3 same (AVX2, AVX-512: packed columns;
     /// portable: im2col bands), 1x1 pointwise (one sgemm on the input), 3x3
     /// stride 2, and a first layer's 7x7 stride 2 on 3 channels.
     static let conv: [Case] = activations.flatMap { activation in [
@@ -162,7 +168,7 @@ struct SplitKernelTests {
         func describe(_ boundaries: [Int]) -> String {
             guard let (count, first) = difference else { return "pieces \(boundaries): bit-identical" }
             let (expected, actual) = (whole.data[first], pieces.data[first])
-            return "pieces \(boundaries), \(BLAS.threadCount) threads, \(BLAS.Path.best): \(count) of \(whole.elementCount) floats differ; "
+            return "pieces \(boundaries), \(BLAS.threadCount) threads: \(count) of \(whole.elementCount) floats differ; "
                 + "first at \(first): whole \(expected) (0x\(String(expected.bitPattern, radix: 16))), "
                 + "pieces \(actual) (0x\(String(actual.bitPattern, radix: 16)))"
         }
@@ -175,10 +181,11 @@ struct SplitKernelTests {
     }
 
     /// Runs `testCase` whole, then piece by piece into one NaN-filled buffer
-    /// (so a float no piece writes shows up as a difference).
-    static func run(_ testCase: Case, inputs: [Tensor], boundaries: [Int]) throws -> Outcome {
+    /// (so a float no piece writes shows up as a difference), on `path`.
+    static func run(_ testCase: Case, inputs: [Tensor], boundaries: [Int], path: BLAS.Path) throws -> Outcome {
         let op = try Operator(type: testCase.type, attributes: testCase.attributes)
         let workspace = Workspace()
+        workspace.gemmPath = path
         let outputShape = try op.outputShape(inputs: testCase.inputs)
         let whole = Tensor(zeros: outputShape)
         try op.execute(inputs: inputs, output: whole, workspace: workspace)

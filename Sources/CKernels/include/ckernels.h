@@ -13,7 +13,22 @@
 
 #include <stddef.h>
 
-/// 1 when the CPU has AVX2 and FMA (and the compiler could build the kernels), else 0.
+/// Instruction-set levels of CKernels' run-time paths, each including the ones below it.
+typedef enum {
+    DL_CPU_PORTABLE = 0,  // baseline: portable maths, OpenBLAS for GEMM
+    DL_CPU_AVX2 = 1,      // AVX2 + FMA: these elementwise kernels and the AVX2 sgemm
+    DL_CPU_AVX512 = 2,    // AVX-512F (with AVX2 + FMA): the AVX-512 sgemm
+} DLCpuLevel;
+
+/// The widest level this process may use: the CPU's, lowered to
+/// DEMANDLAYER_CPU (avx512, avx2 or portable; read once; a value that is
+/// unknown or above the CPU's is ignored with one warning on stderr), and to
+/// portable when dl_kernels_forced_portable(). See cpu_level.c.
+DLCpuLevel dl_cpu_level(void);
+/// "portable", "avx2" or "avx512".
+const char *dl_cpu_level_name(DLCpuLevel level);
+
+/// 1 when dl_cpu_level() allows AVX2 and FMA (the CPU has them and the compiler could build the kernels), else 0.
 int dl_kernels_have_avx2(void);
 /// 1 when DEMANDLAYER_PORTABLE_KERNELS is set (to anything but 0): every
 /// run-time CPU check then answers no, so the portable paths run and can be tested.

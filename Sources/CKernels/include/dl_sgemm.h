@@ -1,27 +1,46 @@
-// A row-major single-precision GEMM for AVX-512 CPUs, picked at run time.
+// A row-major single-precision GEMM for AVX-512 and for AVX2 + FMA CPUs,
+// picked at run time.
 //
 // Why it exists: Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) chooses its core
 // when it loads, and on CPUs it does not recognise (AMD Zen 4/5) it falls back
-// to its AVX2 Haswell kernels: about half the AVX-512 rate. Only an environment
-// variable read at load time changes that, which a library cannot rely on. So
-// convolution's GEMMs come here when the CPU has AVX-512F; elsewhere the
-// library keeps calling OpenBLAS.
+// to its AVX2 Haswell kernels: about half the AVX-512 rate; on AVX2 CPUs its
+// Haswell/Zen kernels ran ResNet-50 at 2.5x onnxruntime's time. Only an
+// environment variable read at load time changes OpenBLAS's choice, which a
+// library cannot rely on. So convolution's GEMMs come here when the CPU has
+// AVX2 + FMA (or AVX-512F); elsewhere the library keeps calling OpenBLAS.
 //
-// Results do not depend on the thread count: the work is split by output
-// columns (or rows), never along K, and every output element sums its K
-// products in the same order, so 1 and N threads give identical bits.
+// Two kernel sets share one driver (sgemm.c): AVX-512 (6x64 tiles) and AVX2
+// (6x16 tiles). They round differently from each other, but each is exact to
+// itself: the work is split by output columns (or rows), never along K, and
+// every output element sums its K products in an order fixed by its column,
+// so 1 and N threads, and any cut of A's rows into separate calls, give
+// identical bits.
 #ifndef DL_SGEMM_H
 #define DL_SGEMM_H
 
-/// 1 when the CPU has AVX-512F (and the compiler could build the kernel), else 0.
+/// The kernel sets.
+typedef enum {
+    DL_SGEMM_AVX512 = 0,  // needs dl_cpu_level() ≥ DL_CPU_AVX512
+    DL_SGEMM_AVX2 = 1,    // needs dl_cpu_level() ≥ DL_CPU_AVX2
+} DLSgemmISA;
+
+/// 1 when this process may use `isa`'s kernels (the CPU has it, the compiler
+/// could build it, and DEMANDLAYER_CPU / DEMANDLAYER_PORTABLE_KERNELS allow it), else 0.
+int dl_sgemm_isa_available(DLSgemmISA isa);
+
+/// 1 when either kernel set is available, else 0.
 int dl_sgemm_available(void);
+
+/// The widest available set (DL_SGEMM_AVX2 when neither is).
+DLSgemmISA dl_sgemm_best_isa(void);
 
 /// Sets how many threads dl_sgemm may use (values below 1 mean 1); process-wide,
 /// like openblas_set_num_threads. Extra threads are started on first use.
 void dl_sgemm_set_threads(int threadCount);
 
 /// C (m, n) = A (m, k) · B (k, n), all row-major with row strides lda, ldb, ldc
-/// in floats; C is overwritten. Call only when dl_sgemm_available() returns 1.
+/// in floats; C is overwritten, on dl_sgemm_best_isa(); returns -1 at once when
+/// dl_sgemm_available() returns 0.
 /// Any number of callers may call at once (a busy pool makes a call run on
 /// the caller's thread alone). Needs per-thread packing buffers of about
 /// 520 KiB, allocated once per thread on first use; returns 0, or -1 if that
@@ -39,6 +58,10 @@ int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float
 /// the row bias and ReLU as in dl_sgemm_bias_relu.
 int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                 int accumulate, const float *row_bias, int relu);
+
+/// dl_sgemm_ex on the kernel set `isa`; returns -1 at once when it is not available.
+int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                    int accumulate, const float *row_bias, int relu);
 
 /// c[j] = alpha · Σ_p b[j·ldb + p] · a[p] for j < n (c[j] += that when
 /// `accumulate` is not 0): a fully connected layer on one sample with its
@@ -64,5 +87,9 @@ typedef struct {
 /// followed by dl_sgemm_bias_relu, bit for bit; same return values.
 int dl_conv2d_gemm(const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
                    const float *row_bias, int relu);
+
+/// dl_conv2d_gemm on the kernel set `isa` (bit for bit dl_sgemm_isa_ex on its im2col matrix).
+int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
+                       const float *row_bias, int relu);
 
 #endif

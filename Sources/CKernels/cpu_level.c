@@ -1,0 +1,63 @@
+// Which of CKernels' instruction-set paths the process may use; see include/ckernels.h.
+//
+// The answer is the CPU's widest level, lowered by the environment:
+//   DEMANDLAYER_PORTABLE_KERNELS=1          portable (every CPU check answers no), checked on every call
+//   DEMANDLAYER_CPU=avx512|avx2|portable    at most that level, read once per process
+// A DEMANDLAYER_CPU value that is not one of those, or that names a level the
+// CPU lacks, is ignored with one line on stderr: a setting copied from another
+// machine must not stop a program, nor make it run instructions this CPU lacks.
+#include "ckernels.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int dl_kernels_forced_portable(void) {
+    const char *value = getenv("DEMANDLAYER_PORTABLE_KERNELS");
+    return value != NULL && value[0] != '\0' && strcmp(value, "0") != 0;
+}
+
+static DLCpuLevel hardware_level(void) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (avx2 && __builtin_cpu_supports("avx512f")) return DL_CPU_AVX512;
+    if (avx2) return DL_CPU_AVX2;
+#endif
+    return DL_CPU_PORTABLE;
+}
+
+static const char *const level_names[] = {"portable", "avx2", "avx512"};
+
+static DLCpuLevel chosen_level;
+static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
+
+static void choose_level(void) {
+    DLCpuLevel hardware = hardware_level();
+    chosen_level = hardware;
+    const char *wanted = getenv("DEMANDLAYER_CPU");
+    if (wanted == NULL || wanted[0] == '\0') return;
+    for (int level = DL_CPU_PORTABLE; level <= DL_CPU_AVX512; level++) {
+        if (strcmp(wanted, level_names[level]) != 0) continue;
+        if ((DLCpuLevel)level <= hardware) {
+            chosen_level = (DLCpuLevel)level;
+        } else {
+            fprintf(stderr, "demandlayer: warning: DEMANDLAYER_CPU=%s ignored: this CPU has only %s; using %s\n", wanted,
+                    level_names[hardware], level_names[hardware]);
+        }
+        return;
+    }
+    fprintf(stderr, "demandlayer: warning: DEMANDLAYER_CPU=%s ignored: expected avx512, avx2 or portable; using %s\n", wanted,
+            level_names[hardware]);
+}
+
+DLCpuLevel dl_cpu_level(void) {
+    if (dl_kernels_forced_portable()) return DL_CPU_PORTABLE;
+    pthread_once(&chosen_once, choose_level);
+    return chosen_level;
+}
+
+const char *dl_cpu_level_name(DLCpuLevel level) {
+    return level >= DL_CPU_PORTABLE && level <= DL_CPU_AVX512 ? level_names[level] : "unknown";
+}

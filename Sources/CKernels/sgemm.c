@@ -1,0 +1,349 @@
+// Single-precision GEMM for AVX-512 and AVX2 + FMA CPUs: the driver both
+// share (blocking, packing, the thread split); see include/dl_sgemm.h. The
+// micro-kernels are in sgemm_avx512.c and sgemm_avx2.c, behind sgemm_core.h.
+//
+// Blocking: for each NC-wide block of C's columns and each KC-deep slice of
+// K, B's (KC, NC) block is packed into NR-wide panels (k-major, zero-padded
+// past n) that stay in L2. A is not packed: an MR x NR micro-kernel reads six
+// rows of A in place (each contiguous in k; a last partial group of rows is
+// copied and zero-padded first) and keeps its C tile in registers for the
+// whole slice (AVX-512: 6x64 in 24 zmm; AVX2: 6x16 in 12 ymm). Narrower
+// kernels finish a last panel narrower than NR, and a dot-product kernel its
+// last 1 to TAIL_MAX columns. The first K slice stores C, later ones add to
+// it, and the last adds the bias and applies the ReLU if asked.
+//
+// Why A stays unpacked: a convolution's weights are A, used once per call and
+// usually cold in cache; packing them costs about as much as the product
+// itself when n is small (ResNet-50's last stage has n = 49).
+//
+// Every output element is summed in an order fixed by its column and K alone
+// (which kernel computes a column depends only on n), never by the rows or
+// columns around it, so any thread count and any cut of A's rows give the
+// same bits.
+#include "sgemm_core.h"
+#include "sgemm_pool.h"
+#include "ckernels.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/// Packing buffers of one thread, sized for the widest blocking of any set:
+/// A's last (MR, KC) rows, B's (KC, NC) block and its tail.
+typedef struct {
+    float *a;
+    float *b;
+    float *tail;  // the last few columns of B's block, k-contiguous (TAIL_MAX, KC)
+} Panels;
+
+static pthread_key_t panels_key;
+static pthread_once_t panels_once = PTHREAD_ONCE_INIT;
+
+static void panels_free(void *p) {
+    Panels *panels = p;
+    free(panels->a);
+    free(panels->b);
+    free(panels->tail);
+    free(panels);
+}
+
+static void panels_key_create(void) { pthread_key_create(&panels_key, panels_free); }
+
+/// This thread's packing buffers, allocated on its first call; NULL if that failed.
+static Panels *thread_panels(void) {
+    pthread_once(&panels_once, panels_key_create);
+    Panels *panels = pthread_getspecific(panels_key);
+    if (panels) return panels;
+    panels = calloc(1, sizeof *panels);
+    if (!panels) return NULL;
+    panels->a = aligned_alloc(64, sizeof(float) * MR * KC);
+    panels->b = aligned_alloc(64, sizeof(float) * KC * NC_MAX);
+    panels->tail = aligned_alloc(64, sizeof(float) * TAIL_MAX * KC);
+    if (!panels->a || !panels->b || !panels->tail || pthread_setspecific(panels_key, panels) != 0) {
+        panels_free(panels);
+        return NULL;
+    }
+    return panels;
+}
+
+/// One product, shared by the threads that take its pieces (see run).
+typedef struct {
+    const SgemmKernels *kernels;
+    int m, n, k;
+    const float *a, *b;
+    float *c;
+    int lda, ldb, ldc;
+    const float *row_bias;  // added to each row of C after the last K slice, or NULL
+    int relu;               // then max(·, 0)
+    int accumulate;         // 1: add the product to C's contents instead of overwriting them
+    const DLConvGeometry *conv;  // when set, B is the column matrix of this convolution of `b` (not stored)
+    int split_columns;  // 1: pieces are column units (SPLIT_COLUMNS wide), 0: row groups (MR rows)
+    int units;          // column units or row groups in all
+    int pieces;         // pieces the units are dealt into, as evenly as whole units allow
+    int next_piece;     // the next piece to take (atomic)
+    int failed;         // set by a thread whose buffers could not be allocated (atomic)
+} Job;
+
+/// Copies the last `rows` (< MR) rows of A's k-range into an MR-row block
+/// with row stride `depth`, zero below them, so the micro-kernel never reads
+/// past A's last row.
+static void pack_a_tail(const float *a, int lda, int rows, int depth, float *out) {
+    for (int i = 0; i < MR; i++) {
+        if (i < rows) memcpy(out + i * depth, a + (long)i * lda, sizeof(float) * depth);
+        else memset(out + i * depth, 0, sizeof(float) * depth);
+    }
+}
+
+/// Packs the (depth, columns) block of B into `nr`-wide panels: panel q holds,
+/// for each k, the nr values B[k][q·nr + j] (0 past `columns`).
+static void pack_b(const float *b, int ldb, int depth, int columns, int nr, float *out) {
+    for (int q = 0; q < columns; q += nr) {
+        int valid = columns - q < nr ? columns - q : nr;
+        for (int k = 0; k < depth; k++) {
+            const float *row = b + (long)k * ldb + q;
+            float *to = out + k * nr;
+            memcpy(to, row, sizeof(float) * valid);
+            if (valid < nr) memset(to + valid, 0, sizeof(float) * (nr - valid));
+        }
+        out += nr * depth;
+    }
+}
+
+/// The output positions o in [0, count) whose input column o·stride + offset
+/// lies in [0, length): [*lower, *upper).
+static void valid_span(int count, int stride, int offset, int length, int *lower, int *upper) {
+    int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+    int last = length - 1 - offset;
+    int hi = last < 0 ? 0 : last / stride + 1;
+    if (lo > count) lo = count;
+    if (hi > count) hi = count;
+    if (hi < lo) hi = lo;
+    *lower = lo;
+    *upper = hi;
+}
+
+/// A run of output pixels in one output row and one packed panel, for pack_conv.
+typedef struct {
+    int to;      // offset in the packed block of the first one (panel · nr · depth + column in panel)
+    int oh, ow;  // the output pixel it starts at
+    int count;
+} Run;
+
+/// Packs the (depth, columns) block at (k0, j0) of a convolution's column
+/// matrix straight from its input x, in pack_b's layout: row k = (channel,
+/// kh, kw) of the matrix holds, for output pixel j = (oh, ow), the input pixel
+/// that tap multiplies, or 0 in the padding. No column matrix is ever stored.
+/// The block's columns are first cut into runs within one output row and one
+/// panel (the same for every k); each k then fills its runs with the set's
+/// vector gather (strides 1 and 2) or a plain loop.
+static void pack_conv(const SgemmKernels *kernels, const DLConvGeometry *g, const float *x, int k0, int depth, int j0,
+                      int columns, float *out) {
+    int nr = kernels->panel_width;
+    Run runs[NC_MAX];  // each run holds at least one of the block's ≤ NC_MAX columns
+    int run_count = 0;
+    for (int q = 0; q < columns; q += nr) {
+        int valid = columns - q < nr ? columns - q : nr;
+        int j = j0 + q, filled = 0;
+        while (filled < valid) {
+            int oh = j / g->out_width, ow = j % g->out_width;
+            int count = g->out_width - ow < valid - filled ? g->out_width - ow : valid - filled;
+            runs[run_count++] = (Run){q * depth + filled, oh, ow, count};
+            filled += count;
+            j += count;
+        }
+    }
+    int taps = g->kernel_height * g->kernel_width, stride = g->stride_width;
+    long plane = (long)g->in_height * g->in_width;
+    int vector_stride = stride == 1 || stride == 2;
+    for (int kk = 0; kk < depth; kk++) {
+        int k = k0 + kk, channel = k / taps, tap = k % taps;
+        int kh = tap / g->kernel_width, kw = tap % g->kernel_width;
+        int offset_w = kw * g->dilation_width - g->pad_left;
+        int lower, upper;
+        valid_span(g->out_width, stride, offset_w, g->in_width, &lower, &upper);
+        const float *source_plane = x + channel * plane;
+        for (int r = 0; r < run_count; r++) {
+            Run run = runs[r];
+            float *d = out + run.to + kk * nr;  // d[o - ow] is output column o of this row
+            int ih = run.oh * g->stride_height - g->pad_top + kh * g->dilation_height;
+            if (ih < 0 || ih >= g->in_height) {
+                memset(d, 0, sizeof(float) * run.count);
+                continue;
+            }
+            const float *row = source_plane + (long)ih * g->in_width;  // column o reads row[o·stride + offset_w]
+            int end = run.ow + run.count;
+            if (vector_stride) {
+                // The gather addresses row + offset_w + o·stride only where valid.
+                kernels->gather(row + offset_w, stride, run.ow, end, lower, upper, d);
+            } else {
+                for (int o = run.ow; o < end; o++)
+                    d[o - run.ow] = o >= lower && o < upper ? row[o * stride + offset_w] : 0;
+            }
+        }
+    }
+    // Columns past `columns` in the last panel are 0.
+    int valid = columns % nr;
+    if (valid) {
+        float *last = out + (columns - valid) * depth;
+        for (int kk = 0; kk < depth; kk++) memset(last + kk * nr + valid, 0, sizeof(float) * (nr - valid));
+    }
+}
+
+/// Copies the last `columns` (≤ TAIL_MAX) columns of a packed B panel (`nr`
+/// wide), which start at panel column `first`, k-contiguous into `bt`.
+static void transpose_tail(const float *panel, int depth, int nr, int first, int columns, float *bt) {
+    for (int j = 0; j < columns; j++)
+        for (int k = 0; k < depth; k++) bt[(long)j * depth + k] = panel[(long)k * nr + first + j];
+}
+
+/// C[row0..<row1, col0..<col1] = A[row0..<row1, :] · B[:, col0..<col1].
+static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, Panels *panels) {
+    const SgemmKernels *kernels = job->kernels;
+    int nr = kernels->panel_width, block = kernels->block_width, lanes = kernels->lanes;
+    for (int jc = col0; jc < col1; jc += block) {
+        int nc = col1 - jc < block ? col1 - jc : block;
+        for (int pc = 0; pc < job->k; pc += KC) {
+            int kc = job->k - pc < KC ? job->k - pc : KC;
+            if (job->conv) pack_conv(kernels, job->conv, job->b, pc, kc, jc, nc, panels->b);
+            else pack_b(job->b + (long)pc * job->ldb + jc, job->ldb, kc, nc, nr, panels->b);
+            // The block's last panel: its vector columns for the vector kernels, then `tail` for the dot kernel.
+            // Blocks start at multiples of NR, so only the matrix's last panel is partial.
+            int last_panel = (nc - 1) / nr * nr, last_columns = nc - last_panel;
+            int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
+            if (tail) transpose_tail(panels->b + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
+            for (int ir = row0; ir < row1; ir += MR) {
+                // Full row groups are read straight from A (six rows, each contiguous in k).
+                int rows = row1 - ir < MR ? row1 - ir : MR;
+                const float *ap = job->a + (long)ir * job->lda + pc;
+                long lda = job->lda;
+                if (rows < MR) {
+                    pack_a_tail(ap, job->lda, rows, kc, panels->a);
+                    ap = panels->a;
+                    lda = kc;
+                }
+                Epilogue epilogue = {pc > 0 || job->accumulate, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL, job->relu};
+                for (int jr = 0; jr < nc; jr += nr) {
+                    int columns = nc - jr < nr ? nc - jr : nr;
+                    float *c = job->c + (long)ir * job->ldc + jc + jr;
+                    if (jr == last_panel && tail) {
+                        columns -= tail;
+                        kernels->tail_kernels[tail - 1](kc, ap, lda, panels->tail, c + columns, job->ldc, rows, epilogue);
+                        if (columns == 0) continue;
+                    }
+                    kernels->kernels[(columns - 1) / lanes](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, epilogue);
+                }
+            }
+        }
+    }
+}
+
+/// Takes pieces of the job (runs of SPLIT_COLUMNS-wide column units or of
+/// MR-row groups) until none are left; run by the caller and by pool threads at once.
+static void gemm_pieces(void *context) {
+    Job *job = context;
+    int unit = job->split_columns ? SPLIT_COLUMNS : MR;
+    int extent = job->split_columns ? job->n : job->m;
+    Panels *panels = NULL;
+    for (;;) {
+        int piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED);
+        if (piece >= job->pieces) return;
+        int first = (int)((long)piece * job->units / job->pieces) * unit;
+        int last = (int)((long)(piece + 1) * job->units / job->pieces) * unit;
+        if (last > extent) last = extent;
+        if (first >= last) continue;
+        if (!panels && !(panels = thread_panels())) {
+            __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        if (job->split_columns) gemm_block(job, 0, job->m, first, last, panels);
+        else gemm_block(job, first, last, 0, job->n, panels);
+    }
+}
+
+/// Cuts `job` into pieces and runs them on the caller and the pool.
+static int run(Job *job) {
+    int threads = dl_sgemm_pool_threads();
+    int column_units = (job->n + SPLIT_COLUMNS - 1) / SPLIT_COLUMNS, row_units = (job->m + MR - 1) / MR;
+    // Column units when there are enough for about four pieces per thread:
+    // each piece packs only its own columns, and several pieces per thread let
+    // a thread that gets its core late still find work while one that never
+    // does costs little. With fewer (a small image: 14x14 is four 64-wide
+    // units, which two threads would split 3:1), row groups, one piece per
+    // thread, since each packs all of B's (then few) columns. Each column piece
+    // reads all of A, so the unit stays 64 columns wide whatever the panel
+    // width. Units are dealt into pieces as evenly as whole units allow. A
+    // product below about 2 MFLOP runs on the caller alone.
+    job->split_columns = threads == 1 || column_units >= 4 * threads || row_units < threads;
+    int wanted = job->split_columns ? 4 * threads : threads;
+    job->units = job->split_columns ? column_units : row_units;
+    job->pieces = wanted < job->units ? wanted : job->units;
+    int helpers = threads - 1 < job->pieces - 1 ? threads - 1 : job->pieces - 1;
+    if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
+    dl_sgemm_pool_run(gemm_pieces, job, helpers);
+    return job->failed ? -1 : 0;
+}
+
+/// The kernels of `isa` when this process may use them, else NULL.
+static const SgemmKernels *kernels_for(DLSgemmISA isa) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (isa == DL_SGEMM_AVX512 && dl_cpu_level() >= DL_CPU_AVX512) return &dl_sgemm_avx512_kernels;
+    if (isa == DL_SGEMM_AVX2 && dl_cpu_level() >= DL_CPU_AVX2) return &dl_sgemm_avx2_kernels;
+#endif
+    (void)isa;
+    return NULL;
+}
+
+int dl_sgemm_isa_available(DLSgemmISA isa) { return kernels_for(isa) != NULL; }
+
+int dl_sgemm_available(void) { return dl_sgemm_isa_available(DL_SGEMM_AVX512) || dl_sgemm_isa_available(DL_SGEMM_AVX2); }
+
+DLSgemmISA dl_sgemm_best_isa(void) { return dl_sgemm_isa_available(DL_SGEMM_AVX512) ? DL_SGEMM_AVX512 : DL_SGEMM_AVX2; }
+
+int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                    int accumulate, const float *row_bias, int relu) {
+    const SgemmKernels *kernels = kernels_for(isa);
+    if (!kernels) return -1;
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0) {
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                float *to = c + (long)i * ldc + j;
+                *to = dl_sgemm_finish(accumulate ? *to : 0, to, i, (Epilogue){0, 1, row_bias, relu});
+            }
+        }
+        return 0;
+    }
+    Job job = {kernels, m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, accumulate != 0, NULL, 1, 1, 1, 0, 0};
+    return run(&job);
+}
+
+int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
+                       const float *row_bias, int relu) {
+    const SgemmKernels *kernels = kernels_for(isa);
+    if (!kernels) return -1;
+    int n = g->out_height * g->out_width;
+    int k = g->channels * g->kernel_height * g->kernel_width;
+    if (m <= 0 || n <= 0 || k <= 0) return dl_sgemm_isa_ex(isa, m, n, k, w, k, x, n, y, ldy, 0, row_bias, relu);
+    Job job = {kernels, m, n, k, w, x, y, k, 0, ldy, row_bias, relu, 0, g, 1, 1, 1, 0, 0};
+    return run(&job);
+}
+
+// The forms on the widest set this process may use.
+int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                int accumulate, const float *row_bias, int relu) {
+    return dl_sgemm_isa_ex(dl_sgemm_best_isa(), m, n, k, a, lda, b, ldb, c, ldc, accumulate, row_bias, relu);
+}
+
+int dl_sgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, NULL, 0);
+}
+
+int dl_sgemm_bias_relu(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                       const float *row_bias, int relu) {
+    return dl_sgemm_ex(m, n, k, a, lda, b, ldb, c, ldc, 0, row_bias, relu);
+}
+
+int dl_conv2d_gemm(const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
+                   const float *row_bias, int relu) {
+    return dl_conv2d_gemm_isa(dl_sgemm_best_isa(), g, m, w, x, y, ldy, row_bias, relu);
+}

@@ -1,0 +1,215 @@
+// The AVX2 + FMA micro-kernels of CKernels' sgemm (driver: sgemm.c), for the
+// CPUs without AVX-512 (AMD Zen 1 to 3, Intel client cores since Haswell).
+//
+// Tile: 6 rows x 16 columns in 12 of the 16 ymm registers (the others hold
+// two B vectors and one broadcast of A); per k, two 8-float loads of the
+// packed B panel (one 64-byte line), six broadcasts of A read in place, 12
+// fused multiply-adds. B is packed in the AVX-512 path's 64-wide panels, so
+// both share the packing (each 64-float row copied or gathered at once, not
+// four 16-float pieces); a panel is then four 16-column tiles, the last
+// narrowed to a 6x8 kernel when 8 or fewer of its columns are left, and the
+// last 1 to 4 columns of a block go to a dot-product kernel along k
+// (ResNet-50's n = 49 and 196), as on the AVX-512 path.
+//
+// Blocks of B are 256 columns wide (256 KiB per 256-deep slice), half the
+// AVX-512 path's, so that a block stays in a Zen 2/3 core's 512 KiB L2.
+#include "sgemm_core.h"
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE inline __attribute__((always_inline))
+
+enum { NR = 64 };
+
+/// Lanes l of a maskload/maskstore mask with lower ≤ l + offset < upper.
+static INLINE AVX2 __m256i lane_mask(int offset, int lower, int upper) {
+    __m256i lanes = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(offset));
+    __m256i above = _mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(lower - 1));
+    return _mm256_and_si256(above, _mm256_cmpgt_epi32(_mm256_set1_epi32(upper), lanes));
+}
+
+/// Stores the first `count` (< 8) lanes of v at d with at most three plain
+/// stores: AMD's Zen cores microcode masked stores (vmaskmovps) at several
+/// cycles each, and a convolution's runs end in a partial chunk at every k.
+static INLINE AVX2 void store_first(float *d, __m256 v, int count) {
+    __m128 part = _mm256_castps256_ps128(v);
+    if (count >= 4) {
+        _mm_storeu_ps(d, part);
+        part = _mm256_extractf128_ps(v, 1);
+        d += 4;
+        count -= 4;
+    }
+    if (count >= 2) {
+        _mm_storel_pi((__m64 *)d, part);
+        part = _mm_movehl_ps(part, part);
+        d += 2;
+        count -= 2;
+    }
+    if (count) _mm_store_ss(d, part);
+}
+
+/// `count` (≤ 8) output columns starting at o, of which [a, b) read inside
+/// the input row: d[l] = row[(o + l)·stride], or 0 outside [a, b); masked
+/// loads never touch memory outside the valid range; chunks wholly inside
+/// it use plain loads.
+static INLINE AVX2 void gather_chunk(const float *row, int stride, int o, int count, int a, int b, float *d) {
+    __m256 value;
+    if (stride == 1 && o >= a && o + 8 <= b) {
+        value = _mm256_loadu_ps(row + o);
+    } else if (stride == 1) {
+        value = _mm256_maskload_ps(row + o, lane_mask(o, a, b));
+    } else {  // stride 2: the even floats of 16, from floats [2a, 2b) only (all 16 when column o + 8 is valid too)
+        const __m256i evens = _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0);
+        __m256 low, high;
+        if (o >= a && o + 8 < b) {
+            low = _mm256_loadu_ps(row + 2 * o);
+            high = _mm256_loadu_ps(row + 2 * o + 8);
+        } else {
+            low = _mm256_maskload_ps(row + 2 * o, _mm256_and_si256(evens, lane_mask(2 * o, 2 * a, 2 * b)));
+            high = _mm256_maskload_ps(row + 2 * o + 8, _mm256_and_si256(evens, lane_mask(2 * o + 8, 2 * a, 2 * b)));
+        }
+        // Per 128-bit half: low's floats 0, 2 and high's 0, 2; then the halves' 64-bit pairs reordered.
+        __m256 mixed = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
+        value = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    if (count == 8) _mm256_storeu_ps(d, value);
+    else store_first(d, value, count);
+}
+
+static AVX2 void gather_row(const float *row, int stride, int begin, int end, int lower, int upper, float *d) {
+    for (int o = begin; o < end; o += 8) gather_chunk(row, stride, o, end - o < 8 ? end - o : 8, lower, upper, d + (o - begin));
+}
+
+/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
+/// 8·vectors columns of a B panel over `depth`; `vectors` (1 or 2) is a
+/// constant at each instance below, so the loops unroll into registers.
+static INLINE AVX2 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
+                                  int columns, Epilogue epilogue) {
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int k = 0; k < depth; k++) {
+        __m256 bv[2];
+        for (int v = 0; v < vectors; v++) bv[v] = _mm256_load_ps(b + 8 * v);
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i * lda + k);
+            for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+        b += NR;
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    for (int i = 0; i < rows; i++) {
+        float *row = c + i * ldc;
+        for (int v = 0; v < vectors; v++) {
+            int left = columns - 8 * v;
+            if (left <= 0) break;
+            __m256i mask = lane_mask(0, 0, left);
+            __m256 value = acc[i][v];
+            if (epilogue.accumulate) {
+                __m256 old = left >= 8 ? _mm256_loadu_ps(row + 8 * v) : _mm256_maskload_ps(row + 8 * v, mask);
+                value = _mm256_add_ps(old, value);
+            }
+            if (epilogue.last && epilogue.bias) value = _mm256_add_ps(value, _mm256_set1_ps(epilogue.bias[i]));
+            // max with 0 second: NaN and -0 become +0, like the Swift pass's x > 0 ? x : 0.
+            if (epilogue.last && epilogue.relu) value = _mm256_max_ps(value, zero);
+            if (left >= 8) _mm256_storeu_ps(row + 8 * v, value);
+            else _mm256_maskstore_ps(row + 8 * v, mask, value);
+        }
+    }
+}
+
+static AVX2 void kernel_6x8(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
+    kernel_6xv(1, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+
+static AVX2 void kernel_6x16(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
+    kernel_6xv(2, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+
+/// The first `columns` (≤ 16·tiles) columns of a panel, 16 at a time.
+static INLINE void kernel_tiles(int tiles, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
+                                int columns, Epilogue epilogue) {
+    for (int t = 0; t < tiles; t++) {
+        int left = columns - 16 * t;
+        if (left > 8) kernel_6x16(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left < 16 ? left : 16, epilogue);
+        else kernel_6x8(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, epilogue);
+    }
+}
+
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 1)
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 2)
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 3)
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 4)
+
+/// The sum of v's eight lanes, always in the same order.
+static INLINE AVX2 float sum_lanes(__m256 v) {
+    __m128 four = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+    return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
+}
+
+/// Eight floats at p, or those of `mask` (0 elsewhere) when not `full`.
+static INLINE AVX2 __m256 load8(const float *p, int full, __m256i mask) {
+    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+}
+
+/// Rows [first, first + height) of kernel_dot's tile: height x columns
+/// accumulators, at most 12 ymm, beside the A and B vectors.
+static INLINE AVX2 void kernel_dot_rows(int height, int columns, int first, int depth, const float *a, long lda, const float *bt,
+                                        float *c, long ldc, int rows, Epilogue epilogue) {
+    __m256 acc[MR][TAIL_MAX];
+    for (int i = 0; i < height; i++)
+        for (int j = 0; j < columns; j++) acc[i][j] = _mm256_setzero_ps();
+    int body = depth / 8 * 8;
+    for (int k = 0; k < depth; k += 8) {
+        // The last partial 8 lanes are masked: zero in A and B.
+        int full = k < body;
+        __m256i mask = lane_mask(k, 0, depth);
+        __m256 ai[MR];
+        for (int i = 0; i < height; i++) ai[i] = load8(a + (first + i) * lda + k, full, mask);
+        for (int j = 0; j < columns; j++) {
+            __m256 bv = load8(bt + (long)j * depth + k, full, mask);
+            for (int i = 0; i < height; i++) acc[i][j] = _mm256_fmadd_ps(ai[i], bv, acc[i][j]);
+        }
+    }
+    for (int i = 0; i < height && first + i < rows; i++) {
+        for (int j = 0; j < columns; j++) {
+            float *to = c + (first + i) * ldc + j;
+            *to = dl_sgemm_finish(sum_lanes(acc[i][j]), to, first + i, epilogue);
+        }
+    }
+}
+
+/// C tile (rows, columns ≤ TAIL_MAX) ⟵ or += A panel · B columns over `depth`,
+/// with B's columns stored k-contiguous: 8 k at a time, summed across lanes at
+/// the end, then the same epilogue as kernel_6xv. Six rows at once for one or
+/// two columns, three at a time for three or four (six rows of four columns
+/// would need 24 accumulators). `columns` is a constant at each instance below.
+static INLINE AVX2 void kernel_dot(int columns, int depth, const float *a, long lda, const float *bt, float *c, long ldc, int rows,
+                                  Epilogue epilogue) {
+    if (columns <= 2) {
+        kernel_dot_rows(MR, columns, 0, depth, a, lda, bt, c, ldc, rows, epilogue);
+        return;
+    }
+    kernel_dot_rows(3, columns, 0, depth, a, lda, bt, c, ldc, rows, epilogue);
+    if (rows > 3) kernel_dot_rows(3, columns, 3, depth, a, lda, bt, c, ldc, rows, epilogue);
+}
+
+DL_SGEMM_TAIL_INSTANCE(AVX2, kernel_dot, 1)
+DL_SGEMM_TAIL_INSTANCE(AVX2, kernel_dot, 2)
+DL_SGEMM_TAIL_INSTANCE(AVX2, kernel_dot, 3)
+DL_SGEMM_TAIL_INSTANCE(AVX2, kernel_dot, 4)
+
+const SgemmKernels dl_sgemm_avx2_kernels = {
+    .panel_width = NR,
+    .block_width = 4 * NR,
+    .lanes = 16,
+    .kernels = {kernel_tiles_1, kernel_tiles_2, kernel_tiles_3, kernel_tiles_4},
+    .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
+    .gather = gather_row,
+};
+
+#endif

@@ -1,0 +1,76 @@
+// What the shared sgemm driver (sgemm.c) needs from each instruction set's
+// micro-kernels (sgemm_avx512.c, sgemm_avx2.c); private to CKernels.
+//
+// The driver blocks, packs, splits the work among threads and calls these
+// through one table per instruction set; the kernels hold every intrinsic.
+#ifndef DL_SGEMM_CORE_H
+#define DL_SGEMM_CORE_H
+
+#include "dl_sgemm.h"
+
+// MR: rows of C per micro-kernel tile (and per row piece of the thread split).
+// KC: K per slice. TAIL_MAX: the most last columns of a block that go to the
+// dot-product kernel. SPLIT_COLUMNS: width of a column piece's unit in the
+// thread split, a multiple of every set's panel width.
+enum { MR = 6, KC = 256, TAIL_MAX = 4, SPLIT_COLUMNS = 64, NC_MAX = 512 };
+
+/// What a micro-kernel does with its tile: the first K slice stores it, later
+/// ones add it to C; the last one also adds `bias[i]` to row i (if given) and
+/// clamps at 0 (if `relu`), in that order, as the separate pass would.
+typedef struct {
+    int accumulate;
+    int last;
+    const float *bias;
+    int relu;
+} Epilogue;
+
+/// C tile (rows ≤ MR, columns ≤ panel width) ⟵ or += A (rows, depth; row
+/// stride lda, MR rows readable) · a packed B panel (depth, panel width).
+typedef void (*SgemmKernel)(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,
+                            Epilogue epilogue);
+/// C tile (rows, a fixed 1...TAIL_MAX columns) ⟵ or += A · B's last columns
+/// stored k-contiguous (`bt`: one row of `depth` per column).
+typedef void (*SgemmTailKernel)(int depth, const float *a, long lda, const float *bt, float *c, long ldc, int rows,
+                                Epilogue epilogue);
+/// d[o − begin] for output columns o in [begin, end) of one convolution input
+/// row: row[o·stride] where lower ≤ o < upper, else 0; stride is 1 or 2, and
+/// no memory outside row[lower·stride ..< upper·stride] is read.
+typedef void (*SgemmRowGather)(const float *row, int stride, int begin, int end, int lower, int upper, float *d);
+
+/// One instruction set's kernels and the blocking they want.
+typedef struct {
+    int panel_width;   // NR: columns of B per packed panel, the widest kernel's width
+    int block_width;   // NC: columns of B per packed block (a multiple of NR and SPLIT_COLUMNS, ≤ NC_MAX)
+    int lanes;         // kernels[i] serves panels of up to (i + 1)·lanes valid columns; a block's last
+                       // columns % lanes, when 1...TAIL_MAX, go to the tail kernels
+    SgemmKernel kernels[4];
+    SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
+    SgemmRowGather gather;
+} SgemmKernels;
+
+/// The kernel tables; defined on x86-64 only, used only when their level is allowed.
+extern const SgemmKernels dl_sgemm_avx512_kernels;
+extern const SgemmKernels dl_sgemm_avx2_kernels;
+
+/// The tail kernels' store of one finished sum (same steps as the vector epilogues).
+static inline float dl_sgemm_finish(float value, const float *to, int row, Epilogue epilogue) {
+    if (epilogue.accumulate) value = *to + value;
+    if (epilogue.last && epilogue.bias) value = value + epilogue.bias[row];
+    if (epilogue.last && epilogue.relu) value = value > 0 ? value : 0;
+    return value;
+}
+
+/// One `static target void prefix##n(...)` per constant n, each calling the
+/// always-inlined generic kernel with n fixed, so its loops unroll into registers.
+#define DL_SGEMM_KERNEL_INSTANCE(target, generic, n)                                                                 \
+    static target void generic##_##n(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, \
+                                     int columns, Epilogue e) {                                                     \
+        generic(n, depth, a, lda, b, c, ldc, rows, columns, e);                                                     \
+    }
+#define DL_SGEMM_TAIL_INSTANCE(target, generic, n)                                                                     \
+    static target void generic##_##n(int depth, const float *a, long lda, const float *bt, float *c, long ldc, int rows, \
+                                     Epilogue e) {                                                                    \
+        generic(n, depth, a, lda, bt, c, ldc, rows, e);                                                               \
+    }
+
+#endif
