@@ -35,6 +35,10 @@ class Graph:
         self._counter = 0
         # List the nodes last-first in the file (a graph not in topological order).
         self.reverse_nodes = False
+        # What `demandlayer convert` needs besides the model (e.g. --input-shape), kept in case.json.
+        self.convert_args = []
+        # onnx's full check; off for graphs it refuses on purpose (an input type without a shape).
+        self.full_check = True
 
     # MARK: values
 
