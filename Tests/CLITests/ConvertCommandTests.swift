@@ -48,6 +48,15 @@ import Testing
                                      "--input", "sr=\(declared)/input_0.npy", "--output", directory + "/out2"])
         #expect(wrongRank.status != 0 && wrongRank.stderr.contains("scalar"), "the expected shape is named: \(wrongRank.stderr)")
 
+        let total = Self.fixtures + "/ops/reducesum_opset13_all_nokeep"
+        #expect(try cli.run(["convert", total + "/model.onnx", directory + "/total.dlm"]).status == 0)
+        let totalRun = try cli.run(["run", directory + "/total.dlm", "--input", "x=\(total)/input_0.npy", "--output", directory + "/total"])
+        #expect(totalRun.status == 0, "\(totalRun.stderr)")
+        let outputName = try #require(try Model.open(directory + "/total.dlm").manifest.outputs.first?.name)
+        let written = try Npy.read(path: "\(directory)/total/\(outputName).npy")
+        #expect(written.shape.rank == 0, "a rank-0 output is written as a 0-d array")
+        #expect(Closeness(actual: written.tensor, expected: try Npy.read(path: total + "/output_0.npy").tensor).passes(tolerance: 1e-4))
+
         let undeclared = Self.fixtures + "/ops/scalar_input_undeclared_shape/model.onnx"
         let refused = try cli.run(["convert", undeclared, directory + "/refused.dlm"])
         #expect(refused.status != 0 && refused.stderr.contains("--input-shape gain=scalar"), "\(refused.stderr)")

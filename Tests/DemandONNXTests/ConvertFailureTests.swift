@@ -87,6 +87,22 @@ import Testing
         }
     }
 
+    /// GroupNormalization's scale is per group before opset 21 and per channel from 21.
+    @Test func groupNormalizationScaleFollowsTheOpset() throws {
+        for (opset, count, expected) in [(21, 2, "per channel (6)"), (18, 6, "per group (2)")] {
+            var b = ONNXBuilder(opset: opset)
+            b.input("x", [1, 6, 4, 4])
+            b.weight("scale", [count])
+            b.weight("bias", [count])
+            b.node("GroupNormalization", ["x", "scale", "bias"], ["y"], name: "gn", ["num_groups": .i(2)])
+            b.output("y")
+            try expectFailure(b, name: "groupnorm-\(opset)") { error in
+                #expect(error.node == "node 'gn' (GroupNormalization)", "\(error)")
+                #expect(error.message.contains("opset \(opset)") && error.message.contains(expected), "\(error)")
+            }
+        }
+    }
+
     /// A Resize mode the runtime lacks names the modes it has.
     @Test func unsupportedResizeModeNamesTheSupportedOnes() throws {
         var b = ONNXBuilder()
