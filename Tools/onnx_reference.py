@@ -71,7 +71,8 @@ def command_ops(arguments):
                       all_tensors_to_one_file=True, location=external, size_threshold=0)
             model = None
         # The checker insists on topological order, which a reversed graph lacks on purpose.
-        cases.write_case(directory, model, feeds, notes=f"opset {graph.opset}", check=not graph.reverse_nodes)
+        cases.write_case(directory, model, feeds, convert_args=graph.convert_args, notes=f"opset {graph.opset}",
+                         check=graph.full_check and not graph.reverse_nodes)
         print(f"{name}", file=sys.stderr)
     bad_root = pathlib.Path(arguments.bad_outdir)
     for directory in bad_cases.write_bad(bad_root):

@@ -55,7 +55,7 @@ struct RunArguments {
             let name = info.name
             let shape = try shape(input.shape, rank: input.rank, what: "inputs[\(index)]")
             guard shape == info.shape.dims.map(Int64.init) else {
-                throw Failure(DL_ERROR_INVALID_INPUT, "inputs[\(index)] '\(name)' has shape \(shape.map(String.init).joined(separator: "x")); the model expects \(info.shape)")
+                throw Failure(DL_ERROR_INVALID_INPUT, "inputs[\(index)] '\(name)' has shape \(shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "x")); the model expects \(info.shape)")
             }
             guard let data = input.data else { throw .argument("inputs[\(index)].data is NULL") }
             given.append((info, data))

@@ -1,7 +1,9 @@
 import DemandTensor
 
 /// Fixes every graph input's shape statically: the model's declared
-/// dimensions, replaced by `--input-shape` where given.
+/// dimensions, replaced by `--input-shape` where given. A declared shape of
+/// no dimensions is a scalar (rank 0, one element); an input whose type has
+/// no shape at all needs `--input-shape` (`NAME=scalar` for a scalar).
 enum InputShapes {
     struct Input {
         var name: String
@@ -24,12 +26,12 @@ enum InputShapes {
                 guard given.dims.allSatisfy({ $0 > 0 }) else {
                     throw ImportError(.invalidModel, "--input-shape \(input.name)=\(given): every dimension must be positive")
                 }
-                if !input.dims.isEmpty {
-                    guard given.rank == input.dims.count else {
+                if let declared = input.dims {
+                    guard given.rank == declared.count else {
                         throw ImportError(.invalidModel,
-                            "--input-shape \(input.name)=\(given) has rank \(given.rank), but the model declares rank \(input.dims.count) (\(describe(input.dims)))")
+                            "--input-shape \(input.name)=\(given) has rank \(given.rank), but the model declares rank \(declared.count) (\(describe(declared)))")
                     }
-                    for (axis, dim) in input.dims.enumerated() {
+                    for (axis, dim) in declared.enumerated() {
                         if case .fixed(let size) = dim, size > 0, size != given[axis] {
                             throw ImportError(.invalidModel,
                                 "--input-shape \(input.name)=\(given) sets dimension \(axis) to \(given[axis]), but the model fixes it at \(size)")
@@ -39,20 +41,21 @@ enum InputShapes {
                 result.append(Input(name: input.name, elementType: input.elementType, shape: given))
                 continue
             }
+            guard let declared = input.dims else {
+                throw ImportError(.unresolvedShape,
+                    "input '\(input.name)' declares no shape; give one with --input-shape \(input.name)=scalar (a rank-0 value) or \(input.name)=1x3x224x224 (its dimensions)")
+            }
             var dims: [Int] = []
-            for (axis, dim) in input.dims.enumerated() {
+            for (axis, dim) in declared.enumerated() {
                 switch dim {
                 case .fixed(let size) where size > 0: dims.append(size)
                 case .symbolic(let param):
                     throw ImportError(.unresolvedShape,
-                        "input '\(input.name)' dimension \(axis) is symbolic ('\(param)') in \(describe(input.dims)); fix it with --input-shape \(input.name)=\(example(input.dims))")
+                        "input '\(input.name)' dimension \(axis) is symbolic ('\(param)') in \(describe(declared)); fix it with --input-shape \(input.name)=\(example(declared))")
                 default:
                     throw ImportError(.unresolvedShape,
-                        "input '\(input.name)' dimension \(axis) is unknown in \(describe(input.dims)); fix it with --input-shape \(input.name)=\(example(input.dims))")
+                        "input '\(input.name)' dimension \(axis) is unknown in \(describe(declared)); fix it with --input-shape \(input.name)=\(example(declared))")
                 }
-            }
-            if input.dims.isEmpty {
-                throw ImportError(.unresolvedShape, "input '\(input.name)' declares no shape; give one with --input-shape \(input.name)=DIMS")
             }
             result.append(Input(name: input.name, elementType: input.elementType, shape: Shape(dims)))
         }

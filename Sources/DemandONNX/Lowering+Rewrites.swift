@@ -39,6 +39,20 @@ private struct Rewriter {
         self.reader = NodeAttributes(node)
     }
 
+    /// GroupNormalization's scale and bias hold one value per group before
+    /// opset 21 and one per channel from 21; the runtime takes either, so
+    /// only the opset's own form is let through (with C = num_groups both are).
+    func groupNormalizationParameters() throws(ImportError) {
+        guard case .int(let groups)? = attributes["num_groups"], let x = lowering.shape(of: inputs[0]), x.count >= 2 else { return }
+        let (expected, per) = opset >= 21 ? (x[1], "channel") : (groups, "group")
+        for (index, name) in [(1, "scale"), (2, "bias")] where index < inputs.count {
+            guard let shape = lowering.shape(of: inputs[index]), shape != [expected] else { continue }
+            throw ImportError(.invalidModel,
+                "GroupNormalization \(name) is \(Shape(shape)); at opset \(opset) it holds one value per \(per) (\(expected))"
+                    + (opset >= 21 ? "" : "; opset 21 changed it to one per channel"), node: node.label)
+        }
+    }
+
     mutating func run() throws(ImportError) -> [RuntimeNode] {
         try copyAttributes()
         switch node.op {
@@ -76,6 +90,7 @@ private struct Rewriter {
             for name in ["momentum", "spatial", "is_test", "training_mode"] { attributes[name] = nil }
             try requireUnused(outputsFrom: 1)
         case "Cast": attributes["saturate"] = nil
+        case "GroupNormalization": try groupNormalizationParameters()
         case "Concat":
             // Empty constants (shape [0] pieces some exporters emit) add nothing and cannot be stored.
             inputs = inputs.filter { name in lowering.constants[name].map { $0.count > 0 } ?? true }

@@ -92,10 +92,7 @@ final class Lowering {
     }
 
     private func lower(_ source: SourceGraph.Node) throws(ImportError) {
-        guard source.domain.isEmpty || source.domain == "ai.onnx" else {
-            throw ImportError(.unsupported,
-                "operator '\(source.op)' of domain '\(source.domain)' is not supported; only the default ONNX domain is (supported: \(Self.supportedList))")
-        }
+        if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
         guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else {
             throw ImportError(.invalidModel, "the node has no output")

@@ -72,7 +72,8 @@ extension SourceGraph {
                 case nil: .unknown
                 }
             }
-            inputs.append(Input(name: value.name, elementType: tensor.elemType, dims: tensor.hasShape ? dims : []))
+            // A shape field with no dims declares a scalar; no shape field declares nothing.
+            inputs.append(Input(name: value.name, elementType: tensor.elemType, dims: tensor.hasShape ? dims : nil))
         }
 
         var nodes: [Node] = []

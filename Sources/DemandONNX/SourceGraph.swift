@@ -55,7 +55,8 @@ struct SourceGraph {
         }
         var name: String
         var elementType: Int32
-        var dims: [Dimension]
+        /// The declared dimensions: empty for a scalar, nil when the type has no shape field.
+        var dims: [Dimension]?
     }
 
     var name: String

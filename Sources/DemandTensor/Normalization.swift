@@ -29,7 +29,8 @@ public struct LRNParameters: Hashable, Sendable {
 
 /// Normalization kernels: LayerNormalization (each row of the normalized
 /// axes, two passes over contiguous memory), InstanceNormalization (the same
-/// for each (n, c) plane, with per-channel scale and shift), inference
+/// for each (n, c) plane, with per-channel scale and shift), GroupNormalization
+/// (the same for each (n, group) block of channels), inference
 /// BatchNormalization (one multiply-add per value with per-channel
 /// constants) and LRN.
 enum Normalization {
@@ -120,6 +121,36 @@ enum Normalization {
             let a = scale.data[c] / (variance + epsilon).squareRoot()
             let b = bias.data[c]
             for i in 0..<plane { destination[i] = (source[i] - mean) * a + b }
+        }
+    }
+
+    /// X (N, C, spatial...) with its C channels in `groupCount` runs of C/G:
+    /// each (n, group) block (contiguous in NCHW) normalized by its own mean
+    /// and variance, then y = (x − mean)·a + B per channel, a = scale / √(var + ε).
+    /// Scale and B hold C values (per channel) or G (per group).
+    static func group(_ x: Tensor, scale: Tensor, bias: Tensor, groupCount: Int, epsilon: Float, output: Tensor) {
+        let channels = x.shape[1]
+        let channelsPerGroup = channels / groupCount
+        let plane = x.shape.dims[2...].reduce(1, *)
+        let block = channelsPerGroup * plane
+        let inverseLength = 1 / Float(block)
+        // A parameter's index for channel c: c itself, or c's group when it holds one value per group.
+        let scaleDivisor = scale.elementCount == channels ? 1 : channelsPerGroup
+        let biasDivisor = bias.elementCount == channels ? 1 : channelsPerGroup
+        for blockIndex in 0..<(x.shape[0] * groupCount) {
+            let source = x.data + blockIndex * block
+            let destination = output.data + blockIndex * block
+            let mean = sum(source, count: block) * inverseLength
+            let variance = sumOfSquaredDeviations(source, count: block, mean: mean) * inverseLength
+            let inverse = 1 / (variance + epsilon).squareRoot()
+            let firstChannel = (blockIndex % groupCount) * channelsPerGroup
+            for k in 0..<channelsPerGroup {
+                let c = firstChannel + k
+                let a = scale.data[c / scaleDivisor] * inverse
+                let b = bias.data[c / biasDivisor]
+                let offset = k * plane
+                for i in 0..<plane { destination[offset + i] = (source[offset + i] - mean) * a + b }
+            }
         }
     }
 

@@ -3,7 +3,7 @@ extension Operator {
     public static let supportedTypes = [
         "Abs", "Add", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Conv",
         "ConvTranspose", "CumSum", "DepthToSpace", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
-        "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater",
+        "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GroupNormalization",
         "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less",
         "Log", "LogSoftmax", "LRN", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Pad", "Pow", "PRelu",
         "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape",

@@ -33,6 +33,7 @@ extension Operator {
         case .spaceToDepth: "SpaceToDepth"
         case .cumSum: "CumSum"
         case .instanceNormalization: "InstanceNormalization"
+        case .groupNormalization: "GroupNormalization"
         case .layerNormalization: "LayerNormalization"
         case .batchNormalization: "BatchNormalization"
         case .lrn: "LRN"

@@ -125,6 +125,15 @@ extension Operator {
         case "InstanceNormalization":
             try reader.allow(["epsilon"])
             return .instanceNormalization(epsilon: try epsilon(reader))
+        case "GroupNormalization":
+            try reader.allow(["num_groups", "epsilon", "stash_type"])
+            guard let groupCount = try reader.optionalInt("num_groups") else { throw reader.missing("num_groups", "32") }
+            guard groupCount >= 1 else {
+                throw OperatorError(.invalidAttribute, "GroupNormalization num_groups is \(groupCount); it must be at least 1")
+            }
+            // Statistics are computed in float32, which is stash_type 1 (ONNX's default).
+            try reader.requireInt("stash_type", is: 1, "mean and variance are computed in float32")
+            return .groupNormalization(groupCount: groupCount, epsilon: try epsilon(reader))
         default:
             if let function = try binaryFunction(type, reader) { return .binary(function) }
             if let function = try unaryFunction(type, reader) { return .unary(function) }

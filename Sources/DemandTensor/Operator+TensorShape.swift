@@ -127,6 +127,18 @@ extension Operator {
                 throw shapeError("\(name) is \(inputs[index]); it must be (\(x[1])), one value per channel of input X \(x)")
             }
             return x
+        case .groupNormalization(let groupCount, _):
+            try requireInputCount(inputs, 3...3, "X, scale and B")
+            let x = inputs[0]
+            guard x.rank >= 3 else { throw shapeError("input X is \(x); GroupNormalization needs (N, C, spatial...)") }
+            guard x[1] % groupCount == 0 else {
+                throw shapeError("input X \(x) has \(x[1]) channels, which num_groups \(groupCount) does not divide")
+            }
+            for (index, name) in [(1, "scale"), (2, "B")] where inputs[index] != [x[1]] && inputs[index] != [groupCount] {
+                throw shapeError("\(name) is \(inputs[index]); it must be (\(x[1])), one value per channel of input X \(x) (opset 21), "
+                    + "or (\(groupCount)), one per group (opset 18)")
+            }
+            return x
         case .layerNormalization(let axis, _):
             try requireInputCount(inputs, 2...3, "X, Scale and an optional B")
             let x = inputs[0]

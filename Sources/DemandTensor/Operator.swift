@@ -81,6 +81,12 @@ public enum Operator: Hashable, Sendable {
     /// Inputs X (N, C, spatial...), scale (C), B (C): each (n, c) plane
     /// normalized to zero mean and unit variance, then scaled and shifted.
     case instanceNormalization(epsilon: Float)
+    /// Inputs X (N, C, spatial...), scale, B: the C channels split into
+    /// `groupCount` runs of C/groupCount, each (n, group) block normalized to
+    /// zero mean and unit variance, then scaled and shifted. Scale and B each
+    /// hold C values (one per channel, ONNX opset 21) or `groupCount` values
+    /// (one per group, opset 18); when C = groupCount the two agree.
+    case groupNormalization(groupCount: Int, epsilon: Float)
     /// Inputs X (N, C, ...), scale, B, mean, var (each (C)): inference form.
     case batchNormalization(epsilon: Float)
     /// Input X (N, C, H, W): local response normalization across channels.
@@ -165,6 +171,8 @@ public enum Operator: Hashable, Sendable {
                                 axis: normalized(axis, rank: output.shape.rank), epsilon: epsilon, output: output)
         case .instanceNormalization(let epsilon):
             Normalization.instance(inputs[0], scale: inputs[1], bias: inputs[2], epsilon: epsilon, output: output)
+        case .groupNormalization(let groupCount, let epsilon):
+            Normalization.group(inputs[0], scale: inputs[1], bias: inputs[2], groupCount: groupCount, epsilon: epsilon, output: output)
         case .batchNormalization(let epsilon):
             Normalization.batch(inputs[0], scale: inputs[1], bias: inputs[2], mean: inputs[3], variance: inputs[4],
                                 epsilon: epsilon, output: output)

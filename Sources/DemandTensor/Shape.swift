@@ -26,7 +26,7 @@ public struct Shape: Hashable, Sendable, Codable, CustomStringConvertible, Expre
     /// The size of dimension `axis` (0 is outermost).
     public subscript(_ axis: Int) -> Int { dims[axis] }
 
-    /// "1x3x224x224", the spelling used on the command line and in messages.
-    /// The dimensions joined by `x`, as in `1x3x224x224`.
-    public var description: String { dims.map(String.init).joined(separator: "x") }
+    /// The dimensions joined by `x`, as in `1x3x224x224`, the spelling used on
+    /// the command line and in messages; "scalar" for rank 0 (one element).
+    public var description: String { dims.isEmpty ? "scalar" : dims.map(String.init).joined(separator: "x") }
 }

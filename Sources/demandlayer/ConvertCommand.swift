@@ -12,6 +12,9 @@ struct ConvertCommand: ParsableCommand {
         discussion: """
             Every shape is fixed at convert time. Inputs with symbolic dimensions
             (batch, sequence length) need --input-shape; the error names any left open.
+            An input declared with a shape of no dimensions is a scalar (rank 0);
+            one declared with no shape at all needs --input-shape NAME=scalar (or
+            NAME=, the same) or NAME=DIMS.
 
             What happens to the graph:
               - weights come from initializers, Constant nodes and external data
@@ -35,6 +38,7 @@ struct ConvertCommand: ParsableCommand {
               demandlayer convert bert.onnx bert.dlm \\
                   --input-shape input_ids=1x128 --input-shape attention_mask=1x128
               demandlayer convert vgg19.onnx vgg19-fp16.dlm --dtype fp16
+              demandlayer convert denoise.onnx denoise.dlm --input-shape sample_rate=scalar
             """
     )
 
@@ -45,7 +49,7 @@ struct ConvertCommand: ParsableCommand {
     var output: String
 
     @Option(name: .customLong("input-shape"), parsing: .singleValue, help: ArgumentHelp(
-        "Fix an input's shape, e.g. input=1x3x224x224 (repeat for several inputs).",
+        "Fix an input's shape, e.g. input=1x3x224x224, or sr=scalar (also sr=) for a rank-0 input (repeat for several inputs).",
         valueName: "name=dims"))
     var inputShapes: [String] = []
 
@@ -72,9 +76,12 @@ struct ConvertCommand: ParsableCommand {
                 throw ValidationError("--input-shape '\(text)' must look like NAME=1x3x224x224")
             }
             let name = String(text[..<equals])
-            let dims = text[text.index(after: equals)...].split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
-            guard !name.isEmpty, !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw ValidationError("--input-shape '\(text)' must look like NAME=1x3x224x224 with positive dimensions")
+            let value = text[text.index(after: equals)...]
+            // NAME=scalar and NAME= both mean rank 0 (one element, no dimensions).
+            let dims = value.isEmpty || value == "scalar"
+                ? [] : value.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+            guard !name.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--input-shape '\(text)' must look like NAME=1x3x224x224 with positive dimensions, or NAME=scalar")
             }
             guard shapes.updateValue(Shape(dims.map { $0! }), forKey: name) == nil else {
                 throw ValidationError("--input-shape gives '\(name)' twice")

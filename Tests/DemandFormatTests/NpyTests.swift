@@ -28,6 +28,20 @@ import Testing
         #expect((10 + headerLength) % 64 == 0, "the data starts on a 64-byte boundary, as numpy writes it")
     }
 
+    /// 0-d arrays (numpy's `np.array(16000)`): shape () reads as a scalar
+    /// shape [] of one element, and a scalar writes back as shape ().
+    @Test func zeroDimensionalArraysReadAndWrite() throws {
+        let int64 = try Npy.read(path: write(Self.npy(descr: "<i8", shape: "()", payload: [0x80, 0x3E, 0, 0, 0, 0, 0, 0]), "sr.npy"))
+        #expect(int64.dtype == .int64 && int64.shape == Shape([]) && int64.values == [16000])
+        let path = Scratch.directory("npy") + "/scalar.npy"
+        try Npy.write(path: path, shape: [], values: [2.5])
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        #expect(String(decoding: bytes.prefix(80), as: UTF8.self).contains("'shape': ()"), "numpy's spelling of a 0-d shape")
+        let back = try Npy.read(path: path)
+        #expect(back.shape.rank == 0 && back.values == [2.5])
+        #expect(throws: NpyError.self) { try Npy.write(path: path, shape: [], values: [1, 2]) }
+    }
+
     @Test func integerFloat16AndVersion2FilesWidenToFloat() throws {
         let int64 = try Npy.read(path: write(Self.npy(descr: "<i8", shape: "(3,)", payload: [5, 0, 0, 0, 0, 0, 0, 0] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] + [0, 1, 0, 0, 0, 0, 0, 0]), "i8.npy"))
         #expect(int64.dtype == .int64)

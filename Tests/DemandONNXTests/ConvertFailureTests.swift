@@ -38,8 +38,84 @@ import Testing
         try expectFailure(b) { error in
             #expect(error.code == .unsupported)
             #expect(error.node == "node 'nms_head' (NonMaxSuppression)")
-            #expect(error.message.contains("NonMaxSuppression") && error.message.contains("supported: ") && error.message.contains("Conv"),
+            #expect(error.message.contains("NonMaxSuppression") && error.message.contains("outside the model on the boxes output"),
                     "\(error)")
+        }
+    }
+
+    /// An op with no table entry gets the supported list.
+    @Test func unknownOperatorGetsTheSupportedList() throws {
+        var b = Self.gemmModel()
+        b.node("Det", ["y"], ["d"], name: "det")
+        b.model.graph.output[0].name = "d"
+        try expectFailure(b) { error in
+            #expect(error.code == .unsupported && error.node == "node 'det' (Det)", "\(error)")
+            #expect(error.message.contains("'Det'") && error.message.contains("supported: ") && error.message.contains("Conv"), "\(error)")
+        }
+    }
+
+    /// What edge models ship and the runtime does not run: the error names
+    /// the op, the node and what to do instead.
+    @Test func unsupportedOperatorsNameAnAlternative() throws {
+        let cases: [(op: String, domain: String, named: [String])] = [
+            ("LSTM", "", ["not supported yet", "recurrent layer unrolled"]),
+            ("GRU", "", ["recurrent layer unrolled"]),
+            ("RNN", "", ["recurrent layer unrolled"]),
+            ("If", "", ["control flow is not supported", "fold the condition at export"]),
+            ("Loop", "", ["control flow is not supported", "unroll"]),
+            ("Scan", "", ["control flow is not supported"]),
+            ("QuantizeLinear", "", ["quantized models are not supported yet", "float model", "--dtype fp16"]),
+            ("DequantizeLinear", "", ["quantized models", "--dtype fp16"]),
+            ("QLinearConv", "", ["quantized models"]),
+            ("MatMulInteger", "", ["quantized models"]),
+            ("MatMulNBits", "com.microsoft", ["quantized models", "--dtype fp16"]),
+            ("TopK", "", ["ArgMax"]),
+            ("Attention", "com.microsoft", ["'com.microsoft'", "before onnxruntime optimized it"]),
+            ("MyNorm", "org.example.custom", ["'org.example.custom'", "only the default ONNX domain"]),
+        ]
+        for (index, testCase) in cases.enumerated() {
+            var b = Self.gemmModel()
+            b.node(testCase.op, ["y"], ["z"], name: "edge_\(index)", domain: testCase.domain)
+            b.model.graph.output[0].name = "z"
+            try expectFailure(b, name: "alternative-\(index)") { error in
+                #expect(error.code == .unsupported, "\(testCase.op): \(error)")
+                #expect(error.node == "node 'edge_\(index)' (\(testCase.op))", "\(testCase.op): \(error)")
+                for fragment in ["'\(testCase.op)'"] + testCase.named {
+                    #expect(error.message.contains(fragment), "\(testCase.op) should name \(fragment): \(error)")
+                }
+            }
+        }
+    }
+
+    /// GroupNormalization's scale is per group before opset 21 and per channel from 21.
+    @Test func groupNormalizationScaleFollowsTheOpset() throws {
+        for (opset, count, expected) in [(21, 2, "per channel (6)"), (18, 6, "per group (2)")] {
+            var b = ONNXBuilder(opset: opset)
+            b.input("x", [1, 6, 4, 4])
+            b.weight("scale", [count])
+            b.weight("bias", [count])
+            b.node("GroupNormalization", ["x", "scale", "bias"], ["y"], name: "gn", ["num_groups": .i(2)])
+            b.output("y")
+            try expectFailure(b, name: "groupnorm-\(opset)") { error in
+                #expect(error.node == "node 'gn' (GroupNormalization)", "\(error)")
+                #expect(error.message.contains("opset \(opset)") && error.message.contains(expected), "\(error)")
+            }
+        }
+    }
+
+    /// A Resize mode the runtime lacks names the modes it has.
+    @Test func unsupportedResizeModeNamesTheSupportedOnes() throws {
+        var b = ONNXBuilder()
+        b.input("x", [1, 2, 4, 4])
+        b.initializer("roi", [0], [])
+        b.initializer("scales", [4], [1, 1, 2, 2])
+        b.node("Resize", ["x", "roi", "scales"], ["y"], name: "up", ["mode": .s("cubic")])
+        b.output("y")
+        try expectFailure(b) { error in
+            #expect(error.code == .unsupported && error.node == "node 'up' (Resize)", "\(error)")
+            for fragment in ["cubic", "\"nearest\"", "\"linear\""] {
+                #expect(error.message.contains(fragment), "\(fragment): \(error)")
+            }
         }
     }
 

@@ -63,8 +63,9 @@ import Testing
             let value = inline ?? rest.popFirst() ?? ""
             switch flag {
             case "--input-shape":
-                let parts = value.split(separator: "=", maxSplits: 1)
-                options.inputShapes[String(parts[0])] = Shape(parts[1].split(separator: "x").map { Int($0)! })
+                let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let dims = parts.count < 2 || parts[1].isEmpty || parts[1] == "scalar" ? [] : parts[1].split(separator: "x")
+                options.inputShapes[String(parts[0])] = Shape(try dims.map { dim in try #require(Int(dim), "dimension '\(dim)'") })
             case "--dtype":
                 options.weightType = try #require(Converter.WeightType(rawValue: value))
             default:

@@ -25,12 +25,14 @@ struct ONNXBuilder {
 
     mutating func randomValues(_ count: Int) -> [Float] { (0..<count).map { _ in nextValue() } }
 
-    /// A graph input; a String dimension is symbolic.
-    mutating func input(_ name: String, _ dims: [Any], type: Int32 = 1) {
+    /// A graph input; a String dimension is symbolic. Empty `dims` declare a
+    /// scalar; `shaped: false` leaves the shape field out altogether.
+    mutating func input(_ name: String, _ dims: [Any], type: Int32 = 1, shaped: Bool = true) {
         var value = Onnx_ValueInfoProto()
         value.name = name
         var tensor = Onnx_TypeProto.Tensor()
         tensor.elemType = type
+        if shaped { tensor.shape = Onnx_TensorShapeProto() }
         for dim in dims {
             var d = Onnx_TensorShapeProto.Dimension()
             if let size = dim as? Int { d.dimValue = Int64(size) } else { d.dimParam = "\(dim)" }

@@ -37,6 +37,7 @@ struct TensorOperatorErrorTests {
             "Reshape": ["shape": .ints([-1])], "Resize": ["scales": .floats([1, 1, 2, 2])], "Slice": ["starts": .ints([0]), "ends": .ints([1])],
             "Unsqueeze": ["axes": .ints([0])], "Upsample": ["scales": .floats([1, 1, 2, 2])], "Tile": ["repeats": .ints([2])],
             "DepthToSpace": ["blocksize": .int(2)], "SpaceToDepth": ["blocksize": .int(2)], "CumSum": ["axis": .int(0)],
+            "GroupNormalization": ["num_groups": .int(2)],
         ]
         for type in Operator.supportedTypes {
             let op = try Operator(type: type, attributes: required[type] ?? [:])
@@ -97,6 +98,9 @@ struct TensorOperatorErrorTests {
         expect(message("CumSum", ["exclusive": .int(1)]), "CumSum", "axis")
         expect(message("CumSum", ["axis": .int(0), "reverse": .int(2)]), "reverse is 2", "0 or 1")
         expect(message("InstanceNormalization", ["momentum": .float(0.9)]), "InstanceNormalization", "'momentum'", "takes epsilon")
+        expect(message("GroupNormalization", [:]), "GroupNormalization", "num_groups")
+        expect(message("GroupNormalization", ["num_groups": .int(0)]), "num_groups is 0", "at least 1")
+        expect(message("GroupNormalization", ["num_groups": .int(2), "stash_type": .int(11)]), "stash_type 11", "float32")
         expect(message("GatherElements", ["batch_dims": .int(1)]), "GatherElements", "'batch_dims'", "takes axis")
         expect(message("ArgMax", ["select_last_index": .int(2)]), "ArgMax select_last_index is 2", "0 or 1")
         expect(message("ArgMin", ["axes": .ints([0])]), "ArgMin", "'axes'", "takes axis, keepdims, select_last_index")
@@ -148,6 +152,8 @@ struct TensorOperatorErrorTests {
         expect(try shapeMessage("CumSum", ["axis": .int(3)], [[3, 4]]), "axis 3", "3x4")
         expect(try shapeMessage("ArgMax", ["axis": .int(-3)], [[3, 4]]), "axis -3", "3x4")
         expect(try shapeMessage("InstanceNormalization", [:], [[1, 3, 4, 4], [3], [4]]), "B is 4", "(3)")
+        expect(try shapeMessage("GroupNormalization", ["num_groups": .int(4)], [[1, 6, 4, 4], [6], [6]]), "6 channels", "num_groups 4")
+        expect(try shapeMessage("GroupNormalization", ["num_groups": .int(2)], [[1, 6, 4, 4], [6], [4]]), "B is 4", "(6)", "(2)")
         expect(try shapeMessage("GatherElements", [:], [[3, 4], [3]]), "GatherElements", "same rank")
         expect(try shapeMessage("GatherElements", ["axis": .int(0)], [[3, 4], [2, 5]]), "GatherElements", "longer", "axis 1")
     }

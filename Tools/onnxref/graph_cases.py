@@ -226,3 +226,39 @@ def _(g):
     a = g.node("Unsqueeze", [g.input("a", g.uniform(2, 3)), g.ints("axis_a", [1])])
     b = g.node("Unsqueeze", [g.input("b", g.uniform(2, 3)), g.ints("axis_b", [1])])
     g.output(g.node("Concat", [a, b], axis=1))
+
+
+# MARK: scalar (rank-0) inputs and outputs
+
+@case("scalar_input_float", 17)
+def _(g):
+    x = g.input("x", g.uniform(2, 3, 4))
+    g.output(g.node("Mul", [x, g.input("gain", np.array(0.75, dtype=np.float32))]))
+
+
+@case("scalar_input_int64", 17)
+def _(g):
+    # An audio model's sample rate: y = x * (sr / 16000).
+    x = g.input("x", g.uniform(1, 2, 8))
+    rate = g.node("Cast", [g.input("sr", np.array(24000, dtype=np.int64))], to=TensorProto.FLOAT)
+    g.output(g.node("Mul", [x, g.node("Div", [rate, g.weight("base_rate", np.array(16000, np.float32))])]))
+
+
+@case("scalar_input_undeclared_shape", 17)
+def _(g):
+    # The input's type carries no shape at all: the convert needs --input-shape gain=scalar.
+    x = g.input("x", g.uniform(2, 5))
+    g.input("gain", np.array(-1.5, dtype=np.float32))
+    g.inputs[-1].type.tensor_type.ClearField("shape")
+    g.output(g.node("Add", [x, "gain"]))
+    g.convert_args = ["--input-shape", "gain=scalar"]
+    g.full_check = False
+
+
+@case("scalar_output_and_broadcast", 13)
+def _(g):
+    # A rank-0 output (the mean over every axis) that is also broadcast back over x.
+    x = g.input("x", g.uniform(2, 3, 4))
+    mean = g.node("ReduceMean", [x], axes=[0, 1, 2], keepdims=0)
+    g.output(mean)
+    g.output(g.node("Sub", [x, mean]))

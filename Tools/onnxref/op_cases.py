@@ -476,6 +476,7 @@ reduce("reducemean_opset18_all", "ReduceMean", 18)
 reduce("reducesum_opset13_axes_input", "ReduceSum", 13, axes=[1], keepdims=0, axes_as_input=True)
 reduce("reducesum_opset11_attribute", "ReduceSum", 11, axes=[0, 2])
 reduce("reducesum_opset13_all", "ReduceSum", 13)
+reduce("reducesum_opset13_all_nokeep", "ReduceSum", 13, keepdims=0)
 reduce("reducemax_opset13_last_nokeep", "ReduceMax", 13, axes=[-1], keepdims=0)
 reduce("reducemax_opset18_axes_input", "ReduceMax", 18, axes=[1, 2], axes_as_input=True)
 reduce("reducemin_opset13_hw", "ReduceMin", 13, axes=[2, 3])
@@ -523,6 +524,37 @@ def _(g):
     c = 4
     g.output(g.node("InstanceNormalization", [g.input("x", g.uniform(1, c, 17)), g.weight("scale", g.uniform(c, low=0.5, high=1.5)),
                                               g.weight("bias", g.uniform(c))]))
+
+
+def groupnorm(name, opset, shape, groups, per_group, **attributes):
+    """GroupNormalization: scale and bias hold one value per group at opset 18, one per channel from 21."""
+    @case(name, opset)
+    def _(g):
+        count = groups if per_group else shape[1]
+        g.type_from_run = True
+        # onnx 1.23's checker refuses GroupNormalization-18 as deprecated (by 21); models carry it all the same.
+        g.full_check = opset >= 21
+        g.output(g.node("GroupNormalization", [g.input("x", g.uniform(*shape, low=-2, high=3)),
+                                               g.weight("scale", g.uniform(count, low=0.5, high=1.5)),
+                                               g.weight("bias", g.uniform(count))], num_groups=groups, **attributes))
+
+
+groupnorm("groupnormalization_opset18_per_group", 18, (2, 6, 4, 4), 3, True, epsilon=1e-3)
+groupnorm("groupnormalization_opset18_one_group", 18, (1, 4, 3, 5), 1, True)
+groupnorm("groupnormalization_opset21_per_channel", 21, (2, 8, 5, 5), 4, False)
+groupnorm("groupnormalization_opset21_stash_type_rank3", 21, (2, 6, 7), 2, False, epsilon=1e-4, stash_type=1)
+groupnorm("groupnormalization_opset21_group_per_channel", 21, (1, 5, 3, 3), 5, False)
+
+
+@case("groupnormalization_conv_silu", 21)
+def _(g):
+    # The block of diffusion UNets and audio encoders: Conv → GroupNorm(32 groups of 2) → SiLU (x · sigmoid x).
+    g.type_from_run = True
+    x = g.input("x", g.uniform(1, 16, 6, 6))
+    y = g.node("Conv", [x, g.weight("w", g.he(64, 16, 3, 3)), g.weight("b", g.uniform(64))], pads=[1, 1, 1, 1])
+    y = g.node("GroupNormalization", [y, g.weight("scale", g.uniform(64, low=0.5, high=1.5)), g.weight("bias", g.uniform(64))],
+               num_groups=32, epsilon=1e-5)
+    g.output(g.node("Mul", [y, g.node("Sigmoid", [y])]))
 
 
 @case("depthtospace_dcr", 13)

@@ -289,10 +289,11 @@ typedef struct dl_request_stats {
 typedef struct dl_value_info {
     /// NUL-terminated; valid until the model handle is closed.
     const char *name;
+    /// 0 for a scalar (a sample rate, a total): no dimensions, one element.
     size_t rank;
     /// `rank` dimensions, outermost first; valid until the model handle is closed.
     const int64_t *shape;
-    /// The product of the dimensions: how many floats the tensor holds.
+    /// The product of the dimensions (1 for a scalar): how many floats the tensor holds.
     size_t element_count;
 } dl_value_info;
 
@@ -300,7 +301,8 @@ typedef struct dl_value_info {
 /// must match the model's declaration (see dl_model_input); `data` holds the
 /// product of the dimensions in float32, row-major (an integer input such as
 /// token ids is passed as floats too, exact below 2^24). The library copies
-/// it before running and does not keep the pointer.
+/// it before running and does not keep the pointer. A scalar input has rank 0
+/// (`shape` may then be NULL) and one float in `data`.
 typedef struct dl_input {
     const char *name;
     const float *data;

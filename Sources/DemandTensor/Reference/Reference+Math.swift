@@ -91,6 +91,31 @@ extension Reference {
         }
     }
 
+    /// Per (n, group) block: statistics in double, one multi-index per value.
+    static func groupNormalization(x: Tensor, scale: Tensor, bias: Tensor, groupCount: Int, epsilon: Float, y: Tensor) {
+        let channels = x.shape[1]
+        let channelsPerGroup = channels / groupCount
+        var sums = [Double](repeating: 0, count: x.shape[0] * groupCount)
+        var squares = sums
+        let count = Double(x.elementCount / (x.shape[0] * groupCount))
+        func block(_ i: Int) -> (Int, Int) {
+            let index = multiIndex(i, in: x.shape)
+            return (index[0] * groupCount + index[1] / channelsPerGroup, index[1])
+        }
+        for i in 0..<x.elementCount { sums[block(i).0] += Double(x.data[i]) }
+        let means = sums.map { $0 / count }
+        for i in 0..<x.elementCount {
+            let d = Double(x.data[i]) - means[block(i).0]
+            squares[block(i).0] += d * d
+        }
+        for i in 0..<x.elementCount {
+            let (b, c) = block(i)
+            let parameter = { (t: Tensor) in Double(t.data[t.elementCount == channels ? c : c / channelsPerGroup]) }
+            let normalizedValue = (Double(x.data[i]) - means[b]) / (squares[b] / count + Double(epsilon)).squareRoot()
+            y.data[i] = Float(normalizedValue * parameter(scale) + parameter(bias))
+        }
+    }
+
     /// Each output is the sum of the inputs before it along the axis (and
     /// itself unless exclusive), counting from the end when reversed.
     static func cumSum(_ p: CumSumParameters, x: Tensor, y: Tensor) {

@@ -75,6 +75,8 @@ public enum Reference {
             cumSum(parameters, x: inputs[0], y: output)
         case .instanceNormalization(let epsilon):
             instanceNormalization(x: inputs[0], scale: inputs[1], bias: inputs[2], epsilon: epsilon, y: output)
+        case .groupNormalization(let groupCount, let epsilon):
+            groupNormalization(x: inputs[0], scale: inputs[1], bias: inputs[2], groupCount: groupCount, epsilon: epsilon, y: output)
         case .layerNormalization(let axis, let epsilon):
             layerNormalization(x: inputs[0], scale: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil, axis: axis, epsilon: epsilon, y: output)
         case .batchNormalization(let epsilon):

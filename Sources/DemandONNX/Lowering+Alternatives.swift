@@ -1,0 +1,52 @@
+import DemandTensor
+
+/// What to do instead, for the operators edge models ship that the runtime
+/// does not run. The convert error names the op and the node (the caller
+/// attaches the node's label) and, from this table, the nearest thing that
+/// does work; an op not in the table gets the list of supported operators.
+extension Lowering {
+    /// Advice by ONNX op type, in any domain (MatMulNBits and the QLinear*
+    /// family live in `com.microsoft`, and the advice is the same there).
+    static let alternatives: [String: String] = {
+        let recurrent = "recurrent layers are not supported yet; export the model with the recurrent layer unrolled "
+            + "over a fixed sequence length (MatMul, Add, Sigmoid and Tanh are supported), or run the recurrent part "
+            + "outside the model"
+        let controlFlow = "control flow is not supported; fold the condition at export (make it a constant: trace "
+            + "the model rather than script it, so one branch is kept), and unroll loops to a fixed count"
+        let quantized = "quantized models are not supported yet; convert the float model (use `--dtype fp16` to "
+            + "halve the bytes read)"
+        var table: [String: String] = [:]
+        for op in ["LSTM", "GRU", "RNN"] { table[op] = recurrent }
+        for op in ["If", "Loop", "Scan"] { table[op] = controlFlow }
+        for op in ["QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
+                   "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulNBits", "MatMulIntegerToFloat",
+                   "DynamicQuantizeMatMul", "QGemm"] {
+            table[op] = quantized
+        }
+        table["NonMaxSuppression"] = "non-maximum suppression is not supported; export the model without it and run "
+            + "it outside the model on the boxes output"
+        table["TopK"] = "TopK is not supported yet; for k = 1 use ArgMax and ReduceMax, otherwise take the top k "
+            + "outside the model on its input"
+        table["Einsum"] = "Einsum is not supported yet; export the contraction as MatMul (with Transpose or Reshape "
+            + "around it)"
+        return table
+    }()
+
+    /// The error for `node` when its op is one the table advises on or its
+    /// domain is not the default one; nil when it may be supported.
+    static func unsupportedOperatorError(op: String, domain: String) -> ImportError? {
+        if let advice = alternatives[op], !Operator.supportedTypes.contains(op) {
+            return ImportError(.unsupported, "operator '\(op)' is not supported: \(advice)")
+        }
+        guard domain.isEmpty || domain == "ai.onnx" else {
+            let remedy = domain == "com.microsoft"
+                ? "'com.microsoft' operators come from onnxruntime's graph optimizer or its quantization tools: "
+                    + "convert the model as exported, before onnxruntime optimized it"
+                : "custom operators need the runtime that defines them; export '\(op)' as default-domain operators"
+            return ImportError(.unsupported,
+                "operator '\(op)' of domain '\(domain)' is not supported; only the default ONNX domain is. \(remedy) "
+                    + "(supported: \(supportedList))")
+        }
+        return nil
+    }
+}
