@@ -58,5 +58,19 @@ void dl_avx2_softmax_line(const float *x, float *y, size_t count);
 /// y = e^(x − maxima); sums += y, elementwise (one row of a strided softmax).
 void dl_avx2_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count);
 
+/// The same functions with NEON on ARM64 (kernels_neon.c), bit for bit the
+/// AVX2 ones: same steps, fused where those fuse, and sums over eight lanes
+/// added in the same order. Call one only when dl_kernels_have_neon() returns 1.
+int dl_kernels_have_neon(void);
+void dl_neon_sigmoid(const float *x, float *y, size_t count, float bias);
+void dl_neon_silu(const float *x, float *y, size_t count, float bias);
+void dl_neon_tanh(const float *x, float *y, size_t count);
+void dl_neon_erf(const float *x, float *y, size_t count);
+void dl_neon_gelu(const float *x, float *y, size_t count);
+void dl_neon_gelu_tanh(const float *x, float *y, size_t count);
+void dl_neon_exp(const float *x, float *y, size_t count);
+float dl_neon_exp_sum(const float *x, float *y, size_t count, float shift);
+void dl_neon_softmax_line(const float *x, float *y, size_t count);
+void dl_neon_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count);
 
 #endif
