@@ -74,22 +74,31 @@ static INLINE float32x4_t load_first(const float *p, int count) {
 /// constant at each call below, so the loops unroll into registers.
 static INLINE void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
                               int columns, Epilogue epilogue) {
+    // The unroll pragmas keep the tile in registers under GCC too, which
+    // does not fully unroll these small loops at -O2 on its own.
     float32x4_t acc[MR][4];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++)
-        for (int v = 0; v < vectors; v++) acc[i][v] = vdupq_n_f32(0);
 #pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) acc[i][v] = vdupq_n_f32(0);
     for (int k = 0; k < depth; k++) {
         float32x4_t bv[4];
+#pragma GCC unroll 4
         for (int v = 0; v < vectors; v++) bv[v] = vld1q_f32(b + 4 * v);
+#pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
-            float ai = a[i * lda + k];
-            for (int v = 0; v < vectors; v++) acc[i][v] = vfmaq_n_f32(acc[i][v], bv[v], ai);
+            float32x4_t ai = vld1q_dup_f32(a + i * lda + k);
+#pragma GCC unroll 4
+            for (int v = 0; v < vectors; v++) acc[i][v] = vfmaq_f32(acc[i][v], bv[v], ai);
         }
         b += NR;
     }
     const float32x4_t zero = vdupq_n_f32(0);
-    for (int i = 0; i < rows; i++) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        if (i >= rows) break;
         float *row = c + i * ldc;
+#pragma GCC unroll 4
         for (int v = 0; v < vectors; v++) {
             int left = columns - 4 * v;
             if (left <= 0) break;
