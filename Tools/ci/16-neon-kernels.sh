@@ -11,7 +11,9 @@
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user
 # (Tools/install-deps.sh installs them); fails, naming what is missing,
 # without them. On an ARM64 machine the native runs test NEON and no emulator
-# is needed. About 10 seconds here.
+# is needed. With clang on PATH (the Swift toolchain's), the ARM64 checks are
+# repeated with clang, the compiler the package builds its C with. About 15
+# seconds here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -47,11 +49,18 @@ fi
 # The package must build for ARM64: every C file of Sources/ compiles there
 # (x86-only code stays behind #if defined(__x86_64__)). liburing.h and
 # libaio.h are the same on every architecture and come from /usr/include.
+# The same with the Swift toolchain's clang, which builds them in the package.
+have_clang=0
+command -v clang >/dev/null && have_clang=1
 for source in $(find Sources -name '*.c' | sort); do
     directory=$(dirname "$source")
     aarch64-linux-gnu-gcc -march=armv8-a -fsyntax-only -Wall -Wextra -Werror -I"$directory" -I"$directory/include" "$source"
+    if ((have_clang)); then
+        clang --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -idirafter /usr/include -fsyntax-only -Wall -Wextra \
+            -Werror -I"$directory" -I"$directory/include" "$source"
+    fi
 done
-echo "aarch64-linux-gnu-gcc -fsyntax-only: $(find Sources -name '*.c' | wc -l) C files of Sources/ compile for ARM64"
+echo "-fsyntax-only: $(find Sources -name '*.c' | wc -l) C files of Sources/ compile for ARM64 (aarch64-linux-gnu-gcc$( ((have_clang)) && echo ", clang"))"
 
 qemu=$(command -v qemu-aarch64 || command -v qemu-aarch64-static)
 if ! aarch64-linux-gnu-gcc -march=armv8-a -static "${flags[@]}" "${sources[@]}" -o "$work/kernel_check-aarch64" -lm -lpthread; then
@@ -63,3 +72,20 @@ DEMANDLAYER_PORTABLE_KERNELS=1 "$qemu" "$work/kernel_check-aarch64"
 DEMANDLAYER_CPU=portable "$qemu" "$work/kernel_check-aarch64"
 # An x86 level named on ARM64 is ignored with a warning: NEON still runs.
 DEMANDLAYER_CPU=avx2 "$qemu" "$work/kernel_check-aarch64" | tail -1
+
+# Again with the kernels built as the package builds them: by the Swift
+# toolchain's clang, with the target's flags alone (-O2; the check itself keeps
+# -ffp-contract=off), linked by the GCC cross driver for its static libc.
+if command -v clang >/dev/null; then
+    clang_flags=(--target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -O2 -ISources/CKernels/include -ISources/CKernels)
+    mkdir -p "$work/clang"
+    clang "${clang_flags[@]}" -ffp-contract=off -c Tools/kernel-tests/kernel_check.c -o "$work/clang/kernel_check.o"
+    for source in Sources/CKernels/*.c; do
+        clang "${clang_flags[@]}" -c "$source" -o "$work/clang/$(basename "$source" .c).o"
+    done
+    aarch64-linux-gnu-gcc -static "$work"/clang/*.o -o "$work/kernel_check-aarch64-clang" -lm -lpthread
+    echo "kernels built by $(clang --version | head -1):"
+    "$qemu" "$work/kernel_check-aarch64-clang" | tail -1
+else
+    echo "note: no clang on PATH; the kernels were checked as GCC builds them only" >&2
+fi
