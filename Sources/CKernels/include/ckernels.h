@@ -4,6 +4,7 @@
 // compiled with __attribute__((target("avx2,fma"))), so the rest of the
 // binary still runs on older CPUs; call one only when dl_kernels_have_avx2()
 // returns 1. The formulas match DemandTensor's VectorMath (Swift) exactly.
+// On ARM64 the dl_neon_* versions below take their place (kernels_neon.c).
 //
 // Every function reads x[0..count) and writes y[0..count); x and y may be
 // the same pointer. `bias` is added to each x first (a conv's per-channel
