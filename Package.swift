@@ -29,7 +29,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("openblas")]
         ),
         // Elementwise kernels compiled for AVX2 + FMA, and an sgemm with AVX-512 and AVX2 + FMA kernels,
-        // picked at run time (per-function target attributes; the rest targets baseline x86-64).
+        // picked at run time (per-function target attributes; the rest targets baseline x86-64); on ARM64
+        // their NEON versions (baseline ARMv8-A) instead.
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O2"])]

@@ -1,12 +1,12 @@
 // sgemm GFLOP/s at ResNet-50's convolution shapes: CKernels' dl_sgemm on each
-// kernel set this process may use (AVX-512, AVX2; DEMANDLAYER_CPU narrows
-// them) beside OpenBLAS (whichever core it picked at load; OPENBLAS_CORETYPE
+// kernel set this process may use (AVX-512, AVX2 or, on ARM64, NEON;
+// DEMANDLAYER_CPU narrows them) beside OpenBLAS (whichever core it picked at load; OPENBLAS_CORETYPE
 // changes it), same matrices, best of 7, with the largest relative difference
 // of each from OpenBLAS.
 //
 //   clang -O2 -ISources/CKernels/include -ISources/CKernels Tools/sgemm_probe.c Sources/CKernels/sgemm.c \
-//       Sources/CKernels/sgemm_avx512.c Sources/CKernels/sgemm_avx2.c Sources/CKernels/sgemm_pool.c \
-//       Sources/CKernels/cpu_level.c -lopenblas -lpthread -lm -o /tmp/sgemm-probe
+//       Sources/CKernels/sgemm_avx512.c Sources/CKernels/sgemm_avx2.c Sources/CKernels/sgemm_neon.c \
+//       Sources/CKernels/sgemm_pool.c Sources/CKernels/cpu_level.c -lopenblas -lpthread -lm -o /tmp/sgemm-probe
 //   /tmp/sgemm-probe [threads]
 #include <math.h>
 #include <stdio.h>
@@ -27,9 +27,9 @@ static double seconds(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-enum { SETS = 2 };
-static const DLSgemmISA sets[SETS] = {DL_SGEMM_AVX512, DL_SGEMM_AVX2};
-static const char *const set_names[SETS] = {"AVX-512", "AVX2"};
+enum { SETS = 3 };
+static const DLSgemmISA sets[SETS] = {DL_SGEMM_AVX512, DL_SGEMM_AVX2, DL_SGEMM_NEON};
+static const char *const set_names[SETS] = {"AVX-512", "AVX2", "NEON"};
 
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
         float *c = malloc(sizeof(float) * m * n), *r = malloc(sizeof(float) * m * n);
         for (long i = 0; i < (long)m * k; i++) a[i] = (float)((i * 7) % 13) * 0.1f - 0.6f;
         for (long i = 0; i < (long)k * n; i++) b[i] = (float)((i * 5) % 11) * 0.1f - 0.5f;
-        double best[SETS + 1] = {1e9, 1e9, 1e9}, difference[SETS] = {0};
+        double best[SETS + 1] = {1e9, 1e9, 1e9, 1e9}, difference[SETS] = {0};
         for (int round = 0; round < 7; round++) {
             double t = seconds();
             cblas_sgemm(101, 111, 111, m, n, k, 1, a, k, b, n, 0, r, n);

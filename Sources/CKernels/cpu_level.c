@@ -2,7 +2,8 @@
 //
 // The answer is the CPU's widest level, lowered by the environment:
 //   DEMANDLAYER_PORTABLE_KERNELS=1          portable (every CPU check answers no), checked on every call
-//   DEMANDLAYER_CPU=avx512|avx2|portable    at most that level, read once per process
+//   DEMANDLAYER_CPU=avx512|avx2|portable    at most that level, read once per process (x86-64)
+//   DEMANDLAYER_CPU=neon|portable           the same on ARM64, where NEON is always present (ARMv8-A)
 // A DEMANDLAYER_CPU value that is not one of those, or that names a level the
 // CPU lacks, is ignored with one line on stderr: a setting copied from another
 // machine must not stop a program, nor make it run instructions this CPU lacks.
@@ -24,11 +25,28 @@ static DLCpuLevel hardware_level(void) {
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (avx2 && __builtin_cpu_supports("avx512f")) return DL_CPU_AVX512;
     if (avx2) return DL_CPU_AVX2;
+#elif defined(__aarch64__)
+    return DL_CPU_NEON;
 #endif
     return DL_CPU_PORTABLE;
 }
 
-static const char *const level_names[] = {"portable", "avx2", "avx512"};
+static const char *const level_names[] = {"portable", "avx2", "avx512", "neon"};
+
+/// Whether a process on a CPU at `hardware` may run at `level`: portable
+/// always, the x86 levels up to the CPU's, NEON only on ARM64.
+static int level_allowed(DLCpuLevel level, DLCpuLevel hardware) {
+    if (level == DL_CPU_PORTABLE || level == hardware) return 1;
+    return level == DL_CPU_AVX2 && hardware == DL_CPU_AVX512;
+}
+
+static const char *expected_names(void) {
+#if defined(__aarch64__)
+    return "neon or portable";
+#else
+    return "avx512, avx2 or portable";
+#endif
+}
 
 static DLCpuLevel chosen_level;
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
@@ -38,9 +56,9 @@ static void choose_level(void) {
     chosen_level = hardware;
     const char *wanted = getenv("DEMANDLAYER_CPU");
     if (wanted == NULL || wanted[0] == '\0') return;
-    for (int level = DL_CPU_PORTABLE; level <= DL_CPU_AVX512; level++) {
+    for (int level = DL_CPU_PORTABLE; level <= DL_CPU_NEON; level++) {
         if (strcmp(wanted, level_names[level]) != 0) continue;
-        if ((DLCpuLevel)level <= hardware) {
+        if (level_allowed((DLCpuLevel)level, hardware)) {
             chosen_level = (DLCpuLevel)level;
         } else {
             fprintf(stderr, "demandlayer: warning: DEMANDLAYER_CPU=%s ignored: this CPU has only %s; using %s\n", wanted,
@@ -48,7 +66,7 @@ static void choose_level(void) {
         }
         return;
     }
-    fprintf(stderr, "demandlayer: warning: DEMANDLAYER_CPU=%s ignored: expected avx512, avx2 or portable; using %s\n", wanted,
+    fprintf(stderr, "demandlayer: warning: DEMANDLAYER_CPU=%s ignored: expected %s; using %s\n", wanted, expected_names(),
             level_names[hardware]);
 }
 
@@ -59,5 +77,5 @@ DLCpuLevel dl_cpu_level(void) {
 }
 
 const char *dl_cpu_level_name(DLCpuLevel level) {
-    return level >= DL_CPU_PORTABLE && level <= DL_CPU_AVX512 ? level_names[level] : "unknown";
+    return level >= DL_CPU_PORTABLE && level <= DL_CPU_NEON ? level_names[level] : "unknown";
 }

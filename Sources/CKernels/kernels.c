@@ -155,7 +155,7 @@ AVX2 void dl_avx2_exp_accumulate(const float *x, const float *maxima, float *y, 
 }
 
 #else
-// Not x86-64: the Swift kernels are used; these are never called.
+// Not x86-64: the NEON (ARM64) or Swift kernels are used; these are never called.
 int dl_kernels_have_avx2(void) { return 0; }
 void dl_avx2_sigmoid(const float *x, float *y, size_t count, float bias) { (void)x; (void)y; (void)count; (void)bias; }
 void dl_avx2_silu(const float *x, float *y, size_t count, float bias) { (void)x; (void)y; (void)count; (void)bias; }

@@ -1,13 +1,15 @@
-// Single-precision GEMM for AVX-512 and AVX2 + FMA CPUs: the driver both
-// share (blocking, packing, the thread split); see include/dl_sgemm.h. The
-// micro-kernels are in sgemm_avx512.c and sgemm_avx2.c, behind sgemm_core.h.
+// Single-precision GEMM for AVX-512, AVX2 + FMA and ARM64 NEON CPUs: the
+// driver they share (blocking, packing, the thread split); see
+// include/dl_sgemm.h. The micro-kernels are in sgemm_avx512.c, sgemm_avx2.c
+// and sgemm_neon.c, behind sgemm_core.h.
 //
 // Blocking: for each NC-wide block of C's columns and each KC-deep slice of
 // K, B's (KC, NC) block is packed into NR-wide panels (k-major, zero-padded
 // past n) that stay in L2. A is not packed: an MR x NR micro-kernel reads six
 // rows of A in place (each contiguous in k; a last partial group of rows is
 // copied and zero-padded first) and keeps its C tile in registers for the
-// whole slice (AVX-512: 6x64 in 24 zmm; AVX2: 6x16 in 12 ymm). Narrower
+// whole slice (AVX-512: 6x64 in 24 zmm; AVX2: 6x16 in 12 ymm; NEON: 6x16
+// in 24 q registers). Narrower
 // kernels finish a last panel narrower than NR, and a dot-product kernel its
 // last 1 to TAIL_MAX columns. The first K slice stores C, later ones add to
 // it, and the last adds the bias and applies the ReLU if asked.
@@ -288,6 +290,8 @@ static const SgemmKernels *kernels_for(DLSgemmISA isa) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     if (isa == DL_SGEMM_AVX512 && dl_cpu_level() >= DL_CPU_AVX512) return &dl_sgemm_avx512_kernels;
     if (isa == DL_SGEMM_AVX2 && dl_cpu_level() >= DL_CPU_AVX2) return &dl_sgemm_avx2_kernels;
+#elif defined(__aarch64__)
+    if (isa == DL_SGEMM_NEON && dl_cpu_level() == DL_CPU_NEON) return &dl_sgemm_neon_kernels;
 #endif
     (void)isa;
     return NULL;
@@ -295,9 +299,14 @@ static const SgemmKernels *kernels_for(DLSgemmISA isa) {
 
 int dl_sgemm_isa_available(DLSgemmISA isa) { return kernels_for(isa) != NULL; }
 
-int dl_sgemm_available(void) { return dl_sgemm_isa_available(DL_SGEMM_AVX512) || dl_sgemm_isa_available(DL_SGEMM_AVX2); }
+int dl_sgemm_available(void) {
+    return dl_sgemm_isa_available(DL_SGEMM_AVX512) || dl_sgemm_isa_available(DL_SGEMM_AVX2) || dl_sgemm_isa_available(DL_SGEMM_NEON);
+}
 
-DLSgemmISA dl_sgemm_best_isa(void) { return dl_sgemm_isa_available(DL_SGEMM_AVX512) ? DL_SGEMM_AVX512 : DL_SGEMM_AVX2; }
+DLSgemmISA dl_sgemm_best_isa(void) {
+    if (dl_sgemm_isa_available(DL_SGEMM_AVX512)) return DL_SGEMM_AVX512;
+    return dl_sgemm_isa_available(DL_SGEMM_NEON) ? DL_SGEMM_NEON : DL_SGEMM_AVX2;
+}
 
 int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                     int accumulate, const float *row_bias, int relu) {

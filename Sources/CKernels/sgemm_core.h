@@ -1,5 +1,5 @@
 // What the shared sgemm driver (sgemm.c) needs from each instruction set's
-// micro-kernels (sgemm_avx512.c, sgemm_avx2.c); private to CKernels.
+// micro-kernels (sgemm_avx512.c, sgemm_avx2.c, sgemm_neon.c); private to CKernels.
 //
 // The driver blocks, packs, splits the work among threads and calls these
 // through one table per instruction set; the kernels hold every intrinsic.
@@ -48,9 +48,11 @@ typedef struct {
     SgemmRowGather gather;
 } SgemmKernels;
 
-/// The kernel tables; defined on x86-64 only, used only when their level is allowed.
+/// The kernel tables; the x86 ones defined on x86-64 only, the NEON one on
+/// ARM64 only; each used only when its level is allowed.
 extern const SgemmKernels dl_sgemm_avx512_kernels;
 extern const SgemmKernels dl_sgemm_avx2_kernels;
+extern const SgemmKernels dl_sgemm_neon_kernels;
 
 /// The tail kernels' store of one finished sum (same steps as the vector epilogues).
 static inline float dl_sgemm_finish(float value, const float *to, int row, Epilogue epilogue) {

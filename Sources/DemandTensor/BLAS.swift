@@ -3,9 +3,9 @@ import COpenBLAS
 
 /// The GEMM calls the kernels make, in Swift's integer types.
 ///
-/// Three implementations: OpenBLAS, and CKernels' `dl_sgemm` with AVX-512 or
-/// AVX2 + FMA micro-kernels for products without transposes, picked at run
-/// time (Debian's OpenBLAS runs ResNet-50 at over twice onnxruntime's time on
+/// Four implementations: OpenBLAS, and CKernels' `dl_sgemm` with AVX-512,
+/// AVX2 + FMA or (on ARM64) NEON micro-kernels for products without
+/// transposes, picked at run time (Debian's OpenBLAS runs ResNet-50 at over twice onnxruntime's time on
 /// both kinds of CPU; see Sources/CKernels/include/dl_sgemm.h). All keep one
 /// process-wide thread pool; `setThreadCount` changes them for every caller in
 /// the process, so a session sets it once when it opens.
@@ -20,18 +20,23 @@ public enum BLAS {
         case avx2
         /// The same on its AVX-512 kernels.
         case avx512
+        /// The same on its NEON kernels (ARM64, where NEON is always present).
+        case neon
 
         /// True when the CPU has AVX-512F (and AVX2 + FMA) and the environment allows it.
         public static let avx512Available = dl_sgemm_isa_available(DL_SGEMM_AVX512) != 0
         /// True when the CPU has AVX2 + FMA and the environment allows it.
         public static let avx2Available = dl_sgemm_isa_available(DL_SGEMM_AVX2) != 0
+        /// True on ARM64 unless the environment forbids it.
+        public static let neonAvailable = dl_sgemm_isa_available(DL_SGEMM_NEON) != 0
 
         /// What `sgemm` uses unless told otherwise: the widest of AVX-512,
-        /// AVX2 and OpenBLAS the CPU has, lowered by `DEMANDLAYER_CPU`
-        /// (`avx512`, `avx2` or `portable`, read once; an unknown value or one
-        /// the CPU lacks is ignored with a warning on stderr) and made
+        /// AVX2, NEON and OpenBLAS the CPU has, lowered by `DEMANDLAYER_CPU`
+        /// (`avx512`, `avx2`, `neon` or `portable`, read once; an unknown value
+        /// or one the CPU lacks is ignored with a warning on stderr) and made
         /// OpenBLAS by `DEMANDLAYER_PORTABLE_KERNELS=1`.
-        public static let best: Path = avx512Available ? .avx512 : avx2Available ? .avx2 : .openBLAS
+        public static let best: Path =
+            avx512Available ? .avx512 : avx2Available ? .avx2 : neonAvailable ? .neon : .openBLAS
 
         /// Whether this process may run the path.
         public var isAvailable: Bool {
@@ -39,6 +44,7 @@ public enum BLAS {
             case .openBLAS: true
             case .avx2: Path.avx2Available
             case .avx512: Path.avx512Available
+            case .neon: Path.neonAvailable
             }
         }
 
@@ -55,6 +61,7 @@ public enum BLAS {
             case .openBLAS: nil
             case .avx2: DL_SGEMM_AVX2
             case .avx512: DL_SGEMM_AVX512
+            case .neon: DL_SGEMM_NEON
             }
         }
     }

@@ -5,10 +5,12 @@ import CKernels
 /// transformer models (sigmoid, SiLU, GELU, tanh, softmax) are otherwise
 /// bound by expf/erff.
 ///
-/// Two implementations of the same formulas: portable Swift SIMD (SSE2 on
-/// baseline x86-64, four lanes per instruction, no FMA) and the C kernels of
-/// CKernels built for AVX2 + FMA, used when the CPU has them
-/// (`Path.best`). Results of the two differ in the last bits only.
+/// Three implementations of the same formulas: portable Swift SIMD (SSE2 on
+/// baseline x86-64, four lanes per instruction, no FMA), the C kernels of
+/// CKernels built for AVX2 + FMA, used when the CPU has them, and their NEON
+/// versions on ARM64 (`Path.best`). The AVX2 and NEON ones give the same bits
+/// (Tools/kernel-tests/kernel_check.c); they and the portable one differ in
+/// the last bits only.
 ///
 /// Accuracy: exp within about 2 ulp over its range (inputs clamped to
 /// [−87.34, 88.38], so it neither overflows to inf nor underflows to a
@@ -140,10 +142,22 @@ extension VectorMath {
         case portable
         /// CKernels' AVX2 + FMA functions; only where `avx2Available`.
         case avx2
+        /// CKernels' NEON functions (ARM64); only where `neonAvailable`.
+        case neon
 
         static let avx2Available = dl_kernels_have_avx2() != 0
-        /// AVX2 where the CPU has it.
-        static let best: Path = avx2Available ? .avx2 : .portable
+        static let neonAvailable = dl_kernels_have_neon() != 0
+        /// AVX2 or NEON where the CPU has it.
+        static let best: Path = avx2Available ? .avx2 : neonAvailable ? .neon : .portable
+
+        /// Whether this process may run the path.
+        var isAvailable: Bool {
+            switch self {
+            case .portable: true
+            case .avx2: Path.avx2Available
+            case .neon: Path.neonAvailable
+            }
+        }
     }
 
     /// The functions `apply` computes.
@@ -168,6 +182,18 @@ extension VectorMath {
             }
             return
         }
+        if path == .neon {
+            switch function {
+            case .sigmoid: dl_neon_sigmoid(source, destination, count, bias)
+            case .silu: dl_neon_silu(source, destination, count, bias)
+            case .tanh: dl_neon_tanh(source, destination, count)
+            case .erf: dl_neon_erf(source, destination, count)
+            case .gelu: dl_neon_gelu(source, destination, count)
+            case .geluTanh: dl_neon_gelu_tanh(source, destination, count)
+            case .exp: dl_neon_exp(source, destination, count)
+            }
+            return
+        }
         switch function {
         case .sigmoid: map(SigmoidFunction.self, from: source, to: destination, count: count, adding: bias)
         case .silu: map(SiluFunction.self, from: source, to: destination, count: count, adding: bias)
@@ -182,6 +208,7 @@ extension VectorMath {
     /// `y[i] = exp(x[i] − shift)` for one softmax line; returns Σ y.
     static func expSum(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, shift: Float, path: Path = .best) -> Float {
         if path == .avx2 { return dl_avx2_exp_sum(x, y, count, shift) }
+        if path == .neon { return dl_neon_exp_sum(x, y, count, shift) }
         let center = splat(shift)
         var lanes = Vector()
         var i = 0
@@ -210,6 +237,10 @@ extension VectorMath {
             dl_avx2_softmax_line(x, y, count)
             return
         }
+        if path == .neon {
+            dl_neon_softmax_line(x, y, count)
+            return
+        }
         var maxima = splat(x[0])
         var i = 0
         while i + 8 <= count {
@@ -232,6 +263,10 @@ extension VectorMath {
                               sums: UnsafeMutablePointer<Float>, count: Int, path: Path = .best) {
         if path == .avx2 {
             dl_avx2_exp_accumulate(x, maxima, y, sums, count)
+            return
+        }
+        if path == .neon {
+            dl_neon_exp_accumulate(x, maxima, y, sums, count)
             return
         }
         var i = 0

@@ -20,8 +20,8 @@ public final class Workspace {
     var columnBudgetFloats = Workspace.defaultColumnBudgetFloats
     static let defaultColumnBudgetFloats = 1 << 21
     /// The GEMM convolutions and Gemm use: `.best` normally; tests set `.openBLAS` to
-    /// run the im2col path (which uses this workspace) on AVX2 and AVX-512
-    /// machines, or `.avx2` to run that kernel set on an AVX-512 machine.
+    /// run the im2col path (which uses this workspace) on AVX2, AVX-512 and
+    /// ARM64 machines, or `.avx2` to run that kernel set on an AVX-512 machine.
     var gemmPath = BLAS.Path.best
 
     /// An empty workspace; it grows on first use.

@@ -187,7 +187,7 @@ struct BenchReport {
             let name: String; let layers: Int; let weight_bytes: Int; let largest_layer_bytes: Int
         }
         struct IOInfo: Encodable { let engine: String; let direct: Bool }
-        /// The CPU's model name and the GEMM path the kernels chose on it (`BLAS.Path`: avx512, avx2 or openblas).
+        /// The CPU's model name and the GEMM path the kernels chose on it (`BLAS.Path`: avx512, avx2, neon or openblas).
         struct CPUInfo: Encodable { let name: String; let gemm: String }
         struct Latency: Encodable { let min: Double; let median: Double; let max: Double }
         struct Result: Encodable {

@@ -83,7 +83,7 @@ import Testing
     /// pin. (No session here asks for more kernel threads: the OpenBLAS count
     /// is process-wide, and other tests compare outputs made meanwhile.)
     @Test(.enabled(if: ThreadPlacement.allowedCPUs().count >= 2, "pinning needs two usable CPUs; this process has one"),
-          .enabled(if: BLAS.Path.avx2Available, "the dl-sgemm pool exists only on CKernels' AVX2 and AVX-512 paths; AVX2 + FMA are unavailable (CPU or environment)"))
+          .enabled(if: BLAS.Path.best != .openBLAS, "the dl-sgemm pool exists only on CKernels' AVX2, AVX-512 and NEON paths; none is available (CPU or environment)"))
     func kernelThreadsAreNeverConfinedToTheExecuteCPU() throws {
         let allowed = ThreadPlacement.allowedCPUs()
         // A product big enough to use the pool, run from a thread pinned to

@@ -77,10 +77,12 @@ struct BLASTests {
     }
 
     @Test func theWidestPathTheCPUHasIsUsed() {
-        #expect(BLAS.Path.best == (BLAS.Path.avx512Available ? .avx512 : BLAS.Path.avx2Available ? .avx2 : .openBLAS))
+        #expect(BLAS.Path.best == (BLAS.Path.avx512Available ? .avx512 : BLAS.Path.avx2Available ? .avx2
+                                   : BLAS.Path.neonAvailable ? .neon : .openBLAS))
         #expect(!BLAS.Path.avx512Available || BLAS.Path.avx2Available, "an AVX-512 level includes AVX2")
+        #expect(!(BLAS.Path.neonAvailable && BLAS.Path.avx2Available), "NEON is ARM64's, AVX2 x86-64's")
         if !BLAS.Path.avx512Available { print("note: AVX-512F is unavailable (CPU, DEMANDLAYER_CPU or DEMANDLAYER_PORTABLE_KERNELS); its path is not tested") }
-        if !BLAS.Path.avx2Available { print("note: AVX2 + FMA are unavailable; only the OpenBLAS path is tested") }
+        if BLAS.Path.best == .openBLAS { print("note: no CKernels GEMM path (AVX2 + FMA or ARM64 NEON) is available; only the OpenBLAS path is tested") }
     }
 
     /// Tolerance: relative error 1e-6 of Σ|products| per element (float32 sums of up to 1100 terms).
@@ -97,7 +99,7 @@ struct BLASTests {
     /// CKernels' paths split work by output rows or columns only, so the
     /// thread count cannot change a bit (sessions with different thread counts
     /// agree). Tolerance: none, bit for bit.
-    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): only OpenBLAS runs here, which promises no such thing"),
+    @Test(.enabled(if: BLAS.Path.best != .openBLAS, "no CKernels GEMM path (the CPU lacks AVX2 + FMA and is not ARM64, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids it): only OpenBLAS runs here, which promises no such thing"),
           arguments: exactPaths)
     func threadCountDoesNotChangeTheResult(path: BLAS.Path) throws {
         let saved = BLAS.threadCount
@@ -119,7 +121,7 @@ struct BLASTests {
     /// Each output row is computed the same way whatever rows surround it:
     /// rows [r0, r1) of A on their own give rows [r0, r1) of the whole product,
     /// bit for bit (what a layer streamed in pieces relies on). Tolerance: none.
-    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): only OpenBLAS runs here, which promises no such thing"),
+    @Test(.enabled(if: BLAS.Path.best != .openBLAS, "no CKernels GEMM path (the CPU lacks AVX2 + FMA and is not ARM64, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids it): only OpenBLAS runs here, which promises no such thing"),
           arguments: exactPaths)
     func rowPiecesMatchTheWholeProduct(path: BLAS.Path) throws {
         for (m, n, k) in [(40, 49, 600), (61, 1003, 259), (13, 4, 513), (25, 196, 40)] {
@@ -144,7 +146,7 @@ struct BLASTests {
     /// The fused bias and ReLU give the same bits as sgemm followed by the
     /// activation pass Conv2d runs otherwise (CKernels' paths may only move
     /// where the rounding happens if they keep the same rounding). Tolerance: none.
-    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them): OpenBLAS has no fused epilogue"),
+    @Test(.enabled(if: BLAS.Path.best != .openBLAS, "no CKernels GEMM path (the CPU lacks AVX2 + FMA and is not ARM64, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids it): OpenBLAS has no fused epilogue"),
           arguments: exactPaths, [false, true])
     func fusedBiasAndReluMatchTheSeparatePass(path: BLAS.Path, relu: Bool) throws {
         for (m, n, k) in [(7, 65, 257), (64, 1100, 147), (13, 130, 300), (11, 3, 300), (9, 20, 33), (5, 12, 1)] {

@@ -56,7 +56,7 @@ struct ConvPathTests {
     }
 
     /// The packed path stores no column matrix, so it asks for no workspace.
-    @Test(.enabled(if: BLAS.Path.avx2Available, "AVX2 + FMA are unavailable (this CPU lacks them, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids them); the im2col path and its workspace are tested instead"))
+    @Test(.enabled(if: BLAS.Path.best != .openBLAS, "no CKernels GEMM path (the CPU lacks AVX2 + FMA and is not ARM64, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids it); the im2col path and its workspace are tested instead"))
     func packedColumnsNeedNoWorkspace() throws {
         let op = try Operator(type: "Conv", attributes: ["pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])])
         #expect(op.workspaceFloatCount(inputs: [[1, 4, 12, 12], [8, 4, 3, 3]]) == 0)

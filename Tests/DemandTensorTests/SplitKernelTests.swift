@@ -61,8 +61,8 @@ struct SplitKernelTests {
     static let exactPaths = BLAS.Path.allCases.filter { $0.isAvailable && $0.computesRowsIndependently }
 
     /// Tolerance: none, bit for bit.
-    @Test(.enabled(if: BLAS.Path.avx2Available,
-                   "conv pieces match the whole layer bit for bit only on CKernels' AVX2 and AVX-512 paths, the only ones the runtime splits convolutions on, and AVX2 + FMA are unavailable: the CPU lacks them or the environment forbids them (OpenBLAS's do not: measurements atop SplitKernelTests.swift)"),
+    @Test(.enabled(if: BLAS.Path.best != .openBLAS,
+                   "conv pieces match the whole layer bit for bit only on CKernels' AVX2, AVX-512 and NEON paths, the only ones the runtime splits convolutions on, and none is available: the CPU lacks them or the environment forbids them (OpenBLAS's do not: measurements atop SplitKernelTests.swift)"),
           arguments: conv, exactPaths)
     func convPiecesMatchTheWholeLayer(_ testCase: Case, path: BLAS.Path) throws {
         try expectPiecesMatch(testCase, path: path)

@@ -4,9 +4,9 @@ import Testing
 
 /// The SIMD exp family against Double libm over a dense sweep, including the
 /// tails of each vector loop (counts that are not multiples of 8), on every
-/// path this CPU can run (portable Swift SIMD, and AVX2 + FMA C kernels).
+/// path this CPU can run (portable Swift SIMD, and AVX2 + FMA or NEON C kernels).
 struct VectorMathTests {
-    static let paths = VectorMath.Path.allCases.filter { $0 == .portable || VectorMath.Path.avx2Available }
+    static let paths = VectorMath.Path.allCases.filter(\.isAvailable)
 
     /// `count` evenly spaced values in [low, high], through `function` and through `exact`.
     private func worstError(_ function: VectorMath.Function, _ path: VectorMath.Path, _ low: Float, _ high: Float, count: Int = 20_001,
@@ -29,8 +29,8 @@ struct VectorMathTests {
     }
 
     @Test func avx2IsUsedWhereTheCPUHasIt() {
-        #expect(VectorMath.Path.best == (VectorMath.Path.avx2Available ? .avx2 : .portable))
-        if !VectorMath.Path.avx2Available { print("note: this CPU lacks AVX2/FMA; only the portable path is tested") }
+        #expect(VectorMath.Path.best == (VectorMath.Path.avx2Available ? .avx2 : VectorMath.Path.neonAvailable ? .neon : .portable))
+        if VectorMath.Path.best == .portable { print("note: this CPU lacks AVX2/FMA and is not ARM64; only the portable path is tested") }
     }
 
     @Test(arguments: paths)

@@ -4,6 +4,7 @@
 // compiled with __attribute__((target("avx2,fma"))), so the rest of the
 // binary still runs on older CPUs; call one only when dl_kernels_have_avx2()
 // returns 1. The formulas match DemandTensor's VectorMath (Swift) exactly.
+// On ARM64 the dl_neon_* versions below take their place (kernels_neon.c).
 //
 // Every function reads x[0..count) and writes y[0..count); x and y may be
 // the same pointer. `bias` is added to each x first (a conv's per-channel
@@ -13,19 +14,22 @@
 
 #include <stddef.h>
 
-/// Instruction-set levels of CKernels' run-time paths, each including the ones below it.
+/// Instruction-set levels of CKernels' run-time paths. On x86-64 each includes
+/// the ones below it; NEON is ARM64's one level above portable (compare it
+/// with ==, not ≥).
 typedef enum {
     DL_CPU_PORTABLE = 0,  // baseline: portable maths, OpenBLAS for GEMM
     DL_CPU_AVX2 = 1,      // AVX2 + FMA: these elementwise kernels and the AVX2 sgemm
     DL_CPU_AVX512 = 2,    // AVX-512F (with AVX2 + FMA): the AVX-512 sgemm
+    DL_CPU_NEON = 3,      // ARM64 (always has NEON): the NEON elementwise kernels and sgemm
 } DLCpuLevel;
 
 /// The widest level this process may use: the CPU's, lowered to
-/// DEMANDLAYER_CPU (avx512, avx2 or portable; read once; a value that is
+/// DEMANDLAYER_CPU (avx512, avx2, neon or portable; read once; a value that is
 /// unknown or above the CPU's is ignored with one warning on stderr), and to
 /// portable when dl_kernels_forced_portable(). See cpu_level.c.
 DLCpuLevel dl_cpu_level(void);
-/// "portable", "avx2" or "avx512".
+/// "portable", "avx2", "avx512" or "neon".
 const char *dl_cpu_level_name(DLCpuLevel level);
 
 /// 1 when dl_cpu_level() allows AVX2 and FMA (the CPU has them and the compiler could build the kernels), else 0.
@@ -54,5 +58,20 @@ float dl_avx2_exp_sum(const float *x, float *y, size_t count, float shift);
 void dl_avx2_softmax_line(const float *x, float *y, size_t count);
 /// y = e^(x − maxima); sums += y, elementwise (one row of a strided softmax).
 void dl_avx2_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count);
+
+/// The same functions with NEON on ARM64 (kernels_neon.c), bit for bit the
+/// AVX2 ones: same steps, fused where those fuse, and sums over eight lanes
+/// added in the same order. Call one only when dl_kernels_have_neon() returns 1.
+int dl_kernels_have_neon(void);
+void dl_neon_sigmoid(const float *x, float *y, size_t count, float bias);
+void dl_neon_silu(const float *x, float *y, size_t count, float bias);
+void dl_neon_tanh(const float *x, float *y, size_t count);
+void dl_neon_erf(const float *x, float *y, size_t count);
+void dl_neon_gelu(const float *x, float *y, size_t count);
+void dl_neon_gelu_tanh(const float *x, float *y, size_t count);
+void dl_neon_exp(const float *x, float *y, size_t count);
+float dl_neon_exp_sum(const float *x, float *y, size_t count, float shift);
+void dl_neon_softmax_line(const float *x, float *y, size_t count);
+void dl_neon_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count);
 
 #endif

@@ -9,8 +9,11 @@
 // library cannot rely on. So convolution's GEMMs come here when the CPU has
 // AVX2 + FMA (or AVX-512F); elsewhere the library keeps calling OpenBLAS.
 //
-// Two kernel sets share one driver (sgemm.c): AVX-512 (6x64 tiles) and AVX2
-// (6x16 tiles). They round differently from each other, but each is exact to
+// On ARM64 (Raspberry Pi, RK3588, Jetson CPU cores) NEON is always present,
+// and a NEON kernel set takes the same place.
+//
+// Three kernel sets share one driver (sgemm.c): AVX-512 (6x64 tiles), AVX2
+// and NEON (6x16 tiles). They round differently from each other, but each is exact to
 // itself: the work is split by output columns (or rows), never along K, and
 // every output element sums its K products in an order fixed by its column,
 // so 1 and N threads, and any cut of A's rows into separate calls, give
@@ -20,18 +23,19 @@
 
 /// The kernel sets.
 typedef enum {
-    DL_SGEMM_AVX512 = 0,  // needs dl_cpu_level() ≥ DL_CPU_AVX512
-    DL_SGEMM_AVX2 = 1,    // needs dl_cpu_level() ≥ DL_CPU_AVX2
+    DL_SGEMM_AVX512 = 0,  // needs dl_cpu_level() ≥ DL_CPU_AVX512 (x86-64)
+    DL_SGEMM_AVX2 = 1,    // needs dl_cpu_level() ≥ DL_CPU_AVX2 (x86-64)
+    DL_SGEMM_NEON = 2,    // needs dl_cpu_level() == DL_CPU_NEON (ARM64)
 } DLSgemmISA;
 
 /// 1 when this process may use `isa`'s kernels (the CPU has it, the compiler
 /// could build it, and DEMANDLAYER_CPU / DEMANDLAYER_PORTABLE_KERNELS allow it), else 0.
 int dl_sgemm_isa_available(DLSgemmISA isa);
 
-/// 1 when either kernel set is available, else 0.
+/// 1 when any kernel set is available, else 0.
 int dl_sgemm_available(void);
 
-/// The widest available set (DL_SGEMM_AVX2 when neither is).
+/// The widest available set (DL_SGEMM_AVX2 when none is).
 DLSgemmISA dl_sgemm_best_isa(void);
 
 /// Sets how many threads dl_sgemm may use (values below 1 mean 1); process-wide,

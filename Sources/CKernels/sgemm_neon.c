@@ -1,0 +1,207 @@
+// The NEON micro-kernels of CKernels' sgemm (driver: sgemm.c), for ARM64
+// CPUs (Cortex-A53/A55/A72/A76/A78AE: Raspberry Pi, RK3588, Jetson), where
+// NEON is always present (ARMv8-A). On other targets this file is empty.
+//
+// Tile: 6 rows x 16 columns in 24 of the 32 q registers (four per row); per
+// k, four 4-float loads of the packed B panel (one 64-byte line), six scalars
+// of A read in place, 24 fused multiply-adds by element (FMLA v.4s, v.s[0]).
+// B is packed in the same 64-wide panels as the x86 paths, so the driver's
+// packing, convolution gather and thread split are shared unchanged: a panel
+// is four 16-column tiles, the last narrowed to 12, 8 or 4 columns when fewer
+// are left, and the last 1 to 4 columns of a block go to a dot-product kernel
+// along k (ResNet-50's n = 49 and 196).
+//
+// Every tile width sums an element's products the same way (one fused
+// multiply-add per k, k ascending, from 0), and the dot kernel's order is
+// fixed by the depth alone, so an element's bits depend on its column and K
+// only: any thread count and any cut of A's rows give the same bits.
+//
+// Blocks of B are 256 columns wide (256 KiB per 256-deep slice): the L2 of a
+// Cortex-A76 core is 256-512 KiB, and an A55's is shared or absent.
+#include "sgemm_core.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+#define INLINE inline __attribute__((always_inline))
+
+enum { NR = 64 };
+
+/// `count` (≤ 4) output columns starting at o, of which [a, b) read inside
+/// the input row: d[l] = row[(o + l)·stride], or 0 outside [a, b). Only
+/// chunks wholly inside use vector loads (stride 2 reads one float past its
+/// last column, so it needs one more valid column); the others go lane by
+/// lane, never touching memory outside the valid range.
+static INLINE void gather_chunk(const float *row, int stride, int o, int count, int a, int b, float *d) {
+    if (count == 4 && o >= a) {
+        if (stride == 1 && o + 4 <= b) {
+            vst1q_f32(d, vld1q_f32(row + o));
+            return;
+        }
+        if (stride == 2 && o + 5 <= b) {
+            vst1q_f32(d, vld2q_f32(row + 2 * o).val[0]);
+            return;
+        }
+    }
+    for (int l = 0; l < count; l++) d[l] = o + l >= a && o + l < b ? row[(o + l) * stride] : 0;
+}
+
+static void gather_row(const float *row, int stride, int begin, int end, int lower, int upper, float *d) {
+    for (int o = begin; o < end; o += 4) gather_chunk(row, stride, o, end - o < 4 ? end - o : 4, lower, upper, d + (o - begin));
+}
+
+/// Stores lanes [0, count) of v at d (count ≤ 4).
+static INLINE void store_first(float *d, float32x4_t v, int count) {
+    if (count == 4) {
+        vst1q_f32(d, v);
+        return;
+    }
+    if (count >= 2) vst1_f32(d, vget_low_f32(v));
+    if (count == 3) d[2] = vgetq_lane_f32(v, 2);
+    if (count == 1) d[0] = vgetq_lane_f32(v, 0);
+}
+
+/// Loads lanes [0, count) from p, 0 in the others (count ≤ 4).
+static INLINE float32x4_t load_first(const float *p, int count) {
+    if (count == 4) return vld1q_f32(p);
+    float part[4] = {0, 0, 0, 0};
+    for (int l = 0; l < count; l++) part[l] = p[l];
+    return vld1q_f32(part);
+}
+
+/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
+/// 4·vectors columns of a B panel over `depth`; `vectors` (1 to 4) is a
+/// constant at each call below, so the loops unroll into registers.
+static INLINE void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
+                              int columns, Epilogue epilogue) {
+    // The unroll pragmas keep the tile in registers under GCC too, which
+    // does not fully unroll these small loops at -O2 on its own.
+    float32x4_t acc[MR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) acc[i][v] = vdupq_n_f32(0);
+    for (int k = 0; k < depth; k++) {
+        float32x4_t bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) bv[v] = vld1q_f32(b + 4 * v);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            float32x4_t ai = vld1q_dup_f32(a + i * lda + k);
+#pragma GCC unroll 4
+            for (int v = 0; v < vectors; v++) acc[i][v] = vfmaq_f32(acc[i][v], bv[v], ai);
+        }
+        b += NR;
+    }
+    const float32x4_t zero = vdupq_n_f32(0);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        if (i >= rows) break;
+        float *row = c + i * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) {
+            int left = columns - 4 * v;
+            if (left <= 0) break;
+            if (left > 4) left = 4;
+            float32x4_t value = acc[i][v];
+            if (epilogue.accumulate) value = vaddq_f32(load_first(row + 4 * v, left), value);
+            if (epilogue.last && epilogue.bias) value = vaddq_f32(value, vdupq_n_f32(epilogue.bias[i]));
+            // x > 0 ? x : 0, like the Swift pass: NaN and -0 become +0 (FMAX would keep NaN).
+            if (epilogue.last && epilogue.relu) value = vbslq_f32(vcgtq_f32(value, zero), value, zero);
+            store_first(row + 4 * v, value, left);
+        }
+    }
+}
+
+static void kernel_6x4(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
+    kernel_6xv(1, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+static void kernel_6x8(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
+    kernel_6xv(2, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+static void kernel_6x12(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
+    kernel_6xv(3, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+static void kernel_6x16(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
+    kernel_6xv(4, depth, a, lda, b, c, ldc, rows, columns, e);
+}
+
+/// The first `columns` (≤ 16·tiles) columns of a panel, 16 at a time, the
+/// last tile as narrow as its columns allow.
+static INLINE void kernel_tiles(int tiles, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
+                                int columns, Epilogue epilogue) {
+    static const SgemmKernel widths[4] = {kernel_6x4, kernel_6x8, kernel_6x12, kernel_6x16};
+    for (int t = 0; t < tiles; t++) {
+        int left = columns - 16 * t;
+        if (left <= 0) break;
+        if (left > 16) left = 16;
+        widths[(left - 1) / 4](depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, epilogue);
+    }
+}
+
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 1)
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 2)
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 3)
+DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 4)
+
+/// The sum of v's four lanes in a fixed order: (0 + 2) + (1 + 3).
+static INLINE float sum_lanes(float32x4_t v) {
+    float32x2_t two = vadd_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(two, 0) + vget_lane_f32(two, 1);
+}
+
+/// Rows [first, first + height) of kernel_dot's tile: height x columns
+/// accumulators of four k each.
+static INLINE void kernel_dot_rows(int height, int columns, int first, int depth, const float *a, long lda, const float *bt,
+                                   float *c, long ldc, int rows, Epilogue epilogue) {
+    float32x4_t acc[MR][TAIL_MAX];
+    for (int i = 0; i < height; i++)
+        for (int j = 0; j < columns; j++) acc[i][j] = vdupq_n_f32(0);
+    for (int k = 0; k < depth; k += 4) {
+        // The last partial 4 lanes are zero in A and B.
+        int count = depth - k < 4 ? depth - k : 4;
+        float32x4_t ai[MR];
+        for (int i = 0; i < height; i++) ai[i] = load_first(a + (first + i) * lda + k, count);
+        for (int j = 0; j < columns; j++) {
+            float32x4_t bv = load_first(bt + (long)j * depth + k, count);
+            for (int i = 0; i < height; i++) acc[i][j] = vfmaq_f32(acc[i][j], ai[i], bv);
+        }
+    }
+    for (int i = 0; i < height && first + i < rows; i++) {
+        for (int j = 0; j < columns; j++) {
+            float *to = c + (first + i) * ldc + j;
+            *to = dl_sgemm_finish(sum_lanes(acc[i][j]), to, first + i, epilogue);
+        }
+    }
+}
+
+/// C tile (rows, columns ≤ TAIL_MAX) ⟵ or += A panel · B columns over `depth`,
+/// with B's columns stored k-contiguous: 4 k at a time, summed across lanes at
+/// the end, then the same epilogue as kernel_6xv. Six rows at once for one or
+/// two columns, three at a time for three or four (so accumulators, A and B
+/// stay within the 32 q registers). `columns` is a constant at each instance.
+static INLINE void kernel_dot(int columns, int depth, const float *a, long lda, const float *bt, float *c, long ldc, int rows,
+                              Epilogue epilogue) {
+    if (columns <= 2) {
+        kernel_dot_rows(MR, columns, 0, depth, a, lda, bt, c, ldc, rows, epilogue);
+        return;
+    }
+    kernel_dot_rows(3, columns, 0, depth, a, lda, bt, c, ldc, rows, epilogue);
+    if (rows > 3) kernel_dot_rows(3, columns, 3, depth, a, lda, bt, c, ldc, rows, epilogue);
+}
+
+DL_SGEMM_TAIL_INSTANCE(, kernel_dot, 1)
+DL_SGEMM_TAIL_INSTANCE(, kernel_dot, 2)
+DL_SGEMM_TAIL_INSTANCE(, kernel_dot, 3)
+DL_SGEMM_TAIL_INSTANCE(, kernel_dot, 4)
+
+const SgemmKernels dl_sgemm_neon_kernels = {
+    .panel_width = NR,
+    .block_width = 4 * NR,
+    .lanes = 16,
+    .kernels = {kernel_tiles_1, kernel_tiles_2, kernel_tiles_3, kernel_tiles_4},
+    .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
+    .gather = gather_row,
+};
+
+#endif

@@ -1,0 +1,605 @@
+// Checks CKernels' C kernels on their own, without Swift, on whichever kernel
+// sets this CPU (or emulator) runs: NEON on ARM64, AVX-512 and AVX2 on x86-64,
+// and the portable paths under DEMANDLAYER_PORTABLE_KERNELS=1. Built and run
+// by Tools/ci/16-neon-kernels.sh, natively and as an ARM64 binary under
+// qemu-aarch64.
+//
+// GEMM (dl_sgemm_isa_ex), over a table of shapes with every tail (m, n, k not
+// multiples of the 6x16 tile or of the 256-deep slice, k = 1, n = 1...4, n
+// past a 256-column block), each plain, with the fused bias + ReLU and
+// accumulating into C:
+//   - within 1e-6 of a double-precision reference, relative to Σ|a·b| + |bias|
+//     + |C before| (the scale of a float sum's rounding error; a plain relative
+//     error means nothing where the sum cancels to near 0);
+//   - bit for bit the same on 1 and 2 threads, and when the rows are computed
+//     in pieces by separate calls (what a split layer does);
+//   - C's columns past n untouched.
+// Convolution (dl_conv2d_gemm_isa, B packed straight from the image): bit for
+// bit the GEMM on an explicit im2col matrix, within the same tolerance of the
+// double reference, the same on 1 and 2 threads and in row pieces, and with
+// the image against unreadable pages on both sides (the gather reads only the
+// image). dl_sgemv_rows (portable C on every CPU): tolerance and row pieces.
+// Elementwise (dl_avx2_* or dl_neon_*): bit for bit a scalar model of the
+// AVX2 steps (fmaf where they fuse), so NEON and AVX2 agree exactly; the
+// model (and so each path) within its stated accuracy of libm in double.
+//
+// Build with -ffp-contract=off: the model must not have its own a·b + c fused.
+#include "ckernels.h"
+#include "dl_sgemm.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int failures;
+static long checks;
+
+#define CHECK(condition, ...)                                                  \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(condition)) {                                                    \
+            if (++failures <= 25) {                                            \
+                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);           \
+                fprintf(stderr, __VA_ARGS__);                                  \
+                fputc('\n', stderr);                                           \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+static uint64_t random_state = 0x9E3779B97F4A7C15ull;
+
+/// Uniform in [-1, 1).
+static float uniform(void) {
+    random_state ^= random_state << 13;
+    random_state ^= random_state >> 7;
+    random_state ^= random_state << 17;
+    return (float)((random_state >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+static void fill(float *p, long count) {
+    for (long i = 0; i < count; i++) p[i] = uniform();
+}
+
+static void *allocate(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "kernel_check: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static const char *isa_name(DLSgemmISA isa) {
+    switch (isa) {
+    case DL_SGEMM_AVX512: return "avx512";
+    case DL_SGEMM_AVX2: return "avx2";
+    case DL_SGEMM_NEON: return "neon";
+    }
+    return "?";
+}
+
+// ---------------------------------------------------------------- GEMM
+
+/// ref (m, n) = A·B (+ c0) (+ bias) (then ReLU) in double, and scale = the
+/// sum of the magnitudes that went into each element.
+static void reference(int m, int n, int k, const float *a, int lda, const float *b, int ldb, const float *c0, int ldc0,
+                      const float *bias, int relu, double *ref, double *scale) {
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            double sum = 0, magnitude = 0;
+            for (int p = 0; p < k; p++) {
+                double product = (double)a[(long)i * lda + p] * b[(long)p * ldb + j];
+                sum += product;
+                magnitude += fabs(product);
+            }
+            if (c0) {
+                sum += c0[(long)i * ldc0 + j];
+                magnitude += fabs(c0[(long)i * ldc0 + j]);
+            }
+            if (bias) {
+                sum += bias[i];
+                magnitude += fabs(bias[i]);
+            }
+            if (relu) sum = sum > 0 ? sum : 0;
+            ref[(long)i * n + j] = sum;
+            scale[(long)i * n + j] = magnitude;
+        }
+    }
+}
+
+static void check_close(const char *what, const float *c, int ldc, const double *ref, const double *scale, int m, int n) {
+    double worst = 0;
+    int bad_i = -1, bad_j = -1;
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            double error = fabs(c[(long)i * ldc + j] - ref[(long)i * n + j]);
+            double allowed = 1e-6 * scale[(long)i * n + j];
+            if (!(error <= allowed) && bad_i < 0) bad_i = i, bad_j = j;
+            if (scale[(long)i * n + j] > 0 && error / scale[(long)i * n + j] > worst) worst = error / scale[(long)i * n + j];
+        }
+    }
+    CHECK(bad_i < 0, "%s: C[%d][%d] = %.9g, double reference %.9g (relative error %.2g > 1e-6)", what, bad_i, bad_j,
+          bad_i < 0 ? 0 : c[(long)bad_i * ldc + bad_j], bad_i < 0 ? 0 : ref[(long)bad_i * n + bad_j], worst);
+}
+
+static void check_same(const char *what, const float *x, const float *y, int ldc, int m, int n) {
+    for (int i = 0; i < m; i++) {
+        if (memcmp(x + (long)i * ldc, y + (long)i * ldc, sizeof(float) * n) != 0) {
+            int j = 0;
+            while (memcmp(x + (long)i * ldc + j, y + (long)i * ldc + j, sizeof(float)) == 0) j++;
+            CHECK(0, "%s: C[%d][%d] = %.9g vs %.9g (not bit-identical)", what, i, j, x[(long)i * ldc + j], y[(long)i * ldc + j]);
+            return;
+        }
+    }
+    checks++;
+}
+
+static const float sentinel = 1234.5f;
+
+static void check_padding(const char *what, const float *c, int ldc, int m, int n) {
+    int touched = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = n; j < ldc; j++) touched |= c[(long)i * ldc + j] != sentinel;
+    CHECK(!touched, "%s: a column past n was written", what);
+}
+
+/// Runs one product on `threads` threads into c (its padding set to the sentinel first).
+static int run_gemm(DLSgemmISA isa, int threads, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                    const float *c0, float *c, int ldc, int accumulate, const float *bias, int relu) {
+    dl_sgemm_set_threads(threads);
+    for (long p = 0; p < (long)m * ldc; p++) c[p] = c0 ? c0[p] : sentinel;
+    for (int i = 0; i < m; i++)
+        for (int j = n; j < ldc; j++) c[(long)i * ldc + j] = sentinel;
+    return dl_sgemm_isa_ex(isa, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, relu);
+}
+
+typedef struct {
+    int m, n, k;
+} Shape;
+
+// Tails of every kind: the tile is 6 x 16 (x86 AVX-512: 6 x 64), panels 64
+// wide, blocks 256 (AVX-512: 512) wide, slices 256 deep, the dot kernel takes
+// a block's last 1-4 columns; products ≥ 2^20 multiply-adds use the second thread
+// (48x300x80 splits by rows, 12x640x140 by columns).
+static const Shape shapes[] = {
+    {1, 1, 1},    {6, 16, 1},   {7, 17, 3},   {5, 1, 9},    {13, 2, 31},   {6, 3, 257},  {11, 4, 64},  {1, 64, 1},
+    {2, 5, 7},    {6, 20, 8},   {9, 21, 300}, {4, 33, 2},   {8, 48, 16},   {7, 49, 70},  {12, 52, 5},  {3, 63, 17},
+    {6, 65, 4},   {5, 68, 1},   {14, 80, 33}, {19, 99, 13}, {3, 130, 9},   {6, 196, 40}, {2, 260, 3},  {7, 515, 6},
+    {1, 7, 513},  {25, 12, 1},  {48, 300, 80}, {12, 640, 140},
+};
+
+static void check_gemm_isa(DLSgemmISA isa) {
+    int shape_count = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int s = 0; s < shape_count; s++) {
+        Shape shape = shapes[s];
+        int m = shape.m, n = shape.n, k = shape.k;
+        int lda = k + 3, ldb = n + 1, ldc = n + 2;
+        float *a = allocate(sizeof(float) * m * lda), *b = allocate(sizeof(float) * k * ldb);
+        float *bias = allocate(sizeof(float) * m), *c0 = allocate(sizeof(float) * m * ldc);
+        float *c1 = allocate(sizeof(float) * m * ldc), *c2 = allocate(sizeof(float) * m * ldc), *c3 = allocate(sizeof(float) * m * ldc);
+        double *ref = allocate(sizeof(double) * m * n), *scale = allocate(sizeof(double) * m * n);
+        fill(a, (long)m * lda);
+        fill(b, (long)k * ldb);
+        fill(bias, m);
+        fill(c0, (long)m * ldc);
+        for (int variant = 0; variant < 3; variant++) {
+            // 0: C = A·B; 1: C = ReLU(A·B + bias); 2: C = C + A·B + bias.
+            int accumulate = variant == 2, relu = variant == 1;
+            const float *row_bias = variant ? bias : NULL;
+            const float *before = accumulate ? c0 : NULL;
+            char what[160];
+            snprintf(what, sizeof what, "%s gemm m=%d n=%d k=%d %s", isa_name(isa), m, n, k,
+                     variant == 0 ? "plain" : variant == 1 ? "bias+relu" : "accumulate+bias");
+            reference(m, n, k, a, lda, b, ldb, before, ldc, row_bias, relu, ref, scale);
+            CHECK(run_gemm(isa, 1, m, n, k, a, lda, b, ldb, before, c1, ldc, accumulate, row_bias, relu) == 0, "%s: failed", what);
+            check_close(what, c1, ldc, ref, scale, m, n);
+            check_padding(what, c1, ldc, m, n);
+            CHECK(run_gemm(isa, 2, m, n, k, a, lda, b, ldb, before, c2, ldc, accumulate, row_bias, relu) == 0, "%s: failed", what);
+            char also[400];
+            snprintf(also, sizeof also, "%s, 2 threads vs 1", what);
+            check_same(also, c1, c2, ldc, m, n);
+            // Rows in three pieces by separate calls, cut off the tile's 6-row grid.
+            for (long p = 0; p < (long)m * ldc; p++) c3[p] = accumulate ? c0[p] : sentinel;
+            int cuts[4] = {0, m / 3 + 1 < m ? m / 3 + 1 : m, 0, m};
+            cuts[2] = cuts[1] + (m - cuts[1]) / 2;
+            dl_sgemm_set_threads(1);
+            for (int piece = 0; piece < 3; piece++) {
+                int r0 = cuts[piece], r1 = cuts[piece + 1];
+                if (r1 <= r0) continue;
+                CHECK(dl_sgemm_isa_ex(isa, r1 - r0, n, k, a + (long)r0 * lda, lda, b, ldb, c3 + (long)r0 * ldc, ldc, accumulate,
+                                      row_bias ? row_bias + r0 : NULL, relu) == 0,
+                      "%s: piece failed", what);
+            }
+            snprintf(also, sizeof also, "%s, rows in pieces [0,%d) [%d,%d) [%d,%d) vs whole", what, cuts[1], cuts[1], cuts[2],
+                     cuts[2], m);
+            check_same(also, c1, c3, ldc, m, n);
+        }
+        free(a), free(b), free(bias), free(c0), free(c1), free(c2), free(c3), free(ref), free(scale);
+    }
+    dl_sgemm_set_threads(1);
+    printf("  gemm %-6s %d shapes x 3 epilogues: double reference, 1 vs 2 threads, row pieces\n", isa_name(isa), shape_count);
+}
+
+// ---------------------------------------------------------------- convolution
+
+typedef struct {
+    int channels, in_height, in_width, kernel, stride, dilation, pad, m;
+} Conv;
+
+static const Conv convs[] = {
+    {3, 9, 11, 3, 1, 1, 1, 7},  {2, 10, 13, 3, 2, 1, 1, 5}, {4, 8, 8, 1, 1, 1, 0, 13}, {3, 15, 17, 7, 2, 1, 3, 6},
+    {5, 7, 9, 3, 1, 2, 2, 4},   {1, 6, 5, 5, 3, 1, 2, 3},   {30, 5, 6, 3, 1, 1, 1, 8}, {2, 20, 21, 3, 1, 1, 0, 12},
+    {3, 33, 35, 3, 2, 1, 1, 9}, {4, 12, 12, 2, 2, 1, 0, 6},
+};
+
+static DLConvGeometry geometry_of(Conv c) {
+    DLConvGeometry g = {c.channels, c.in_height, c.in_width, c.kernel, c.kernel, c.stride, c.stride, c.dilation, c.dilation,
+                        c.pad, c.pad, 0, 0};
+    g.out_height = (c.in_height + 2 * c.pad - c.dilation * (c.kernel - 1) - 1) / c.stride + 1;
+    g.out_width = (c.in_width + 2 * c.pad - c.dilation * (c.kernel - 1) - 1) / c.stride + 1;
+    return g;
+}
+
+/// The im2col matrix (channels·kH·kW, oh·ow) of x.
+static void im2col(const DLConvGeometry *g, const float *x, float *columns) {
+    int n = g->out_height * g->out_width;
+    for (int ch = 0; ch < g->channels; ch++)
+        for (int kh = 0; kh < g->kernel_height; kh++)
+            for (int kw = 0; kw < g->kernel_width; kw++) {
+                long row = ((long)ch * g->kernel_height + kh) * g->kernel_width + kw;
+                for (int oh = 0; oh < g->out_height; oh++)
+                    for (int ow = 0; ow < g->out_width; ow++) {
+                        int ih = oh * g->stride_height - g->pad_top + kh * g->dilation_height;
+                        int iw = ow * g->stride_width - g->pad_left + kw * g->dilation_width;
+                        int inside = ih >= 0 && ih < g->in_height && iw >= 0 && iw < g->in_width;
+                        columns[row * n + oh * g->out_width + ow] =
+                            inside ? x[((long)ch * g->in_height + ih) * g->in_width + iw] : 0;
+                    }
+            }
+}
+
+/// `bytes` of memory with an unreadable page right before it (at_end 0) or
+/// right after it (at_end 1); release with release_guarded.
+static float *guarded(size_t bytes, int at_end, void **base, size_t *length) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t body = (bytes + page - 1) / page * page;
+    *length = body + 2 * page;
+    char *p = mmap(NULL, *length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "kernel_check: mmap failed\n");
+        exit(2);
+    }
+    mprotect(p, page, PROT_NONE);
+    mprotect(p + page + body, page, PROT_NONE);
+    *base = p;
+    return (float *)(at_end ? p + page + body - bytes : p + page);
+}
+
+static void check_conv_isa(DLSgemmISA isa) {
+    int conv_count = (int)(sizeof convs / sizeof convs[0]);
+    for (int s = 0; s < conv_count; s++) {
+        DLConvGeometry g = geometry_of(convs[s]);
+        int m = convs[s].m, n = g.out_height * g.out_width, k = g.channels * g.kernel_height * g.kernel_width;
+        size_t x_count = (size_t)g.channels * g.in_height * g.in_width;
+        float *w = allocate(sizeof(float) * m * k), *bias = allocate(sizeof(float) * m), *x = allocate(sizeof(float) * x_count);
+        float *columns = allocate(sizeof(float) * k * n), *y_gemm = allocate(sizeof(float) * m * n);
+        float *y = allocate(sizeof(float) * m * n), *y2 = allocate(sizeof(float) * m * n);
+        double *ref = allocate(sizeof(double) * m * n), *scale = allocate(sizeof(double) * m * n);
+        fill(w, (long)m * k);
+        fill(bias, m);
+        fill(x, (long)x_count);
+        im2col(&g, x, columns);
+        for (int fused = 0; fused < 2; fused++) {
+            const float *row_bias = fused ? bias : NULL;
+            char what[200];
+            snprintf(what, sizeof what, "%s conv c=%d %dx%d k=%d s=%d d=%d p=%d m=%d%s", isa_name(isa), g.channels, g.in_height,
+                     g.in_width, g.kernel_height, g.stride_width, g.dilation_width, g.pad_left, m, fused ? " bias+relu" : "");
+            dl_sgemm_set_threads(1);
+            CHECK(dl_sgemm_isa_ex(isa, m, n, k, w, k, columns, n, y_gemm, n, 0, row_bias, fused) == 0, "%s: gemm failed", what);
+            reference(m, n, k, w, k, columns, n, NULL, 0, row_bias, fused, ref, scale);
+            check_close(what, y_gemm, n, ref, scale, m, n);
+            for (int at_end = 0; at_end < 2; at_end++) {
+                void *base;
+                size_t length;
+                float *xg = guarded(sizeof(float) * x_count, at_end, &base, &length);
+                memcpy(xg, x, sizeof(float) * x_count);
+                for (int threads = 1; threads <= 2; threads++) {
+                    dl_sgemm_set_threads(threads);
+                    CHECK(dl_conv2d_gemm_isa(isa, &g, m, w, xg, y, n, row_bias, fused) == 0, "%s: failed", what);
+                    char also[400];
+                    snprintf(also, sizeof also, "%s, packed from the image (%d threads, image %s guard page) vs im2col", what,
+                             threads, at_end ? "before a" : "after a");
+                    check_same(also, y_gemm, y, n, m, n);
+                }
+                munmap(base, length);
+            }
+            // Output channels in two pieces.
+            dl_sgemm_set_threads(1);
+            int cut = m / 2 + 1 < m ? m / 2 + 1 : m;
+            dl_conv2d_gemm_isa(isa, &g, cut, w, x, y2, n, row_bias, fused);
+            if (cut < m) dl_conv2d_gemm_isa(isa, &g, m - cut, w + (long)cut * k, x, y2 + (long)cut * n, n, row_bias ? row_bias + cut : NULL, fused);
+            char also[400];
+            snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
+            check_same(also, y_gemm, y2, n, m, n);
+        }
+        free(w), free(bias), free(x), free(columns), free(y_gemm), free(y), free(y2), free(ref), free(scale);
+    }
+    printf("  conv %-6s %d geometries x 2 epilogues: im2col GEMM bit for bit, guard pages, double reference, pieces\n",
+           isa_name(isa), conv_count);
+}
+
+// ---------------------------------------------------------------- sgemv_rows
+
+static void check_sgemv_rows(void) {
+    static const int sizes[][2] = {{1, 1}, {3, 15}, {7, 16}, {17, 33}, {64, 257}, {5, 1000}};
+    int count = (int)(sizeof sizes / sizeof sizes[0]);
+    for (int s = 0; s < count; s++) {
+        int n = sizes[s][0], k = sizes[s][1], ldb = k + 1;
+        float *a = allocate(sizeof(float) * k), *b = allocate(sizeof(float) * n * ldb);
+        float *c = allocate(sizeof(float) * n), *c2 = allocate(sizeof(float) * n);
+        double *ref = allocate(sizeof(double) * n), *scale = allocate(sizeof(double) * n);
+        fill(a, k);
+        fill(b, (long)n * ldb);
+        dl_sgemv_rows(n, k, a, b, ldb, c, 1.0f, 0);
+        reference(n, 1, k, b, ldb, a, 1, NULL, 0, NULL, 0, ref, scale);
+        char what[80];
+        snprintf(what, sizeof what, "sgemv_rows n=%d k=%d", n, k);
+        check_close(what, c, 1, ref, scale, n, 1);
+        int cut = n / 2;
+        dl_sgemv_rows(cut, k, a, b, ldb, c2, 1.0f, 0);
+        dl_sgemv_rows(n - cut, k, a, b + (long)cut * ldb, ldb, c2 + cut, 1.0f, 0);
+        snprintf(what, sizeof what, "sgemv_rows n=%d k=%d, rows in two pieces", n, k);
+        check_same(what, c, c2, 1, n, 1);
+        free(a), free(b), free(c), free(c2), free(ref), free(scale);
+    }
+    printf("  sgemv_rows (portable C) %d sizes: double reference, row pieces\n", count);
+}
+
+// ---------------------------------------------------------------- elementwise
+
+/// The AVX2 path's steps one value at a time, fused where it fuses.
+static float model_exp(float x) {
+    if (x != x) return x;
+    float c = fminf(fmaxf(x, -87.33654f), 88.37626f);
+    float n = nearbyintf(c * 1.44269504f);
+    float r = fmaf(-n, 0.693359375f, c);
+    r = fmaf(n, 2.1219444e-4f, r);
+    float p = 1.98756915e-4f;
+    p = fmaf(p, r, 1.39819995e-3f);
+    p = fmaf(p, r, 8.3334519e-3f);
+    p = fmaf(p, r, 4.16657959e-2f);
+    p = fmaf(p, r, 1.66666655e-1f);
+    p = fmaf(p, r, 5.00000012e-1f);
+    float e = fmaf(p, r * r, r) + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return e * scale;
+}
+static float model_sigmoid(float x) { return 1.0f / (1.0f + model_exp(0.0f - x)); }
+static float model_silu(float x) { return x * model_sigmoid(x); }
+static float model_tanh(float x) { return 1.0f - 2.0f / (model_exp(x + x) + 1.0f); }
+static float model_erf(float x) {
+    uint32_t bits, sign;
+    memcpy(&bits, &x, sizeof bits);
+    sign = bits & 0x80000000u;
+    bits ^= sign;
+    float a;
+    memcpy(&a, &bits, sizeof a);
+    float t = 1.0f / fmaf(0.3275911f, a, 1.0f);
+    float p = 1.061405429f;
+    p = fmaf(p, t, -1.453152027f);
+    p = fmaf(p, t, 1.421413741f);
+    p = fmaf(p, t, -0.284496736f);
+    p = fmaf(p, t, 0.254829592f);
+    float e = model_exp(0.0f - a * a);
+    float y = fmaf(-(p * t), e, 1.0f);
+    memcpy(&bits, &y, sizeof bits);
+    bits ^= sign;
+    memcpy(&y, &bits, sizeof y);
+    return y;
+}
+static float model_gelu(float x) {
+    float half = 0.5f * x;
+    return fmaf(half, model_erf(x * 0.70710678f), half);
+}
+static float model_gelu_tanh(float x) {
+    float cube = (x * x) * x;
+    float inner = 0.79788456f * fmaf(0.044715f, cube, x);
+    float half = 0.5f * x;
+    return fmaf(half, model_tanh(inner), half);
+}
+static float model_exp_sum(const float *x, float *y, size_t count, float shift) {
+    float lanes[8] = {0};
+    for (size_t i = 0; i < count; i++) {
+        y[i] = model_exp(x[i] - shift);
+        lanes[i % 8] = lanes[i % 8] + y[i];
+    }
+    float half[4];
+    for (int l = 0; l < 4; l++) half[l] = lanes[l] + lanes[l + 4];
+    return (half[0] + half[2]) + (half[1] + half[3]);
+}
+
+static double exact_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+static double exact_silu(double x) { return x / (1 + exp(-x)); }
+static double exact_gelu(double x) { return x / 2 * (1 + erf(x / sqrt(2))); }
+static double exact_gelu_tanh(double x) { return x / 2 * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }
+
+typedef void (*Map)(const float *, float *, size_t);
+typedef void (*MapBias)(const float *, float *, size_t, float);
+
+typedef struct {
+    const char *name;
+    Map map;          // or
+    MapBias map_bias;
+    float (*model)(float);
+    double (*exact)(double);
+    double absolute, relative;  // allowed |y - exact| ≤ absolute + relative·|exact| (for x in [-20, 20])
+} Function;
+
+/// Both NaN, or the same bits.
+static int same_value(float x, float y) { return (x != x && y != y) || memcmp(&x, &y, sizeof x) == 0; }
+
+static const float specials[] = {0.0f, -0.0f, 1e-8f, -1e-8f, 88.0f, 89.0f, -87.0f, -88.0f, -100.0f, 100.0f,
+                                 INFINITY, -INFINITY, NAN, 0.5f, -0.5f, 3.0f, -3.0f};
+
+static void inputs(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) x[i] = 12.0f * uniform();
+    for (size_t i = 0; i < count && i < sizeof specials / sizeof specials[0]; i += 1) x[(i * 7) % count] = specials[i];
+}
+
+static void check_elementwise(const char *set, const Function *functions, int function_count, float (*exp_sum)(const float *, float *, size_t, float),
+                              void (*softmax_line)(const float *, float *, size_t),
+                              void (*exp_accumulate)(const float *, const float *, float *, float *, size_t)) {
+    static const size_t counts[] = {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 100, 1027};
+    float x[1027], y[1027], expected[1027], maxima[1027], sums[1027], model_sums[1027];
+    for (int f = 0; f < function_count; f++) {
+        const Function *function = &functions[f];
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            size_t count = counts[c];
+            float bias = function->map_bias ? 0.25f : 0.0f;
+            inputs(x, count);
+            for (size_t i = 0; i < count; i++) expected[i] = function->model(x[i] + bias);
+            if (function->map) function->map(x, y, count);
+            else function->map_bias(x, y, count, bias);
+            size_t i = 0;
+            while (i < count && same_value(y[i], expected[i])) i++;
+            CHECK(i == count, "%s %s count %zu: y[%zu] = %.9g for x %.9g, the AVX2 steps give %.9g", set, function->name, count, i,
+                  i < count ? y[i] : 0, i < count ? x[i] : 0, i < count ? expected[i] : 0);
+            // In place.
+            memcpy(y, x, sizeof(float) * count);
+            if (function->map) function->map(y, y, count);
+            else function->map_bias(y, y, count, bias);
+            for (i = 0; i < count && same_value(y[i], expected[i]); i++) {}
+            CHECK(i == count, "%s %s count %zu in place: y[%zu] differs", set, function->name, count, i);
+        }
+    }
+    for (size_t c = 1; c < sizeof counts / sizeof counts[0]; c++) {
+        size_t count = counts[c];
+        for (size_t i = 0; i < count; i++) x[i] = 20.0f * uniform();
+        float total = exp_sum(x, y, count, 3.0f), model_total = model_exp_sum(x, expected, count, 3.0f);
+        size_t i = 0;
+        while (i < count && same_value(y[i], expected[i])) i++;
+        CHECK(i == count && same_value(total, model_total), "%s exp_sum count %zu: sum %.9g vs %.9g, first difference at %zu", set,
+              count, total, model_total, i);
+        softmax_line(x, y, count);
+        float maximum = x[0];
+        for (i = 0; i < count; i++) maximum = x[i] > maximum ? x[i] : maximum;
+        float scale = 1.0f / model_exp_sum(x, expected, count, maximum);
+        for (i = 0; i < count; i++) expected[i] *= scale;
+        for (i = 0; i < count && same_value(y[i], expected[i]); i++) {}
+        CHECK(i == count, "%s softmax_line count %zu: y[%zu] = %.9g vs %.9g", set, count, i, i < count ? y[i] : 0,
+              i < count ? expected[i] : 0);
+        for (i = 0; i < count; i++) {
+            maxima[i] = 20.0f * uniform();
+            sums[i] = model_sums[i] = uniform() + 1.0f;
+        }
+        exp_accumulate(x, maxima, y, sums, count);
+        for (i = 0; i < count; i++) {
+            expected[i] = model_exp(x[i] - maxima[i]);
+            model_sums[i] = model_sums[i] + expected[i];
+        }
+        for (i = 0; i < count && same_value(y[i], expected[i]) && same_value(sums[i], model_sums[i]); i++) {}
+        CHECK(i == count, "%s exp_accumulate count %zu: differs at %zu", set, count, i);
+    }
+    printf("  elementwise %-6s %d functions + exp_sum, softmax_line, exp_accumulate: bit for bit the AVX2 steps\n", set,
+           function_count);
+}
+
+/// The model (so every vector path) within each function's stated accuracy of libm in double.
+static void check_model_accuracy(const Function *functions, int function_count) {
+    for (int f = 0; f < function_count; f++) {
+        const Function *function = &functions[f];
+        double worst = 0;
+        float worst_at = 0;
+        for (int i = 0; i <= 40000; i++) {
+            float x = -20.0f + 40.0f * (float)i / 40000.0f;
+            double exact = function->exact(x), error = fabs(function->model(x) - exact);
+            double excess = error / (function->absolute + function->relative * fabs(exact));
+            if (excess > worst) worst = excess, worst_at = x;
+        }
+        CHECK(worst <= 1, "%s: error %.3g of its allowance at x = %.9g", function->name, worst, worst_at);
+    }
+    printf("  elementwise model: %d functions within their stated accuracy of libm over [-20, 20]\n", function_count);
+}
+
+static double exact_exp(double x) { return exp(x); }
+static double exact_tanh(double x) { return tanh(x); }
+static double exact_erf(double x) { return erf(x); }
+
+int main(void) {
+    int forced = dl_kernels_forced_portable();
+    printf("kernel_check: %s, cpu level %s%s\n",
+#if defined(__aarch64__)
+           "aarch64",
+#elif defined(__x86_64__)
+           "x86-64",
+#else
+           "other",
+#endif
+           dl_cpu_level_name(dl_cpu_level()), forced ? " (DEMANDLAYER_PORTABLE_KERNELS set)" : "");
+
+    const DLSgemmISA isas[] = {DL_SGEMM_NEON, DL_SGEMM_AVX512, DL_SGEMM_AVX2};
+    int tested = 0;
+    for (int s = 0; s < 3; s++) {
+        if (!dl_sgemm_isa_available(isas[s])) {
+            float one = 1, out = 0;
+            CHECK(dl_sgemm_isa_ex(isas[s], 1, 1, 1, &one, 1, &one, 1, &out, 1, 0, NULL, 0) == -1,
+                  "%s is unavailable but dl_sgemm_isa_ex did not return -1", isa_name(isas[s]));
+            continue;
+        }
+        check_gemm_isa(isas[s]);
+        check_conv_isa(isas[s]);
+        tested++;
+    }
+#if defined(__aarch64__)
+    // ARMv8-A always has NEON: only DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS turn it off.
+    const char *wanted = getenv("DEMANDLAYER_CPU");
+    int portable_wanted = forced || (wanted && strcmp(wanted, "portable") == 0);
+    CHECK(dl_cpu_level() == (portable_wanted ? DL_CPU_PORTABLE : DL_CPU_NEON), "aarch64 level %s with DEMANDLAYER_CPU=%s",
+          dl_cpu_level_name(dl_cpu_level()), wanted ? wanted : "(unset)");
+    CHECK(dl_sgemm_isa_available(DL_SGEMM_NEON) == !portable_wanted, "NEON sgemm availability");
+    CHECK(dl_kernels_have_neon() == !portable_wanted, "NEON elementwise availability");
+    CHECK(!dl_kernels_have_avx2() && !dl_sgemm_isa_available(DL_SGEMM_AVX2), "AVX2 reported on aarch64");
+    if (!portable_wanted) CHECK(dl_sgemm_best_isa() == DL_SGEMM_NEON, "best set is not NEON on aarch64");
+#endif
+    if (forced) CHECK(!dl_sgemm_available() && !dl_kernels_have_neon() && !dl_kernels_have_avx2(), "a vector path is still available");
+    if (!tested) printf("  gemm: no CKernels set on this CPU / environment (the library calls OpenBLAS)\n");
+    CHECK(dl_sgemm_available() == (tested > 0), "dl_sgemm_available disagrees with the sets");
+
+    check_sgemv_rows();
+
+    // Allowances: exp about 2 ulp; erf 4e-7 absolute (Abramowitz-Stegun 7.1.26 gives 1.5e-7; 1 - p·t·e^(-x²) loses
+    // about 2 ulp of 1 near x = 0 in float); the rest inherit those through their formulas (GELU's x/2 factor included).
+    Function functions[] = {
+        {"sigmoid", NULL, NULL, model_sigmoid, exact_sigmoid, 1e-7, 3e-7},
+        {"silu", NULL, NULL, model_silu, exact_silu, 1e-7, 3e-7},
+        {"tanh", NULL, NULL, model_tanh, exact_tanh, 2e-7, 0},
+        {"erf", NULL, NULL, model_erf, exact_erf, 4e-7, 0},
+        {"gelu", NULL, NULL, model_gelu, exact_gelu, 6e-7, 2e-7},
+        {"gelu_tanh", NULL, NULL, model_gelu_tanh, exact_gelu_tanh, 6e-7, 2e-7},
+        {"exp", NULL, NULL, model_exp, exact_exp, 0, 2.4e-7},
+    };
+    int function_count = (int)(sizeof functions / sizeof functions[0]);
+    check_model_accuracy(functions, function_count);
+    if (dl_kernels_have_neon() || dl_kernels_have_avx2()) {
+        int neon = dl_kernels_have_neon();
+        MapBias sigmoid = neon ? dl_neon_sigmoid : dl_avx2_sigmoid, silu = neon ? dl_neon_silu : dl_avx2_silu;
+        Map maps[] = {neon ? dl_neon_tanh : dl_avx2_tanh, neon ? dl_neon_erf : dl_avx2_erf, neon ? dl_neon_gelu : dl_avx2_gelu,
+                      neon ? dl_neon_gelu_tanh : dl_avx2_gelu_tanh, neon ? dl_neon_exp : dl_avx2_exp};
+        functions[0].map_bias = sigmoid;
+        functions[1].map_bias = silu;
+        for (int f = 2; f < function_count; f++) functions[f].map = maps[f - 2];
+        check_elementwise(neon ? "neon" : "avx2", functions, function_count, neon ? dl_neon_exp_sum : dl_avx2_exp_sum,
+                          neon ? dl_neon_softmax_line : dl_avx2_softmax_line, neon ? dl_neon_exp_accumulate : dl_avx2_exp_accumulate);
+    } else {
+        printf("  elementwise: no vector set on this CPU / environment (the library runs its Swift SIMD path)\n");
+    }
+
+    printf("kernel_check: %ld checks, %d failed\n", checks, failures);
+    return failures ? 1 : 0;
+}
