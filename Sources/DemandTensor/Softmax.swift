@@ -36,15 +36,7 @@ enum Softmax {
         for o in 0..<outer {
             let x = input.data + o * length * inner
             let y = output.data + o * length * inner
-            maxima.update(from: x, count: inner)
-            for l in 1..<length {
-                let row = x + l * inner
-                for i in 0..<inner { maxima[i] = row[i] > maxima[i] ? row[i] : maxima[i] }
-            }
-            sums.update(repeating: 0, count: inner)
-            for l in 0..<length {
-                VectorMath.expAccumulate(x + l * inner, maxima: maxima, y + l * inner, sums: sums, count: inner)
-            }
+            exponentiate(x, y, length: length, inner: inner, maxima: maxima, sums: sums)
             for i in 0..<inner { sums[i] = 1 / sums[i] }
             for l in 0..<length {
                 let row = y + l * inner
@@ -76,20 +68,27 @@ enum Softmax {
         for o in 0..<outer {
             let x = input.data + o * length * inner
             let y = output.data + o * length * inner
-            maxima.update(from: x, count: inner)
-            for l in 1..<length {
-                let row = x + l * inner
-                for i in 0..<inner { maxima[i] = row[i] > maxima[i] ? row[i] : maxima[i] }
-            }
-            sums.update(repeating: 0, count: inner)
-            for l in 0..<length {
-                VectorMath.expAccumulate(x + l * inner, maxima: maxima, y + l * inner, sums: sums, count: inner)
-            }
+            exponentiate(x, y, length: length, inner: inner, maxima: maxima, sums: sums)
             for i in 0..<inner { sums[i] = maxima[i] + logf(sums[i]) }
             for l in 0..<length {
                 let (source, row) = (x + l * inner, y + l * inner)
                 for i in 0..<inner { row[i] = source[i] - sums[i] }
             }
+        }
+    }
+
+    /// One block of `inner` lines strided by `inner`: each line's maximum into
+    /// `maxima`, exp(x - maximum) into `y`, and each line's sum of them into `sums`.
+    private static func exponentiate(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, length: Int, inner: Int,
+                                     maxima: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
+        maxima.update(from: x, count: inner)
+        for l in 1..<length {
+            let row = x + l * inner
+            for i in 0..<inner { maxima[i] = row[i] > maxima[i] ? row[i] : maxima[i] }
+        }
+        sums.update(repeating: 0, count: inner)
+        for l in 0..<length {
+            VectorMath.expAccumulate(x + l * inner, maxima: maxima, y + l * inner, sums: sums, count: inner)
         }
     }
 }

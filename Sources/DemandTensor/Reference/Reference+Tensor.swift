@@ -68,6 +68,12 @@ extension Reference {
     }
 
     static func softmax(x: Tensor, axis: Int, y: Tensor) {
+        forEachLine(x: x, axis: axis, y: y) { value, maximum, total in exp(value - maximum) / total }
+    }
+
+    /// Calls `f(x, the line's maximum, Σ exp(x - maximum) over the line)` for
+    /// every element, in Double, and stores what it returns in `y`.
+    private static func forEachLine(x: Tensor, axis: Int, y: Tensor, _ f: (Double, Double, Double) -> Double) {
         let length = x.shape[axis]
         for i in 0..<y.elementCount {
             let index = multiIndex(i, in: y.shape)
@@ -79,25 +85,13 @@ extension Reference {
             }
             let maximum = values.max()!
             let total = values.reduce(0.0) { $0 + exp($1 - maximum) }
-            y.data[i] = Float(exp(values[index[axis]] - maximum) / total)
+            y.data[i] = Float(f(values[index[axis]], maximum, total))
         }
     }
 
     /// log of the softmax, from its definition: x − log Σ exp(x), with the
     /// line's maximum taken out of the exponent so it cannot overflow.
     static func logSoftmax(x: Tensor, axis: Int, y: Tensor) {
-        let length = x.shape[axis]
-        for i in 0..<y.elementCount {
-            let index = multiIndex(i, in: y.shape)
-            var line = index
-            var values: [Double] = []
-            for l in 0..<length {
-                line[axis] = l
-                values.append(Double(x.data[offset(line, in: x.shape)]))
-            }
-            let maximum = values.max()!
-            let total = values.reduce(0.0) { $0 + exp($1 - maximum) }
-            y.data[i] = Float(values[index[axis]] - maximum - log(total))
-        }
+        forEachLine(x: x, axis: axis, y: y) { value, maximum, total in value - maximum - log(total) }
     }
 }
