@@ -81,7 +81,9 @@ extern "C" {
 #endif
 
 /// Version of this header's API; bumped when a struct or function changes.
-#define DL_API_VERSION 1
+/// 2: dl_runtime_* (several models, one budget), DL_POLICY_DEEPEYE and
+/// DL_POLICY_PARTIAL.
+#define DL_API_VERSION 2
 
 /// The largest tensor rank the API reports or accepts.
 #define DL_MAX_RANK 8
