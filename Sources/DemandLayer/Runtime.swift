@@ -173,17 +173,11 @@ public final class Runtime: @unchecked Sendable {
                                      requestBytes: self.options.requestBytes, queueDepth: self.options.queueDepth)
         options.placement = .unpinned
         if let wrap = self.options.engineWrapper { options.engineWrapper = { engine in wrap(name, engine) } }
-        let costs: LayerProfile
-        if let profile {
-            costs = profile
-        } else if let saved = LayerProfile.load(for: model, threadCount: options.threadCount) {
-            costs = saved
-        } else {
-            var profiling = options
-            profiling.budgetBytes = min(ringBytes, 32 << 20)
-            costs = try LayerProfile.measure(model, options: profiling)
-            try? costs.save(for: model)
-        }
+        // Given, saved, or measured (in a ring of at most 32 MiB) and saved, as a budgeted session's is.
+        var profiling = options
+        profiling.profile = profile
+        profiling.budgetBytes = min(ringBytes, 32 << 20)
+        let costs = try Session.profile(for: model, options: profiling)
         let least = Session.minimumBudget(model, profile: costs, allowsResident: false)
         guard least <= ringBytes else {
             throw RuntimeError(.budgetTooSmall, "model '\(name)' streams through no ring smaller than \(least) bytes (\(ByteText.mebibytes(least))); this runtime's ring is \(ringBytes) bytes (a budget of \(self.options.budgetBytes) minus a held reserve of \(heldReserveBytes))")

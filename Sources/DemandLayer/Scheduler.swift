@@ -132,12 +132,9 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
             request.done.ready.signal()
         }
         condition.lock()
-        while inFlight.contains(where: { $0 === member }) { condition.wait() }
+        while completions.values.contains(where: { $0.member === member }) { condition.wait() }
         condition.unlock()
     }
-
-    /// The members of the dispatched, unfinished requests.
-    private var inFlight: [RuntimeModel] = []
 
     /// Dispatches waiting requests while some lane is not reading and has fewer than two unfinished.
     private func dispatchLocked() {
@@ -161,14 +158,13 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
             dispatched += 1
             lane.reading = job
             lane.unfinished += 1
-            inFlight.append(request.member)
             request.done.job = job
             completions[ObjectIdentifier(job)] = (request.member, request.done)
             request.member.sessions[lane.index].pipeline.readInbox.send(.run(job))
         }
     }
 
-    /// Each dispatched job's member and where its caller waits.
+    /// Each dispatched, unfinished job's member and where its caller waits.
     private var completions: [ObjectIdentifier: (member: RuntimeModel, done: Outcome)] = [:]
 
     /// The waiting request the policy picks.
@@ -216,7 +212,6 @@ final class Scheduler: ExecutionTurns, @unchecked Sendable {
             lanes[job.lane].serving += 1
             lanes[job.lane].unfinished -= 1
             let entry = completions.removeValue(forKey: ObjectIdentifier(job))
-            if let member = entry?.member, let index = inFlight.firstIndex(where: { $0 === member }) { inFlight.remove(at: index) }
             condition.broadcast()
             dispatchLocked()
             return entry

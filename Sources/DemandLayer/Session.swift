@@ -49,8 +49,6 @@ public final class Session: @unchecked Sendable {
     public var heldBytes: Int { pipeline.held.byteCount }
     /// The execute CPU this session claimed (automatic placement), given back on close.
     private let claimedCPU: Int?
-    /// What the session shares with the other models of its `Runtime`; nil for a session on its own.
-    let share: RuntimeShare?
 
     let pipeline: Pipeline
     private let files: [[DirectFile]]
@@ -86,7 +84,6 @@ public final class Session: @unchecked Sendable {
     init(model: Model, options: SessionOptions, share: RuntimeShare?) throws(RuntimeError) {
         self.model = model
         self.options = options
-        self.share = share
         let layerBytes = model.layers.map(\.byteCount)
         let streaming: Streaming
         let capacity: Int

@@ -160,6 +160,33 @@ extension VectorMath {
         }
     }
 
+    /// The C kernels of one vectorized path (CKernels' kernels.c and
+    /// kernels_neon.c): the same functions, giving the same bits on either.
+    private struct Kernels {
+        typealias Unary = @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+        typealias Biased = @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int, Float) -> Void
+        let sigmoid, silu: Biased
+        let tanh, erf, gelu, geluTanh, exp, softmaxLine: Unary
+        let expSum: @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int, Float) -> Float
+        let expAccumulate: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+
+        static let avx2 = Kernels(sigmoid: dl_avx2_sigmoid, silu: dl_avx2_silu, tanh: dl_avx2_tanh, erf: dl_avx2_erf, gelu: dl_avx2_gelu,
+                                  geluTanh: dl_avx2_gelu_tanh, exp: dl_avx2_exp, softmaxLine: dl_avx2_softmax_line,
+                                  expSum: dl_avx2_exp_sum, expAccumulate: dl_avx2_exp_accumulate)
+        static let neon = Kernels(sigmoid: dl_neon_sigmoid, silu: dl_neon_silu, tanh: dl_neon_tanh, erf: dl_neon_erf, gelu: dl_neon_gelu,
+                                  geluTanh: dl_neon_gelu_tanh, exp: dl_neon_exp, softmaxLine: dl_neon_softmax_line,
+                                  expSum: dl_neon_exp_sum, expAccumulate: dl_neon_exp_accumulate)
+
+        /// The path's kernels; nil for the portable one, which is written here in Swift.
+        static func of(_ path: Path) -> Kernels? {
+            switch path {
+            case .avx2: avx2
+            case .neon: neon
+            case .portable: nil
+            }
+        }
+    }
+
     /// The functions `apply` computes.
     enum Function: CaseIterable {
         case sigmoid, silu, tanh, erf, gelu, geluTanh, exp
@@ -170,27 +197,15 @@ extension VectorMath {
     static func apply(_ function: Function, from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>,
                       count: Int, adding bias: Float = 0, path: Path = .best) {
         precondition(bias == 0 || function == .sigmoid || function == .silu, "\(function) takes no bias")
-        if path == .avx2 {
+        if let kernels = Kernels.of(path) {
             switch function {
-            case .sigmoid: dl_avx2_sigmoid(source, destination, count, bias)
-            case .silu: dl_avx2_silu(source, destination, count, bias)
-            case .tanh: dl_avx2_tanh(source, destination, count)
-            case .erf: dl_avx2_erf(source, destination, count)
-            case .gelu: dl_avx2_gelu(source, destination, count)
-            case .geluTanh: dl_avx2_gelu_tanh(source, destination, count)
-            case .exp: dl_avx2_exp(source, destination, count)
-            }
-            return
-        }
-        if path == .neon {
-            switch function {
-            case .sigmoid: dl_neon_sigmoid(source, destination, count, bias)
-            case .silu: dl_neon_silu(source, destination, count, bias)
-            case .tanh: dl_neon_tanh(source, destination, count)
-            case .erf: dl_neon_erf(source, destination, count)
-            case .gelu: dl_neon_gelu(source, destination, count)
-            case .geluTanh: dl_neon_gelu_tanh(source, destination, count)
-            case .exp: dl_neon_exp(source, destination, count)
+            case .sigmoid: kernels.sigmoid(source, destination, count, bias)
+            case .silu: kernels.silu(source, destination, count, bias)
+            case .tanh: kernels.tanh(source, destination, count)
+            case .erf: kernels.erf(source, destination, count)
+            case .gelu: kernels.gelu(source, destination, count)
+            case .geluTanh: kernels.geluTanh(source, destination, count)
+            case .exp: kernels.exp(source, destination, count)
             }
             return
         }
@@ -207,8 +222,7 @@ extension VectorMath {
 
     /// `y[i] = exp(x[i] − shift)` for one softmax line; returns Σ y.
     static func expSum(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, shift: Float, path: Path = .best) -> Float {
-        if path == .avx2 { return dl_avx2_exp_sum(x, y, count, shift) }
-        if path == .neon { return dl_neon_exp_sum(x, y, count, shift) }
+        if let kernels = Kernels.of(path) { return kernels.expSum(x, y, count, shift) }
         let center = splat(shift)
         var lanes = Vector()
         var i = 0
@@ -233,12 +247,8 @@ extension VectorMath {
 
     /// `y = softmax(x)` over one contiguous line of `count` ≥ 1 floats, max-subtracted.
     static func softmaxLine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, path: Path = .best) {
-        if path == .avx2 {
-            dl_avx2_softmax_line(x, y, count)
-            return
-        }
-        if path == .neon {
-            dl_neon_softmax_line(x, y, count)
+        if let kernels = Kernels.of(path) {
+            kernels.softmaxLine(x, y, count)
             return
         }
         var maxima = splat(x[0])
@@ -261,12 +271,8 @@ extension VectorMath {
     /// softmax whose lines run across rows.
     static func expAccumulate(_ x: UnsafePointer<Float>, maxima: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                               sums: UnsafeMutablePointer<Float>, count: Int, path: Path = .best) {
-        if path == .avx2 {
-            dl_avx2_exp_accumulate(x, maxima, y, sums, count)
-            return
-        }
-        if path == .neon {
-            dl_neon_exp_accumulate(x, maxima, y, sums, count)
+        if let kernels = Kernels.of(path) {
+            kernels.expAccumulate(x, maxima, y, sums, count)
             return
         }
         var i = 0

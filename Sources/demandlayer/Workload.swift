@@ -100,8 +100,10 @@ struct Workload {
     /// One setup's figures.
     struct Result {
         var setup: Setup
+        /// The shared runtime's lanes (1 for the other setups).
+        var lanes = 1
         /// The setup's name in the report: its own, or "shared-Nlanes" for N lanes.
-        var label: String
+        var label: String { lanes > 1 ? "\(setup.rawValue)-\(lanes)lanes" : setup.rawValue }
         var samples: [Sample]
         var wallNanoseconds: UInt64
         var peakWeightBytes: Int
@@ -204,7 +206,7 @@ struct Workload {
                 }
                 status("  alone \(names[index]): \(String(format: "%.1f", Double(Self.percentile(samples.filter { $0.model == index }.map(\.latencyNanoseconds), 50)) / 1e6)) ms")
             }
-            return Result(setup: setup, label: setup == .shared && lanes > 1 ? "shared-\(lanes)lanes" : setup.rawValue, samples: samples, wallNanoseconds: DispatchTime.now().uptimeNanoseconds - start, peakWeightBytes: peak,
+            return Result(setup: setup, samples: samples, wallNanoseconds: DispatchTime.now().uptimeNanoseconds - start, peakWeightBytes: peak,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: "one model at a time, each planned with the whole budget")
         case .shared:
             var runtimeOptions = Runtime.Options(budgetBytes: budgetBytes, scheduling: Runtime.Scheduling(rawValue: options.scheduling)!, lanes: lanes,
@@ -223,7 +225,7 @@ struct Workload {
             }
             let rings = lanes == 1 ? "ring \(formatMiB(runtime.ringBytes))" : "\(lanes) lanes, a ring of \(formatMiB(runtime.ringBytes)) each"
             let detail = "one runtime: \(rings), held \(formatMiB(runtime.heldBytes)) of a \(formatMiB(runtime.heldReserveBytes)) reserve, activations \(formatMiB(runtime.activationBytes)), scheduling \(options.scheduling)"
-            return Result(setup: setup, label: setup == .shared && lanes > 1 ? "shared-\(lanes)lanes" : setup.rawValue, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: runtime.peakWeightBytes,
+            return Result(setup: setup, lanes: lanes, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: runtime.peakWeightBytes,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: detail)
         case .separate, .resident:
             var sessionOptions = self.sessionOptions
@@ -247,7 +249,7 @@ struct Workload {
                 : sessions.reduce(0) { $0 + ($1.lastStats?.peakWeightBytes ?? 0) }
             let detail = setup == .resident ? "a resident session per model: every weight held"
                 : "a planned session per model, each with \(formatMiB(budgetBytes / models.count)) (budget / \(models.count))"
-            return Result(setup: setup, label: setup == .shared && lanes > 1 ? "shared-\(lanes)lanes" : setup.rawValue, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: peak,
+            return Result(setup: setup, samples: served.samples, wallNanoseconds: served.wall, peakWeightBytes: peak,
                           peakResidentBytes: ProcessMemory.peakResidentBytes, detail: detail)
         }
     }

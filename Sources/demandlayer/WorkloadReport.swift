@@ -64,7 +64,9 @@ struct WorkloadReport {
 
     /// Outputs that differ from the reference, as "setup model" strings, and how many were compared.
     func mismatches() -> (different: [String], compared: Int) {
-        let order = results.sorted { ($0.setup == .resident ? 0 : $0.setup == .alone ? 1 : 2) < ($1.setup == .resident ? 0 : $1.setup == .alone ? 1 : 2) }
+        // Resident's outputs first, then alone's: the first a model shows is its reference.
+        func rank(_ result: Workload.Result) -> Int { result.setup == .resident ? 0 : result.setup == .alone ? 1 : 2 }
+        let order = results.sorted { rank($0) < rank($1) }
         var reference: [Int: [String: Tensor]] = [:]
         var different: [String] = []
         var compared = 0
