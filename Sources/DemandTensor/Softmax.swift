@@ -19,10 +19,7 @@ enum Softmax {
     }
 
     static func run(_ input: Tensor, axis: Int, output: Tensor, workspace: Workspace) {
-        let dims = input.shape.dims
-        let outer = dims[..<axis].reduce(1, *)
-        let length = dims[axis]
-        let inner = dims[(axis + 1)...].reduce(1, *)
+        let (outer, length, inner) = lines(input.shape, axis: axis)
         if inner == 1 {
             for o in 0..<outer {
                 VectorMath.softmaxLine(input.data + o * length, output.data + o * length, count: length)
@@ -49,10 +46,7 @@ enum Softmax {
     /// the output only as scratch before each line is replaced by
     /// x - (max + log Σ).
     static func runLog(_ input: Tensor, axis: Int, output: Tensor, workspace: Workspace) {
-        let dims = input.shape.dims
-        let outer = dims[..<axis].reduce(1, *)
-        let length = dims[axis]
-        let inner = dims[(axis + 1)...].reduce(1, *)
+        let (outer, length, inner) = lines(input.shape, axis: axis)
         if inner == 1 {
             for o in 0..<outer {
                 let (x, y) = (UnsafePointer(input.data + o * length), output.data + o * length)
@@ -90,5 +84,12 @@ enum Softmax {
         for l in 0..<length {
             VectorMath.expAccumulate(x + l * inner, maxima: maxima, y + l * inner, sums: sums, count: inner)
         }
+    }
+
+    /// The lines along `axis`: how many blocks, each line's length, and how
+    /// many lines a block holds (its stride: 1 when `axis` is the last).
+    private static func lines(_ shape: Shape, axis: Int) -> (outer: Int, length: Int, inner: Int) {
+        let dims = shape.dims
+        return (dims[..<axis].reduce(1, *), dims[axis], dims[(axis + 1)...].reduce(1, *))
     }
 }
