@@ -57,8 +57,8 @@ import Testing
         #expect(members[2].streamPlan.splitLayers.count > 0, "splitnet is read in pieces in a \(runtime.ringBytes)-byte ring")
         let mismatches = Counter()
         let failures = Counter()
-        let sequence = Mutex<[Int]>([])
-        let lanesUsed = Mutex<Set<Int>>([])
+        let sequence = Collected<Int>()
+        let lanesUsed = Collected<Int>()
         let perThread = 6
         onThreads(4) { thread in
             for round in 0..<perThread {
@@ -66,8 +66,8 @@ import Testing
                 do {
                     let done = try members[index].perform(Self.inputs[index])
                     if !bitIdentical(done.outputs, Self.resident[index]) { mismatches.add() }
-                    sequence.withLock { $0.append(done.sequenceNumber) }
-                    lanesUsed.withLock { _ = $0.insert(done.lane) }
+                    sequence.append(done.sequenceNumber)
+                    lanesUsed.append(done.lane)
                 } catch {
                     print("runtime: request to m\(index) failed: \(error)")
                     failures.add()
@@ -75,10 +75,10 @@ import Testing
             }
         }
         #expect(failures.value == 0 && mismatches.value == 0, "\(failures.value) failed and \(mismatches.value) differed of \(4 * perThread)")
-        #expect(sequence.withLock { $0.sorted() } == Array(0..<(4 * perThread)), "every request dispatched once, in one sequence")
+        #expect(sequence.values.sorted() == Array(0..<(4 * perThread)), "every request dispatched once, in one sequence")
         #expect(runtime.peakWeightBytes <= Self.budget, "peak \(runtime.peakWeightBytes) bytes within the budget \(Self.budget)")
         #expect(runtime.peakWeightBytes > runtime.ringBytes / 2, "the ring was used (peak \(runtime.peakWeightBytes))")
-        #expect(lanesUsed.withLock { $0 } == Set(0..<lanes), "every lane ran requests")
+        #expect(Set(lanesUsed.values) == Set(0..<lanes), "every lane ran requests")
         #expect(runtime.scheduler.ringBytesHeld == 0, "every region released")
         #expect(runtime.activationBytes <= lanes * members.map(\.activationBytes).max()!, "one activation storage per lane, the largest arena")
         print("runtime (\(lanes) lane\(lanes == 1 ? "" : "s")): 24 requests on 4 threads to 3 models in \(Self.budget >> 20) MiB: outputs bit-identical, peak \(runtime.peakWeightBytes) bytes (ring \(runtime.ringBytes), held \(runtime.heldBytes))")
@@ -91,7 +91,7 @@ import Testing
         defer { runtime.close() }
         let blocker = members[0]
         plan.set(.stall(fd: blocker.session.pipeline.fileDescriptors[0][0], nanoseconds: 300_000_000))
-        let order = Mutex<[(Int, Int)]>([])
+        let order = Collected<[Int]>()   // (sequence number, request index)
         let group = DispatchGroup()
         group.enter()
         Thread.detachNewThread {
@@ -104,14 +104,14 @@ import Testing
             let member = members[index + 1 < members.count ? index + 1 : 0]
             let inputs = Self.inputs[index + 1 < members.count ? index + 1 : 0]
             Thread.detachNewThread {
-                if let done = try? member.perform(inputs, priority: priority) { order.withLock { $0.append((done.sequenceNumber, index)) } }
+                if let done = try? member.perform(inputs, priority: priority) { order.append([done.sequenceNumber, index]) }
                 group.leave()
             }
             Thread.sleep(forTimeInterval: 0.03)   // arrival order = index order
         }
         group.wait()
         plan.set(.nothing)
-        return order.withLock { $0.sorted { $0.0 < $1.0 }.map(\.1) }
+        return order.values.sorted { $0[0] < $1[0] }.map { $0[1] }
     }
 
     @Test func fifoRunsInArrivalOrderAndPriorityRunsHighestFirst() throws {
@@ -135,7 +135,7 @@ import Testing
         let faulty = members[2]
         let layer = faulty.model.largestLayerIndex
         plan.set(.fail(fd: faulty.session.pipeline.fileDescriptors[layer][0], offsetBytes: 0, errno: .ioError))
-        let failures = Mutex<[RuntimeError]>([])
+        let failures = Collected<RuntimeError>()
         let mismatches = Counter()
         let others = Counter()
         onThreads(4) { thread in
@@ -146,12 +146,12 @@ import Testing
                     if index == 2 || !bitIdentical(outputs, Self.resident[index]) { mismatches.add() }
                     others.add()
                 } catch {
-                    failures.withLock { $0.append(error as! RuntimeError) }
+                    failures.append(error as! RuntimeError)
                     if index != 2 { mismatches.add() }
                 }
             }
         }
-        let errors = failures.withLock { $0 }
+        let errors = failures.values
         #expect(mismatches.value == 0, "only m2's requests failed, the others gave their resident outputs")
         #expect(errors.count >= 4 && others.value == 16 - errors.count)
         for error in errors {
