@@ -51,7 +51,7 @@ def _selected(names, only):
 
 
 def command_ops(arguments):
-    from onnxref import bad_cases, graph_cases, op_cases, shape_cases  # noqa: F401 (registration)
+    from onnxref import bad_cases, graph_cases, op_cases, recurrent_cases, shape_cases  # noqa: F401 (registration)
     import onnx
     names = sorted(op_cases.CASES)
     if arguments.list:
@@ -75,7 +75,7 @@ def command_ops(arguments):
                          check=graph.full_check and not graph.reverse_nodes)
         print(f"{name}", file=sys.stderr)
     bad_root = pathlib.Path(arguments.bad_outdir)
-    for directory in bad_cases.write_bad(bad_root):
+    for directory in bad_cases.write_bad(bad_root) + recurrent_cases.write_bad(bad_root):
         print(f"bad/{directory.name}", file=sys.stderr)
     tops = {root.resolve(), bad_root.resolve(), (environment.REPO_ROOT / "fixtures").resolve()}
     tops = [top for top in tops if not any(other in top.parents for other in tops)]

@@ -8,15 +8,14 @@ extension Lowering {
     /// Advice by ONNX op type, in any domain (MatMulNBits and the QLinear*
     /// family live in `com.microsoft`, and the advice is the same there).
     static let alternatives: [String: String] = {
-        let recurrent = "recurrent layers are not supported yet; export the model with the recurrent layer unrolled "
-            + "over a fixed sequence length (MatMul, Add, Sigmoid and Tanh are supported), or run the recurrent part "
-            + "outside the model"
+        let recurrent = "the plain RNN cell is not supported; LSTM and GRU are (default activations), so export the "
+            + "layer as one of those, or unrolled over a fixed sequence length (MatMul, Add and Tanh are supported)"
         let controlFlow = "control flow is not supported; fold the condition at export (make it a constant: trace "
             + "the model rather than script it, so one branch is kept), and unroll loops to a fixed count"
         let quantized = "quantized models are not supported yet; convert the float model (use `--dtype fp16` to "
             + "halve the bytes read)"
         var table: [String: String] = [:]
-        for op in ["LSTM", "GRU", "RNN"] { table[op] = recurrent }
+        table["RNN"] = recurrent
         for op in ["If", "Loop", "Scan"] { table[op] = controlFlow }
         for op in ["QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
                    "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulNBits", "MatMulIntegerToFloat",

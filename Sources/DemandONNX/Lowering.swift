@@ -94,7 +94,9 @@ final class Lowering {
     private func lower(_ source: SourceGraph.Node) throws(ImportError) {
         if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
-        guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else {
+        // LSTM and GRU may leave out Y and give only Y_h or Y_c.
+        let firstOutputOptional = node.op == "LSTM" || node.op == "GRU"
+        guard node.outputs.contains(where: { !$0.isEmpty }), firstOutputOptional || !node.outputs[0].isEmpty else {
             throw ImportError(.invalidModel, "the node has no output")
         }
         let needsInput = ["Identity", "Dropout", "Shape", "Size"].contains(node.op)

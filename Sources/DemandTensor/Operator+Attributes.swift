@@ -3,9 +3,9 @@ extension Operator {
     public static let supportedTypes = [
         "Abs", "Add", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Conv",
         "ConvTranspose", "CumSum", "DepthToSpace", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
-        "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GroupNormalization",
+        "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GroupNormalization", "GRU",
         "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less",
-        "Log", "LogSoftmax", "LRN", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Pad", "Pow", "PRelu",
+        "Log", "LogSoftmax", "LRN", "LSTM", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Pad", "Pow", "PRelu",
         "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape",
         "Resize", "Round", "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub",
         "Sum", "Tanh", "Tile", "Transpose", "Unsqueeze", "Upsample", "Where",

@@ -40,6 +40,7 @@ extension Operator {
         case .reduce(let parameters): parameters.kind.rawValue
         case .argReduce(let parameters): parameters.kind.rawValue
         case .unary(let function): function.typeName
+        case .recurrent(let parameters): parameters.kind.rawValue
         case .activation(let activation):
             switch activation {
             case .none: "Identity"
@@ -102,6 +103,8 @@ extension Operator {
         case .activation:
             try requireInputCount(inputs, 1...1, "X")
             return inputs[0]
+        case .recurrent(let parameters):
+            return try recurrentShape(parameters, inputs)
         default:
             return try tensorOutputShape(inputs: inputs)
         }

@@ -122,6 +122,8 @@ extension Operator {
             guard let axis = try reader.optionalInt("axis") else { throw reader.missing("axis", "1") }
             return .cumSum(CumSumParameters(axis: axis, exclusive: try reader.bool("exclusive", default: false),
                                             reverse: try reader.bool("reverse", default: false)))
+        case "LSTM", "GRU":
+            return .recurrent(try RecurrentParameters(kind: type == "LSTM" ? .lstm : .gru, reader))
         case "InstanceNormalization":
             try reader.allow(["epsilon"])
             return .instanceNormalization(epsilon: try epsilon(reader))

@@ -100,6 +100,10 @@ public enum Operator: Hashable, Sendable {
     case activation(Activation)
     /// One input, any shape; see `UnaryFunction`.
     case unary(UnaryFunction)
+    /// LSTM or GRU: inputs X, W, R and optional B, sequence_lens, initial_h
+    /// (and LSTM's initial_c, P); Y with the final states stacked after it,
+    /// see `RecurrentParameters`.
+    case recurrent(RecurrentParameters)
 
     /// Computes the output into `output`, whose shape must be
     /// `outputShape(inputs:)` of the input shapes. Shapes are validated when a
@@ -186,6 +190,8 @@ public enum Operator: Hashable, Sendable {
             activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
         case .unary(let function):
             function.apply(from: inputs[0].data, to: output.data, count: output.elementCount)
+        case .recurrent(let parameters):
+            try Recurrent.run(parameters, inputs: inputs, output: output, workspace: workspace)
         }
     }
 
@@ -207,6 +213,8 @@ public enum Operator: Hashable, Sendable {
             return Resize.workspaceFloatCount(parameters, output: output)
         case .lrn:
             return Normalization.localResponseWorkspaceFloatCount(input: inputs[0])
+        case .recurrent(let parameters):
+            return Recurrent.workspaceFloatCount(parameters, inputs: inputs)
         case .argReduce(let parameters):
             return inputs[0].dims[(normalized(parameters.axis, rank: inputs[0].rank) + 1)...].reduce(1, *)
         default:

@@ -58,9 +58,7 @@ import Testing
     /// the op, the node and what to do instead.
     @Test func unsupportedOperatorsNameAnAlternative() throws {
         let cases: [(op: String, domain: String, named: [String])] = [
-            ("LSTM", "", ["not supported yet", "recurrent layer unrolled"]),
-            ("GRU", "", ["recurrent layer unrolled"]),
-            ("RNN", "", ["recurrent layer unrolled"]),
+            ("RNN", "", ["plain RNN cell is not supported", "LSTM and GRU are", "unrolled"]),
             ("If", "", ["control flow is not supported", "fold the condition at export"]),
             ("Loop", "", ["control flow is not supported", "unroll"]),
             ("Scan", "", ["control flow is not supported"]),

@@ -56,8 +56,8 @@ struct OperatorErrorTests {
     }
 
     @Test func unknownOperatorNamesItselfAndTheSupportedTypes() {
-        let text = message("LSTM")
-        #expect(text?.contains("'LSTM'") == true)
+        let text = message("RNN")
+        #expect(text?.contains("'RNN'") == true)
         #expect(text?.contains("Conv") == true && text?.contains("Upsample") == true)
     }
 

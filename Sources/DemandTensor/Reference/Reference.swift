@@ -89,6 +89,8 @@ public enum Reference {
             argReduce(parameters, x: inputs[0], y: output)
         case .unary(let function):
             unary(function, x: inputs[0], y: output)
+        case .recurrent(let parameters):
+            recurrent(parameters, inputs, y: output)
         case .activation(let activation):
             for i in 0..<output.elementCount {
                 output.data[i] = Float(apply(activation, Double(inputs[0].data[i])))

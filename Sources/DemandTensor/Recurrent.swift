@@ -1,0 +1,290 @@
+/// ONNX LSTM and GRU (see `RecurrentParameters` for inputs and the stacked
+/// output).
+///
+/// Per direction: the input projection of every step at once, one GEMM
+/// X (seqLength·batch, inputSize) · Wᵀ into `projected` with the biases that
+/// do not depend on the reset gate added; then per step one product of the
+/// state with Rᵀ accumulated onto that step's rows (a GEMV when batch is 1,
+/// on R as stored; a GEMM on a transposed copy of R otherwise, so both take
+/// the CKernels paths) and the gate arithmetic row by row, with sigmoid and
+/// tanh from `VectorMath`.
+///
+/// Sequence lengths: entry b runs steps 0..<length[b]; in reverse, step k
+/// reads time length[b] − 1 − k. When all rows read the same time (forward,
+/// or equal lengths) the step's rows of `projected` are used in place;
+/// otherwise each active row is gathered into `gathered` first.
+enum Recurrent {
+    /// Workspace floats `run` takes: Wᵀ, Rᵀ, the projection of every step,
+    /// two (batch, gates·hidden) blocks, the h and c states and one bias row.
+    static func workspaceFloatCount(_ parameters: RecurrentParameters, inputs: [Shape]) -> Int {
+        let x = inputs[0]
+        let (hidden, rows) = (parameters.hiddenSize, parameters.gateCount * parameters.hiddenSize)
+        return x[2] * rows + hidden * rows + x[0] * x[1] * rows + 2 * x[1] * rows + 2 * x[1] * hidden + rows
+    }
+
+    /// Views into the workspace for one `run`.
+    private struct Buffers {
+        let transposedW, transposedR, projected, gathered, scratch, h, c, bias: UnsafeMutablePointer<Float>
+
+        init(_ base: UnsafeMutablePointer<Float>, steps: Int, batch: Int, inputSize: Int, hidden: Int, rows: Int) {
+            transposedW = base
+            transposedR = transposedW + inputSize * rows
+            projected = transposedR + hidden * rows
+            gathered = projected + steps * batch * rows
+            scratch = gathered + batch * rows
+            h = scratch + batch * rows
+            c = h + batch * hidden
+            bias = c + batch * hidden
+        }
+    }
+
+    static func run(_ parameters: RecurrentParameters, inputs: [Tensor], output: Tensor, workspace: Workspace) throws(OperatorError) {
+        let x = inputs[0]
+        let (steps, batch, inputSize) = (x.shape[0], x.shape[1], x.shape[2])
+        let lengths = inputs.count > 4 ? inputs[4] : nil
+        if let lengths {
+            for b in 0..<batch {
+                let value = lengths.data[b]
+                guard value >= 0, value <= Float(steps), value.rounded(.towardZero) == value else {
+                    throw OperatorError(.indexOutOfRange,
+                        "\(parameters.kind.rawValue) sequence_lens[\(b)] is \(value); it must be a whole number in 0...\(steps) (seq_length)")
+                }
+            }
+        }
+        let (hidden, rows) = (parameters.hiddenSize, parameters.gateCount * parameters.hiddenSize)
+        let base = workspace.floats(workspaceFloatCount(parameters, inputs: inputs.map(\.shape)))
+        let buffers = Buffers(base, steps: steps, batch: batch, inputSize: inputSize, hidden: hidden, rows: rows)
+        let plane = batch * hidden
+        // Y of steps past a row's length stays zero.
+        output.data.update(repeating: 0, count: steps * parameters.directionCount * plane)
+        for direction in 0..<parameters.directionCount {
+            var pass = Pass(parameters: parameters, inputs: inputs, output: output, buffers: buffers, direction: direction,
+                            steps: steps, batch: batch, path: workspace.gemmPath)
+            pass.run()
+        }
+    }
+
+    /// One direction over the whole sequence.
+    private struct Pass {
+        let parameters: RecurrentParameters
+        let inputs: [Tensor]
+        let output: Tensor
+        let buffers: Buffers
+        let direction: Int
+        let steps, batch, inputSize, hidden, rows: Int
+        let reverse: Bool
+        let path: BLAS.Path
+        /// R of this direction, (gates·hidden, hidden).
+        let recurrence: UnsafePointer<Float>
+
+        init(parameters: RecurrentParameters, inputs: [Tensor], output: Tensor, buffers: Buffers, direction: Int,
+             steps: Int, batch: Int, path: BLAS.Path) {
+            self.parameters = parameters
+            self.inputs = inputs
+            self.output = output
+            self.buffers = buffers
+            self.direction = direction
+            self.steps = steps
+            self.batch = batch
+            self.inputSize = inputs[0].shape[2]
+            self.hidden = parameters.hiddenSize
+            self.rows = parameters.gateCount * parameters.hiddenSize
+            self.reverse = parameters.direction == .reverse || direction == 1
+            self.path = path
+            self.recurrence = UnsafePointer(inputs[2].data + direction * rows * hidden)
+        }
+
+        private var lengths: Tensor? { inputs.count > 4 ? inputs[4] : nil }
+        private func length(_ b: Int) -> Int { lengths.map { Int($0.data[b]) } ?? steps }
+
+        mutating func run() {
+            project()
+            startStates()
+            // Rᵀ for the GEMM of a batch; one row of state uses R as stored.
+            if batch > 1 { transpose(recurrence, rows: rows, columns: hidden, into: buffers.transposedR) }
+            var longest = 0, shared: Int? = length(0)
+            for b in 0..<batch {
+                longest = max(longest, length(b))
+                if length(b) != shared { shared = nil }
+            }
+            for k in 0..<longest {
+                let gates: UnsafeMutablePointer<Float>
+                if !reverse {
+                    gates = buffers.projected + k * batch * rows
+                } else if let shared {
+                    gates = buffers.projected + (shared - 1 - k) * batch * rows
+                } else {
+                    gates = buffers.gathered
+                    for b in 0..<batch {
+                        let row = gates + b * rows
+                        if k < length(b) {
+                            row.update(from: buffers.projected + ((length(b) - 1 - k) * batch + b) * rows, count: rows)
+                        } else {
+                            row.update(repeating: 0, count: rows)
+                        }
+                    }
+                }
+                if parameters.kind == .lstm { lstmStep(k, gates: gates) } else { gruStep(k, gates: gates) }
+            }
+            let plane = batch * hidden
+            let directions = parameters.directionCount
+            (output.data + (steps * directions + direction) * plane).update(from: buffers.h, count: plane)
+            if parameters.kind == .lstm {
+                (output.data + ((steps + 1) * directions + direction) * plane).update(from: buffers.c, count: plane)
+            }
+        }
+
+        /// projected = X · Wᵀ + the biases outside the reset gate, for every step.
+        private func project() {
+            let weights = inputs[1].data + direction * rows * inputSize
+            transpose(weights, rows: rows, columns: inputSize, into: buffers.transposedW)
+            BLAS.sgemm(m: steps * batch, n: rows, k: inputSize, a: inputs[0].data, lda: inputSize,
+                       b: buffers.transposedW, ldb: rows, c: buffers.projected, ldc: rows, path: path)
+            guard inputs.count > 3 else { return }
+            let wb = inputs[3].data + direction * 2 * rows, rb = wb + rows
+            // GRU with linear_before_reset adds Rb_h inside r ⊙ (·), after the product.
+            let inside = parameters.kind == .gru && parameters.linearBeforeReset ? 2 * hidden : rows
+            for j in 0..<rows { buffers.bias[j] = wb[j] + (j < inside ? rb[j] : 0) }
+            for row in 0..<(steps * batch) {
+                let line = buffers.projected + row * rows
+                for j in 0..<rows { line[j] += buffers.bias[j] }
+            }
+        }
+
+        private func startStates() {
+            let plane = batch * hidden
+            if inputs.count > 5 {
+                buffers.h.update(from: inputs[5].data + direction * plane, count: plane)
+            } else {
+                buffers.h.update(repeating: 0, count: plane)
+            }
+            if parameters.kind == .lstm && inputs.count > 6 {
+                buffers.c.update(from: inputs[6].data + direction * plane, count: plane)
+            } else {
+                buffers.c.update(repeating: 0, count: plane)
+            }
+        }
+
+        /// c (batch, columns) (+)= state (batch, hidden) · R[first..<first + columns]ᵀ.
+        private func recurrentProduct(_ state: UnsafePointer<Float>, firstRow first: Int, columns: Int,
+                                      into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+            if batch == 1 {
+                BLAS.sgemm(transposeB: true, m: 1, n: columns, k: hidden, a: state, lda: hidden,
+                           b: recurrence + first * hidden, ldb: hidden, beta: accumulate ? 1 : 0, c: c, ldc: ldc, path: path)
+            } else {
+                BLAS.sgemm(m: batch, n: columns, k: hidden, a: state, lda: hidden, b: buffers.transposedR + first, ldb: rows,
+                           beta: accumulate ? 1 : 0, c: c, ldc: ldc, path: path)
+            }
+        }
+
+        /// Where step k of row b writes in Y, or nil when the row has finished.
+        private func yRow(_ k: Int, _ b: Int) -> UnsafeMutablePointer<Float>? {
+            guard k < length(b) else { return nil }
+            let time = reverse ? length(b) - 1 - k : k
+            return output.data + ((time * parameters.directionCount + direction) * batch + b) * hidden
+        }
+
+        private func clip(_ values: UnsafeMutablePointer<Float>, count: Int) {
+            guard let bound = parameters.clip else { return }
+            for j in 0..<count { values[j] = min(max(values[j], -bound), bound) }
+        }
+
+        /// Gates i, o, f, c of each row: it = σ(·), ft = σ(·) (or 1 − it),
+        /// c̃ = tanh(·), Ct = ft ⊙ Ct−1 + it ⊙ c̃, ot = σ(·), Ht = ot ⊙ tanh(Ct);
+        /// peepholes add P ⊙ C before the activations.
+        private func lstmStep(_ k: Int, gates: UnsafeMutablePointer<Float>) {
+            recurrentProduct(buffers.h, firstRow: 0, columns: rows, into: gates, ldc: rows, accumulate: true)
+            let peepholes = inputs.count > 7 ? inputs[7].data + direction * 3 * hidden : nil
+            for b in 0..<batch {
+                guard let y = yRow(k, b) else { continue }
+                let g = gates + b * rows
+                let (i, o, f, candidate) = (g, g + hidden, g + 2 * hidden, g + 3 * hidden)
+                let (h, c) = (buffers.h + b * hidden, buffers.c + b * hidden)
+                if let peepholes {
+                    for j in 0..<hidden {
+                        i[j] += peepholes[j] * c[j]
+                        f[j] += peepholes[2 * hidden + j] * c[j]
+                    }
+                }
+                clip(i, count: hidden)
+                clip(f, count: hidden)
+                clip(candidate, count: hidden)
+                VectorMath.apply(.sigmoid, from: i, to: i, count: hidden)
+                if parameters.inputForget {
+                    for j in 0..<hidden { f[j] = 1 - i[j] }
+                } else {
+                    VectorMath.apply(.sigmoid, from: f, to: f, count: hidden)
+                }
+                VectorMath.apply(.tanh, from: candidate, to: candidate, count: hidden)
+                for j in 0..<hidden { c[j] = f[j] * c[j] + i[j] * candidate[j] }
+                if let peepholes {
+                    for j in 0..<hidden { o[j] += peepholes[hidden + j] * c[j] }
+                }
+                clip(o, count: hidden)
+                VectorMath.apply(.sigmoid, from: o, to: o, count: hidden)
+                VectorMath.apply(.tanh, from: c, to: candidate, count: hidden)
+                for j in 0..<hidden { h[j] = o[j] * candidate[j] }
+                y.update(from: h, count: hidden)
+            }
+        }
+
+        /// Gates z, r, h of each row: zt = σ(·), rt = σ(·), h̃ = tanh(Xt·Whᵀ +
+        /// (rt ⊙ Ht−1)·Rhᵀ + Rbh + Wbh), or with linear_before_reset
+        /// tanh(Xt·Whᵀ + rt ⊙ (Ht−1·Rhᵀ + Rbh) + Wbh); Ht = (1 − zt) ⊙ h̃ + zt ⊙ Ht−1.
+        private func gruStep(_ k: Int, gates: UnsafeMutablePointer<Float>) {
+            let scratch = buffers.scratch
+            if parameters.linearBeforeReset {
+                recurrentProduct(buffers.h, firstRow: 0, columns: rows, into: scratch, ldc: rows, accumulate: false)
+            } else {
+                recurrentProduct(buffers.h, firstRow: 0, columns: 2 * hidden, into: gates, ldc: rows, accumulate: true)
+            }
+            let rbh = inputs.count > 3 ? inputs[3].data + direction * 2 * rows + rows + 2 * hidden : nil
+            for b in 0..<batch where k < length(b) {
+                let g = gates + b * rows
+                let (z, r) = (g, g + hidden)
+                if parameters.linearBeforeReset {
+                    let recurrent = scratch + b * rows
+                    for j in 0..<(2 * hidden) { g[j] += recurrent[j] }
+                }
+                clip(g, count: 2 * hidden)
+                VectorMath.apply(.sigmoid, from: z, to: z, count: 2 * hidden)
+                let candidate = g + 2 * hidden
+                if parameters.linearBeforeReset {
+                    let recurrent = scratch + b * rows + 2 * hidden
+                    for j in 0..<hidden { candidate[j] += r[j] * (recurrent[j] + (rbh?[j] ?? 0)) }
+                } else {
+                    // rt ⊙ Ht−1, for the product below.
+                    let h = buffers.h + b * hidden, reset = scratch + b * hidden
+                    for j in 0..<hidden { reset[j] = r[j] * h[j] }
+                }
+            }
+            if !parameters.linearBeforeReset {
+                // Rows past their length multiply a stale reset row; their result is not used.
+                recurrentProduct(scratch, firstRow: 2 * hidden, columns: hidden, into: gates + 2 * hidden, ldc: rows, accumulate: true)
+            }
+            for b in 0..<batch {
+                guard let y = yRow(k, b) else { continue }
+                let g = gates + b * rows
+                let (z, candidate, h) = (g, g + 2 * hidden, buffers.h + b * hidden)
+                clip(candidate, count: hidden)
+                VectorMath.apply(.tanh, from: candidate, to: candidate, count: hidden)
+                for j in 0..<hidden { h[j] = (1 - z[j]) * candidate[j] + z[j] * h[j] }
+                y.update(from: h, count: hidden)
+            }
+        }
+    }
+
+    /// destination (columns, rows) = source (rows, columns)ᵀ, in 32 × 32 tiles.
+    static func transpose(_ source: UnsafePointer<Float>, rows: Int, columns: Int, into destination: UnsafeMutablePointer<Float>) {
+        let tile = 32
+        for rowStart in stride(from: 0, to: rows, by: tile) {
+            for columnStart in stride(from: 0, to: columns, by: tile) {
+                for row in rowStart..<min(rowStart + tile, rows) {
+                    for column in columnStart..<min(columnStart + tile, columns) {
+                        destination[column * rows + row] = source[row * columns + column]
+                    }
+                }
+            }
+        }
+    }
+}
