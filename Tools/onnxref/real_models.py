@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import environment, images, minilm
+from . import environment, images, minilm, recognizer
 from .cases import FP32_TOLERANCE, prepare_directory, rng, state_fp16_bound, write_case
 
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -34,7 +34,7 @@ WHEEL_MODELS = {
     "ppocr_mobile_cls": ("rapidocr-onnxruntime", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
                          "x", (1, 3, 48, 192), "text_line", HALF),
 }
-NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2"]
+NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2", "ddddocr_crnn_bilstm"]
 
 
 def _picture(name, kind, shape, normalization):
@@ -104,7 +104,13 @@ def write_all(root, only=None, list_only=False):
     root.mkdir(parents=True, exist_ok=True)
     for name in names:
         start = time.monotonic()
-        description = write_minilm(root, name) if name == "minilm_l6_v2" else write_wheel_model(root, name)
+        if name == "minilm_l6_v2":
+            description = write_minilm(root, name)
+        elif name == "ddddocr_crnn_bilstm":
+            extra, inputs, outputs = recognizer.write(root, name)
+            description = _finish(root / name, inputs, outputs, extra)
+        else:
+            description = write_wheel_model(root, name)
         shapes = ", ".join(f"{o['name']} {o['shape']}" for o in description["outputs"])
         print(f"{name}: {shapes}; fp16 bound {description['tolerance'].get('fp16', 'none')} "
               f"(rounded weights: {description['fp16_rounded_weights_error']:.1e}) [{time.monotonic() - start:.1f} s]",
