@@ -83,7 +83,7 @@ struct ONNXBuilder {
     }
 
     enum Attr {
-        case i(Int64), f(Float), ints([Int64]), floats([Float]), s(String), t(Onnx_TensorProto)
+        case i(Int64), f(Float), ints([Int64]), floats([Float]), s(String), strings([String]), t(Onnx_TensorProto)
     }
 
     mutating func node(_ op: String, _ inputs: [String], _ outputs: [String], name: String? = nil,
@@ -103,6 +103,7 @@ struct ONNXBuilder {
             case .ints(let v): a.type = .ints; a.ints = v
             case .floats(let v): a.type = .floats; a.floats = v
             case .s(let v): a.type = .string; a.s = Data(v.utf8)
+            case .strings(let v): a.type = .strings; a.strings = v.map { Data($0.utf8) }
             case .t(let v): a.type = .tensor; a.t = v
             }
             node.attribute.append(a)

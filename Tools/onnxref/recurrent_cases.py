@@ -144,6 +144,27 @@ def _(g):
     _recurrent(g, "GRU", direction="bidirectional", batch=1, hidden=16, steps=7, input_size=10, linear_before_reset=1)
 
 
+# MARK: stacked
+
+@case("recurrent_stack_lstm_gru", 14)
+def _(g):
+    """A bidirectional LSTM, a GRU on its two directions' features and a
+    MatMul to 80 classes: three weighted layers, so a session streams them."""
+    x = g.input("x", g.uniform(6, 2, 8))
+    y = g.node("LSTM", [x, g.weight("lstm_w", g.uniform(2, 64, 8, low=-0.4, high=0.4)),
+                        g.weight("lstm_r", g.uniform(2, 64, 16, low=-0.4, high=0.4)),
+                        g.weight("lstm_b", g.uniform(2, 128, low=-0.3, high=0.3))], outputs=["lstm_y"],
+               direction="bidirectional", hidden_size=16)[0]
+    features = g.node("Reshape", [g.node("Transpose", [y], perm=[0, 2, 1, 3]), g.ints("features", [6, 2, 32])])
+    y = g.node("GRU", [features, g.weight("gru_w", g.uniform(1, 48, 32, low=-0.4, high=0.4)),
+                       g.weight("gru_r", g.uniform(1, 48, 16, low=-0.4, high=0.4)),
+                       g.weight("gru_b", g.uniform(1, 96, low=-0.3, high=0.3))], outputs=["gru_y", "gru_y_h"],
+               hidden_size=16, linear_before_reset=1)[0]
+    scores = g.node("MatMul", [g.node("Squeeze", [y, g.ints("direction_axis", [1])]),
+                               g.weight("classes", g.uniform(16, 80, low=-0.5, high=0.5))])
+    g.output(g.node("LogSoftmax", [scores], axis=-1))
+
+
 # MARK: refused
 
 def write_bad(root):
