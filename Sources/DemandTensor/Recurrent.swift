@@ -10,7 +10,8 @@
 /// tanh from `VectorMath`.
 ///
 /// Sequence lengths: entry b runs steps 0..<length[b]; in reverse, step k
-/// reads time length[b] − 1 − k. When all rows read the same time (forward,
+/// reads time length[b] − 1 − k. An entry of length 0 gets zero final
+/// states, as onnxruntime gives it. When all rows read the same time (forward,
 /// or equal lengths) the step's rows of `projected` are used in place;
 /// otherwise each active row is gathered into `gathered` first.
 enum Recurrent {
@@ -128,9 +129,11 @@ enum Recurrent {
             }
             let plane = batch * hidden
             let directions = parameters.directionCount
-            (output.data + (steps * directions + direction) * plane).update(from: buffers.h, count: plane)
-            if parameters.kind == .lstm {
-                (output.data + ((steps + 1) * directions + direction) * plane).update(from: buffers.c, count: plane)
+            for state in 0..<parameters.stateCount {
+                let row = output.data + ((steps + state) * directions + direction) * plane
+                row.update(from: state == 0 ? buffers.h : buffers.c, count: plane)
+                // onnxruntime gives zero final states to an entry of length 0, not its initial ones.
+                for b in 0..<batch where length(b) == 0 { (row + b * hidden).update(repeating: 0, count: hidden) }
             }
         }
 

@@ -20,7 +20,8 @@
 /// Y in rows 0..<seqLength, then Y_h, then (LSTM) Y_c; states = 2 for LSTM
 /// and 1 for GRU. The converter slices out the outputs a graph reads. Steps
 /// at or past a batch entry's sequence length leave zeros in Y and its state
-/// unchanged (so Y_h and Y_c hold the state after its last step).
+/// unchanged (so Y_h and Y_c hold the state after its last step; zeros for
+/// an entry of length 0, as onnxruntime gives).
 ///
 /// Activations are ONNX's defaults only (f = Sigmoid, g = h = Tanh); the
 /// converter refuses others, naming the node and the attribute.

@@ -38,6 +38,7 @@ struct TensorOperatorErrorTests {
             "Unsqueeze": ["axes": .ints([0])], "Upsample": ["scales": .floats([1, 1, 2, 2])], "Tile": ["repeats": .ints([2])],
             "DepthToSpace": ["blocksize": .int(2)], "SpaceToDepth": ["blocksize": .int(2)], "CumSum": ["axis": .int(0)],
             "GroupNormalization": ["num_groups": .int(2)],
+            "LSTM": ["hidden_size": .int(4)], "GRU": ["hidden_size": .int(4)],
         ]
         for type in Operator.supportedTypes {
             let op = try Operator(type: type, attributes: required[type] ?? [:])

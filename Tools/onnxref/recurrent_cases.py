@@ -144,6 +144,17 @@ def _(g):
     _recurrent(g, "GRU", direction="bidirectional", batch=1, hidden=16, steps=7, input_size=10, linear_before_reset=1)
 
 
+@case("lstm_zero_length", 14)
+def _(g):
+    # onnxruntime gives an entry of length 0 zero final states, not its initial ones.
+    _recurrent(g, "LSTM", direction="bidirectional", lengths=[0, 5, 3], initial=True)
+
+
+@case("gru_zero_length", 14)
+def _(g):
+    _recurrent(g, "GRU", direction="bidirectional", lengths=[4, 0, 5], lengths_as_input=True, initial=True)
+
+
 # MARK: stacked
 
 @case("recurrent_stack_lstm_gru", 14)

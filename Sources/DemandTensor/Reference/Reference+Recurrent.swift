@@ -72,6 +72,11 @@ extension Reference {
                     h = next
                     for j in 0..<hidden { y.data[((t * directions + d) * batch + b) * hidden + j] = Float(h[j]) }
                 }
+                if length == 0 {
+                    // onnxruntime's final states for an empty sequence: zeros, not the initial states.
+                    h = .init(repeating: 0, count: hidden)
+                    c = h
+                }
                 for j in 0..<hidden {
                     y.data[((steps * directions + d) * batch + b) * hidden + j] = Float(h[j])
                     if parameters.kind == .lstm { y.data[(((steps + 1) * directions + d) * batch + b) * hidden + j] = Float(c[j]) }
