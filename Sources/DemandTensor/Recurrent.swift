@@ -2,40 +2,46 @@
 /// output).
 ///
 /// Per direction: the input projection of every step at once, one GEMM
-/// X (seqLength·batch, inputSize) · Wᵀ into `projected` with the biases that
-/// do not depend on the reset gate added; then per step one product of the
-/// state with Rᵀ accumulated onto that step's rows (a GEMV when batch is 1,
-/// on R as stored; a GEMM on a transposed copy of R otherwise, so both take
-/// the CKernels paths) and the gate arithmetic row by row, with sigmoid and
-/// tanh from `VectorMath`.
+/// W (gates·hidden, inputSize) · Xᵀ (inputSize, seqLength·batch) into
+/// `projected` (W as stored is the GEMM's left operand, so only the small X
+/// is transposed, once per run), with the biases that do not depend on the
+/// reset gate added; then per step that step's column of each row gathered
+/// into `gates`, one product of the state with Rᵀ accumulated onto it (a GEMV
+/// when batch is 1, on R as stored; a GEMM on a transposed copy of R
+/// otherwise, so both take the CKernels paths) and the gate arithmetic row
+/// by row, with sigmoid and tanh from `VectorMath`.
 ///
 /// Sequence lengths: entry b runs steps 0..<length[b]; in reverse, step k
 /// reads time length[b] − 1 − k. An entry of length 0 gets zero final
-/// states, as onnxruntime gives it. When all rows read the same time (forward,
-/// or equal lengths) the step's rows of `projected` are used in place;
-/// otherwise each active row is gathered into `gathered` first.
+/// states, as onnxruntime gives it.
 enum Recurrent {
-    /// Workspace floats `run` takes: Wᵀ, Rᵀ, the projection of every step,
-    /// two (batch, gates·hidden) blocks, the h and c states and one bias row.
+    /// Workspace floats `run` takes: Xᵀ, Rᵀ (only for batch > 1), the
+    /// projection of every step, two (batch, gates·hidden) blocks, and the h
+    /// and c states.
     static func workspaceFloatCount(_ parameters: RecurrentParameters, inputs: [Shape]) -> Int {
         let x = inputs[0]
         let (hidden, rows) = (parameters.hiddenSize, parameters.gateCount * parameters.hiddenSize)
-        return x[2] * rows + hidden * rows + x[0] * x[1] * rows + 2 * x[1] * rows + 2 * x[1] * hidden + rows
+        return x.elementCount + transposedRCount(batch: x[1], hidden: hidden, rows: rows) + x[0] * x[1] * rows
+            + 2 * x[1] * rows + 2 * x[1] * hidden
     }
+
+    private static func transposedRCount(batch: Int, hidden: Int, rows: Int) -> Int { batch > 1 ? hidden * rows : 0 }
 
     /// Views into the workspace for one `run`.
     private struct Buffers {
-        let transposedW, transposedR, projected, gathered, scratch, h, c, bias: UnsafeMutablePointer<Float>
+        /// Xᵀ (inputSize, seqLength·batch); Rᵀ (hidden, gates·hidden);
+        /// projected (gates·hidden, seqLength·batch); gates and scratch
+        /// (batch, gates·hidden); h and c (batch, hidden).
+        let transposedX, transposedR, projected, gates, scratch, h, c: UnsafeMutablePointer<Float>
 
         init(_ base: UnsafeMutablePointer<Float>, steps: Int, batch: Int, inputSize: Int, hidden: Int, rows: Int) {
-            transposedW = base
-            transposedR = transposedW + inputSize * rows
-            projected = transposedR + hidden * rows
-            gathered = projected + steps * batch * rows
-            scratch = gathered + batch * rows
+            transposedX = base
+            transposedR = transposedX + steps * batch * inputSize
+            projected = transposedR + Recurrent.transposedRCount(batch: batch, hidden: hidden, rows: rows)
+            gates = projected + steps * batch * rows
+            scratch = gates + batch * rows
             h = scratch + batch * rows
             c = h + batch * hidden
-            bias = c + batch * hidden
         }
     }
 
@@ -58,6 +64,7 @@ enum Recurrent {
         let plane = batch * hidden
         // Y of steps past a row's length stays zero.
         output.data.update(repeating: 0, count: steps * parameters.directionCount * plane)
+        transpose(x.data, rows: steps * batch, columns: inputSize, into: buffers.transposedX)
         for direction in 0..<parameters.directionCount {
             var pass = Pass(parameters: parameters, inputs: inputs, output: output, buffers: buffers, direction: direction,
                             steps: steps, batch: batch, path: workspace.gemmPath)
@@ -103,27 +110,20 @@ enum Recurrent {
             startStates()
             // Rᵀ for the GEMM of a batch; one row of state uses R as stored.
             if batch > 1 { transpose(recurrence, rows: rows, columns: hidden, into: buffers.transposedR) }
-            var longest = 0, shared: Int? = length(0)
-            for b in 0..<batch {
-                longest = max(longest, length(b))
-                if length(b) != shared { shared = nil }
-            }
+            var longest = 0
+            for b in 0..<batch { longest = max(longest, length(b)) }
+            let columns = steps * batch
             for k in 0..<longest {
-                let gates: UnsafeMutablePointer<Float>
-                if !reverse {
-                    gates = buffers.projected + k * batch * rows
-                } else if let shared {
-                    gates = buffers.projected + (shared - 1 - k) * batch * rows
-                } else {
-                    gates = buffers.gathered
-                    for b in 0..<batch {
-                        let row = gates + b * rows
-                        if k < length(b) {
-                            row.update(from: buffers.projected + ((length(b) - 1 - k) * batch + b) * rows, count: rows)
-                        } else {
-                            row.update(repeating: 0, count: rows)
-                        }
+                // Row b's gates start as column (time · batch + b) of the projection.
+                let gates = buffers.gates
+                for b in 0..<batch {
+                    let row = gates + b * rows
+                    guard k < length(b) else {
+                        row.update(repeating: 0, count: rows)
+                        continue
                     }
+                    let column = buffers.projected + (reverse ? length(b) - 1 - k : k) * batch + b
+                    for j in 0..<rows { row[j] = column[j * columns] }
                 }
                 if parameters.kind == .lstm { lstmStep(k, gates: gates) } else { gruStep(k, gates: gates) }
             }
@@ -137,20 +137,19 @@ enum Recurrent {
             }
         }
 
-        /// projected = X · Wᵀ + the biases outside the reset gate, for every step.
+        /// projected = W · Xᵀ + the biases outside the reset gate, for every step.
         private func project() {
-            let weights = inputs[1].data + direction * rows * inputSize
-            transpose(weights, rows: rows, columns: inputSize, into: buffers.transposedW)
-            BLAS.sgemm(m: steps * batch, n: rows, k: inputSize, a: inputs[0].data, lda: inputSize,
-                       b: buffers.transposedW, ldb: rows, c: buffers.projected, ldc: rows, path: path)
+            let columns = steps * batch
+            BLAS.sgemm(m: rows, n: columns, k: inputSize, a: inputs[1].data + direction * rows * inputSize, lda: inputSize,
+                       b: buffers.transposedX, ldb: columns, c: buffers.projected, ldc: columns, path: path)
             guard inputs.count > 3 else { return }
             let wb = inputs[3].data + direction * 2 * rows, rb = wb + rows
             // GRU with linear_before_reset adds Rb_h inside r ⊙ (·), after the product.
             let inside = parameters.kind == .gru && parameters.linearBeforeReset ? 2 * hidden : rows
-            for j in 0..<rows { buffers.bias[j] = wb[j] + (j < inside ? rb[j] : 0) }
-            for row in 0..<(steps * batch) {
-                let line = buffers.projected + row * rows
-                for j in 0..<rows { line[j] += buffers.bias[j] }
+            for j in 0..<rows {
+                let bias = wb[j] + (j < inside ? rb[j] : 0)
+                let line = buffers.projected + j * columns
+                for column in 0..<columns { line[column] += bias }
             }
         }
 
