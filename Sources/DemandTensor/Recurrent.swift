@@ -19,7 +19,10 @@ enum Recurrent {
     /// projection of every step, two (batch, gates·hidden) blocks, and the h
     /// and c states.
     static func workspaceFloatCount(_ parameters: RecurrentParameters, inputs: [Shape]) -> Int {
-        let x = inputs[0]
+        floatCount(parameters, x: inputs[0])
+    }
+
+    private static func floatCount(_ parameters: RecurrentParameters, x: Shape) -> Int {
         let (hidden, rows) = (parameters.hiddenSize, parameters.gateCount * parameters.hiddenSize)
         return x.elementCount + transposedRCount(batch: x[1], hidden: hidden, rows: rows) + x[0] * x[1] * rows
             + 2 * x[1] * rows + 2 * x[1] * hidden
@@ -59,7 +62,7 @@ enum Recurrent {
             }
         }
         let (hidden, rows) = (parameters.hiddenSize, parameters.gateCount * parameters.hiddenSize)
-        let base = workspace.floats(workspaceFloatCount(parameters, inputs: inputs.map(\.shape)))
+        let base = workspace.floats(floatCount(parameters, x: x.shape))
         let buffers = Buffers(base, steps: steps, batch: batch, inputSize: inputSize, hidden: hidden, rows: rows)
         let plane = batch * hidden
         // Y of steps past a row's length stays zero.
