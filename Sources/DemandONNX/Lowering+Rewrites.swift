@@ -6,6 +6,7 @@ import DemandTensor
 /// (Split, Softmax and LogSoftmax before opset 13, auto_pad) are spelled out.
 extension Lowering {
     func rewrite(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode] {
+        if let nodes = try rewriteSelection(node) { return nodes }
         var rewriter = Rewriter(lowering: self, node: node)
         return try rewriter.run()
     }

@@ -39,6 +39,7 @@ extension Operator {
         case .lrn: "LRN"
         case .reduce(let parameters): parameters.kind.rawValue
         case .argReduce(let parameters): parameters.kind.rawValue
+        case .topK: "TopK"
         case .unary(let function): function.typeName
         case .activation(let activation):
             switch activation {

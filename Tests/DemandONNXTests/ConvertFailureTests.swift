@@ -69,7 +69,6 @@ import Testing
             ("QLinearConv", "", ["quantized models"]),
             ("MatMulInteger", "", ["quantized models"]),
             ("MatMulNBits", "com.microsoft", ["quantized models", "--dtype fp16"]),
-            ("TopK", "", ["ArgMax"]),
             ("Attention", "com.microsoft", ["'com.microsoft'", "before onnxruntime optimized it"]),
             ("MyNorm", "org.example.custom", ["'org.example.custom'", "only the default ONNX domain"]),
         ]

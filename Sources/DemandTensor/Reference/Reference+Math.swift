@@ -185,6 +185,24 @@ extension Reference {
         }
     }
 
+    /// Lists each output line's input values with their indices, sorts them
+    /// (larger or smaller first, then the lower index) and keeps the first k.
+    static func topK(_ p: TopKParameters, x: Tensor, y: Tensor) {
+        let axis = p.axis < 0 ? p.axis + x.shape.rank : p.axis
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            let rank = index[axis]
+            let line = (0..<x.shape[axis]).map { l -> (value: Float, index: Int) in
+                index[axis] = l
+                return (x.data[offset(index, in: x.shape)], l)
+            }
+            let ordered = line.sorted { a, b in
+                a.value == b.value ? a.index < b.index : (p.largest ? a.value > b.value : a.value < b.value)
+            }
+            y.data[i] = p.output == .values ? ordered[rank].value : Float(ordered[rank].index)
+        }
+    }
+
     /// Lists each output's line along the axis and picks the index of its
     /// extreme: the first or last of the indices holding it.
     static func argReduce(_ p: ArgReduceParameters, x: Tensor, y: Tensor) {

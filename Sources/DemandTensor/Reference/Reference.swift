@@ -87,6 +87,8 @@ public enum Reference {
             reduce(parameters, x: inputs[0], y: output)
         case .argReduce(let parameters):
             argReduce(parameters, x: inputs[0], y: output)
+        case .topK(let parameters):
+            topK(parameters, x: inputs[0], y: output)
         case .unary(let function):
             unary(function, x: inputs[0], y: output)
         case .activation(let activation):

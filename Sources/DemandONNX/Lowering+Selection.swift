@@ -1,0 +1,59 @@
+import DemandTensor
+
+/// Rewrites of the selection and index operators whose ONNX form the
+/// runtime does not take as is: TopK (two outputs → one runtime node per
+/// output read, K from a constant input), Einsum (lowered to Transpose,
+/// Reshape, MatMul, ReduceSum and Mul; see `Lowering+Einsum.swift`),
+/// OneHot and ScatterND (constant inputs become attributes).
+extension Lowering {
+    /// The runtime nodes for `node`, or nil when the general rewrite applies.
+    func rewriteSelection(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode]? {
+        switch node.op {
+        case "TopK": return try topK(node)
+        default: return nil
+        }
+    }
+
+    /// An integer input known at convert time, or an error naming it.
+    func constantInput(_ node: SourceGraph.Node, _ index: Int, _ role: String) throws(ImportError) -> ConstantTensor {
+        guard let name = node.input(index) else {
+            throw ImportError(.invalidModel, "input \(index) (\(role)) is missing", node: node.label)
+        }
+        guard let value = constants[name] else {
+            throw ImportError(.unsupported,
+                "input \(index) (\(role)) is computed at run time; it must be constant once input shapes are fixed "
+                    + "(give --input-shape for every symbolic dimension)", node: node.label)
+        }
+        return value
+    }
+
+    private func topK(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode] {
+        let attributes = NodeAttributes(node)
+        let k: Int64
+        if opset >= 10 {
+            let value = try constantInput(node, 1, "K")
+            guard value.count == 1 else {
+                throw ImportError(.invalidModel, "TopK K must hold one value, got shape \(value.shape)", node: node.label)
+            }
+            k = value.ints[0]
+        } else {
+            guard let given = try attributes.int("k") else { throw ImportError(.invalidModel, "TopK needs k", node: node.label) }
+            k = given
+        }
+        var common: [String: AttributeValue] = ["k": .int(Int(clamping: k)), "axis": .int(Int(try attributes.int("axis") ?? -1))]
+        if let largest = try attributes.int("largest") { common["largest"] = .int(Int(largest)) }
+        if let sorted = try attributes.int("sorted") { common["sorted"] = .int(Int(sorted)) }
+        for name in node.attributes.keys where !["k", "axis", "largest", "sorted"].contains(name) {
+            throw ImportError(.unsupported, "TopK attribute '\(name)' is not supported; TopK takes axis, largest, sorted", node: node.label)
+        }
+        var nodes: [RuntimeNode] = []
+        for (position, output) in [TopKParameters.Output.values, .indices].enumerated() {
+            guard position < node.outputs.count, !node.outputs[position].isEmpty, isUsed(node.outputs[position]) else { continue }
+            var attributes = common
+            attributes["output"] = .string(output.rawValue)
+            nodes.append(RuntimeNode(name: position == 0 ? node.name : node.name + "/indices", op: "TopK",
+                                     inputs: [node.inputs[0]], output: node.outputs[position], attributes: attributes))
+        }
+        return nodes
+    }
+}
