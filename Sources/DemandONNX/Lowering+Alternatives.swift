@@ -25,8 +25,6 @@ extension Lowering {
         }
         table["NonMaxSuppression"] = "non-maximum suppression is not supported; export the model without it and run "
             + "it outside the model on the boxes output"
-        table["Einsum"] = "Einsum is not supported yet; export the contraction as MatMul (with Transpose or Reshape "
-            + "around it)"
         return table
     }()
 

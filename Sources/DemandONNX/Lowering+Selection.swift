@@ -10,6 +10,7 @@ extension Lowering {
     func rewriteSelection(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode]? {
         switch node.op {
         case "TopK": return try topK(node)
+        case "Einsum": return try einsum(node)
         default: return nil
         }
     }

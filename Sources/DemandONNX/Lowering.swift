@@ -294,7 +294,8 @@ final class Lowering {
     /// The op types a model may use: the runtime's, plus those the converter
     /// removes (evaluated at convert time or rewritten).
     static var supportedList: String {
-        let converterOnly = ["BatchNormalization", "Cast", "Constant", "ConstantOfShape", "Dropout", "Range", "Shape", "Size", "Split"]
+        let converterOnly = ["BatchNormalization", "Cast", "Constant", "ConstantOfShape", "Dropout", "Einsum", "Range", "Shape", "Size",
+                             "Split"]
         return Set(Operator.supportedTypes + converterOnly).sorted().joined(separator: ", ")
     }
 }

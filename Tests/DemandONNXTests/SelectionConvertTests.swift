@@ -42,4 +42,46 @@ import Testing
         b.output("indices")
         try expectFailure(b, "node 'pick/indices' (TopK)", "k is 7", "1...6")
     }
+
+    func convertedOps(_ builder: ONNXBuilder, name: String = #function) throws -> [String] {
+        let directory = Scratch.directory(name)
+        defer { Scratch.remove(directory) }
+        let summary = try Converter.convert(modelPath: try builder.write(to: directory), to: directory + "/out.dlm", options: .init())
+        return summary.model.layers.flatMap { $0.nodes.map(\.op) }
+    }
+
+    func einsumModel(_ equation: String, _ shapes: [[Int]]) -> ONNXBuilder {
+        var b = ONNXBuilder(opset: 12)
+        for (index, shape) in shapes.enumerated() { b.input("x\(index)", shape) }
+        b.node("Einsum", shapes.indices.map { "x\($0)" }, ["y"], name: "mix", ["equation": .s(equation)])
+        b.output("y")
+        return b
+    }
+
+    /// The common patterns become the runtime's own ops, no more of them than needed.
+    @Test func einsumLowersToExistingOps() throws {
+        #expect(try convertedOps(einsumModel("ij,jk->ik", [[3, 4], [4, 5]])) == ["MatMul"])
+        #expect(try convertedOps(einsumModel("bhid,bhjd->bhij", [[2, 3, 4, 8], [2, 3, 5, 8]]))
+                == ["Transpose", "MatMul"])
+        #expect(try convertedOps(einsumModel("bhij,bhjd->bhid", [[2, 3, 4, 5], [2, 3, 5, 8]])) == ["MatMul"])
+        #expect(try convertedOps(einsumModel("i,j->ij", [[4], [3]])) == ["Reshape", "Reshape", "MatMul"])
+        #expect(try convertedOps(einsumModel("ij->ji", [[3, 5]])) == ["Transpose"])
+        #expect(try convertedOps(einsumModel("ij->i", [[3, 5]])) == ["ReduceSum"])
+        #expect(try convertedOps(einsumModel("ij->ij", [[3, 5]])) == ["Identity"])
+    }
+
+    /// What the lowering does not take is refused naming the node, the equation and the alternative.
+    @Test func unsupportedEinsumEquationsNameTheNodeAndEquation() throws {
+        let cases: [(String, [[Int]], String)] = [
+            ("ii->i", [[3, 3]], "repeats a letter"),
+            ("...ij,...jk->...ik", [[2, 3, 4], [2, 4, 5]], "ellipsis"),
+            ("ij,jk,kl->il", [[2, 3], [3, 4], [4, 5]], "3 operands"),
+            ("ij,jk->ik", [[2, 3], [4, 5]], "letter j is 3 in one operand and 4 in another"),
+            ("ijk->ij", [[2, 3]], "has 3 letters"),
+        ]
+        for (index, (equation, shapes, why)) in cases.enumerated() {
+            try expectFailure(einsumModel(equation, shapes), name: "einsum-\(index)",
+                              "node 'mix' (Einsum)", "\"\(equation)\"", why, "MatMul with Transpose and Reshape")
+        }
+    }
 }

@@ -74,3 +74,25 @@ def _(g):
     scores = g.input("scores", g.uniform(2, 8))
     _, indices = g.node("TopK", [scores, g.ints("k", [3])], outputs=2, axis=1)
     g.output(g.node("GatherElements", [g.input("table", g.uniform(2, 8)), indices], axis=1))
+
+
+# MARK: Einsum (lowered at convert time to Transpose, Reshape, ReduceSum, MatMul)
+
+def einsum(name, equation, *shapes, constant=None, opset=12):
+    @case(name, opset)
+    def _(g):
+        operands = [g.weight(f"w{i}", g.uniform(*shape)) if i == constant else g.input(f"x{i}", g.uniform(*shape))
+                    for i, shape in enumerate(shapes)]
+        g.output(g.node("Einsum", operands, equation=equation))
+
+
+einsum("einsum_matmul", "ij,jk->ik", (3, 4), (4, 5))
+einsum("einsum_batched_matmul", "bij,bjk->bik", (2, 3, 4), (2, 4, 5))
+einsum("einsum_attention_scores", "bhid,bhjd->bhij", (2, 3, 4, 8), (2, 3, 5, 8))
+einsum("einsum_attention_context", "bhij,bhjd->bhid", (2, 3, 4, 5), (2, 3, 5, 8))
+einsum("einsum_transpose", "ij->ji", (3, 5))
+einsum("einsum_row_sum", "ij->i", (4, 6))
+einsum("einsum_outer", "i,j->ij", (4,), (3,))
+einsum("einsum_weight_implicit", "bsd,df", (2, 3, 4), (4, 6), constant=1)
+einsum("einsum_permuted_output", "bik,kj->jbi", (2, 3, 4), (4, 5), opset=13)
+einsum("einsum_sum_then_contract", "ijk,jl->li", (3, 4, 2), (4, 5))
