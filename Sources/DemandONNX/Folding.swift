@@ -83,6 +83,8 @@ enum Folding {
                 }
             }
             return [ConstantTensor(shape: shape, floats: Array(repeating: 0, count: count))]
+        case "NonZero":
+            return [nonZero(try input(0))]
         case "Transpose":
             let value = try input(0)
             let perm = try attributes.ints("perm")?.map { Int($0) } ?? Array(value.shape.indices.reversed())
@@ -320,6 +322,23 @@ enum Folding {
         }
         if value.count > 0 { walk(0, 0) }
         return pick(value, shape: shape, indices: flat)
+    }
+
+    /// ONNX NonZero: the multi-indices of the nonzero values in row-major
+    /// order, as a (rank, count) int64 tensor, one column per value.
+    static func nonZero(_ value: ConstantTensor) -> ConstantTensor {
+        let nonzero: [Bool] = switch value.values {
+        case .ints(let list): list.map { $0 != 0 }
+        case .floats(let list): list.map { $0 != 0 }
+        }
+        let positions = nonzero.indices.filter { nonzero[$0] }
+        let strides = Shapes.strides(value.shape)
+        var rows: [Int64] = []
+        rows.reserveCapacity(value.shape.count * positions.count)
+        for (axis, stride) in strides.enumerated() {
+            rows += positions.map { Int64($0 / stride % value.shape[axis]) }
+        }
+        return ConstantTensor(shape: [value.shape.count, positions.count], ints: rows)
     }
 
     /// The longest Range folded: position ids and anchor grids are far

@@ -17,7 +17,11 @@ extension Lowering {
             + "halve the bytes read)"
         var table: [String: String] = [:]
         for op in ["LSTM", "GRU", "RNN"] { table[op] = recurrent }
-        for op in ["If", "Loop", "Scan"] { table[op] = controlFlow }
+        for op in ["Loop", "Scan"] { table[op] = controlFlow }
+        // Reached only for a condition computed at run time (`Lowering.inlineIf` takes a constant one).
+        table["If"] = "an If is inlined only when its condition is known at convert time; fold the condition at export "
+            + "(trace the model rather than script it, so one branch is kept), or give --input-shape for every symbolic "
+            + "dimension so a condition computed from shapes folds"
         for op in ["QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
                    "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulNBits", "MatMulIntegerToFloat",
                    "DynamicQuantizeMatMul", "QGemm"] {

@@ -114,7 +114,7 @@ private struct Rewriter {
             case .ints(let v): attributes[name] = .ints(v.map { Int($0) })
             case .floats(let v): attributes[name] = .floats(v)
             case .string(let v): attributes[name] = .string(v)
-            case .strings, .tensor, .unsupported:
+            case .strings, .tensor, .graph, .unsupported:
                 throw ImportError(.unsupported, "attribute '\(name)' holds \(value.kindName), which \(node.op) cannot take in this runtime", node: node.label)
             }
         }

@@ -2,7 +2,8 @@ import DemandTensor
 
 /// Rewrites of the selection and index operators whose ONNX form the
 /// runtime does not take as is: TopK (two outputs → one runtime node per
-/// output read, K from a constant input), Einsum (lowered to Transpose,
+/// output read, K from a constant input), NonZero (only folded; refused
+/// here with what to do instead), Einsum (lowered to Transpose,
 /// Reshape, MatMul, ReduceSum and Mul; see `Lowering+Einsum.swift`),
 /// OneHot and ScatterND (constant inputs become attributes).
 extension Lowering {
@@ -11,6 +12,13 @@ extension Lowering {
         switch node.op {
         case "TopK": return try topK(node)
         case "Einsum": return try einsum(node)
+        case "NonZero":
+            // Reached only when the input is not a constant (a constant one is folded).
+            throw ImportError(.unsupported,
+                "operator 'NonZero' is supported only when its input is known at convert time: its output's length "
+                    + "depends on the input's values, and the runtime's shapes are fixed when the model is converted. "
+                    + "For a mask, use it directly (Where, or Mul by the 0/1 mask) instead of gathering its indices",
+                node: node.label)
         default: return nil
         }
     }

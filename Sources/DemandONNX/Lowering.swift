@@ -38,7 +38,7 @@ final class Lowering {
     /// Renamed values: a dropped node's output → the value it passes on.
     var aliases: [String: String] = [:]
     /// How many nodes (and graph outputs) read each source value.
-    let useCounts: [String: Int]
+    var useCounts: [String: Int]
     private(set) var nodes: [RuntimeNode] = []
     /// Index in `nodes` of each value's producer.
     private var producers: [String: Int] = [:]
@@ -49,7 +49,9 @@ final class Lowering {
         self.constants = graph.initializers
         self.shapes = inputShapes
         var counts: [String: Int] = [:]
-        for node in graph.nodes { for input in node.inputs where !input.isEmpty { counts[input, default: 0] += 1 } }
+        for node in graph.nodes {
+            for input in node.inputs + node.implicitInputs where !input.isEmpty { counts[input, default: 0] += 1 }
+        }
         for output in graph.outputs { counts[output, default: 0] += 1 }
         self.useCounts = counts
         for node in graph.nodes { usedNames.formUnion(node.outputs) }
@@ -91,7 +93,8 @@ final class Lowering {
         return candidate
     }
 
-    private func lower(_ source: SourceGraph.Node) throws(ImportError) {
+    func lower(_ source: SourceGraph.Node) throws(ImportError) {
+        if source.op == "If" { return try inlineIf(source) }
         if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
         guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else {
@@ -294,8 +297,8 @@ final class Lowering {
     /// The op types a model may use: the runtime's, plus those the converter
     /// removes (evaluated at convert time or rewritten).
     static var supportedList: String {
-        let converterOnly = ["BatchNormalization", "Cast", "Constant", "ConstantOfShape", "Dropout", "Einsum", "Range", "Shape", "Size",
-                             "Split"]
+        let converterOnly = ["BatchNormalization", "Cast", "Constant", "ConstantOfShape", "Dropout", "Einsum", "If", "NonZero", "Range",
+                             "Shape", "Size", "Split"]
         return Set(Operator.supportedTypes + converterOnly).sorted().joined(separator: ", ")
     }
 }

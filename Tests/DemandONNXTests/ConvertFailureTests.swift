@@ -61,7 +61,7 @@ import Testing
             ("LSTM", "", ["not supported yet", "recurrent layer unrolled"]),
             ("GRU", "", ["recurrent layer unrolled"]),
             ("RNN", "", ["recurrent layer unrolled"]),
-            ("If", "", ["control flow is not supported", "fold the condition at export"]),
+            ("If", "", ["condition computed at run time", "inlined only when its condition is known at convert time", "fold the condition at export"]),
             ("Loop", "", ["control flow is not supported", "unroll"]),
             ("Scan", "", ["control flow is not supported"]),
             ("QuantizeLinear", "", ["quantized models are not supported yet", "float model", "--dtype fp16"]),

@@ -84,4 +84,62 @@ import Testing
                               "node 'mix' (Einsum)", "\"\(equation)\"", why, "MatMul with Transpose and Reshape")
         }
     }
+
+    /// A branch of one node, `op` reading `input` and writing `output`.
+    static func branch(_ op: String, _ input: String, _ output: String) -> Onnx_GraphProto {
+        var graph = Onnx_GraphProto()
+        var node = Onnx_NodeProto()
+        node.opType = op
+        node.input = [input]
+        node.output = [output]
+        graph.node = [node]
+        var value = Onnx_ValueInfoProto()
+        value.name = output
+        graph.output = [value]
+        return graph
+    }
+
+    /// An If choosing Relu or Neg of `x`, whose condition is `condition`.
+    static func ifModel(condition: String, build: (inout ONNXBuilder) -> Void) -> ONNXBuilder {
+        var b = ONNXBuilder(opset: 13)
+        build(&b)
+        b.node("If", [condition], ["y"], name: "choose")
+        for (name, op) in [("then_branch", "Relu"), ("else_branch", "Neg")] {
+            var attribute = Onnx_AttributeProto()
+            attribute.name = name
+            attribute.type = .graph
+            attribute.g = branch(op, "x", "r")
+            b.model.graph.node[b.model.graph.node.count - 1].attribute.append(attribute)
+        }
+        b.output("y")
+        return b
+    }
+
+    @Test func ifWithARunTimeConditionNamesTheNodeAndCondition() throws {
+        let b = Self.ifModel(condition: "flag") { b in
+            b.input("x", [2, 3])
+            b.input("flag", [], type: 9)
+        }
+        try expectFailure(b, "node 'choose' (If)", "condition computed at run time ('flag')", "fold the condition at export")
+    }
+
+    /// The branch reads x, which a node listed after the If computes: the
+    /// If still comes after it, and the taken branch (else: Neg) is inlined.
+    @Test func ifOrderedAfterWhatItsBranchReads() throws {
+        var b = Self.ifModel(condition: "flag") { b in
+            b.input("input", [2, 3])
+            b.initializer("flag", [], ints: [0])
+        }
+        b.node("Abs", ["input"], ["x"], name: "abs")
+        b.model.graph.node.reverse()
+        #expect(try convertedOps(b) == ["Abs", "Neg"])
+    }
+
+    @Test func nonZeroOfARunTimeValueIsRefusedWithAnAlternative() throws {
+        var b = ONNXBuilder(opset: 13)
+        b.input("x", [2, 3])
+        b.node("NonZero", ["x"], ["where"], name: "find")
+        b.output("where")
+        try expectFailure(b, "node 'find' (NonZero)", "only when its input is known at convert time", "Where")
+    }
 }

@@ -96,3 +96,73 @@ einsum("einsum_outer", "i,j->ij", (4,), (3,))
 einsum("einsum_weight_implicit", "bsd,df", (2, 3, 4), (4, 6), constant=1)
 einsum("einsum_permuted_output", "bik,kj->jbi", (2, 3, 4), (4, 5), opset=13)
 einsum("einsum_sum_then_contract", "ijk,jl->li", (3, 4, 2), (4, 5))
+
+
+# MARK: NonZero (folded: its input is known at convert time)
+
+@case("nonzero_constant_mask_gather", 13)
+def _(g):
+    # Fixed column picks written as a mask: NonZero → Squeeze → Gather.
+    mask = g.weight("mask", np.array([0, 1, 0, 1, 1, 0], dtype=bool))
+    columns = g.node("Squeeze", [g.node("NonZero", [mask]), g.ints("axis0", [0])])
+    g.output(g.node("Gather", [g.input("x", g.uniform(3, 6)), columns], axis=1))
+
+
+@case("nonzero_2d_offsets", 13)
+def _(g):
+    # A rank-2 constant's (2, count) coordinates, cast and added to the input.
+    grid = g.weight("grid", np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]], dtype=np.float32))
+    coordinates = g.node("Cast", [g.node("NonZero", [grid])], to=1)
+    g.output(g.node("Add", [g.input("x", g.uniform(2, 3)), coordinates]))
+
+
+# MARK: If whose condition folds at convert time
+
+def _branch(name, nodes, outputs, initializers=()):
+    from onnx import TensorProto, helper
+    return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+                             list(initializers))
+
+
+@case("if_constant_true_outer_reads", 13)
+def _(g):
+    # The then branch reads the outer input x and a weight of the outer graph, and has its own initializer.
+    from onnx import helper, numpy_helper
+    x = g.input("x", g.uniform(2, 4))
+    scale = g.floats("scale", g.uniform(4))
+    bias = numpy_helper.from_array(g.uniform(4), "branch_bias")
+    then_branch = _branch("then", [helper.make_node("Mul", [x, scale], ["t"]),
+                                   helper.make_node("Add", ["t", "branch_bias"], ["y"])], ["y"], [bias])
+    else_branch = _branch("else", [helper.make_node("Neg", [x], ["y"])], ["y"])
+    condition = g.weight("condition", np.array(True))
+    g.output(g.node("If", [condition], then_branch=then_branch, else_branch=else_branch))
+
+
+@case("if_shape_condition_else_taken", 13)
+def _(g):
+    # The condition comes from a shape chain (is the last axis longer than 8?); it folds to false.
+    # Both branches name their values alike; the else branch has two outputs.
+    from onnx import helper
+    x = g.input("x", g.uniform(2, 3, 5))
+    last = g.node("Gather", [g.node("Shape", [x]), g.ints("minus_one", -1)], axis=0)
+    condition = g.node("Greater", [last, g.ints("eight", 8)])
+    then_branch = _branch("then", [helper.make_node("Relu", [x], ["a"]), helper.make_node("Sigmoid", [x], ["b"])], ["a", "b"])
+    else_branch = _branch("else", [helper.make_node("Softmax", [x], ["a"], axis=-1),
+                                   helper.make_node("ReduceMax", [x], ["b"], axes=[1], keepdims=1)], ["a", "b"])
+    first, second = g.node("If", [condition], outputs=2, then_branch=then_branch, else_branch=else_branch)
+    g.output(first)
+    g.output(g.node("Mul", [second, g.floats("half", 0.5)]))
+
+
+@case("if_nested_folded", 13)
+def _(g):
+    # An If inside the taken branch, its condition also constant, reading the outer branch's value.
+    from onnx import helper
+    x = g.input("x", g.uniform(3, 4))
+    inner_then = _branch("inner_then", [helper.make_node("Tanh", ["h"], ["z"])], ["z"])
+    inner_else = _branch("inner_else", [helper.make_node("Abs", ["h"], ["z"])], ["z"])
+    then_branch = _branch("then", [helper.make_node("Mul", [x, x], ["h"]),
+                                   helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", 9, [], [False])),
+                                   helper.make_node("If", ["c"], ["y"], then_branch=inner_then, else_branch=inner_else)], ["y"])
+    else_branch = _branch("else", [helper.make_node("Identity", [x], ["y"])], ["y"])
+    g.output(g.node("If", [g.weight("condition", np.array([True]))], then_branch=then_branch, else_branch=else_branch))
