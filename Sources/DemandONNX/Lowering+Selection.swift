@@ -12,6 +12,7 @@ extension Lowering {
         switch node.op {
         case "TopK": return try topK(node)
         case "Einsum": return try einsum(node)
+        case "OneHot": return try oneHot(node)
         case "NonZero":
             // Reached only when the input is not a constant (a constant one is folded).
             throw ImportError(.unsupported,
@@ -34,6 +35,24 @@ extension Lowering {
                     + "(give --input-shape for every symbolic dimension)", node: node.label)
         }
         return value
+    }
+
+    /// OneHot's depth (input 1, one number) and values (input 2, off and on)
+    /// must be constants; they become attributes.
+    private func oneHot(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode] {
+        let depth = try constantInput(node, 1, "depth")
+        let values = try constantInput(node, 2, "values")
+        guard depth.count == 1 else { throw ImportError(.invalidModel, "OneHot depth must hold one value, got shape \(depth.shape)", node: node.label) }
+        guard values.count == 2 else {
+            throw ImportError(.invalidModel, "OneHot values must hold two values (off, on), got shape \(values.shape)", node: node.label)
+        }
+        // ONNX allows a float depth; it is truncated toward zero (ConstantTensor.ints does that).
+        var attributes: [String: AttributeValue] = ["depth": .int(Int(clamping: depth.ints[0])), "values": .floats(values.floats)]
+        if let axis = try NodeAttributes(node).int("axis") { attributes["axis"] = .int(Int(axis)) }
+        for name in node.attributes.keys where name != "axis" {
+            throw ImportError(.unsupported, "OneHot attribute '\(name)' is not supported; OneHot takes axis", node: node.label)
+        }
+        return [RuntimeNode(name: node.name, op: "OneHot", inputs: [node.inputs[0]], output: node.outputs[0], attributes: attributes)]
     }
 
     private func topK(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode] {

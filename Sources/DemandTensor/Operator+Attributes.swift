@@ -5,9 +5,9 @@ extension Operator {
         "ConvTranspose", "CumSum", "DepthToSpace", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
         "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GroupNormalization",
         "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less",
-        "Log", "LogSoftmax", "LRN", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Not", "Or", "Pad", "Pow", "PRelu",
+        "Log", "LogSoftmax", "LRN", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Not", "OneHot", "Or", "Pad", "Pow", "PRelu",
         "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape",
-        "Resize", "Round", "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub",
+        "Resize", "Round", "ScatterND", "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub",
         "Sum", "Tanh", "Tile", "TopK", "Transpose", "Unsqueeze", "Upsample", "Where", "Xor",
     ]
 

@@ -40,6 +40,8 @@ extension Operator {
         case .reduce(let parameters): parameters.kind.rawValue
         case .argReduce(let parameters): parameters.kind.rawValue
         case .topK: "TopK"
+        case .oneHot: "OneHot"
+        case .scatterND: "ScatterND"
         case .unary(let function): function.typeName
         case .activation(let activation):
             switch activation {

@@ -76,6 +76,18 @@ extension Operator {
             let output = TopKParameters.Output(rawValue: try reader.choice("output", TopKParameters.Output.allCases.map(\.rawValue)))!
             return .topK(TopKParameters(k: k, axis: try reader.int("axis", default: -1),
                                         largest: try reader.bool("largest", default: true), output: output))
+        case "OneHot":
+            try reader.allow(["depth", "values", "axis"])
+            guard let depth = try reader.optionalInt("depth") else { throw reader.missing("depth", "10") }
+            guard let values = try reader.floatList("values") else { throw reader.missing("values", "[0, 1] (off, on)") }
+            guard values.count == 2 else {
+                throw OperatorError(.invalidAttribute, "OneHot values \(values) must be two values: off, then on")
+            }
+            return .oneHot(OneHotParameters(depth: depth, axis: try reader.int("axis", default: -1), offValue: values[0], onValue: values[1]))
+        case "ScatterND":
+            try reader.allow(["reduction"])
+            let reduction = try reader.choice("reduction", ScatterNDParameters.Reduction.allCases.map(\.rawValue))
+            return .scatterND(ScatterNDParameters(reduction: .init(rawValue: reduction)!))
         case "MatMul":
             try reader.allow([])
             return .matMul

@@ -99,6 +99,12 @@ public enum Operator: Hashable, Sendable {
     /// Input X: the k largest or smallest values along an axis, or their
     /// indices as floats; see `TopKParameters`.
     case topK(TopKParameters)
+    /// Input indices (whole numbers held as floats): one-hot lines along a
+    /// new axis; see `OneHotParameters`.
+    case oneHot(OneHotParameters)
+    /// Inputs data, indices (…, k), updates: data with slices replaced or
+    /// combined; see `ScatterNDParameters`.
+    case scatterND(ScatterNDParameters)
     /// One input, any shape.
     case activation(Activation)
     /// One input, any shape; see `UnaryFunction`.
@@ -187,6 +193,10 @@ public enum Operator: Hashable, Sendable {
             ArgReduce.run(parameters, input: inputs[0], output: output, workspace: workspace)
         case .topK(let parameters):
             TopK.run(parameters, input: inputs[0], output: output, workspace: workspace)
+        case .oneHot(let parameters):
+            Scatter.oneHot(parameters, indices: inputs[0], output: output)
+        case .scatterND(let parameters):
+            try Scatter.scatterND(parameters, data: inputs[0], indices: inputs[1], updates: inputs[2], output: output)
         case .activation(let activation):
             activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
         case .unary(let function):

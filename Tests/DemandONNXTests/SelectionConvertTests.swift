@@ -142,4 +142,14 @@ import Testing
         b.output("where")
         try expectFailure(b, "node 'find' (NonZero)", "only when its input is known at convert time", "Where")
     }
+
+    @Test func oneHotWithRunTimeDepthIsRefused() throws {
+        var b = ONNXBuilder(opset: 11)
+        b.input("labels", [4], type: 7)
+        b.input("depth", [1], type: 7)
+        b.initializer("values", [2], [0, 1])
+        b.node("OneHot", ["labels", "depth", "values"], ["y"], name: "encode")
+        b.output("y")
+        try expectFailure(b, "node 'encode' (OneHot)", "input 1 (depth) is computed at run time")
+    }
 }

@@ -166,3 +166,45 @@ def _(g):
                                    helper.make_node("If", ["c"], ["y"], then_branch=inner_then, else_branch=inner_else)], ["y"])
     else_branch = _branch("else", [helper.make_node("Identity", [x], ["y"])], ["y"])
     g.output(g.node("If", [g.weight("condition", np.array([True]))], then_branch=then_branch, else_branch=else_branch))
+
+
+# MARK: OneHot (depth and values constant; int64 indices, negative ones from the end)
+
+def one_hot(name, indices, depth, values=(0.0, 1.0), opset=11, **attributes):
+    @case(name, opset)
+    def _(g):
+        x = g.input("indices", np.asarray(indices, dtype=np.int64))
+        g.output(g.node("OneHot", [x, g.ints("depth", depth), g.floats("values", list(values))], **attributes))
+
+
+one_hot("onehot_last_axis", [[0, 3, 1], [2, 2, 4]], 5)
+one_hot("onehot_negative_indices_axis0", [[-1, 0], [-3, 2]], 4, values=(-2.0, 7.5), axis=0)
+one_hot("onehot_axis1_rank1", [1, -2, 0, 3], 4, axis=1)
+one_hot("onehot_scalar_depth_axis_neg2", [[1, 0, 2], [0, 2, 1]], np.array(3, dtype=np.int64), axis=-2)
+
+
+@case("onehot_labels_mul", 13)
+def _(g):
+    # A classifier's label picks its logit, as a loss head does: OneHot(labels) · logits, summed.
+    labels = g.input("labels", np.array([2, 0, 4], dtype=np.int64))
+    mask = g.node("OneHot", [labels, g.ints("depth", [5]), g.floats("values", [0.0, 1.0])])
+    picked = g.node("Mul", [mask, g.input("logits", g.uniform(3, 5))])
+    g.output(g.node("ReduceSum", [picked, g.ints("axes", [1])], keepdims=0))
+
+
+# MARK: ScatterND (int64 indices held as floats; reduction none, add, mul)
+
+def scatter_nd(name, data_shape, indices, updates_shape, opset=16, data_constant=False, **attributes):
+    @case(name, opset)
+    def _(g):
+        data = g.weight("data", g.uniform(*data_shape)) if data_constant else g.input("data", g.uniform(*data_shape))
+        index = g.input("indices", np.asarray(indices, dtype=np.int64))
+        g.output(g.node("ScatterND", [data, index, g.input("updates", g.uniform(*updates_shape))], **attributes))
+
+
+scatter_nd("scatternd_rows", (4, 3), [[2], [0]], (2, 3))
+scatter_nd("scatternd_elements_negative", (3, 4), [[0, 1], [-1, -1], [1, 2]], (3,))
+scatter_nd("scatternd_slices_rank3", (2, 3, 4), [[[1, 2]], [[0, 0]]], (2, 1, 4), data_constant=True)
+scatter_nd("scatternd_add_repeated", (5, 2), [[1], [3], [1]], (3, 2), reduction="add")
+scatter_nd("scatternd_mul", (3, 3), [[0, 0], [2, 1], [0, 0]], (3,), reduction="mul")
+scatter_nd("scatternd_opset11", (4, 2), [[3], [1]], (2, 2), opset=11)
