@@ -39,8 +39,9 @@ extension Lowering {
         }
         for (name, tensor) in branch.initializers { constants[renamed[name]!] = tensor }
         let nodes = branch.nodes.map { Self.renaming($0, renamed) }
+        let local = Set(renamed.values)
         for reader in nodes {
-            for input in reader.inputs + reader.implicitInputs where renamed.values.contains(input) { useCounts[input, default: 0] += 1 }
+            for input in reader.inputs + reader.implicitInputs where local.contains(input) { useCounts[input, default: 0] += 1 }
         }
         for output in branch.outputs { if let local = renamed[output], !node.outputs.contains(local) { useCounts[local, default: 0] += 1 } }
         for inner in nodes {

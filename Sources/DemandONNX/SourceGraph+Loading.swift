@@ -103,7 +103,7 @@ extension SourceGraph {
                             throw ImportError(.unsupported, "subgraphs are nested more than \(subgraphDepthLimit) deep")
                         }
                         let subgraph = try decodeSubgraph(attribute.g, decoder: decoder, depth: depth + 1, prefix: "\(name)/\(attribute.name)/")
-                        implicitInputs += subgraph.outerReads.filter { !implicitInputs.contains($0) }
+                        implicitInputs += subgraph.outerReads
                         attributes[attribute.name] = .graph(subgraph)
                     } else {
                         attributes[attribute.name] = try decodeAttribute(attribute, decoder: decoder)

@@ -10,7 +10,8 @@ struct SourceGraph {
         var outputs: [String]
         var attributes: [String: Attribute]
         /// Values of the enclosing graphs that the node's subgraphs (If
-        /// branches) read by name without listing them as inputs.
+        /// branches) read by name without listing them as inputs, once per
+        /// read (use counts must see every reader).
         var implicitInputs: [String] = []
 
         /// "node 'conv1' (Conv)", how messages name a node.
@@ -61,13 +62,13 @@ struct SourceGraph {
         var outputs: [String]
         var initializers: [String: ConstantTensor]
 
-        /// Names read here (or in nested subgraphs) that this subgraph does not define.
+        /// Names read here (or in nested subgraphs) that this subgraph does
+        /// not define, once per read.
         var outerReads: [String] {
             var defined = Set(initializers.keys)
             for node in nodes { defined.formUnion(node.outputs) }
-            var seen = Set<String>()
             let reads = nodes.flatMap { $0.inputs + $0.implicitInputs } + outputs
-            return reads.filter { !$0.isEmpty && !defined.contains($0) && seen.insert($0).inserted }
+            return reads.filter { !$0.isEmpty && !defined.contains($0) }
         }
     }
 

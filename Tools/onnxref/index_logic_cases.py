@@ -208,3 +208,14 @@ scatter_nd("scatternd_slices_rank3", (2, 3, 4), [[[1, 2]], [[0, 0]]], (2, 1, 4),
 scatter_nd("scatternd_add_repeated", (5, 2), [[1], [3], [1]], (3, 2), reduction="add")
 scatter_nd("scatternd_mul", (3, 3), [[0, 0], [2, 1], [0, 0]], (3,), reduction="mul")
 scatter_nd("scatternd_opset11", (4, 2), [[3], [1]], (2, 2), opset=11)
+
+
+@case("if_branch_reads_outer_value_twice", 13)
+def _(g):
+    # h = x + b is read twice inside the taken branch: the Relu there must not fuse into the Add
+    # (which would take h's name away from the branch's second reader).
+    from onnx import helper
+    h = g.node("Add", [g.input("x", g.uniform(2, 5)), g.floats("b", g.uniform(5))])
+    then_branch = _branch("then", [helper.make_node("Relu", [h], ["r"]), helper.make_node("Mul", [h, "r"], ["y"])], ["y"])
+    else_branch = _branch("else", [helper.make_node("Neg", [h], ["y"])], ["y"])
+    g.output(g.node("If", [g.weight("condition", np.array(True))], then_branch=then_branch, else_branch=else_branch))
