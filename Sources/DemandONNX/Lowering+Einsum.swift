@@ -81,7 +81,7 @@ extension Lowering {
             if !summed.isEmpty { operands[index] = steps.sum(operands[index], over: summed, tag: "\(index)") }
         }
         if operands.count == 1 {
-            let result = steps.transpose(operands[0], to: output, tag: "0")
+            let result = try steps.transpose(operands[0], to: output, tag: "0")
             return steps.finish(result)
         }
         let (a, b) = (operands[0], operands[1])
@@ -91,14 +91,25 @@ extension Lowering {
         let right = output.filter { b.letters.contains($0) && !a.letters.contains($0) }
         func size(_ letters: [Character]) -> Int { letters.reduce(1) { $0 * sizes[$1]! } }
         // MatMul broadcasts over leading axes itself: only the groups around the product are flattened.
+        // Without batch letters, A's left letters stay leading axes of their own against a 2-D B
+        // (bsd,df->bsf is one MatMul of (b, s, d) by (d, f)).
+        if batch.isEmpty {
+            let leftDims = left.map { sizes[$0]! }
+            let a2 = steps.reshape(try steps.transpose(a, to: left + contracted, tag: "a"), to: leftDims + [size(contracted)], tag: "a")
+            let b2 = steps.reshape(try steps.transpose(b, to: contracted + right, tag: "b"), to: [size(contracted), size(right)], tag: "b")
+            let product = steps.matMul(a2, b2, letters: left + right, shape: leftDims + [size(right)])
+            let unflat = steps.reshape(product, to: (left + right).map { sizes[$0]! }, tag: "out")
+            let result = try steps.transpose(unflat, to: output, tag: "out")
+            return steps.finish(result)
+        }
         let batchDims = batch.map { sizes[$0]! }
-        let a3 = steps.reshape(steps.transpose(a, to: batch + left + contracted, tag: "a"),
+        let a3 = steps.reshape(try steps.transpose(a, to: batch + left + contracted, tag: "a"),
                                to: batchDims + [size(left), size(contracted)], tag: "a")
-        let b3 = steps.reshape(steps.transpose(b, to: batch + contracted + right, tag: "b"),
+        let b3 = steps.reshape(try steps.transpose(b, to: batch + contracted + right, tag: "b"),
                                to: batchDims + [size(contracted), size(right)], tag: "b")
         let product = steps.matMul(a3, b3, letters: batch + left + right, shape: batchDims + [size(left), size(right)])
         let unflat = steps.reshape(product, to: (batch + left + right).map { sizes[$0]! }, tag: "out")
-        let result = steps.transpose(unflat, to: output, tag: "out")
+        let result = try steps.transpose(unflat, to: output, tag: "out")
         return steps.finish(result)
     }
 }
@@ -137,9 +148,15 @@ private struct EinsumSteps {
         return EinsumOperand(value: value, letters: x.letters.filter { !letters.contains($0) })
     }
 
-    mutating func transpose(_ x: EinsumOperand, to order: [Character], tag: String) -> EinsumOperand {
+    /// A constant operand (a weight) is transposed now, not at every run.
+    mutating func transpose(_ x: EinsumOperand, to order: [Character], tag: String) throws(ImportError) -> EinsumOperand {
         let perm = order.map { x.letters.firstIndex(of: $0)! }
         guard perm != Array(perm.indices) else { return x }
+        if let value = lowering.constants[x.value] {
+            let name = lowering.freshName("\(x.value)/einsum_transpose_\(tag)")
+            lowering.constants[name] = try Folding.transpose(value, perm: perm)
+            return EinsumOperand(value: name, letters: order)
+        }
         return EinsumOperand(value: add("Transpose", [x.value], ["perm": .ints(perm)], step: "transpose_\(tag)"), letters: order)
     }
 
@@ -147,6 +164,11 @@ private struct EinsumSteps {
 
     mutating func reshape(_ x: EinsumOperand, to dims: [Int], tag: String) -> EinsumOperand {
         guard self.dims(x) != dims else { return x }
+        if let value = lowering.constants[x.value] {
+            let name = lowering.freshName("\(x.value)/einsum_reshape_\(tag)")
+            lowering.constants[name] = value.reshaped(dims)
+            return EinsumOperand(value: name, letters: x.letters, shape: dims)
+        }
         let value = add("Reshape", [x.value], ["shape": .ints(dims)], step: "reshape_\(tag)")
         return EinsumOperand(value: value, letters: x.letters, shape: dims)
     }

@@ -68,6 +68,14 @@ import Testing
         #expect(try convertedOps(einsumModel("ij->ji", [[3, 5]])) == ["Transpose"])
         #expect(try convertedOps(einsumModel("ij->i", [[3, 5]])) == ["ReduceSum"])
         #expect(try convertedOps(einsumModel("ij->ij", [[3, 5]])) == ["Identity"])
+        // A weight stored (out, in), as a linear layer's: transposed once at convert time.
+        var linear = ONNXBuilder(opset: 12)
+        linear.input("x", [2, 3, 4])
+        linear.weight("w", [6, 4])
+        linear.node("Einsum", ["x", "w"], ["y"], name: "mix", ["equation": .s("bsd,fd->bsf")])
+        linear.output("y")
+        let linearOps = try convertedOps(linear)
+        #expect(linearOps == ["MatMul"], "\(linearOps)")
     }
 
     /// What the lowering does not take is refused naming the node, the equation and the alternative.

@@ -219,3 +219,5 @@ def _(g):
     then_branch = _branch("then", [helper.make_node("Relu", [h], ["r"]), helper.make_node("Mul", [h, "r"], ["y"])], ["y"])
     else_branch = _branch("else", [helper.make_node("Neg", [h], ["y"])], ["y"])
     g.output(g.node("If", [g.weight("condition", np.array(True))], then_branch=then_branch, else_branch=else_branch))
+einsum("einsum_linear_weight_out_in", "bsd,fd->bsf", (2, 3, 4), (6, 4), constant=1)
+einsum("einsum_constant_first_operand", "ij,bjk->bik", (3, 4), (2, 4, 5), constant=0)
