@@ -2,13 +2,16 @@ import DemandTensor
 
 /// Rewrites of the selection and index operators whose ONNX form the
 /// runtime does not take as is: TopK (two outputs → one runtime node per
-/// output read, K from a constant input), NonZero (only folded; refused
-/// here with what to do instead), Einsum (lowered to Transpose,
-/// Reshape, MatMul, ReduceSum and Mul; see `Lowering+Einsum.swift`),
-/// OneHot and ScatterND (constant inputs become attributes).
+/// output read, K from a constant input), OneHot (constant depth and values
+/// become attributes), Einsum (lowered to Transpose, Reshape, ReduceSum and
+/// MatMul; see `Lowering+Einsum.swift`) and NonZero (only folded; refused
+/// here with what to do instead). ScatterND needs no rewrite.
 extension Lowering {
     /// The runtime nodes for `node`, or nil when the general rewrite applies.
     func rewriteSelection(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode]? {
+        if ["TopK", "OneHot"].contains(node.op), node.input(0) == nil {
+            throw ImportError(.invalidModel, "\(node.op) needs input 0", node: node.label)
+        }
         switch node.op {
         case "TopK": return try topK(node)
         case "Einsum": return try einsum(node)
@@ -24,7 +27,7 @@ extension Lowering {
         }
     }
 
-    /// An integer input known at convert time, or an error naming it.
+    /// An input known at convert time, or an error naming it.
     func constantInput(_ node: SourceGraph.Node, _ index: Int, _ role: String) throws(ImportError) -> ConstantTensor {
         guard let name = node.input(index) else {
             throw ImportError(.invalidModel, "input \(index) (\(role)) is missing", node: node.label)
