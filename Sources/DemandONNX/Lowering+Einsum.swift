@@ -3,8 +3,8 @@ import DemandTensor
 /// Einsum lowered at convert time into Transpose, Reshape, ReduceSum and
 /// MatMul, so the runtime needs no Einsum kernel.
 ///
-/// One or two operands, each subscript a letter at most once per operand
-/// (no diagonals, no "..."). The output is the explicit "->" term, or in
+/// One or two operands, each subscript a letter at most twice per operand
+/// (twice takes a diagonal, with a Gather; no "..."). The output is the explicit "->" term, or in
 /// implicit form the letters seen once, in alphabetical order. With the
 /// letters sorted into
 ///
@@ -18,7 +18,8 @@ import DemandTensor
 /// (which broadcasts over the batch axes) gives (batch..., m, n), which is
 /// reshaped to the letters' sizes and transposed to the output order. Steps that change nothing are left out; a lone operand is only
 /// summed and transposed. That covers batched and plain matmuls, attention's
-/// bhid,bhjd->bhij and bhij,bhjd->bhid, transposes, sums and outer products.
+/// bhid,bhjd->bhij and bhij,bhjd->bhid, transposes, sums, outer products,
+/// diagonals and traces.
 extension Lowering {
     func einsum(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode] {
         guard let equation = try NodeAttributes(node).string("equation") else {
@@ -27,7 +28,8 @@ extension Lowering {
         func refuse(_ why: String) -> ImportError {
             ImportError(.unsupported,
                 "Einsum equation \"\(equation)\" is not supported: \(why). Supported: one or two operands, each letter "
-                    + "at most once per operand, no \"...\" (matmuls, batched matmuls, transposes, sums, outer products); "
+                    + "at most twice per operand, no \"...\" (matmuls, batched matmuls, transposes, sums, outer products, "
+                    + "diagonals, traces); "
                     + "otherwise export the contraction as MatMul with Transpose and Reshape around it", node: node.label)
         }
         let spaced = equation.filter { !$0.isWhitespace }
@@ -40,8 +42,8 @@ extension Lowering {
         }
         let all = terms.flatMap { $0 }
         guard all.allSatisfy({ $0.isASCII && $0.isLetter }) else { throw refuse("subscripts must be letters") }
-        for term in terms where Set(term).count != term.count {
-            throw refuse("operand \"\(String(term))\" repeats a letter (a diagonal or trace)")
+        for term in terms where term.contains(where: { letter in term.filter { $0 == letter }.count > 2 }) {
+            throw refuse("operand \"\(String(term))\" has a letter more than twice")
         }
         let output: [Character]
         if sides.count == 2 {
@@ -74,6 +76,12 @@ extension Lowering {
         }
 
         var steps = EinsumSteps(lowering: self, node: node, sizes: sizes)
+        // A letter twice in one operand takes that operand's diagonal first (then ii->, a trace, is a sum).
+        for index in operands.indices {
+            while let letter = operands[index].letters.first(where: { l in operands[index].letters.filter { $0 == l }.count == 2 }) {
+                operands[index] = try steps.diagonal(operands[index], letter, tag: "\(index)")
+            }
+        }
         // Letters no other operand and not the output has are summed away first.
         for index in operands.indices {
             let others = Set(output + operands.indices.filter { $0 != index }.flatMap { operands[$0].letters })
@@ -146,6 +154,32 @@ private struct EinsumSteps {
         let axes = letters.map { x.letters.firstIndex(of: $0)! }
         let value = add("ReduceSum", [x.value], ["axes": .ints(axes), "keepdims": .int(0)], step: "sum_\(tag)")
         return EinsumOperand(value: value, letters: x.letters.filter { !letters.contains($0) })
+    }
+
+    /// The elements whose two `letter` axes agree: the pair moved last,
+    /// flattened to n·n, and every (n + 1)-th picked by a Gather with
+    /// constant indices; the letter then appears once, last.
+    mutating func diagonal(_ x: EinsumOperand, _ letter: Character, tag: String) throws(ImportError) -> EinsumOperand {
+        let pair = x.letters.indices.filter { x.letters[$0] == letter }
+        let others = x.letters.indices.filter { x.letters[$0] != letter }
+        let n = sizes[letter]!
+        var value = x.value
+        let perm = others + pair
+        if perm != Array(perm.indices) {
+            if let constant = lowering.constants[value] {
+                let name = lowering.freshName("\(value)/einsum_diagonal_transpose_\(tag)")
+                lowering.constants[name] = try Folding.transpose(constant, perm: perm)
+                value = name
+            } else {
+                value = add("Transpose", [value], ["perm": .ints(perm)], step: "diagonal_transpose_\(tag)")
+            }
+        }
+        let otherDims = others.map { sizes[x.letters[$0]]! }
+        value = add("Reshape", [value], ["shape": .ints(otherDims + [n * n])], step: "diagonal_reshape_\(tag)")
+        let positions = lowering.freshName("\(node.outputs[0])/einsum_diagonal_indices_\(tag)")
+        lowering.constants[positions] = ConstantTensor(ints: (0..<n).map { Int64($0 * (n + 1)) })
+        value = add("Gather", [value, positions], ["axis": .int(others.count)], step: "diagonal_\(tag)")
+        return EinsumOperand(value: value, letters: others.map { x.letters[$0] } + [letter])
     }
 
     /// A constant operand (a weight) is transposed now, not at every run.

@@ -68,6 +68,7 @@ import Testing
         #expect(try convertedOps(einsumModel("ij->ji", [[3, 5]])) == ["Transpose"])
         #expect(try convertedOps(einsumModel("ij->i", [[3, 5]])) == ["ReduceSum"])
         #expect(try convertedOps(einsumModel("ij->ij", [[3, 5]])) == ["Identity"])
+        #expect(try convertedOps(einsumModel("ii", [[4, 4]])) == ["Reshape", "Gather", "ReduceSum"])
         // A weight stored (out, in), as a linear layer's: transposed once at convert time.
         var linear = ONNXBuilder(opset: 12)
         linear.input("x", [2, 3, 4])
@@ -81,7 +82,7 @@ import Testing
     /// What the lowering does not take is refused naming the node, the equation and the alternative.
     @Test func unsupportedEinsumEquationsNameTheNodeAndEquation() throws {
         let cases: [(String, [[Int]], String)] = [
-            ("ii->i", [[3, 3]], "repeats a letter"),
+            ("iii->i", [[3, 3, 3]], "has a letter more than twice"),
             ("...ij,...jk->...ik", [[2, 3, 4], [2, 4, 5]], "ellipsis"),
             ("ij,jk,kl->il", [[2, 3], [3, 4], [4, 5]], "3 operands"),
             ("ij,jk->ik", [[2, 3], [4, 5]], "letter j is 3 in one operand and 4 in another"),

@@ -221,3 +221,7 @@ def _(g):
     g.output(g.node("If", [g.weight("condition", np.array(True))], then_branch=then_branch, else_branch=else_branch))
 einsum("einsum_linear_weight_out_in", "bsd,fd->bsf", (2, 3, 4), (6, 4), constant=1)
 einsum("einsum_constant_first_operand", "ij,bjk->bik", (3, 4), (2, 4, 5), constant=0)
+einsum("einsum_diagonal", "ii->i", (4, 4))
+einsum("einsum_trace_implicit", "ii", (5, 5))
+einsum("einsum_batch_diagonal_middle", "ibi->bi", (3, 2, 3))
+einsum("einsum_diagonal_times_matrix", "ii,ij->ij", (3, 3), (3, 4), constant=0)
