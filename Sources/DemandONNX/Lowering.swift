@@ -94,7 +94,7 @@ final class Lowering {
     }
 
     func lower(_ source: SourceGraph.Node) throws(ImportError) {
-        if source.op == "If" { return try inlineIf(source) }
+        if source.op == "If", source.domain.isEmpty || source.domain == "ai.onnx" { return try inlineIf(source) }
         if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
         guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else {
