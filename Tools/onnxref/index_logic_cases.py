@@ -225,3 +225,5 @@ einsum("einsum_diagonal", "ii->i", (4, 4))
 einsum("einsum_trace_implicit", "ii", (5, 5))
 einsum("einsum_batch_diagonal_middle", "ibi->bi", (3, 2, 3))
 einsum("einsum_diagonal_times_matrix", "ii,ij->ij", (3, 3), (3, 4), constant=0)
+# Indices outside [-depth, depth) give a line of off values (onnxruntime agrees with the ONNX text).
+one_hot("onehot_out_of_range_all_off", [[0, 3, -4], [-1, 7, 2]], 3, values=(0.5, 2.0))
