@@ -18,11 +18,13 @@ struct RuntimeNode {
 ///
 /// 1. `Constant`, `Shape`, `Size` and every node whose inputs are all known
 ///    are evaluated now (`Folding`, else the runtime's own kernel), so shape
-///    subgraphs disappear.
+///    subgraphs disappear. An `If` whose condition is known is replaced by
+///    its taken branch's nodes, lowered the same way (`inlineIf`).
 /// 2. `Identity` and `Dropout` are dropped by renaming their output.
 /// 3. Everything else is rewritten into the runtime's form (`rewrite`):
 ///    constant inputs become attributes, opset differences are evened out,
-///    Split becomes Slices, BatchNormalization folds into the Conv before it.
+///    Split becomes Slices, TopK one node per output, Einsum MatMul and
+///    layout ops, BatchNormalization folds into the Conv before it.
 /// 4. Each runtime node is checked with `Operator(type:attributes:)` and
 ///    `outputShape`, so an unsupported op or attribute stops the convert
 ///    with the node's name, and every value gets a static shape.
