@@ -51,16 +51,17 @@ extension Converter {
 
     /// Float inputs (float, double, float16) are declared float32; int64 and
     /// int32 inputs keep their dtype (the runtime holds them as float32, exact
-    /// below 2^24); other integer types are refused.
+    /// below 2^24); bool inputs are declared int32 (0 or 1, the form a bool
+    /// .npy is read in); other integer types are refused.
     private static func addInput(_ writer: ModelWriter, _ input: InputShapes.Input) throws(ImportError) {
         let dtype: DType
         switch input.elementType {
         case ElementType.float, ElementType.double, ElementType.float16: dtype = .float32
         case ElementType.int64: dtype = .int64
-        case ElementType.int32: dtype = .int32
+        case ElementType.int32, ElementType.bool: dtype = .int32
         default:
             throw ImportError(.unsupported,
-                "graph input '\(input.name)' is \(ElementType.name(input.elementType)); inputs must be float, int64 or int32")
+                "graph input '\(input.name)' is \(ElementType.name(input.elementType)); inputs must be float, int64, int32 or bool")
         }
         writer.addInput(input.name, shape: input.shape, dtype: dtype)
     }

@@ -22,7 +22,7 @@ enum Folding {
         case "Neg", "Abs", "Floor", "Ceil", "Sqrt", "Not", "Reciprocal", "Exp", "Log", "Sign":
             return [unary(node.op, try input(0))]
         case "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Equal", "Less", "Greater",
-             "LessOrEqual", "GreaterOrEqual", "And", "Or":
+             "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor":
             guard inputs.count == 2 || (["Max", "Min"].contains(node.op) && inputs.count >= 1) else { return nil }
             var result = try input(0)
             for index in 1..<inputs.count { result = try binary(node.op, result, try input(index)) }
@@ -83,6 +83,8 @@ enum Folding {
                 }
             }
             return [ConstantTensor(shape: shape, floats: Array(repeating: 0, count: count))]
+        case "NonZero":
+            return [nonZero(try input(0))]
         case "Transpose":
             let value = try input(0)
             let perm = try attributes.ints("perm")?.map { Int($0) } ?? Array(value.shape.indices.reversed())
@@ -140,7 +142,7 @@ enum Folding {
     static func binary(_ op: String, _ a: ConstantTensor, _ b: ConstantTensor) throws(ImportError) -> ConstantTensor {
         let shape = try Shapes.broadcast(a.shape, b.shape)
         let (ia, ib) = (Shapes.broadcastIndices(from: a.shape, to: shape), Shapes.broadcastIndices(from: b.shape, to: shape))
-        let comparison = ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or"].contains(op)
+        let comparison = ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"].contains(op)
         if a.isInteger && b.isInteger {
             let (x, y) = (a.ints, b.ints)
             var out = [Int64](repeating: 0, count: ia.count)
@@ -166,6 +168,7 @@ enum Folding {
                 case "LessOrEqual": out[i] = p <= q ? 1 : 0
                 case "GreaterOrEqual": out[i] = p >= q ? 1 : 0
                 case "And": out[i] = (p != 0 && q != 0) ? 1 : 0
+                case "Xor": out[i] = (p != 0) != (q != 0) ? 1 : 0
                 default: out[i] = (p != 0 || q != 0) ? 1 : 0
                 }
             }
@@ -183,6 +186,7 @@ enum Folding {
                 case "LessOrEqual": p <= q
                 case "GreaterOrEqual": p >= q
                 case "And": p != 0 && q != 0
+                case "Xor": (p != 0) != (q != 0)
                 default: p != 0 || q != 0
                 }
                 out[i] = truth ? 1 : 0
@@ -318,6 +322,23 @@ enum Folding {
         }
         if value.count > 0 { walk(0, 0) }
         return pick(value, shape: shape, indices: flat)
+    }
+
+    /// ONNX NonZero: the multi-indices of the nonzero values in row-major
+    /// order, as a (rank, count) int64 tensor, one column per value.
+    static func nonZero(_ value: ConstantTensor) -> ConstantTensor {
+        let nonzero: [Bool] = switch value.values {
+        case .ints(let list): list.map { $0 != 0 }
+        case .floats(let list): list.map { $0 != 0 }
+        }
+        let positions = nonzero.indices.filter { nonzero[$0] }
+        let strides = Shapes.strides(value.shape)
+        var rows: [Int64] = []
+        rows.reserveCapacity(value.shape.count * positions.count)
+        for (axis, stride) in strides.enumerated() {
+            rows += positions.map { Int64($0 / stride % value.shape[axis]) }
+        }
+        return ConstantTensor(shape: [value.shape.count, positions.count], ints: rows)
     }
 
     /// The longest Range folded: position ids and anchor grids are far

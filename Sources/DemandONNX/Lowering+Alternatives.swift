@@ -16,7 +16,11 @@ extension Lowering {
             + "halve the bytes read)"
         var table: [String: String] = [:]
         table["RNN"] = recurrent
-        for op in ["If", "Loop", "Scan"] { table[op] = controlFlow }
+        for op in ["Loop", "Scan"] { table[op] = controlFlow }
+        // Reached only for a condition computed at run time (`Lowering.inlineIf` takes a constant one).
+        table["If"] = "an If is inlined only when its condition is known at convert time; fold the condition at export "
+            + "(trace the model rather than script it, so one branch is kept), or give --input-shape for every symbolic "
+            + "dimension so a condition computed from shapes folds"
         for op in ["QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
                    "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulNBits", "MatMulIntegerToFloat",
                    "DynamicQuantizeMatMul", "QGemm"] {
@@ -24,10 +28,6 @@ extension Lowering {
         }
         table["NonMaxSuppression"] = "non-maximum suppression is not supported; export the model without it and run "
             + "it outside the model on the boxes output"
-        table["TopK"] = "TopK is not supported yet; for k = 1 use ArgMax and ReduceMax, otherwise take the top k "
-            + "outside the model on its input"
-        table["Einsum"] = "Einsum is not supported yet; export the contraction as MatMul (with Transpose or Reshape "
-            + "around it)"
         return table
     }()
 

@@ -31,7 +31,7 @@ extension Lowering {
             case .string(let v): attributes[name] = .string(v)
             case .ints(let v): attributes[name] = .ints(v.map { Int($0) })
             case .floats(let v): attributes[name] = .floats(v)
-            case .strings, .tensor, .unsupported:
+            case .strings, .tensor, .graph, .unsupported:
                 throw ImportError(.unsupported, "attribute '\(name)' holds \(value.kindName), which \(node.op) does not take", node: node.label)
             }
         }

@@ -7,6 +7,7 @@ import DemandTensor
 extension Lowering {
     func rewrite(_ node: SourceGraph.Node) throws(ImportError) -> [RuntimeNode] {
         if node.op == "LSTM" || node.op == "GRU" { return try recurrentNodes(node) }
+        if let nodes = try rewriteSelection(node) { return nodes }
         var rewriter = Rewriter(lowering: self, node: node)
         return try rewriter.run()
     }
@@ -114,7 +115,7 @@ private struct Rewriter {
             case .ints(let v): attributes[name] = .ints(v.map { Int($0) })
             case .floats(let v): attributes[name] = .floats(v)
             case .string(let v): attributes[name] = .string(v)
-            case .strings, .tensor, .unsupported:
+            case .strings, .tensor, .graph, .unsupported:
                 throw ImportError(.unsupported, "attribute '\(name)' holds \(value.kindName), which \(node.op) cannot take in this runtime", node: node.label)
             }
         }

@@ -18,11 +18,13 @@ struct RuntimeNode {
 ///
 /// 1. `Constant`, `Shape`, `Size` and every node whose inputs are all known
 ///    are evaluated now (`Folding`, else the runtime's own kernel), so shape
-///    subgraphs disappear.
+///    subgraphs disappear. An `If` whose condition is known is replaced by
+///    its taken branch's nodes, lowered the same way (`inlineIf`).
 /// 2. `Identity` and `Dropout` are dropped by renaming their output.
 /// 3. Everything else is rewritten into the runtime's form (`rewrite`):
 ///    constant inputs become attributes, opset differences are evened out,
-///    Split becomes Slices, BatchNormalization folds into the Conv before it.
+///    Split becomes Slices, TopK one node per output, Einsum MatMul and
+///    layout ops, BatchNormalization folds into the Conv before it.
 /// 4. Each runtime node is checked with `Operator(type:attributes:)` and
 ///    `outputShape`, so an unsupported op or attribute stops the convert
 ///    with the node's name, and every value gets a static shape.
@@ -38,7 +40,7 @@ final class Lowering {
     /// Renamed values: a dropped node's output → the value it passes on.
     var aliases: [String: String] = [:]
     /// How many nodes (and graph outputs) read each source value.
-    let useCounts: [String: Int]
+    var useCounts: [String: Int]
     private(set) var nodes: [RuntimeNode] = []
     /// Index in `nodes` of each value's producer.
     private var producers: [String: Int] = [:]
@@ -49,7 +51,9 @@ final class Lowering {
         self.constants = graph.initializers
         self.shapes = inputShapes
         var counts: [String: Int] = [:]
-        for node in graph.nodes { for input in node.inputs where !input.isEmpty { counts[input, default: 0] += 1 } }
+        for node in graph.nodes {
+            for input in node.inputs + node.implicitInputs where !input.isEmpty { counts[input, default: 0] += 1 }
+        }
         for output in graph.outputs { counts[output, default: 0] += 1 }
         self.useCounts = counts
         for node in graph.nodes { usedNames.formUnion(node.outputs) }
@@ -91,7 +95,8 @@ final class Lowering {
         return candidate
     }
 
-    private func lower(_ source: SourceGraph.Node) throws(ImportError) {
+    func lower(_ source: SourceGraph.Node) throws(ImportError) {
+        if source.op == "If", source.domain.isEmpty || source.domain == "ai.onnx" { return try inlineIf(source) }
         if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
         // LSTM and GRU may leave out Y and give only Y_h or Y_c.
@@ -296,7 +301,8 @@ final class Lowering {
     /// The op types a model may use: the runtime's, plus those the converter
     /// removes (evaluated at convert time or rewritten).
     static var supportedList: String {
-        let converterOnly = ["BatchNormalization", "Cast", "Constant", "ConstantOfShape", "Dropout", "Range", "Shape", "Size", "Split"]
+        let converterOnly = ["BatchNormalization", "Cast", "Constant", "ConstantOfShape", "Dropout", "Einsum", "If", "NonZero", "Range",
+                             "Shape", "Size", "Split"]
         return Set(Operator.supportedTypes + converterOnly).sorted().joined(separator: ", ")
     }
 }

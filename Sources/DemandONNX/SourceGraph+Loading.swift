@@ -76,23 +76,54 @@ extension SourceGraph {
             inputs.append(Input(name: value.name, elementType: tensor.elemType, dims: tensor.hasShape ? dims : nil))
         }
 
+        return SourceGraph(name: graph.name, opset: opset, inputs: inputs, outputs: graph.output.map(\.name),
+                           nodes: try topologicallySorted(try decodeNodes(graph.node, decoder: decoder, depth: 0)),
+                           initializers: initializers)
+    }
+
+    /// The deepest nesting of subgraphs decoded (If inside If ...); a deeper
+    /// one is almost surely a hostile file.
+    static let subgraphDepthLimit = 16
+
+    /// Nodes with their attributes; subgraph attributes are decoded the same
+    /// way, and what they read from outside becomes the node's implicit inputs.
+    private static func decodeNodes(_ protos: [Onnx_NodeProto], decoder: TensorDecoder, depth: Int,
+                                    prefix: String = "") throws(ImportError) -> [Node] {
         var nodes: [Node] = []
-        nodes.reserveCapacity(graph.node.count)
-        for (index, proto) in graph.node.enumerated() {
+        nodes.reserveCapacity(protos.count)
+        for (index, proto) in protos.enumerated() {
             var attributes: [String: Attribute] = [:]
-            let name = proto.name.isEmpty ? "\(proto.opType)_\(index)" : proto.name
+            let name = proto.name.isEmpty ? "\(prefix)\(proto.opType)_\(index)" : proto.name
+            var implicitInputs: [String] = []
             for attribute in proto.attribute {
-                do {
-                    attributes[attribute.name] = try decodeAttribute(attribute, decoder: decoder)
+                do throws(ImportError) {
+                    // A subgraph with inputs is a Loop or Scan body: left undecoded, and the op refused with advice.
+                    if attribute.type == .graph, attribute.g.input.isEmpty {
+                        guard depth < subgraphDepthLimit else {
+                            throw ImportError(.unsupported, "subgraphs are nested more than \(subgraphDepthLimit) deep")
+                        }
+                        let subgraph = try decodeSubgraph(attribute.g, decoder: decoder, depth: depth + 1, prefix: "\(name)/\(attribute.name)/")
+                        implicitInputs += subgraph.outerReads
+                        attributes[attribute.name] = .graph(subgraph)
+                    } else {
+                        attributes[attribute.name] = try decodeAttribute(attribute, decoder: decoder)
+                    }
                 } catch {
                     throw error.at(node: "node '\(name)' (\(proto.opType))")
                 }
             }
             nodes.append(Node(name: name, op: proto.opType, domain: proto.domain,
-                              inputs: proto.input, outputs: proto.output, attributes: attributes))
+                              inputs: proto.input, outputs: proto.output, attributes: attributes, implicitInputs: implicitInputs))
         }
-        return SourceGraph(name: graph.name, opset: opset, inputs: inputs, outputs: graph.output.map(\.name),
-                           nodes: try topologicallySorted(nodes), initializers: initializers)
+        return nodes
+    }
+
+    private static func decodeSubgraph(_ graph: Onnx_GraphProto, decoder: TensorDecoder, depth: Int,
+                                       prefix: String) throws(ImportError) -> Subgraph {
+        var initializers: [String: ConstantTensor] = [:]
+        for tensor in graph.initializer { initializers[tensor.name] = try decoder.decode(tensor, name: tensor.name) }
+        let nodes = try decodeNodes(graph.node, decoder: decoder, depth: depth, prefix: prefix)
+        return Subgraph(nodes: try topologicallySorted(nodes), outputs: graph.output.map(\.name), initializers: initializers)
     }
 
     private static func decodeAttribute(_ proto: Onnx_AttributeProto, decoder: TensorDecoder) throws(ImportError) -> Attribute {

@@ -15,7 +15,7 @@ extension SourceGraph {
         var waitingOn = [Int](repeating: 0, count: nodes.count)
         var readers = [[Int]](repeating: [], count: nodes.count)
         for (index, node) in nodes.enumerated() {
-            for source in Set(node.inputs.compactMap({ producer[$0] })) {
+            for source in Set((node.inputs + node.implicitInputs).compactMap({ producer[$0] })) {
                 waitingOn[index] += 1
                 readers[source].append(index)
             }

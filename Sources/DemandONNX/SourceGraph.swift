@@ -9,6 +9,10 @@ struct SourceGraph {
         var inputs: [String]
         var outputs: [String]
         var attributes: [String: Attribute]
+        /// Values of the enclosing graphs that the node's subgraphs (If
+        /// branches) read by name without listing them as inputs, once per
+        /// read (use counts must see every reader).
+        var implicitInputs: [String] = []
 
         /// "node 'conv1' (Conv)", how messages name a node.
         var label: String { "node '\(name)' (\(op))" }
@@ -28,6 +32,8 @@ struct SourceGraph {
         case string(String)
         case strings([String])
         case tensor(ConstantTensor)
+        /// A subgraph (an If branch), its nodes decoded like the graph's.
+        case graph(Subgraph)
         /// A kind the importer does not handle (graphs, sparse tensors, types).
         case unsupported(String)
 
@@ -41,8 +47,28 @@ struct SourceGraph {
             case .string: "a string"
             case .strings: "a list of strings"
             case .tensor: "a tensor"
+            case .graph: "a graph"
             case .unsupported(let kind): kind
             }
+        }
+    }
+
+    /// A graph held by an attribute (If's then_branch and else_branch): its
+    /// nodes in topological order, its initializers and the names of its
+    /// outputs. Names it reads that none of its nodes or initializers define
+    /// come from the enclosing graph (`outerReads`).
+    struct Subgraph {
+        var nodes: [Node]
+        var outputs: [String]
+        var initializers: [String: ConstantTensor]
+
+        /// Names read here (or in nested subgraphs) that this subgraph does
+        /// not define, once per read.
+        var outerReads: [String] {
+            var defined = Set(initializers.keys)
+            for node in nodes { defined.formUnion(node.outputs) }
+            let reads = nodes.flatMap { $0.inputs + $0.implicitInputs } + outputs
+            return reads.filter { !$0.isEmpty && !defined.contains($0) }
         }
     }
 

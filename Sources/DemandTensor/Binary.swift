@@ -39,6 +39,10 @@ public enum BinaryFunction: Hashable, Sendable {
     /// ONNX Mod with fmod 1 (C fmod): A − B·trunc(A / B), so a nonzero result
     /// takes the dividend's sign.
     case fmod
+    /// Logical And, Or, Xor on bools held as floats (nonzero is true): 1 or 0.
+    case and
+    case or
+    case xor
 
     /// The ONNX op type, for messages.
     var typeName: String {
@@ -55,6 +59,9 @@ public enum BinaryFunction: Hashable, Sendable {
         case .min: "Min"
         case .prelu: "PRelu"
         case .mod, .fmod: "Mod"
+        case .and: "And"
+        case .or: "Or"
+        case .xor: "Xor"
         }
     }
 
@@ -80,6 +87,9 @@ private enum MaxKernel: BinaryKernel { @inline(__always) static func apply(_ a: 
 private enum MinKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a < b ? a : b } }
 private enum PReluKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a < 0 ? a * b : a } }
 private enum FmodKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { fmodf(a, b) } }
+private enum AndKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a != 0 && b != 0 ? 1 : 0 } }
+private enum OrKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a != 0 || b != 0 ? 1 : 0 } }
+private enum XorKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { (a != 0) != (b != 0) ? 1 : 0 } }
 private enum ModKernel: BinaryKernel {
     @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float {
         let remainder = fmodf(a, b)
@@ -108,6 +118,9 @@ enum Binary {
         case .prelu: pair(PReluKernel.self, inputs[0], inputs[1], output: output)
         case .mod: pair(ModKernel.self, inputs[0], inputs[1], output: output)
         case .fmod: pair(FmodKernel.self, inputs[0], inputs[1], output: output)
+        case .and: pair(AndKernel.self, inputs[0], inputs[1], output: output)
+        case .or: pair(OrKernel.self, inputs[0], inputs[1], output: output)
+        case .xor: pair(XorKernel.self, inputs[0], inputs[1], output: output)
         }
     }
 

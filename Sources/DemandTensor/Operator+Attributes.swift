@@ -1,14 +1,14 @@
 extension Operator {
     /// The op types `init(type:attributes:)` accepts, as written in a manifest.
     public static let supportedTypes = [
-        "Abs", "Add", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Conv",
+        "Abs", "Add", "And", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip", "Concat", "Conv",
         "ConvTranspose", "CumSum", "DepthToSpace", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
         "Floor", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GroupNormalization", "GRU",
         "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less",
-        "Log", "LogSoftmax", "LRN", "LSTM", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Pad", "Pow", "PRelu",
+        "Log", "LogSoftmax", "LRN", "LSTM", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Not", "OneHot", "Or", "Pad", "Pow", "PRelu",
         "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu", "Reshape",
-        "Resize", "Round", "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub",
-        "Sum", "Tanh", "Tile", "Transpose", "Unsqueeze", "Upsample", "Where",
+        "Resize", "Round", "ScatterND", "Sigmoid", "SiLU", "Silu", "Slice", "Softmax", "SpaceToDepth", "Sqrt", "Squeeze", "Sub",
+        "Sum", "Tanh", "Tile", "TopK", "Transpose", "Unsqueeze", "Upsample", "Where", "Xor",
     ]
 
     /// Builds an operator from an ONNX op type and its attributes.

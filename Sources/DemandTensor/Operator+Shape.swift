@@ -39,6 +39,9 @@ extension Operator {
         case .lrn: "LRN"
         case .reduce(let parameters): parameters.kind.rawValue
         case .argReduce(let parameters): parameters.kind.rawValue
+        case .topK: "TopK"
+        case .oneHot: "OneHot"
+        case .scatterND: "ScatterND"
         case .unary(let function): function.typeName
         case .recurrent(let parameters): parameters.kind.rawValue
         case .activation(let activation):

@@ -68,6 +68,26 @@ extension Operator {
             return .argReduce(ArgReduceParameters(kind: ArgReduceParameters.Kind(rawValue: type)!, axis: try reader.int("axis", default: 0),
                                                   keepDims: try reader.bool("keepdims", default: true),
                                                   selectLastIndex: try reader.bool("select_last_index", default: false)))
+        case "TopK":
+            try reader.allow(["k", "axis", "largest", "sorted", "output"])
+            guard let k = try reader.optionalInt("k") else { throw reader.missing("k", "5") }
+            // Unsorted output may come in any order, so the sorted one is a valid answer.
+            _ = try reader.bool("sorted", default: true)
+            let output = TopKParameters.Output(rawValue: try reader.choice("output", TopKParameters.Output.allCases.map(\.rawValue)))!
+            return .topK(TopKParameters(k: k, axis: try reader.int("axis", default: -1),
+                                        largest: try reader.bool("largest", default: true), output: output))
+        case "OneHot":
+            try reader.allow(["depth", "values", "axis"])
+            guard let depth = try reader.optionalInt("depth") else { throw reader.missing("depth", "10") }
+            guard let values = try reader.floatList("values") else { throw reader.missing("values", "[0, 1] (off, on)") }
+            guard values.count == 2 else {
+                throw OperatorError(.invalidAttribute, "OneHot values \(values) must be two values: off, then on")
+            }
+            return .oneHot(OneHotParameters(depth: depth, axis: try reader.int("axis", default: -1), offValue: values[0], onValue: values[1]))
+        case "ScatterND":
+            try reader.allow(["reduction"])
+            let reduction = try reader.choice("reduction", ScatterNDParameters.Reduction.allCases.map(\.rawValue))
+            return .scatterND(ScatterNDParameters(reduction: .init(rawValue: reduction)!))
         case "MatMul":
             try reader.allow([])
             return .matMul
@@ -152,7 +172,7 @@ extension Operator {
     private static func binaryFunction(_ type: String, _ reader: AttributeReader) throws(OperatorError) -> BinaryFunction? {
         let functions: [String: BinaryFunction] = [
             "Sum": .add, "Sub": .sub, "Mul": .mul, "Div": .div, "Pow": .pow, "Equal": .equal, "Less": .less,
-            "Greater": .greater, "Max": .max, "Min": .min, "PRelu": .prelu,
+            "Greater": .greater, "Max": .max, "Min": .min, "PRelu": .prelu, "And": .and, "Or": .or, "Xor": .xor,
         ]
         if type == "Mod" {
             try reader.allow(["fmod"])
@@ -166,7 +186,7 @@ extension Operator {
     private static func unaryFunction(_ type: String, _ reader: AttributeReader) throws(OperatorError) -> UnaryFunction? {
         let plain: [String: UnaryFunction] = [
             "HardSwish": .hardSwish, "Tanh": .tanh, "Erf": .erf, "Sqrt": .sqrt, "Reciprocal": .reciprocal, "Exp": .exp,
-            "Neg": .neg, "Abs": .abs, "Log": .log, "Floor": .floor, "Ceil": .ceil, "Round": .round,
+            "Neg": .neg, "Abs": .abs, "Log": .log, "Floor": .floor, "Ceil": .ceil, "Round": .round, "Not": .not,
         ]
         if let function = plain[type] {
             try reader.allow([])

@@ -169,6 +169,19 @@ extension Operator {
             if let axes = parameters.axes { _ = try axisSet(axes, rank: x.rank, of: "input X \(x)") }
             let reduced = parameters.reducedAxes(rank: x.rank)
             return Shape(x.dims.indices.compactMap { reduced[$0] ? (parameters.keepDims ? 1 : nil) : x[$0] })
+        case .oneHot(let parameters):
+            return try oneHotShape(parameters, inputs)
+        case .scatterND:
+            return try scatterNDShape(inputs)
+        case .topK(let parameters):
+            try requireInputCount(inputs, 1...1, "X")
+            let x = inputs[0]
+            try requireAxis(parameters.axis, of: x)
+            let length = x[normalized(parameters.axis, rank: x.rank)]
+            guard (1...length).contains(parameters.k) else {
+                throw shapeError("TopK k is \(parameters.k), but input X \(x) has \(length) values along axis \(parameters.axis); k must be in 1...\(length)")
+            }
+            return parameters.outputShape(x)
         case .argReduce(let parameters):
             try requireInputCount(inputs, 1...1, "X")
             let x = inputs[0]

@@ -21,7 +21,7 @@ public enum Operator: Hashable, Sendable {
     /// Inputs A, B: same shape, or one broadcasts onto the other's shape
     /// (numpy rules, e.g. (1, C, 1, 1) onto (N, C, H, W)).
     case add(activation: Activation)
-    /// Mul, Sub, Div, Pow, Equal, Less, Greater, PRelu (two inputs) and Sum,
+    /// Mul, Sub, Div, Pow, Equal, Less, Greater, PRelu, And, Or, Xor (two inputs) and Sum,
     /// Max, Min (one or more), all with numpy broadcasting; see `BinaryFunction`.
     case binary(BinaryFunction)
     /// Inputs cond, X, Y broadcast together; cond ≠ 0 picks X, else Y.
@@ -96,6 +96,15 @@ public enum Operator: Hashable, Sendable {
     /// Input X: the index of the largest or smallest value along an axis, as a
     /// float; see `ArgReduceParameters`.
     case argReduce(ArgReduceParameters)
+    /// Input X: the k largest or smallest values along an axis, or their
+    /// indices as floats; see `TopKParameters`.
+    case topK(TopKParameters)
+    /// Input indices (whole numbers held as floats): one-hot lines along a
+    /// new axis; see `OneHotParameters`.
+    case oneHot(OneHotParameters)
+    /// Inputs data, indices (…, k), updates: data with slices replaced or
+    /// combined; see `ScatterNDParameters`.
+    case scatterND(ScatterNDParameters)
     /// One input, any shape.
     case activation(Activation)
     /// One input, any shape; see `UnaryFunction`.
@@ -186,6 +195,12 @@ public enum Operator: Hashable, Sendable {
             Reduce.run(parameters, input: inputs[0], output: output)
         case .argReduce(let parameters):
             ArgReduce.run(parameters, input: inputs[0], output: output, workspace: workspace)
+        case .topK(let parameters):
+            TopK.run(parameters, input: inputs[0], output: output, workspace: workspace)
+        case .oneHot(let parameters):
+            Scatter.oneHot(parameters, indices: inputs[0], output: output)
+        case .scatterND(let parameters):
+            try Scatter.scatterND(parameters, data: inputs[0], indices: inputs[1], updates: inputs[2], output: output)
         case .activation(let activation):
             activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
         case .unary(let function):
@@ -217,6 +232,8 @@ public enum Operator: Hashable, Sendable {
             return Recurrent.workspaceFloatCount(parameters, inputs: inputs)
         case .argReduce(let parameters):
             return inputs[0].dims[(normalized(parameters.axis, rank: inputs[0].rank) + 1)...].reduce(1, *)
+        case .topK(let parameters):
+            return TopK.workspaceFloatCount(parameters)
         default:
             return 0
         }

@@ -39,6 +39,8 @@ public enum UnaryFunction: Hashable, Sendable {
     case ceil
     /// The nearest whole number, halves to the even one (ONNX Round).
     case round
+    /// Logical Not on a bool held as a float: 1 where x = 0, else 0.
+    case not
     /// Inference Dropout: the input unchanged.
     case dropout
     /// ONNX Cast to the TensorProto type `to`, on float-held values.
@@ -78,6 +80,7 @@ public enum UnaryFunction: Hashable, Sendable {
         case .floor: "Floor"
         case .ceil: "Ceil"
         case .round: "Round"
+        case .not: "Not"
         case .dropout: "Dropout"
         case .cast: "Cast"
         }
@@ -126,6 +129,8 @@ public enum UnaryFunction: Hashable, Sendable {
             for i in 0..<count { destination[i] = source[i].rounded(.up) }
         case .round:
             for i in 0..<count { destination[i] = source[i].rounded(.toNearestOrEven) }
+        case .not:
+            for i in 0..<count { destination[i] = source[i] == 0 ? 1 : 0 }
         case .dropout, .cast(.float):
             if UnsafePointer(destination) != source { destination.update(from: source, count: count) }
         case .cast(.integer):

@@ -43,6 +43,7 @@ private let sumTolerance: Float = 1e-4
 extension OperatorCase {
     static let all: [OperatorCase] = conv + pools + elementwise + layout + gemm + softmax + activations
         + convTranspose + resize + pad + unary + binary + reductions + normalizations + matMul + movement + slice + gather + rearrange
+        + indexAndLogic
 
     static let conv: [OperatorCase] = [
         OperatorCase(name: "conv 3x3 pad 1 bias relu", type: "Conv",

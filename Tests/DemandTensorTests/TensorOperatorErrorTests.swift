@@ -37,7 +37,7 @@ struct TensorOperatorErrorTests {
             "Reshape": ["shape": .ints([-1])], "Resize": ["scales": .floats([1, 1, 2, 2])], "Slice": ["starts": .ints([0]), "ends": .ints([1])],
             "Unsqueeze": ["axes": .ints([0])], "Upsample": ["scales": .floats([1, 1, 2, 2])], "Tile": ["repeats": .ints([2])],
             "DepthToSpace": ["blocksize": .int(2)], "SpaceToDepth": ["blocksize": .int(2)], "CumSum": ["axis": .int(0)],
-            "GroupNormalization": ["num_groups": .int(2)],
+            "GroupNormalization": ["num_groups": .int(2)], "TopK": ["k": .int(1)], "OneHot": ["depth": .int(2), "values": .floats([0, 1])],
             "LSTM": ["hidden_size": .int(4)], "GRU": ["hidden_size": .int(4)],
         ]
         for type in Operator.supportedTypes {
@@ -105,6 +105,13 @@ struct TensorOperatorErrorTests {
         expect(message("GatherElements", ["batch_dims": .int(1)]), "GatherElements", "'batch_dims'", "takes axis")
         expect(message("ArgMax", ["select_last_index": .int(2)]), "ArgMax select_last_index is 2", "0 or 1")
         expect(message("ArgMin", ["axes": .ints([0])]), "ArgMin", "'axes'", "takes axis, keepdims, select_last_index")
+        expect(message("TopK", ["axis": .int(1)]), "TopK", "k")
+        expect(message("TopK", ["k": .int(2), "output": .string("both")]), "TopK output \"both\"", "\"values\"", "\"indices\"")
+        expect(message("TopK", ["k": .int(2), "largest": .int(2)]), "TopK largest is 2", "0 or 1")
+        expect(message("Not", ["axis": .int(0)]), "Not", "'axis'", "takes no attributes")
+        expect(message("OneHot", ["values": .floats([0, 1])]), "OneHot", "depth")
+        expect(message("OneHot", ["depth": .int(3), "values": .floats([0, 1, 2])]), "OneHot values", "off, then on")
+        expect(message("ScatterND", ["reduction": .string("mean")]), "ScatterND reduction \"mean\"", "\"none\"", "\"add\"", "\"mul\"")
         expect(message("BatchNormalization", ["training_mode": .int(1)]), "BatchNormalization", "training_mode")
         expect(message("LRN", [:]), "LRN", "size")
         expect(message("LayerNormalization", ["epsilon": .string("small")]), "LayerNormalization", "epsilon")
@@ -152,6 +159,13 @@ struct TensorOperatorErrorTests {
         expect(try shapeMessage("SpaceToDepth", ["blocksize": .int(2)], [[1, 3, 5, 4]]), "SpaceToDepth", "1x3x5x4", "divisible by 2")
         expect(try shapeMessage("CumSum", ["axis": .int(3)], [[3, 4]]), "axis 3", "3x4")
         expect(try shapeMessage("ArgMax", ["axis": .int(-3)], [[3, 4]]), "axis -3", "3x4")
+        expect(try shapeMessage("TopK", ["k": .int(5)], [[3, 4]]), "TopK k is 5", "3x4", "1...4")
+        expect(try shapeMessage("TopK", ["k": .int(2), "axis": .int(2)], [[3, 4]]), "axis 2", "3x4")
+        expect(try shapeMessage("Xor", [:], [[3, 4], [2, 1]]), "3x4", "2x1", "broadcast")
+        expect(try shapeMessage("OneHot", ["depth": .int(0), "values": .floats([0, 1])], [[3]]), "OneHot depth is 0", "at least 1")
+        expect(try shapeMessage("OneHot", ["depth": .int(2), "values": .floats([0, 1]), "axis": .int(3)], [[3, 4]]), "axis 3", "-3..<3")
+        expect(try shapeMessage("ScatterND", [:], [[4, 5], [2, 3], [2]]), "ScatterND indices 2x3", "at most data's rank")
+        expect(try shapeMessage("ScatterND", [:], [[4, 5], [2, 1], [2, 4]]), "ScatterND updates is 2x4", "must be 2x5")
         expect(try shapeMessage("InstanceNormalization", [:], [[1, 3, 4, 4], [3], [4]]), "B is 4", "(3)")
         expect(try shapeMessage("GroupNormalization", ["num_groups": .int(4)], [[1, 6, 4, 4], [6], [6]]), "6 channels", "num_groups 4")
         expect(try shapeMessage("GroupNormalization", ["num_groups": .int(2)], [[1, 6, 4, 4], [6], [4]]), "B is 4", "(6)", "(2)")

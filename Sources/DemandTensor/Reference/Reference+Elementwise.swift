@@ -35,6 +35,7 @@ extension Reference {
             case .floor: Glibc.floor(v)
             case .ceil: Glibc.ceil(v)
             case .round: Glibc.rint(v)   // the default rounding mode: halves to even
+            case .not: v == 0 ? 1 : 0
             case .dropout, .cast(.float): v
             case .cast(.integer): v < 0 ? -(-v).rounded(.down) : v.rounded(.down)
             case .cast(.bool): v == 0 ? 0 : 1
@@ -62,6 +63,9 @@ extension Reference {
             case .prelu: result = values[0] >= 0 ? values[0] : values[0] * values[1]
             case .mod: result = values[0] - values[1] * (values[0] / values[1]).rounded(.down)
             case .fmod: result = Glibc.fmod(values[0], values[1])
+            case .and: result = values[0] != 0 && values[1] != 0 ? 1 : 0
+            case .or: result = values[0] != 0 || values[1] != 0 ? 1 : 0
+            case .xor: result = (values[0] != 0) != (values[1] != 0) ? 1 : 0
             }
             y.data[i] = Float(result)
         }

@@ -185,6 +185,60 @@ extension Reference {
         }
     }
 
+    /// Each output element: on where its coordinate along the new axis is the
+    /// index (negative ones counted from the end), off elsewhere.
+    static func oneHot(_ p: OneHotParameters, indices: Tensor, y: Tensor) {
+        let axis = p.axis < 0 ? p.axis + y.shape.rank : p.axis
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            let position = index.remove(at: axis)
+            let value = Int(indices.data[offset(index, in: indices.shape)])
+            y.data[i] = (value < 0 ? value + p.depth : value) == position ? p.onValue : p.offValue
+        }
+    }
+
+    /// Data copied, then each update element applied in order at the data
+    /// element its index row and trailing coordinates name.
+    static func scatterND(_ p: ScatterNDParameters, data: Tensor, indices: Tensor, updates: Tensor, y: Tensor) {
+        for i in 0..<y.elementCount { y.data[i] = data.data[i] }
+        let k = indices.shape[indices.shape.rank - 1]
+        for u in 0..<updates.elementCount {
+            let update = multiIndex(u, in: updates.shape)
+            let row = Array(update.prefix(indices.shape.rank - 1))
+            let target = (0..<k).map { a -> Int in
+                let value = Int(indices.data[offset(row + [a], in: indices.shape)])
+                return value < 0 ? value + data.shape[a] : value
+            } + update.dropFirst(indices.shape.rank - 1)
+            let at = offset(Array(target), in: y.shape)
+            let value = updates.data[u]
+            switch p.reduction {
+            case .none: y.data[at] = value
+            case .add: y.data[at] += value
+            case .mul: y.data[at] *= value
+            case .max: y.data[at] = Swift.max(y.data[at], value)
+            case .min: y.data[at] = Swift.min(y.data[at], value)
+            }
+        }
+    }
+
+    /// Lists each output line's input values with their indices, sorts them
+    /// (larger or smaller first, then the lower index) and keeps the first k.
+    static func topK(_ p: TopKParameters, x: Tensor, y: Tensor) {
+        let axis = p.axis < 0 ? p.axis + x.shape.rank : p.axis
+        for i in 0..<y.elementCount {
+            var index = multiIndex(i, in: y.shape)
+            let rank = index[axis]
+            let line = (0..<x.shape[axis]).map { l -> (value: Float, index: Int) in
+                index[axis] = l
+                return (x.data[offset(index, in: x.shape)], l)
+            }
+            let ordered = line.sorted { a, b in
+                a.value == b.value ? a.index < b.index : (p.largest ? a.value > b.value : a.value < b.value)
+            }
+            y.data[i] = p.output == .values ? ordered[rank].value : Float(ordered[rank].index)
+        }
+    }
+
     /// Lists each output's line along the axis and picks the index of its
     /// extreme: the first or last of the indices holding it.
     static func argReduce(_ p: ArgReduceParameters, x: Tensor, y: Tensor) {

@@ -87,6 +87,12 @@ public enum Reference {
             reduce(parameters, x: inputs[0], y: output)
         case .argReduce(let parameters):
             argReduce(parameters, x: inputs[0], y: output)
+        case .topK(let parameters):
+            topK(parameters, x: inputs[0], y: output)
+        case .oneHot(let parameters):
+            oneHot(parameters, indices: inputs[0], y: output)
+        case .scatterND(let parameters):
+            scatterND(parameters, data: inputs[0], indices: inputs[1], updates: inputs[2], y: output)
         case .unary(let function):
             unary(function, x: inputs[0], y: output)
         case .recurrent(let parameters):
