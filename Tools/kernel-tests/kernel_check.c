@@ -115,19 +115,21 @@ static void reference(int m, int n, int k, const float *a, int lda, const float 
     }
 }
 
+static double tolerance = 1e-6;
+
 static void check_close(const char *what, const float *c, int ldc, const double *ref, const double *scale, int m, int n) {
     double worst = 0;
     int bad_i = -1, bad_j = -1;
     for (int i = 0; i < m; i++) {
         for (int j = 0; j < n; j++) {
             double error = fabs(c[(long)i * ldc + j] - ref[(long)i * n + j]);
-            double allowed = 1e-6 * scale[(long)i * n + j];
+            double allowed = tolerance * scale[(long)i * n + j];
             if (!(error <= allowed) && bad_i < 0) bad_i = i, bad_j = j;
             if (scale[(long)i * n + j] > 0 && error / scale[(long)i * n + j] > worst) worst = error / scale[(long)i * n + j];
         }
     }
-    CHECK(bad_i < 0, "%s: C[%d][%d] = %.9g, double reference %.9g (relative error %.2g > 1e-6)", what, bad_i, bad_j,
-          bad_i < 0 ? 0 : c[(long)bad_i * ldc + bad_j], bad_i < 0 ? 0 : ref[(long)bad_i * n + bad_j], worst);
+    CHECK(bad_i < 0, "%s: C[%d][%d] = %.9g, double reference %.9g (relative error %.2g > %.0e)", what, bad_i, bad_j,
+          bad_i < 0 ? 0 : c[(long)bad_i * ldc + bad_j], bad_i < 0 ? 0 : ref[(long)bad_i * n + bad_j], worst, tolerance);
 }
 
 static void check_same(const char *what, const float *x, const float *y, int ldc, int m, int n) {
@@ -438,6 +440,61 @@ static void check_depthwise(void) {
     }
 }
 
+// ---------------------------------------------------------------- winograd
+
+static const Conv winograd_convs[] = {
+    {16, 12, 12, 3, 1, 1, 1, 16}, {17, 13, 15, 3, 1, 1, 1, 23}, {20, 14, 14, 3, 1, 1, 0, 33}, {40, 23, 21, 3, 1, 1, 1, 13},
+    {300, 9, 10, 3, 1, 1, 1, 7},  {3, 5, 6, 3, 1, 1, 2, 4},     {64, 30, 31, 3, 1, 1, 1, 64}, {16, 92, 92, 3, 1, 1, 1, 17},
+};
+
+/// dl_conv2d_winograd_isa: within 1e-5 of Σ|w·x| of the double reference (the transforms cost a few
+/// roundings more than the direct sum), bit for bit on 1 and 2 threads and in output-channel pieces.
+static void check_winograd_isa(DLSgemmISA isa) {
+    int count = (int)(sizeof winograd_convs / sizeof winograd_convs[0]);
+    for (int s = 0; s < count; s++) {
+        DLConvGeometry g = geometry_of(winograd_convs[s]);
+        int m = winograd_convs[s].m, n = g.out_height * g.out_width, k = g.channels * 9;
+        size_t x_count = (size_t)g.channels * g.in_height * g.in_width;
+        float *w = allocate(sizeof(float) * m * k), *bias = allocate(sizeof(float) * m), *x = allocate(sizeof(float) * x_count);
+        float *columns = allocate(sizeof(float) * k * n), *y = allocate(sizeof(float) * m * n), *y2 = allocate(sizeof(float) * m * n);
+        double *ref = allocate(sizeof(double) * m * n), *scale = allocate(sizeof(double) * m * n);
+        fill(w, (long)m * k);
+        fill(bias, m);
+        fill(x, (long)x_count);
+        im2col(&g, x, columns);
+        for (int fused = 0; fused < 2; fused++) {
+            const float *row_bias = fused ? bias : NULL;
+            char what[200];
+            snprintf(what, sizeof what, "%s winograd c=%d %dx%d p=%d m=%d%s", isa_name(isa), g.channels, g.in_height, g.in_width,
+                     g.pad_left, m, fused ? " bias+relu" : "");
+            dl_sgemm_set_threads(1);
+            CHECK(dl_conv2d_winograd_isa(isa, &g, m, w, x, y, n, row_bias, fused) == 0, "%s: failed", what);
+            reference(m, n, k, w, k, columns, n, NULL, 0, row_bias, fused, ref, scale);
+            tolerance = 1e-5;
+            check_close(what, y, n, ref, scale, m, n);
+            tolerance = 1e-6;
+            dl_sgemm_set_threads(2);
+            CHECK(dl_conv2d_winograd_isa(isa, &g, m, w, x, y2, n, row_bias, fused) == 0, "%s: failed", what);
+            char also[400];
+            snprintf(also, sizeof also, "%s, 2 threads vs 1", what);
+            check_same(also, y, y2, n, m, n);
+            dl_sgemm_set_threads(1);
+            int cut = m / 2 + 1 < m ? m / 2 + 1 : m;
+            memset(y2, 0, sizeof(float) * m * n);
+            dl_conv2d_winograd_isa(isa, &g, cut, w, x, y2, n, row_bias, fused);
+            if (cut < m)
+                dl_conv2d_winograd_isa(isa, &g, m - cut, w + (long)cut * k, x, y2 + (long)cut * n, n, row_bias ? row_bias + cut : NULL, fused);
+            snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
+            check_same(also, y, y2, n, m, n);
+        }
+        free(w), free(bias), free(x), free(columns), free(y), free(y2), free(ref), free(scale);
+    }
+    DLConvGeometry strided = geometry_of((Conv){16, 12, 12, 3, 2, 1, 1, 16});
+    float one = 0;
+    CHECK(dl_conv2d_winograd_isa(isa, &strided, 1, &one, &one, &one, 1, NULL, 0) == -1, "winograd took a stride-2 convolution");
+    printf("  winograd %-6s %d geometries x 2 epilogues: double reference (1e-5), 1 and 2 threads, pieces\n", isa_name(isa), count);
+}
+
 // ---------------------------------------------------------------- sgemv_rows
 
 static void check_sgemv_rows(void) {
@@ -660,6 +717,7 @@ int main(void) {
         }
         check_gemm_isa(isas[s]);
         check_conv_isa(isas[s]);
+        check_winograd_isa(isas[s]);
         tested++;
     }
 #if defined(__aarch64__)

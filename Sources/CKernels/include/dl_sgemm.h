@@ -98,6 +98,25 @@ int dl_conv2d_gemm(const DLConvGeometry *geometry, int m, const float *w, const 
 int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
                        const float *row_bias, int relu);
 
+/// dl_conv2d_gemm_isa's result for a 3x3 convolution with stride 1 and
+/// dilation 1 (any padding), computed by Winograd's F(2x2, 3x3): 2.25 times
+/// fewer multiply-adds, run as 16 GEMMs on `isa`'s kernels. Not bit for bit the
+/// direct product: within about 1e-6 of Σ|w·x| of it (winograd.c); exact to
+/// itself over thread counts and cuts of the m output channels. Allocates
+/// 16·m·channels floats for the transformed weights and about 128 KiB to
+/// 4 MiB per thread for the call. Returns 0; -1 when `isa` is not available,
+/// the geometry is not 3x3 stride 1 dilation 1, or an allocation failed (y is
+/// then unspecified).
+int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
+                           int ldy, const float *row_bias, int relu);
+
+/// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
+/// dl_conv2d_gemm_isa there (3x3, stride 1, dilation 1, at least 16 input
+/// channels and 100 output tiles, i.e. about 20x20 outputs), else 0. Does not
+/// depend on the output channels, so every piece of a layer cut by output
+/// channels gets the same answer.
+int dl_conv2d_winograd_wanted(const DLConvGeometry *geometry);
+
 /// Depthwise convolution over one image (groups = channels in = channels out,
 /// NCHW): geometry->channels planes of x, each convolved with its own filter
 /// w (channels, kernel_height, kernel_width) into y (channels, out_height,
