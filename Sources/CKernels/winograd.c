@@ -24,8 +24,10 @@
 // so 1 and N threads and any cut of the output channels give the same bits.
 //
 // Memory: U takes 16·M·C floats (16/9 of the weights) and each thread a block
-// of V and P (16·Tb·(C + M) floats, Tb about 32768 / C tiles), allocated for
-// the call and freed before it returns.
+// of V and P (16·Tb·(C + M) floats, Tb about 32768 / C tiles). Each thread
+// keeps up to RETAINED_BYTES of them from call to call (fresh pages cost a
+// fault and a clearing each, which showed as a tenth of YOLOv8n's time); what
+// is beyond is allocated for the call and freed before it returns.
 //
 // Measured against the direct GEMM (dl_conv2d_gemm_isa) at ResNet-50's 3x3
 // stride-1 shapes, one thread, AMD EPYC Zen 4, AVX-512 set: 64 channels at
@@ -34,12 +36,56 @@
 #include "dl_sgemm.h"
 #include "sgemm_pool.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
+
+/// Bytes of scratch a thread keeps between calls: every Winograd layer of ResNet-50 and YOLOv8n fits.
+enum { RETAINED_BYTES = 8 << 20 };
+
+typedef struct {
+    size_t bytes;
+    void *data;
+} Retained;
+
+static pthread_key_t retained_key;
+static pthread_once_t retained_once = PTHREAD_ONCE_INIT;
+
+static void retained_free(void *p) {
+    Retained *retained = p;
+    free(retained->data);
+    free(retained);
+}
+
+static void retained_key_create(void) { pthread_key_create(&retained_key, retained_free); }
+
+/// `bytes` of scratch: this thread's retained block (grown up to RETAINED_BYTES)
+/// when it is large enough, else a fresh allocation that release_scratch frees. NULL if allocation failed.
+static void *scratch(size_t bytes) {
+    pthread_once(&retained_once, retained_key_create);
+    Retained *retained = pthread_getspecific(retained_key);
+    if (!retained && (retained = calloc(1, sizeof *retained)) && pthread_setspecific(retained_key, retained) != 0) {
+        free(retained);
+        retained = NULL;
+    }
+    if (!retained || bytes > RETAINED_BYTES) return malloc(bytes);
+    if (retained->bytes < bytes) {
+        void *data = malloc(bytes);
+        if (!data) return NULL;
+        free(retained->data);
+        *retained = (Retained){bytes, data};
+    }
+    return retained->data;
+}
+
+static void release_scratch(void *data) {
+    Retained *retained = pthread_getspecific(retained_key);
+    if (!retained || data != retained->data) free(data);
+}
 
 /// One call, shared by the threads that take its blocks of tiles.
 typedef struct {
@@ -191,10 +237,23 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
             if (n > CHUNK) n = CHUNK;
             // Window columns of tiles tx ..< tx + n: input columns left + 2j (+1) for j in 0 ... n.
             int top = 2 * ty - g->pad_top, left = 2 * tx - g->pad_left;
+            int columns_inside = left >= 0 && left + 2 * n + 1 < g->in_width;
             for (int r = 0; r < 4; r++) {
                 int ih = top + r;
                 const float *row = image + (long)ih * g->in_width;
                 int inside = ih >= 0 && ih < g->in_height;
+                if (inside && columns_inside) {
+                    for (int j = 0; j <= n; j++) {
+                        even[r][j] = row[left + 2 * j];
+                        odd[r][j] = row[left + 2 * j + 1];
+                    }
+                    continue;
+                }
+                if (!inside) {
+                    memset(even[r], 0, sizeof(float) * (n + 1));
+                    memset(odd[r], 0, sizeof(float) * (n + 1));
+                    continue;
+                }
                 for (int j = 0; j <= n; j++) {
                     int iw = left + 2 * j;
                     even[r][j] = inside && iw >= 0 && iw < g->in_width ? row[iw] : 0;
@@ -247,23 +306,34 @@ static int run_block(Job *job, int index, float *v, float *p) {
     return 0;
 }
 
-static void blocks(void *context) {
-    Job *job = context;
-    float *v = NULL, *p = NULL;
+/// Runs blocks until none is left, with V and P in `vp` (the caller's, after U) or, when NULL, in this
+/// thread's scratch (a pool thread's).
+static void run_blocks(Job *job, float *vp) {
+    size_t v_floats = 16 * (size_t)padded_plane((long)job->block * job->g->channels);
+    size_t p_floats = 16 * (size_t)padded_plane((long)job->block * job->m);
+    float *own = NULL;
     for (;;) {
         int index = __atomic_fetch_add(&job->next_block, 1, __ATOMIC_RELAXED);
         if (index >= job->blocks) break;
-        if (!v) {
-            v = malloc(sizeof(float) * 16 * (size_t)padded_plane((long)job->block * job->g->channels));
-            p = malloc(sizeof(float) * 16 * (size_t)padded_plane((long)job->block * job->m));
-        }
-        if (!v || !p || run_block(job, index, v, p) != 0) {
+        if (!vp) vp = own = scratch(sizeof(float) * (v_floats + p_floats));
+        if (!vp || run_block(job, index, vp, vp + v_floats) != 0) {
             __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
             break;
         }
     }
-    free(v);
-    free(p);
+    if (own) release_scratch(own);
+}
+
+/// The pool's share of a call: the caller (the thread that owns `vp`) and helpers take blocks alike.
+typedef struct {
+    Job *job;
+    float *vp;
+    pthread_t caller;
+} Shared;
+
+static void shared_blocks(void *context) {
+    Shared *shared = context;
+    run_blocks(shared->job, pthread_equal(pthread_self(), shared->caller) ? shared->vp : NULL);
 }
 
 int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
@@ -284,18 +354,22 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     block = block < 16 ? 16 : block > 256 ? 256 : block;
     job.block = block < job.tiles ? block : job.tiles;
     job.blocks = (job.tiles + job.block - 1) / job.block;
-    float *u = malloc(sizeof(float) * 16 * (size_t)padded_plane((long)m * g->channels));
+    // U, then the caller's V and P, in one block.
+    size_t u_floats = 16 * (size_t)padded_plane((long)m * g->channels);
+    size_t vp_floats = 16 * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
+    float *u = scratch(sizeof(float) * (u_floats + vp_floats));
     if (!u) return -1;
     transforms_for(isa).weights(w, 0, m, g->channels, u, padded_plane((long)m * g->channels));
     job.u = u;
     int threads = dl_sgemm_pool_threads();
     if (threads > 1 && job.blocks >= 2 * threads) {
         // Whole blocks per thread; their GEMMs find the pool busy and run alone.
-        dl_sgemm_pool_run(blocks, &job, threads - 1 < job.blocks - 1 ? threads - 1 : job.blocks - 1);
+        Shared shared = {&job, u + u_floats, pthread_self()};
+        dl_sgemm_pool_run(shared_blocks, &shared, threads - 1 < job.blocks - 1 ? threads - 1 : job.blocks - 1);
     } else {
-        blocks(&job);  // GEMMs split across the pool themselves
+        run_blocks(&job, u + u_floats);  // GEMMs split across the pool themselves
     }
-    free(u);
+    release_scratch(u);
     return job.failed ? -1 : 0;
 }
 

@@ -102,9 +102,10 @@ int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, co
 /// dilation 1 (any padding), computed by Winograd's F(2x2, 3x3): 2.25 times
 /// fewer multiply-adds, run as 16 GEMMs on `isa`'s kernels. Not bit for bit the
 /// direct product: within about 1e-6 of Σ|w·x| of it (winograd.c); exact to
-/// itself over thread counts and cuts of the m output channels. Allocates
-/// 16·m·channels floats for the transformed weights and about 128 KiB to
-/// 4 MiB per thread for the call. Returns 0; -1 when `isa` is not available,
+/// itself over thread counts and cuts of the m output channels. Needs
+/// 16·m·channels floats for the transformed weights and a few MiB per thread
+/// for blocks of tiles; each thread keeps up to 8 MiB of this scratch between
+/// calls (allocated on first use), larger needs are allocated for the call. Returns 0; -1 when `isa` is not available,
 /// the geometry is not 3x3 stride 1 dilation 1, or an allocation failed (y is
 /// then unspecified).
 int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
