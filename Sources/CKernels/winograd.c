@@ -324,6 +324,29 @@ static void run_blocks(Job *job, float *vp) {
     if (own) release_scratch(own);
 }
 
+/// The weight transform, dealt to the pool in pieces of WEIGHT_ROWS output channels.
+enum { WEIGHT_ROWS = 16 };
+
+typedef struct {
+    WeightTransform transform;
+    const float *w;
+    int m, channels;
+    float *u;
+    long plane;
+    int next_piece;  // atomic
+    int pieces;
+} WeightJob;
+
+static void weight_pieces(void *context) {
+    WeightJob *job = context;
+    for (;;) {
+        int piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED);
+        if (piece >= job->pieces) return;
+        int end = (piece + 1) * WEIGHT_ROWS < job->m ? (piece + 1) * WEIGHT_ROWS : job->m;
+        job->transform(job->w, piece * WEIGHT_ROWS, end, job->channels, job->u, job->plane);
+    }
+}
+
 /// The pool's share of a call: the caller (the thread that owns `vp`) and helpers take blocks alike.
 typedef struct {
     Job *job;
@@ -350,8 +373,12 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     job.tiles = job.tiles_w * ((g->out_height + 1) / 2);
     // About 128 KiB per plane of V (channels x block floats), so each GEMM's B stays in L2; cut by the
     // geometry alone, whatever the thread count or m (the GEMMs' bits depend on their n).
+    // At least four blocks when there are 256 tiles or more, so that two threads share them evenly (the
+    // transforms run inside the blocks, on the threads that take them).
     int block = 32768 / g->channels / 16 * 16;
-    block = block < 16 ? 16 : block > 256 ? 256 : block;
+    int quarter = (job.tiles / 4 + 15) / 16 * 16;
+    if (block > quarter) block = quarter;
+    block = block < 64 ? 64 : block > 256 ? 256 : block;
     job.block = block < job.tiles ? block : job.tiles;
     job.blocks = (job.tiles + job.block - 1) / job.block;
     // U, then the caller's V and P, in one block.
@@ -359,9 +386,12 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     size_t vp_floats = 16 * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
     float *u = scratch(sizeof(float) * (u_floats + vp_floats));
     if (!u) return -1;
-    transforms_for(isa).weights(w, 0, m, g->channels, u, padded_plane((long)m * g->channels));
-    job.u = u;
     int threads = dl_sgemm_pool_threads();
+    WeightJob weights = {transforms_for(isa).weights, w, m, g->channels, u, padded_plane((long)m * g->channels), 0,
+                         (m + WEIGHT_ROWS - 1) / WEIGHT_ROWS};
+    int weight_helpers = threads - 1 < weights.pieces - 1 ? threads - 1 : weights.pieces - 1;
+    dl_sgemm_pool_run(weight_pieces, &weights, (long)m * g->channels >= 4096 ? weight_helpers : 0);
+    job.u = u;
     if (threads > 1 && job.blocks >= 2 * threads) {
         // Whole blocks per thread; their GEMMs find the pool busy and run alone.
         Shared shared = {&job, u + u_floats, pthread_self()};
