@@ -19,6 +19,9 @@
 // double reference, the same on 1 and 2 threads and in row pieces, and with
 // the image against unreadable pages on both sides (the gather reads only the
 // image). dl_sgemv_rows (portable C on every CPU): tolerance and row pieces.
+// Winograd F(2x2, 3x3) (dl_conv2d_winograd_isa): within 1e-5 of the double
+// reference's Σ|w·x| (its transforms round a few more times than the direct
+// sum), bit for bit on 1 and 2 threads and in output-channel pieces.
 // Depthwise convolution (dl_depthwise_conv2d, every level this CPU allows and
 // portable): within the tolerance of a double reference, bit for bit the same
 // on 1 and 2 threads and in channel pieces, with the image against unreadable
