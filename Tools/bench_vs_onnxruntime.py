@@ -4,7 +4,7 @@ same input, same thread count, rounds interleaved in one run.
 
     Tools/bench_vs_onnxruntime.py MODEL.onnx --threads N --runs R
         [--dlm MODEL.dlm] [--input-shape NAME=1x3x224x224 ...] [--cli PATH]
-        [--depth D] [--ort-optimization all|basic] [--json]
+        [--baseline-cli PATH] [--depth D] [--ort-optimization all|basic] [--json]
 
 Converts MODEL.onnx with `demandlayer convert` (unless --dlm names an
 already converted model; --input-shape, or the convert_args of a case.json
@@ -20,6 +20,10 @@ The input is the one `bench` makes: SplitMix64 seeded with 42, uniform in
 values truncated toward zero, which `bench` itself refuses for token ids:
 Gather wants whole numbers). Prints resident, pipelined and onnxruntime
 median milliseconds over the rounds and the resident/onnxruntime ratio.
+With --baseline-cli, each round also runs that executable's bench on the same
+model (the order of the three rotating from round to round), and its resident
+time and ratio are printed beside: a before/after comparison whose noise is
+shared, for a machine whose speed drifts from minute to minute.
 onnxruntime runs at ORT_ENABLE_ALL (what a user gets) unless told otherwise.
 
 It also reports the CPU (its model name and SIMD flags, from /proc/cpuinfo)
@@ -188,6 +192,7 @@ def main():
     parser.add_argument("--dlm", help="an already converted model (skips convert)")
     parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=SHAPE")
     parser.add_argument("--cli", default=default_cli(), help="the demandlayer executable (default .build/release/demandlayer)")
+    parser.add_argument("--baseline-cli", help="another demandlayer executable (e.g. a build before a change) run in every round too")
     parser.add_argument("--depth", type=int, default=2, help="pipelined prefetch depth")
     parser.add_argument("--ort-optimization", choices=["all", "basic"], default="all")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -205,14 +210,25 @@ def main():
         session = ort_session(arguments.model, arguments.threads, arguments.ort_optimization)
         feeds = ort_feeds(session, bench_inputs(manifest))
         times = {"resident": [], "pipelined": [], "onnxruntime": []}
+        steps = ["bench", "ort"]
+        if arguments.baseline_cli:
+            times.update({"baseline resident": [], "baseline pipelined": []})
+            steps = ["bench", "baseline", "ort"]
         report = None
         for round_index in range(arguments.runs):
-            order = ["bench", "ort"] if round_index % 2 == 0 else ["ort", "bench"]
+            shift = round_index % len(steps)
+            order = steps[shift:] + steps[:shift]
+            if len(steps) == 2 and round_index % 2 == 1:
+                order = ["ort", "bench"]
             for step in order:
                 if step == "bench":
                     round_times, report = bench_round(arguments.cli, dlm, arguments)
                     for policy, value in round_times.items():
                         times[policy].append(value)
+                elif step == "baseline":
+                    round_times, _ = bench_round(arguments.baseline_cli, dlm, arguments)
+                    for policy, value in round_times.items():
+                        times["baseline " + policy].append(value)
                 else:
                     session.run(None, feeds)
                     start = time.perf_counter()
@@ -237,6 +253,9 @@ def main():
         "resident_over_onnxruntime": ratio,
         "pipelined_over_onnxruntime": medians["pipelined"] / medians["onnxruntime"],
     }
+    if arguments.baseline_cli:
+        summary["baseline_cli"] = arguments.baseline_cli
+        summary["baseline_resident_over_onnxruntime"] = medians["baseline resident"] / medians["onnxruntime"]
     if arguments.json:
         print(json.dumps(summary, indent=1))
         return
@@ -249,10 +268,13 @@ def main():
     forced = f", DEMANDLAYER_CPU={cpu['demandlayer_cpu_env']}" if cpu["demandlayer_cpu_env"] else ""
     print(f"cpu: {cpu['name']} ({' '.join(cpu['simd_flags'])}); demandlayer GEMM {cpu['demandlayer_gemm']}{forced}; "
           f"onnxruntime MLAS {cpu['onnxruntime_kernels']}")
-    print(f"{'':<12} {'median ms':>10} {'min':>9} {'max':>9}")
+    print(f"{'':<18} {'median ms':>10} {'min':>9} {'max':>9}")
     for name in times:
-        print(f"{name:<12} {medians[name]:>10.1f} {summary['min_ms'][name]:>9.1f} {summary['max_ms'][name]:>9.1f}")
+        print(f"{name:<18} {medians[name]:>10.1f} {summary['min_ms'][name]:>9.1f} {summary['max_ms'][name]:>9.1f}")
     print(f"resident / onnxruntime: {ratio:.2f}x; pipelined / onnxruntime: {summary['pipelined_over_onnxruntime']:.2f}x")
+    if arguments.baseline_cli:
+        print(f"baseline resident / onnxruntime: {summary['baseline_resident_over_onnxruntime']:.2f}x "
+              f"(baseline {arguments.baseline_cli})")
 
 
 if __name__ == "__main__":

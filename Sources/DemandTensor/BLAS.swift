@@ -55,6 +55,17 @@ public enum BLAS {
         /// OpenBLAS (Tests/DemandTensorTests/SplitKernelTests.swift).
         public var computesRowsIndependently: Bool { self != .openBLAS }
 
+        /// The CPU level of CKernels' other kernels (depthwise convolution) on this
+        /// path: the set's own, or portable C beside OpenBLAS.
+        var cpuLevel: DLCpuLevel {
+            switch self {
+            case .openBLAS: DL_CPU_PORTABLE
+            case .avx2: DL_CPU_AVX2
+            case .avx512: DL_CPU_AVX512
+            case .neon: DL_CPU_NEON
+            }
+        }
+
         /// The CKernels kernel set, or nil for OpenBLAS.
         var isa: DLSgemmISA? {
             switch self {

@@ -3,10 +3,10 @@
 # linked with every C file of Sources/CKernels, run twice natively (the x86
 # kernel sets this CPU has, then the portable paths under
 # DEMANDLAYER_PORTABLE_KERNELS=1) and once as a static ARM64 binary under
-# qemu-aarch64, where the NEON kernels run: GEMM and convolution against a
-# double-precision reference, bit-identical on 1 and 2 threads and in row
-# pieces; elementwise maths bit for bit the AVX2 steps. Most users' boards
-# are ARM64, and this machine is not.
+# qemu-aarch64, where the NEON kernels run: GEMM, convolution (packed,
+# Winograd and depthwise) against a double-precision reference, bit-identical
+# on 1 and 2 threads and in row (channel) pieces; elementwise maths bit for
+# bit the AVX2 steps. Most users' boards are ARM64, and this machine is not.
 #
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user
 # (Tools/install-deps.sh installs them); fails, naming what is missing,

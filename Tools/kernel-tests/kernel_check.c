@@ -19,6 +19,13 @@
 // double reference, the same on 1 and 2 threads and in row pieces, and with
 // the image against unreadable pages on both sides (the gather reads only the
 // image). dl_sgemv_rows (portable C on every CPU): tolerance and row pieces.
+// Winograd F(2x2, 3x3) (dl_conv2d_winograd_isa): within 1e-5 of the double
+// reference's Σ|w·x| (its transforms round a few more times than the direct
+// sum), bit for bit on 1 and 2 threads and in output-channel pieces.
+// Depthwise convolution (dl_depthwise_conv2d, every level this CPU allows and
+// portable): within the tolerance of a double reference, bit for bit the same
+// on 1 and 2 threads and in channel pieces, with the image against unreadable
+// pages on both sides.
 // Elementwise (dl_avx2_* or dl_neon_*): bit for bit a scalar model of the
 // AVX2 steps (fmaf where they fuse), so NEON and AVX2 agree exactly; the
 // model (and so each path) within its stated accuracy of libm in double.
@@ -111,19 +118,21 @@ static void reference(int m, int n, int k, const float *a, int lda, const float 
     }
 }
 
+static double tolerance = 1e-6;
+
 static void check_close(const char *what, const float *c, int ldc, const double *ref, const double *scale, int m, int n) {
     double worst = 0;
     int bad_i = -1, bad_j = -1;
     for (int i = 0; i < m; i++) {
         for (int j = 0; j < n; j++) {
             double error = fabs(c[(long)i * ldc + j] - ref[(long)i * n + j]);
-            double allowed = 1e-6 * scale[(long)i * n + j];
+            double allowed = tolerance * scale[(long)i * n + j];
             if (!(error <= allowed) && bad_i < 0) bad_i = i, bad_j = j;
             if (scale[(long)i * n + j] > 0 && error / scale[(long)i * n + j] > worst) worst = error / scale[(long)i * n + j];
         }
     }
-    CHECK(bad_i < 0, "%s: C[%d][%d] = %.9g, double reference %.9g (relative error %.2g > 1e-6)", what, bad_i, bad_j,
-          bad_i < 0 ? 0 : c[(long)bad_i * ldc + bad_j], bad_i < 0 ? 0 : ref[(long)bad_i * n + bad_j], worst);
+    CHECK(bad_i < 0, "%s: C[%d][%d] = %.9g, double reference %.9g (relative error %.2g > %.0e)", what, bad_i, bad_j,
+          bad_i < 0 ? 0 : c[(long)bad_i * ldc + bad_j], bad_i < 0 ? 0 : ref[(long)bad_i * n + bad_j], worst, tolerance);
 }
 
 static void check_same(const char *what, const float *x, const float *y, int ldc, int m, int n) {
@@ -330,6 +339,163 @@ static void check_conv_isa(DLSgemmISA isa) {
     }
     printf("  conv %-6s %d geometries x 2 epilogues: im2col GEMM bit for bit, guard pages, double reference, pieces\n",
            isa_name(isa), conv_count);
+}
+
+// ---------------------------------------------------------------- depthwise
+
+typedef struct {
+    int channels, in_height, in_width, kernel_height, kernel_width, stride, dilation, pad;
+} Depthwise;
+
+static const Depthwise depthwise_cases[] = {
+    {3, 9, 11, 3, 3, 1, 1, 1},   {5, 10, 13, 3, 3, 2, 1, 1},  {4, 15, 17, 5, 5, 1, 1, 2}, {6, 15, 17, 5, 5, 2, 1, 2},
+    {2, 7, 9, 3, 3, 1, 2, 2},    {9, 33, 35, 3, 3, 2, 1, 1},  {3, 6, 5, 3, 3, 3, 1, 1},   {7, 20, 21, 3, 3, 1, 1, 0},
+    {2, 112, 112, 3, 3, 1, 1, 1}, {3, 113, 112, 3, 3, 2, 1, 1}, {1, 4, 300, 7, 1, 1, 1, 3}, {2, 300, 4, 1, 7, 1, 1, 3},
+};
+
+static const char *level_label(DLCpuLevel level) { return dl_cpu_level_name(level); }
+
+static void check_depthwise_level(DLCpuLevel level) {
+    int count = (int)(sizeof depthwise_cases / sizeof depthwise_cases[0]);
+    for (int s = 0; s < count; s++) {
+        Depthwise d = depthwise_cases[s];
+        DLConvGeometry g = {d.channels, d.in_height, d.in_width, d.kernel_height, d.kernel_width, d.stride, d.stride,
+                            d.dilation, d.dilation, d.pad, d.pad, 0, 0};
+        g.out_height = (d.in_height + 2 * d.pad - d.dilation * (d.kernel_height - 1) - 1) / d.stride + 1;
+        g.out_width = (d.in_width + 2 * d.pad - d.dilation * (d.kernel_width - 1) - 1) / d.stride + 1;
+        int taps = d.kernel_height * d.kernel_width, plane = g.out_height * g.out_width;
+        size_t x_count = (size_t)d.channels * d.in_height * d.in_width, y_count = (size_t)d.channels * plane;
+        float *w = allocate(sizeof(float) * d.channels * taps), *bias = allocate(sizeof(float) * d.channels);
+        float *x = allocate(sizeof(float) * x_count), *y = allocate(sizeof(float) * y_count), *y2 = allocate(sizeof(float) * y_count);
+        double *ref = allocate(sizeof(double) * y_count), *scale = allocate(sizeof(double) * y_count);
+        fill(w, (long)d.channels * taps);
+        fill(bias, d.channels);
+        fill(x, (long)x_count);
+        for (int fused = 0; fused < 2; fused++) {
+            for (int c = 0; c < d.channels; c++)
+                for (int oh = 0; oh < g.out_height; oh++)
+                    for (int ow = 0; ow < g.out_width; ow++) {
+                        double sum = fused ? bias[c] : 0, magnitude = fused ? fabs(bias[c]) : 0;
+                        for (int kh = 0; kh < d.kernel_height; kh++)
+                            for (int kw = 0; kw < d.kernel_width; kw++) {
+                                int ih = oh * d.stride - d.pad + kh * d.dilation, iw = ow * d.stride - d.pad + kw * d.dilation;
+                                if (ih < 0 || ih >= d.in_height || iw < 0 || iw >= d.in_width) continue;
+                                double product = (double)w[c * taps + kh * d.kernel_width + kw] * x[((long)c * d.in_height + ih) * d.in_width + iw];
+                                sum += product;
+                                magnitude += fabs(product);
+                            }
+                        long at = (long)c * plane + oh * g.out_width + ow;
+                        ref[at] = fused && sum < 0 ? 0 : sum;
+                        scale[at] = magnitude;
+                    }
+            char what[200];
+            snprintf(what, sizeof what, "%s depthwise c=%d %dx%d k=%dx%d s=%d d=%d p=%d%s", level_label(level), d.channels, d.in_height,
+                     d.in_width, d.kernel_height, d.kernel_width, d.stride, d.dilation, d.pad, fused ? " bias+relu" : "");
+            dl_sgemm_set_threads(1);
+            CHECK(dl_depthwise_conv2d(level, &g, w, x, y, fused ? bias : NULL, fused) == 0, "%s: failed", what);
+            check_close(what, y, plane, ref, scale, d.channels, plane);
+            for (int at_end = 0; at_end < 2; at_end++) {
+                void *base;
+                size_t length;
+                float *xg = guarded(sizeof(float) * x_count, at_end, &base, &length);
+                memcpy(xg, x, sizeof(float) * x_count);
+                for (int threads = 1; threads <= 2; threads++) {
+                    dl_sgemm_set_threads(threads);
+                    memset(y2, 0, sizeof(float) * y_count);
+                    CHECK(dl_depthwise_conv2d(level, &g, w, xg, y2, fused ? bias : NULL, fused) == 0, "%s: failed", what);
+                    char also[400];
+                    snprintf(also, sizeof also, "%s (%d threads, image %s guard page)", what, threads, at_end ? "before a" : "after a");
+                    check_same(also, y, y2, plane, d.channels, plane);
+                }
+                munmap(base, length);
+            }
+            dl_sgemm_set_threads(1);
+            int cut = d.channels / 2 + 1 < d.channels ? d.channels / 2 + 1 : d.channels;
+            DLConvGeometry first = g, rest = g;
+            first.channels = cut;
+            rest.channels = d.channels - cut;
+            dl_depthwise_conv2d(level, &first, w, x, y2, fused ? bias : NULL, fused);
+            dl_depthwise_conv2d(level, &rest, w + (long)cut * taps, x + (long)cut * d.in_height * d.in_width, y2 + (long)cut * plane,
+                                fused ? bias + cut : NULL, fused);
+            char also[400];
+            snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, d.channels);
+            check_same(also, y, y2, plane, d.channels, plane);
+        }
+        free(w), free(bias), free(x), free(y), free(y2), free(ref), free(scale);
+    }
+    printf("  depthwise %-8s %d geometries x 2 epilogues: double reference, 1 and 2 threads, guard pages, pieces\n",
+           level_label(level), count);
+}
+
+static void check_depthwise(void) {
+    const DLCpuLevel levels[] = {DL_CPU_PORTABLE, DL_CPU_AVX2, DL_CPU_AVX512, DL_CPU_NEON};
+    for (int l = 0; l < 4; l++) {
+        int allowed = levels[l] == DL_CPU_PORTABLE || (levels[l] == DL_CPU_NEON ? dl_cpu_level() == DL_CPU_NEON
+                                                                                 : dl_cpu_level() != DL_CPU_NEON && dl_cpu_level() >= levels[l]);
+        if (!allowed) {
+            DLConvGeometry g = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1};
+            float one = 1, out = 0;
+            CHECK(dl_depthwise_conv2d(levels[l], &g, &one, &one, &out, NULL, 0) == -1,
+                  "depthwise %s is unavailable but did not return -1", level_label(levels[l]));
+            continue;
+        }
+        check_depthwise_level(levels[l]);
+    }
+}
+
+// ---------------------------------------------------------------- winograd
+
+static const Conv winograd_convs[] = {
+    {16, 12, 12, 3, 1, 1, 1, 16}, {17, 13, 15, 3, 1, 1, 1, 23}, {20, 14, 14, 3, 1, 1, 0, 33}, {40, 23, 21, 3, 1, 1, 1, 13},
+    {300, 9, 10, 3, 1, 1, 1, 7},  {3, 5, 6, 3, 1, 1, 2, 4},     {64, 30, 31, 3, 1, 1, 1, 64}, {16, 92, 92, 3, 1, 1, 1, 17},
+};
+
+/// dl_conv2d_winograd_isa: within 1e-5 of Σ|w·x| of the double reference (the transforms cost a few
+/// roundings more than the direct sum), bit for bit on 1 and 2 threads and in output-channel pieces.
+static void check_winograd_isa(DLSgemmISA isa) {
+    int count = (int)(sizeof winograd_convs / sizeof winograd_convs[0]);
+    for (int s = 0; s < count; s++) {
+        DLConvGeometry g = geometry_of(winograd_convs[s]);
+        int m = winograd_convs[s].m, n = g.out_height * g.out_width, k = g.channels * 9;
+        size_t x_count = (size_t)g.channels * g.in_height * g.in_width;
+        float *w = allocate(sizeof(float) * m * k), *bias = allocate(sizeof(float) * m), *x = allocate(sizeof(float) * x_count);
+        float *columns = allocate(sizeof(float) * k * n), *y = allocate(sizeof(float) * m * n), *y2 = allocate(sizeof(float) * m * n);
+        double *ref = allocate(sizeof(double) * m * n), *scale = allocate(sizeof(double) * m * n);
+        fill(w, (long)m * k);
+        fill(bias, m);
+        fill(x, (long)x_count);
+        im2col(&g, x, columns);
+        for (int fused = 0; fused < 2; fused++) {
+            const float *row_bias = fused ? bias : NULL;
+            char what[200];
+            snprintf(what, sizeof what, "%s winograd c=%d %dx%d p=%d m=%d%s", isa_name(isa), g.channels, g.in_height, g.in_width,
+                     g.pad_left, m, fused ? " bias+relu" : "");
+            dl_sgemm_set_threads(1);
+            CHECK(dl_conv2d_winograd_isa(isa, &g, m, w, x, y, n, row_bias, fused) == 0, "%s: failed", what);
+            reference(m, n, k, w, k, columns, n, NULL, 0, row_bias, fused, ref, scale);
+            tolerance = 1e-5;
+            check_close(what, y, n, ref, scale, m, n);
+            tolerance = 1e-6;
+            dl_sgemm_set_threads(2);
+            CHECK(dl_conv2d_winograd_isa(isa, &g, m, w, x, y2, n, row_bias, fused) == 0, "%s: failed", what);
+            char also[400];
+            snprintf(also, sizeof also, "%s, 2 threads vs 1", what);
+            check_same(also, y, y2, n, m, n);
+            dl_sgemm_set_threads(1);
+            int cut = m / 2 + 1 < m ? m / 2 + 1 : m;
+            memset(y2, 0, sizeof(float) * m * n);
+            dl_conv2d_winograd_isa(isa, &g, cut, w, x, y2, n, row_bias, fused);
+            if (cut < m)
+                dl_conv2d_winograd_isa(isa, &g, m - cut, w + (long)cut * k, x, y2 + (long)cut * n, n, row_bias ? row_bias + cut : NULL, fused);
+            snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
+            check_same(also, y, y2, n, m, n);
+        }
+        free(w), free(bias), free(x), free(columns), free(y), free(y2), free(ref), free(scale);
+    }
+    DLConvGeometry strided = geometry_of((Conv){16, 12, 12, 3, 2, 1, 1, 16});
+    float one = 0;
+    CHECK(dl_conv2d_winograd_isa(isa, &strided, 1, &one, &one, &one, 1, NULL, 0) == -1, "winograd took a stride-2 convolution");
+    printf("  winograd %-6s %d geometries x 2 epilogues: double reference (1e-5), 1 and 2 threads, pieces\n", isa_name(isa), count);
 }
 
 // ---------------------------------------------------------------- sgemv_rows
@@ -554,6 +720,7 @@ int main(void) {
         }
         check_gemm_isa(isas[s]);
         check_conv_isa(isas[s]);
+        check_winograd_isa(isas[s]);
         tested++;
     }
 #if defined(__aarch64__)
@@ -572,6 +739,7 @@ int main(void) {
     CHECK(dl_sgemm_available() == (tested > 0), "dl_sgemm_available disagrees with the sets");
 
     check_sgemv_rows();
+    check_depthwise();
 
     // Allowances: exp about 2 ulp; erf 4e-7 absolute (Abramowitz-Stegun 7.1.26 gives 1.5e-7; 1 - p·t·e^(-x²) loses
     // about 2 ulp of 1 near x = 0 in float); the rest inherit those through their formulas (GELU's x/2 factor included).

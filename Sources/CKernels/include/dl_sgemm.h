@@ -21,6 +21,8 @@
 #ifndef DL_SGEMM_H
 #define DL_SGEMM_H
 
+#include "ckernels.h"
+
 /// The kernel sets.
 typedef enum {
     DL_SGEMM_AVX512 = 0,  // needs dl_cpu_level() ≥ DL_CPU_AVX512 (x86-64)
@@ -95,5 +97,39 @@ int dl_conv2d_gemm(const DLConvGeometry *geometry, int m, const float *w, const 
 /// dl_conv2d_gemm on the kernel set `isa` (bit for bit dl_sgemm_isa_ex on its im2col matrix).
 int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
                        const float *row_bias, int relu);
+
+/// dl_conv2d_gemm_isa's result for a 3x3 convolution with stride 1 and
+/// dilation 1 (any padding), computed by Winograd's F(2x2, 3x3): 2.25 times
+/// fewer multiply-adds, run as 16 GEMMs on `isa`'s kernels. Not bit for bit the
+/// direct product: within about 1e-6 of Σ|w·x| of it (winograd.c); exact to
+/// itself over thread counts and cuts of the m output channels. Needs
+/// 16·m·channels floats for the transformed weights and a few MiB per thread
+/// for blocks of tiles; each thread keeps up to 8 MiB of this scratch between
+/// calls (allocated on first use), larger needs are allocated for the call. Returns 0; -1 when `isa` is not available,
+/// the geometry is not 3x3 stride 1 dilation 1, or an allocation failed (y is
+/// then unspecified).
+int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
+                           int ldy, const float *row_bias, int relu);
+
+/// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
+/// dl_conv2d_gemm_isa there (3x3, stride 1, dilation 1, at least 16 input
+/// channels and 100 output tiles, i.e. about 20x20 outputs), else 0. Does not
+/// depend on the output channels, so every piece of a layer cut by output
+/// channels gets the same answer.
+int dl_conv2d_winograd_wanted(const DLConvGeometry *geometry);
+
+/// Depthwise convolution over one image (groups = channels in = channels out,
+/// NCHW): geometry->channels planes of x, each convolved with its own filter
+/// w (channels, kernel_height, kernel_width) into y (channels, out_height,
+/// out_width), contiguous; plus bias[c] when bias is not NULL, then max(·, 0)
+/// when relu is not 0. On `level`'s kernels (DL_CPU_AVX512, DL_CPU_AVX2,
+/// DL_CPU_NEON, or DL_CPU_PORTABLE: plain C on every CPU), channels dealt to
+/// the sgemm thread pool; each output's sum has a fixed order, so any thread
+/// count and any cut of the channels give the same bits (see depthwise.c).
+/// Returns 0; -1 when `level` is not available here, the kernel is taller than
+/// 64 rows, or its scratch (64 KiB per thread, more for rows wider than about
+/// 8000 floats) could not be allocated, with y then unspecified.
+int dl_depthwise_conv2d(DLCpuLevel level, const DLConvGeometry *geometry, const float *w, const float *x, float *y,
+                        const float *bias, int relu);
 
 #endif

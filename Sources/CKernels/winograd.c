@@ -1,0 +1,418 @@
+// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3)
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
+// each 2x2 block of outputs ("tile") costs 16 multiply-adds per input
+// channel instead of 36, 2.25 times fewer; the products are 16 independent
+// GEMMs run by CKernels' own dl_sgemm_isa_ex. See dl_sgemm.h.
+//
+//   U[ξ] (M, C)  = (G g G^T)[ξ] for each filter g (3x3)      weights, per call
+//   V[ξ] (C, T)  = (B^T d B)[ξ] for each input tile d (4x4)  a block of tiles at a time
+//   P[ξ] (M, T)  = U[ξ] · V[ξ]                               16 GEMMs per block
+//   y tile (2x2) = A^T P A + bias, then ReLU if asked
+//
+// with ξ the 16 positions of the 4x4 transformed tile and
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1].
+//
+// Accuracy: the transforms add and subtract values of the size of the
+// inputs, so the rounding error is a few times that of the direct sum (about
+// 1e-6 relative to Σ|w·x| here), well inside the operators' 1e-4.
+//
+// Exactness: every step is a fixed sequence of float operations (no
+// contraction into fused multiply-adds in the transforms: FP_CONTRACT OFF),
+// blocks of tiles are cut by the geometry alone (never by the thread count
+// or the number of output channels), and dl_sgemm_isa_ex is exact to itself,
+// so 1 and N threads and any cut of the output channels give the same bits.
+//
+// Memory: U takes 16·M·C floats (16/9 of the weights) and each thread a block
+// of V and P (16·Tb·(C + M) floats, Tb about 32768 / C tiles). Each thread
+// keeps up to RETAINED_BYTES of them from call to call (fresh pages cost a
+// fault and a clearing each, which showed as a tenth of YOLOv8n's time); what
+// is beyond is allocated for the call and freed before it returns.
+//
+// Measured against the direct GEMM (dl_conv2d_gemm_isa) at ResNet-50's 3x3
+// stride-1 shapes, one thread, AMD EPYC Zen 4, AVX-512 set: 64 channels at
+// 56x56 0.67-0.69 of its time, 128 at 28x28 0.61-0.65, 256 at 14x14 0.82-0.88
+// (alone; see dl_conv2d_winograd_wanted for why 14x14 stays direct).
+#include "dl_sgemm.h"
+#include "sgemm_pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/// Bytes of scratch a thread keeps between calls: every Winograd layer of ResNet-50 and YOLOv8n fits.
+enum { RETAINED_BYTES = 8 << 20 };
+
+typedef struct {
+    size_t bytes;
+    void *data;
+} Retained;
+
+static pthread_key_t retained_key;
+static pthread_once_t retained_once = PTHREAD_ONCE_INIT;
+
+static void retained_free(void *p) {
+    Retained *retained = p;
+    free(retained->data);
+    free(retained);
+}
+
+static void retained_key_create(void) { pthread_key_create(&retained_key, retained_free); }
+
+/// `bytes` of scratch: this thread's retained block (grown up to RETAINED_BYTES)
+/// when it is large enough, else a fresh allocation that release_scratch frees. NULL if allocation failed.
+static void *scratch(size_t bytes) {
+    pthread_once(&retained_once, retained_key_create);
+    Retained *retained = pthread_getspecific(retained_key);
+    if (!retained && (retained = calloc(1, sizeof *retained)) && pthread_setspecific(retained_key, retained) != 0) {
+        free(retained);
+        retained = NULL;
+    }
+    if (!retained || bytes > RETAINED_BYTES) return malloc(bytes);
+    if (retained->bytes < bytes) {
+        void *data = malloc(bytes);
+        if (!data) return NULL;
+        free(retained->data);
+        *retained = (Retained){bytes, data};
+    }
+    return retained->data;
+}
+
+static void release_scratch(void *data) {
+    Retained *retained = pthread_getspecific(retained_key);
+    if (!retained || data != retained->data) free(data);
+}
+
+/// One call, shared by the threads that take its blocks of tiles.
+typedef struct {
+    DLSgemmISA isa;
+    const DLConvGeometry *g;
+    int m;
+    const float *x, *bias;
+    float *y;
+    int ldy, relu;
+    const float *u;      // (16, m, channels)
+    int tiles_w, tiles;  // tiles per row of tiles, in all
+    int block;           // tiles per block (the last block may hold fewer)
+    int blocks;
+    int nested;          // 1: blocks run on the pool, their GEMMs alone; 0: blocks in turn, GEMMs on the pool
+    int next_block;      // atomic
+    int failed;          // atomic
+} Job;
+
+/// The distance between the 16 planes of U, V or P: `floats` rounded up to a
+/// cache line, plus one, so that the 16 streams a transform writes or reads do
+/// not fall into the same L1 set when `floats` is a large power of two.
+static long padded_plane(long floats) { return (floats + 15) / 16 * 16 + 16; }
+
+/// Most tiles (or channels) a transform handles per inner loop: its local rows.
+enum { CHUNK = 64 };
+
+/// The transforms are written as loops along tiles (or channels) with unit
+/// strides, which compilers vectorize; each is built for baseline x86-64 (or
+/// ARM64) and again for AVX2 and AVX-512, picked with the GEMM's set. They only
+/// add, subtract and halve, so every build gives the same bits.
+#define DL_WINOGRAD_TRANSFORMS(suffix, target)                                                                          \
+    /* U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1) */                                                      \
+    target static void transform_weights##suffix(const float *w, int i0, int i1, int channels, float *u, long plane) { \
+        float taps[9][CHUNK];                                                                                         \
+        for (int i = i0; i < i1; i++) {                                                                               \
+            for (int c0 = 0; c0 < channels; c0 += CHUNK) {                                                            \
+                int n = channels - c0 < CHUNK ? channels - c0 : CHUNK;                                                \
+                const float *g = w + ((long)i * channels + c0) * 9;                                                   \
+                for (int c = 0; c < n; c++)                                                                           \
+                    for (int tap = 0; tap < 9; tap++) taps[tap][c] = g[c * 9 + tap];                                  \
+                float *to = u + (long)i * channels + c0;                                                              \
+                for (int c = 0; c < n; c++) {                                                                         \
+                    float t[4][3];                                                                                    \
+                    for (int j = 0; j < 3; j++) {                                                                     \
+                        float g0 = taps[j][c], g1 = taps[3 + j][c], g2 = taps[6 + j][c];                              \
+                        float half_sum = (g0 + g2) * 0.5f, half_middle = g1 * 0.5f;                                   \
+                        t[0][j] = g0;                                                                                 \
+                        t[1][j] = half_sum + half_middle;                                                             \
+                        t[2][j] = half_sum - half_middle;                                                             \
+                        t[3][j] = g2;                                                                                 \
+                    }                                                                                                 \
+                    for (int r = 0; r < 4; r++) {                                                                     \
+                        float g0 = t[r][0], g1 = t[r][1], g2 = t[r][2];                                               \
+                        float half_sum = (g0 + g2) * 0.5f, half_middle = g1 * 0.5f;                                   \
+                        to[(r * 4 + 0) * plane + c] = g0;                                                             \
+                        to[(r * 4 + 1) * plane + c] = half_sum + half_middle;                                         \
+                        to[(r * 4 + 2) * plane + c] = half_sum - half_middle;                                         \
+                        to[(r * 4 + 3) * plane + c] = g2;                                                             \
+                    }                                                                                                 \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+    /* V[ξ][c][t] = (B^T d B)[ξ] for tiles t of one tile row, from 4 padded input rows split into even and odd     \
+       columns: tile tx's window row r is even[r][tx], odd[r][tx], even[r][tx + 1], odd[r][tx + 1]. */              \
+    target static void transform_inputs##suffix(const float (*even)[CHUNK + 1], const float (*odd)[CHUNK + 1], int n,  \
+                                                float *to, long plane) {                                              \
+        for (int t = 0; t < n; t++) {                                                                                 \
+            float h[4][4];                                                                                            \
+            for (int r = 0; r < 4; r++) {                                                                             \
+                float d0 = even[r][t], d1 = odd[r][t], d2 = even[r][t + 1], d3 = odd[r][t + 1];                       \
+                h[r][0] = d0 - d2;                                                                                    \
+                h[r][1] = d1 + d2;                                                                                    \
+                h[r][2] = d2 - d1;                                                                                    \
+                h[r][3] = d1 - d3;                                                                                    \
+            }                                                                                                         \
+            for (int s = 0; s < 4; s++) {                                                                             \
+                to[(0 * 4 + s) * plane + t] = h[0][s] - h[2][s];                                                      \
+                to[(1 * 4 + s) * plane + t] = h[1][s] + h[2][s];                                                      \
+                to[(2 * 4 + s) * plane + t] = h[2][s] - h[1][s];                                                      \
+                to[(3 * 4 + s) * plane + t] = h[1][s] - h[3][s];                                                      \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+    /* The 2x2 outputs of n tiles of one output channel from P (16 planes, unit stride along tiles):                \
+       out[r][s][t] = (A^T q A)[r][s] + bias, then ReLU if asked. */                                                  \
+    target static void transform_outputs##suffix(const float *from, long plane, int n, float bias, int has_bias,       \
+                                                 int relu, float (*out)[2][CHUNK]) {                                  \
+        for (int t = 0; t < n; t++) {                                                                                 \
+            float e[2][4];                                                                                            \
+            for (int s = 0; s < 4; s++) {                                                                             \
+                float q0 = from[(0 * 4 + s) * plane + t], q1 = from[(1 * 4 + s) * plane + t];                         \
+                float q2 = from[(2 * 4 + s) * plane + t], q3 = from[(3 * 4 + s) * plane + t];                         \
+                e[0][s] = q0 + q1 + q2;                                                                               \
+                e[1][s] = q1 - q2 - q3;                                                                               \
+            }                                                                                                         \
+            for (int r = 0; r < 2; r++) {                                                                             \
+                float z0 = e[r][0] + e[r][1] + e[r][2], z1 = e[r][1] - e[r][2] - e[r][3];                             \
+                if (has_bias) {                                                                                       \
+                    z0 = z0 + bias;                                                                                   \
+                    z1 = z1 + bias;                                                                                   \
+                }                                                                                                     \
+                if (relu) {                                                                                           \
+                    z0 = z0 > 0 ? z0 : 0;                                                                             \
+                    z1 = z1 > 0 ? z1 : 0;                                                                             \
+                }                                                                                                     \
+                out[r][0][t] = z0;                                                                                    \
+                out[r][1][t] = z1;                                                                                    \
+            }                                                                                                         \
+        }                                                                                                             \
+    }
+
+DL_WINOGRAD_TRANSFORMS(_base, )
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+DL_WINOGRAD_TRANSFORMS(_avx2, __attribute__((target("avx2,fma"))))
+DL_WINOGRAD_TRANSFORMS(_avx512, __attribute__((target("avx512f"))))
+#endif
+
+typedef void (*WeightTransform)(const float *, int, int, int, float *, long);
+typedef void (*InputTransform)(const float (*)[CHUNK + 1], const float (*)[CHUNK + 1], int, float *, long);
+typedef void (*OutputTransform)(const float *, long, int, float, int, int, float (*)[2][CHUNK]);
+
+typedef struct {
+    WeightTransform weights;
+    InputTransform inputs;
+    OutputTransform outputs;
+} Transforms;
+
+static Transforms transforms_for(DLSgemmISA isa) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (isa == DL_SGEMM_AVX512) return (Transforms){transform_weights_avx512, transform_inputs_avx512, transform_outputs_avx512};
+    if (isa == DL_SGEMM_AVX2) return (Transforms){transform_weights_avx2, transform_inputs_avx2, transform_outputs_avx2};
+#endif
+    (void)isa;
+    return (Transforms){transform_weights_base, transform_inputs_base, transform_outputs_base};
+}
+
+/// V[ξ][c][t − first] for the tiles [first, first + count), 0 outside the image.
+static void transform_block_inputs(const Job *job, int first, int count, float *v) {
+    const DLConvGeometry *g = job->g;
+    long plane = padded_plane((long)g->channels * count);
+    InputTransform transform = transforms_for(job->isa).inputs;
+    float even[4][CHUNK + 1], odd[4][CHUNK + 1];
+    for (int c = 0; c < g->channels; c++) {
+        const float *image = job->x + (long)c * g->in_height * g->in_width;
+        for (int t = 0; t < count;) {
+            int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
+            int n = job->tiles_w - tx < count - t ? job->tiles_w - tx : count - t;
+            if (n > CHUNK) n = CHUNK;
+            // Window columns of tiles tx ..< tx + n: input columns left + 2j (+1) for j in 0 ... n.
+            int top = 2 * ty - g->pad_top, left = 2 * tx - g->pad_left;
+            int columns_inside = left >= 0 && left + 2 * n + 1 < g->in_width;
+            for (int r = 0; r < 4; r++) {
+                int ih = top + r;
+                const float *row = image + (long)ih * g->in_width;
+                int inside = ih >= 0 && ih < g->in_height;
+                if (inside && columns_inside) {
+                    for (int j = 0; j <= n; j++) {
+                        even[r][j] = row[left + 2 * j];
+                        odd[r][j] = row[left + 2 * j + 1];
+                    }
+                    continue;
+                }
+                if (!inside) {
+                    memset(even[r], 0, sizeof(float) * (n + 1));
+                    memset(odd[r], 0, sizeof(float) * (n + 1));
+                    continue;
+                }
+                for (int j = 0; j <= n; j++) {
+                    int iw = left + 2 * j;
+                    even[r][j] = inside && iw >= 0 && iw < g->in_width ? row[iw] : 0;
+                    odd[r][j] = inside && iw + 1 >= 0 && iw + 1 < g->in_width ? row[iw + 1] : 0;
+                }
+            }
+            transform((const float (*)[CHUNK + 1])even, (const float (*)[CHUNK + 1])odd, n, v + (long)c * count + t, plane);
+            t += n;
+        }
+    }
+}
+
+/// The output tiles [first, first + count) of every output channel from P (16, m, count).
+static void transform_block_outputs(const Job *job, int first, int count, const float *p) {
+    const DLConvGeometry *g = job->g;
+    long plane = padded_plane((long)job->m * count);
+    OutputTransform transform = transforms_for(job->isa).outputs;
+    float out[2][2][CHUNK];
+    for (int i = 0; i < job->m; i++) {
+        float *y = job->y + (long)i * job->ldy;
+        for (int t = 0; t < count;) {
+            int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
+            int n = job->tiles_w - tx < count - t ? job->tiles_w - tx : count - t;
+            if (n > CHUNK) n = CHUNK;
+            transform(p + (long)i * count + t, plane, n, job->bias ? job->bias[i] : 0, job->bias != NULL, job->relu, out);
+            int oh = 2 * ty, ow = 2 * tx;
+            int columns = g->out_width - ow < 2 * n ? g->out_width - ow : 2 * n;
+            for (int r = 0; r < 2 && oh + r < g->out_height; r++) {
+                float *row = y + (long)(oh + r) * g->out_width + ow;
+                for (int o = 0; o < columns; o++) row[o] = out[r][o & 1][o >> 1];
+            }
+            t += n;
+        }
+    }
+}
+
+/// One block of tiles: transform, 16 GEMMs, transform back. 0, or -1 if a GEMM failed.
+static int run_block(Job *job, int index, float *v, float *p) {
+    int first = index * job->block;
+    int count = job->tiles - first < job->block ? job->tiles - first : job->block;
+    int channels = job->g->channels;
+    transform_block_inputs(job, first, count, v);
+    for (int xi = 0; xi < 16; xi++) {
+        if (dl_sgemm_isa_ex(job->isa, job->m, count, channels, job->u + xi * padded_plane((long)job->m * channels), channels,
+                            v + xi * padded_plane((long)channels * count), count, p + xi * padded_plane((long)job->m * count), count,
+                            0, NULL, 0) != 0)
+            return -1;
+    }
+    transform_block_outputs(job, first, count, p);
+    return 0;
+}
+
+/// Runs blocks until none is left, with V and P in `vp` (the caller's, after U) or, when NULL, in this
+/// thread's scratch (a pool thread's).
+static void run_blocks(Job *job, float *vp) {
+    size_t v_floats = 16 * (size_t)padded_plane((long)job->block * job->g->channels);
+    size_t p_floats = 16 * (size_t)padded_plane((long)job->block * job->m);
+    float *own = NULL;
+    for (;;) {
+        int index = __atomic_fetch_add(&job->next_block, 1, __ATOMIC_RELAXED);
+        if (index >= job->blocks) break;
+        if (!vp) vp = own = scratch(sizeof(float) * (v_floats + p_floats));
+        if (!vp || run_block(job, index, vp, vp + v_floats) != 0) {
+            __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    if (own) release_scratch(own);
+}
+
+/// The weight transform, dealt to the pool in pieces of WEIGHT_ROWS output channels.
+enum { WEIGHT_ROWS = 16 };
+
+typedef struct {
+    WeightTransform transform;
+    const float *w;
+    int m, channels;
+    float *u;
+    long plane;
+    int next_piece;  // atomic
+    int pieces;
+} WeightJob;
+
+static void weight_pieces(void *context) {
+    WeightJob *job = context;
+    for (;;) {
+        int piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED);
+        if (piece >= job->pieces) return;
+        int end = (piece + 1) * WEIGHT_ROWS < job->m ? (piece + 1) * WEIGHT_ROWS : job->m;
+        job->transform(job->w, piece * WEIGHT_ROWS, end, job->channels, job->u, job->plane);
+    }
+}
+
+/// The pool's share of a call: the caller (the thread that owns `vp`) and helpers take blocks alike.
+typedef struct {
+    Job *job;
+    float *vp;
+    pthread_t caller;
+} Shared;
+
+static void shared_blocks(void *context) {
+    Shared *shared = context;
+    run_blocks(shared->job, pthread_equal(pthread_self(), shared->caller) ? shared->vp : NULL);
+}
+
+int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
+                           const float *row_bias, int relu) {
+    if (!dl_sgemm_isa_available(isa)) return -1;
+    if (g->kernel_height != 3 || g->kernel_width != 3 || g->stride_height != 1 || g->stride_width != 1 ||
+        g->dilation_height != 1 || g->dilation_width != 1)
+        return -1;
+    if (m <= 0 || g->out_height <= 0 || g->out_width <= 0) return 0;
+    if (g->channels <= 0) return dl_conv2d_gemm_isa(isa, g, m, w, x, y, ldy, row_bias, relu);
+    Job job = {0};
+    job.isa = isa, job.g = g, job.m = m, job.x = x, job.bias = row_bias, job.y = y, job.ldy = ldy, job.relu = relu != 0;
+    job.tiles_w = (g->out_width + 1) / 2;
+    job.tiles = job.tiles_w * ((g->out_height + 1) / 2);
+    // About 128 KiB per plane of V (channels x block floats), so each GEMM's B stays in L2; cut by the
+    // geometry alone, whatever the thread count or m (the GEMMs' bits depend on their n).
+    // At least four blocks when there are 256 tiles or more, so that two threads share them evenly (the
+    // transforms run inside the blocks, on the threads that take them).
+    int block = 32768 / g->channels / 16 * 16;
+    int quarter = (job.tiles / 4 + 15) / 16 * 16;
+    if (block > quarter) block = quarter;
+    block = block < 64 ? 64 : block > 256 ? 256 : block;
+    job.block = block < job.tiles ? block : job.tiles;
+    job.blocks = (job.tiles + job.block - 1) / job.block;
+    // U, then the caller's V and P, in one block.
+    size_t u_floats = 16 * (size_t)padded_plane((long)m * g->channels);
+    size_t vp_floats = 16 * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
+    float *u = scratch(sizeof(float) * (u_floats + vp_floats));
+    if (!u) return -1;
+    int threads = dl_sgemm_pool_threads();
+    WeightJob weights = {transforms_for(isa).weights, w, m, g->channels, u, padded_plane((long)m * g->channels), 0,
+                         (m + WEIGHT_ROWS - 1) / WEIGHT_ROWS};
+    int weight_helpers = threads - 1 < weights.pieces - 1 ? threads - 1 : weights.pieces - 1;
+    dl_sgemm_pool_run(weight_pieces, &weights, (long)m * g->channels >= 4096 ? weight_helpers : 0);
+    job.u = u;
+    if (threads > 1 && job.blocks >= 2 * threads) {
+        // Whole blocks per thread; their GEMMs find the pool busy and run alone.
+        Shared shared = {&job, u + u_floats, pthread_self()};
+        dl_sgemm_pool_run(shared_blocks, &shared, threads - 1 < job.blocks - 1 ? threads - 1 : job.blocks - 1);
+    } else {
+        run_blocks(&job, u + u_floats);  // GEMMs split across the pool themselves
+    }
+    release_scratch(u);
+    return job.failed ? -1 : 0;
+}
+
+int dl_conv2d_winograd_wanted(const DLConvGeometry *g) {
+    if (g->kernel_height != 3 || g->kernel_width != 3 || g->stride_height != 1 || g->stride_width != 1 ||
+        g->dilation_height != 1 || g->dilation_width != 1)
+        return 0;
+    long tiles = (long)((g->out_width + 1) / 2) * ((g->out_height + 1) / 2);
+    // The weight transform (16 floats per filter, every call) must stay small beside the 20·tiles multiply-adds
+    // per filter it saves, and the GEMMs want more columns than a small image has tiles. Measured on Zen 4: alone,
+    // 14x14 outputs (49 tiles, 256 channels) took 0.82-0.88 of the direct time and 7x7 (16 tiles) 3.5 times it;
+    // inside ResNet-50, with cold weights, 14x14 gained nothing (the transformed weights outgrow L2, and n = 49
+    // GEMMs run a 48-wide kernel and a 1-column one), so from 10x10 tiles (about 20x20 outputs) on. The output
+    // channels play no part, so a layer cut into pieces of channels takes the same path in every piece.
+    return g->channels >= 16 && tiles >= 100;
+}
