@@ -136,23 +136,27 @@ import Testing
         let layer = faulty.model.largestLayerIndex
         plan.set(.fail(fd: faulty.session.pipeline.fileDescriptors[layer][0], offsetBytes: 0, errno: .ioError))
         let failures = Collected<RuntimeError>()
-        let mismatches = Counter()
+        let mismatches = Collected<String>()
         let others = Counter()
         onThreads(4) { thread in
             for round in 0..<4 {
                 let index = (thread + round) % members.count
                 do {
                     let outputs = try members[index].run(Self.inputs[index])
-                    if index == 2 || !bitIdentical(outputs, Self.resident[index]) { mismatches.add() }
+                    if index == 2 {
+                        mismatches.append("m2 succeeded in round \(round) of thread \(thread)")
+                    } else if !bitIdentical(outputs, Self.resident[index]) {
+                        mismatches.append("m\(index) differed from resident in round \(round) of thread \(thread)")
+                    }
                     others.add()
                 } catch {
                     failures.append(error as! RuntimeError)
-                    if index != 2 { mismatches.add() }
+                    if index != 2 { mismatches.append("m\(index) failed in round \(round) of thread \(thread): \(error)") }
                 }
             }
         }
         let errors = failures.values
-        #expect(mismatches.value == 0, "only m2's requests failed, the others gave their resident outputs")
+        #expect(mismatches.values.isEmpty, "only m2's requests failed, the others gave their resident outputs: \(mismatches.values)")
         #expect(errors.count >= 4 && others.value == 16 - errors.count)
         for error in errors {
             #expect(error.code == .readFailed && error.layer?.index == layer && error.path == faulty.model.filePath(faulty.model.layers[layer].files[0]),
