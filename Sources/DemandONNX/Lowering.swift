@@ -149,7 +149,7 @@ final class Lowering {
 
     /// Checks a runtime node and appends it, or fuses a Relu into its producer.
     private func emit(_ node: RuntimeNode) throws(ImportError) {
-        if fuseActivation(node) { return }
+        if fuseActivation(node) || fuseSiLU(node) { return }
         let (_, outputShape) = try check(node, shapeOf: { self.shape(of: $0).map(Shape.init) })
         shapes[node.output] = outputShape
         producers[node.output] = nodes.count
@@ -215,6 +215,34 @@ final class Lowering {
         producers[node.output] = index
         shapes[node.output] = shapes[input]
         shapes[input] = nil
+        return true
+    }
+
+    /// Fuses `Mul(y, Sigmoid(y))` (SiLU written out, as YOLO and EfficientNet
+    /// exports have it) into the Conv, Gemm or Add that produces y, when the
+    /// Sigmoid is the node just emitted and y and the Sigmoid's output have no
+    /// other reader: one activation pass instead of a Sigmoid and a Mul pass.
+    private func fuseSiLU(_ node: RuntimeNode) -> Bool {
+        guard node.op == "Mul", node.inputs.count == 2, node.attributes.isEmpty,
+              let sigmoidIndex = nodes.indices.last, nodes[sigmoidIndex].op == "Sigmoid",
+              nodes[sigmoidIndex].attributes.isEmpty, nodes[sigmoidIndex].inputs.count == 1 else { return false }
+        let sigmoid = nodes[sigmoidIndex]
+        let y = sigmoid.inputs[0]
+        guard Set(node.inputs) == [y, sigmoid.output], useCounts[y] == 2, useCounts[sigmoid.output] == 1,
+              !graph.outputs.contains(y), !graph.outputs.contains(sigmoid.output),
+              let index = producers[y], index < sigmoidIndex,
+              ["Conv", "Gemm", "Add"].contains(nodes[index].op), nodes[index].attributes["activation"] == nil else { return false }
+        var fused = nodes[index].attributes
+        fused["activation"] = .string("silu")
+        guard (try? Operator(type: nodes[index].op, attributes: fused)) != nil else { return false }
+        nodes.removeLast()
+        producers[sigmoid.output] = nil
+        shapes[sigmoid.output] = nil
+        nodes[index].attributes = fused
+        nodes[index].output = node.output
+        producers[node.output] = index
+        shapes[node.output] = shapes[y]
+        shapes[y] = nil
         return true
     }
 

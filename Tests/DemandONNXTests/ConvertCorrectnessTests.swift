@@ -69,6 +69,39 @@ import Testing
         #expect(closeness.passes(tolerance: Self.tolerance), "\(closeness.describe(tolerance: Self.tolerance))")
     }
 
+    /// Conv → Sigmoid → Mul(conv, sigmoid), SiLU as YOLO exports write it,
+    /// becomes one Conv with a fused SiLU and gives the unfused reference's
+    /// values; a Sigmoid whose output is read twice is left alone.
+    @Test func siluWrittenOutFusesIntoItsConv() throws {
+        var b = ONNXBuilder(opset: 13)
+        b.input("x", [1, 4, 6, 6])
+        let w = b.weight("w", [32, 4, 3, 3], scale: 0.5)
+        let bias = b.weight("b", [32])
+        b.node("Conv", ["x", "w", "b"], ["c"], name: "conv", ["pads": .ints([1, 1, 1, 1])])
+        b.node("Sigmoid", ["c"], ["s"])
+        b.node("Mul", ["s", "c"], ["y"])          // either operand order
+        b.node("Sigmoid", ["y"], ["s2"])
+        b.node("Mul", ["y", "s2"], ["z"])         // y has a third reader: stays apart
+        b.node("Add", ["z", "s2"], ["out"])
+        b.output("out")
+
+        let (summary, _) = try convert(b)
+        let nodes = summary.model.layers.flatMap(\.nodes)
+        #expect(nodes.first { $0.name == "conv" }?.attributes["activation"] == .string("silu"), "\(nodes.map(\.op))")
+        #expect(nodes.filter { $0.op == "Sigmoid" }.count == 1 && nodes.filter { $0.op == "Mul" }.count == 1,
+                "only the first Sigmoid and Mul fuse: \(nodes.map(\.op))")
+
+        var image = ONNXBuilder(seed: 7)
+        let x = tensor([1, 4, 6, 6], image.randomValues(144))
+        let actual = try run(summary.model, ["x": x])["out"]!
+        let conv = try reference("Conv", ["pads": .ints([1, 1, 1, 1])], [x, tensor([32, 4, 3, 3], w), tensor([32], bias)])
+        let y = try reference("Mul", [:], [try reference("Sigmoid", [:], [conv]), conv])
+        let s2 = try reference("Sigmoid", [:], [y])
+        let expected = try reference("Add", [:], [try reference("Mul", [:], [y, s2]), s2])
+        let closeness = Closeness(actual: actual, expected: expected)
+        #expect(closeness.passes(tolerance: Self.tolerance), "\(closeness.describe(tolerance: Self.tolerance))")
+    }
+
     /// A PyTorch-style shape chain (Shape → Gather → Cast → Sub) feeding
     /// Clip's min input, ConstantOfShape + Range + Slice(INT64_MAX) folded into
     /// an Add bias, and Identity/Dropout dropped by renaming.
