@@ -33,7 +33,7 @@ public final class Session: @unchecked Sendable {
     /// which maps the files instead): the ring, and for deepeye the arena of
     /// the fully connected part too.
     public let arenaBytes: Int
-    /// Bytes of the arena float16 weights are widened into (0 when the model
+    /// Bytes of the arena float16 and quantized weights are widened into (0 when the model
     /// stores none): two layers' worth, or every layer's for resident and bulk.
     public let wideningBytes: Int
     /// Bytes of the activation arena: every intermediate tensor, planned at open.
