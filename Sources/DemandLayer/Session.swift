@@ -99,7 +99,8 @@ public final class Session: @unchecked Sendable {
         } else if Self.isPlanned(options) {
             try Self.checkCommon(options)
             let profile = try Self.profile(for: model, options: options)
-            streaming = try Self.streaming(model, budget: options.budgetBytes!, profile: profile)
+            streaming = try Self.streaming(model, budget: options.budgetBytes!, profile: profile,
+                                           wideningBytes: Widening.ringBytes(of: model, policy: options.policy))
             capacity = max(streaming.plan!.ringBytes, Layout.fileAlignment)
             maxHeldRegions = .max
         } else {

@@ -27,13 +27,26 @@ final class Widening: @unchecked Sendable {
     /// The widening a policy needs, or nil when the model has no float16 or quantized weights.
     init?(model: Model, policy: Policy) {
         layerBytes = model.layers.map(Self.widenedBytes(of:))
-        let needed = layerBytes.filter { $0 > 0 }
-        guard !needed.isEmpty else { return nil }
+        let capacity = Self.ringBytes(widenedBytes: layerBytes, policy: policy)
+        guard capacity > 0 else { return nil }
+        ring = BufferRing(capacityBytes: capacity)
+    }
+
+    /// Bytes of the widening ring a policy needs for `model` (0: the model has
+    /// no float16 or quantized weights), without allocating it: the planner
+    /// takes them out of a budget before it plans the read ring.
+    static func ringBytes(of model: Model, policy: Policy) -> Int {
+        ringBytes(widenedBytes: model.layers.map(widenedBytes(of:)), policy: policy)
+    }
+
+    private static func ringBytes(widenedBytes: [Int], policy: Policy) -> Int {
+        let needed = widenedBytes.filter { $0 > 0 }
+        guard !needed.isEmpty else { return 0 }
         switch policy {
         case .resident, .bulk:
-            ring = BufferRing(capacityBytes: needed.reduce(0, +))
+            return needed.reduce(0, +)
         case .linear, .deepeye, .partial, .pipelined, .mmap:
-            ring = BufferRing(capacityBytes: BufferRing.minimumCapacity(layerBytes: needed, depth: 1))
+            return BufferRing.minimumCapacity(layerBytes: needed, depth: 1)
         }
     }
 
