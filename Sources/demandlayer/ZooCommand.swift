@@ -7,7 +7,7 @@ struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zoo",
         abstract: "List and make the built-in models (real architectures, seeded random weights).",
-        subcommands: [List.self, Make.self]
+        subcommands: [List.self, Make.self, Compare.self]
     )
 
     struct List: ParsableCommand {
