@@ -68,6 +68,12 @@ def compare(case_directory, run_directory, scale=1.0, dtype="fp32"):
                   f"bound {bound:.3e} = {tolerance:g} x {scale_value:.4g}" if where is not None
                   else f"NaN in one and not the other at {int(unexpected_nan.sum())} positions")
         lines.append(f"{'ok  ' if ok else 'FAIL'} {name} {list(reference.shape)}: {detail}")
+        if description.get("top1_must_match"):
+            # A classifier: the class each row picks must be onnxruntime's.
+            picked, expected = actual.reshape(actual.shape[0], -1).argmax(1), reference.reshape(reference.shape[0], -1).argmax(1)
+            same = bool(np.all(picked == expected))
+            passed &= same
+            lines.append(f"{'ok  ' if same else 'FAIL'} {name}: top-1 class {picked.tolist()}, onnxruntime's {expected.tolist()}")
     return passed, lines
 
 

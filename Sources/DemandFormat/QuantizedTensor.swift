@@ -64,25 +64,31 @@ public struct QuantizedTensor: Sendable, Equatable {
         return QuantizedTensor(dtype: .int8, shape: shape, bytes: bytes, axis: axis, scales: scales)
     }
 
+    /// For each element in row-major order, the index of its scale (item 9).
+    public func scaleIndices() -> [Int] {
+        let count = shape.elementCount
+        let length = axis.map { shape[$0] } ?? 1
+        let inner = axis.map { shape.dims[($0 + 1)...].reduce(1, *) } ?? count
+        let blocks = blockSize.map { (length + $0 - 1) / $0 }
+        return (0..<count).map { index in
+            let a = (index / inner) % length
+            if axis == nil { return 0 }
+            if let blockSize, let blocks {
+                let o = index / (inner * length)
+                return (o * blocks + a / blockSize) * inner + index % inner
+            }
+            return a
+        }
+    }
+
     /// The float32 values the runtime restores: (q - zeroPoint) * scale per
     /// item 9, computed plainly (the reference the restore kernels are tested against).
     public func dequantized() -> [Float] {
         let count = shape.elementCount
         var result = [Float](repeating: 0, count: count)
-        let length = axis.map { shape[$0] } ?? 1
-        let inner = axis.map { shape.dims[($0 + 1)...].reduce(1, *) } ?? count
-        let blocks = blockSize.map { (length + $0 - 1) / $0 }
+        let indices = scaleIndices()
         for index in 0..<count {
-            let a = (index / inner) % length
-            let scaleIndex: Int
-            if axis == nil {
-                scaleIndex = 0
-            } else if let blockSize, let blocks {
-                let o = index / (inner * length)
-                scaleIndex = (o * blocks + a / blockSize) * inner + index % inner
-            } else {
-                scaleIndex = a
-            }
+            let scaleIndex = indices[index]
             let q: Int
             switch dtype {
             case .int8: q = Int(Int8(bitPattern: bytes[index]))

@@ -4,8 +4,11 @@ import DemandTensor
 /// Writing: layers through `ModelWriter` (a hidden temporary directory,
 /// renamed into place only when the finished model opens cleanly).
 extension Converter {
+    /// A constant in `quantizedSources` (a DequantizeLinear of integer
+    /// constants) is stored with its integers and scales whatever `weightType` is.
     static func write(_ layers: [Layering.Layer], inputs: [InputShapes.Input], outputs: [String],
-                              constants: [String: ConstantTensor], destination: String, name: String,
+                              constants: [String: ConstantTensor], quantizedSources: [String: QuantizedTensor] = [:],
+                              destination: String, name: String,
                               weightType: WeightType, progress: (Progress) -> Void) throws(ImportError) -> (model: Model, quantizedCount: Int, largestError: Float) {
         func failed(_ error: FormatError) -> ImportError {
             ImportError(.writeFailed, error.description + "; nothing was written", path: error.path == nil ? destination : nil)
@@ -20,6 +23,11 @@ extension Converter {
                 writer.beginLayer(layer.name)
                 var layerBytes = 0
                 for weight in layer.weights {
+                    if let quantized = quantizedSources[weight.constant] {
+                        writer.addWeight(weight.stored, quantized: quantized)
+                        layerBytes += quantized.bytes.count + quantized.scales.count * MemoryLayout<Float>.stride + (quantized.zeroPoints?.count ?? 0)
+                        continue
+                    }
                     let value = constants[weight.constant]!
                     let values = try value.exactFloats(name: weight.constant)
                     if weightType == .int8, !value.isInteger, value.count >= Converter.smallestHalfCount, values.allSatisfy(\.isFinite),

@@ -33,6 +33,10 @@ final class Lowering {
     var opset: Int { graph.opset }
     /// Values known at convert time, by name.
     var constants: [String: ConstantTensor]
+    /// Constants that are a DequantizeLinear of integer constants: their
+    /// integers, scales and zero points, so the writer can store them quantized
+    /// (the runtime restores exactly the float values in `constants`).
+    var quantizedSources: [String: QuantizedTensor] = [:]
     /// Shapes of values computed at run time (graph inputs and node outputs).
     var shapes: [String: Shape] = [:]
     /// Renamed values: a dropped node's output → the value it passes on.
@@ -91,7 +95,7 @@ final class Lowering {
         return candidate
     }
 
-    private func lower(_ source: SourceGraph.Node) throws(ImportError) {
+    func lower(_ source: SourceGraph.Node) throws(ImportError) {
         if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
         guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else {
@@ -131,6 +135,7 @@ final class Lowering {
         default:
             break
         }
+        if try lowerQuantization(node) { return }
         let present = node.inputs.filter { !$0.isEmpty }
         if !present.isEmpty && present.allSatisfy({ constants[$0] != nil }) {
             try fold(node)

@@ -52,9 +52,11 @@ extension SourceGraph {
         let graph = model.graph
 
         var initializers: [String: ConstantTensor] = [:]
+        var elementTypes: [String: Int32] = [:]
         pending.reverse()
         while let tensor = pending.popLast() {
             initializers[tensor.name] = try decoder.decode(tensor, name: tensor.name)
+            elementTypes[tensor.name] = tensor.dataType
         }
         if let sparse = graph.sparseInitializer.first {
             throw ImportError(.unsupported, "sparse initializer '\(sparse.values.name)' is not supported")
@@ -92,7 +94,7 @@ extension SourceGraph {
                               inputs: proto.input, outputs: proto.output, attributes: attributes))
         }
         return SourceGraph(name: graph.name, opset: opset, inputs: inputs, outputs: graph.output.map(\.name),
-                           nodes: try topologicallySorted(nodes), initializers: initializers)
+                           nodes: try topologicallySorted(nodes), initializers: initializers, elementTypes: elementTypes)
     }
 
     private static func decodeAttribute(_ proto: Onnx_AttributeProto, decoder: TensorDecoder) throws(ImportError) -> Attribute {

