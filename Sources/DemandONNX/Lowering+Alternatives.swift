@@ -14,12 +14,12 @@ extension Lowering {
         let controlFlow = "control flow is not supported; fold the condition at export (make it a constant: trace "
             + "the model rather than script it, so one branch is kept), and unroll loops to a fixed count"
         let quantized = "this quantized operator is not supported yet (QuantizeLinear and DequantizeLinear are: export "
-            + "the model in QDQ form, or convert the float model with `--dtype int8`)"
+            + "the model in QDQ form or with 4-bit MatMulNBits, or convert the float model with `--dtype int8`)"
         var table: [String: String] = [:]
         for op in ["LSTM", "GRU", "RNN"] { table[op] = recurrent }
         for op in ["If", "Loop", "Scan"] { table[op] = controlFlow }
         for op in ["DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
-                   "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulNBits", "MatMulIntegerToFloat",
+                   "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulIntegerToFloat",
                    "DynamicQuantizeMatMul", "QGemm"] {
             table[op] = quantized
         }

@@ -96,7 +96,8 @@ final class Lowering {
     }
 
     func lower(_ source: SourceGraph.Node) throws(ImportError) {
-        if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
+        let isMatMulNBits = source.op == "MatMulNBits" && source.domain == "com.microsoft"
+        if !isMatMulNBits, let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
         guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else {
             throw ImportError(.invalidModel, "the node has no output")
@@ -136,6 +137,10 @@ final class Lowering {
             break
         }
         if try lowerQuantization(node) { return }
+        if isMatMulNBits {
+            try lowerMatMulNBits(node)
+            return
+        }
         let present = node.inputs.filter { !$0.isEmpty }
         if !present.isEmpty && present.allSatisfy({ constants[$0] != nil }) {
             try fold(node)

