@@ -84,3 +84,35 @@ def _(g):
     x = g.input("x", g.uniform(2, 3, 16, low=-4.0, high=4.0))
     q = g.node("QuantizeLinear", [x, g.floats("scale", 0.03), g.weight("zero", np.uint8(128))])
     g.output(g.node("Relu", [g.node("DequantizeLinear", [q, "scale", "zero"])]))
+
+
+def _matmul_nbits(g, k, n, block, zero_points, bias):
+    """A · dequantize(B)ᵀ (+ bias) with onnxruntime's MatMulNBits: B (N, blocks, block / 2)
+    bytes, low nibble first along K (a partial last block is padded); zero points 4-bit,
+    packed per row, low nibble first (8 when absent)."""
+    blocks = -(-k // block)
+    codes = g.random.integers(0, 16, size=(n, blocks * block)).astype(np.uint8)
+    codes[:, k:] = 0
+    packed = (codes[:, 0::2] | (codes[:, 1::2] << 4)).reshape(n, blocks, block // 2)
+    g.type_from_run = True  # onnx's shape inference does not know contrib operators
+    inputs = [g.input("a", g.uniform(2, 3, k)), g.weight("b_q", packed),
+              g.weight("scales", g.uniform(n * blocks, low=0.005, high=0.05)), ""]
+    if zero_points:
+        zeros = g.random.integers(0, 16, size=(n, blocks + blocks % 2)).astype(np.uint8)
+        inputs[3] = g.weight("zero_points", (zeros[:, 0::2] | (zeros[:, 1::2] << 4)).reshape(-1))
+    if bias:
+        inputs += ["", g.weight("bias", g.uniform(n))]   # input 4 (g_idx) omitted
+    while inputs[-1] == "":
+        inputs.pop()
+    g.output(g.node("MatMulNBits", inputs, domain="com.microsoft", K=k, N=n, bits=4, block_size=block))
+
+
+@case("matmulnbits_zero_points", 17)
+def _(g):
+    _matmul_nbits(g, k=64, n=24, block=16, zero_points=True, bias=False)
+
+
+@case("matmulnbits_default_zero_point_partial_block_bias", 17)
+def _(g):
+    # K = 40 is two blocks of 16 and a padded third; no zero points (8 each); a bias.
+    _matmul_nbits(g, k=40, n=20, block=16, zero_points=False, bias=True)
