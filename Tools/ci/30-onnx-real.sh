@@ -6,7 +6,9 @@
 # (ResNet-50, VGG-19, DenseNet-121, ...) with seeded weights. Each is converted with `demandlayer convert`, run with `demandlayer
 # run`, and compared with onnxruntime (fp32: max |error| <= 1e-4 x
 # max(1, max |reference|)), then again with --dtype fp16 against the looser
-# bound each case.json states (every case but PP-OCRv4 det, which states none).
+# bound each case.json states (every case but PP-OCRv4 det, which states none),
+# and the real models with --dtype int8, reporting their error against float
+# onnxruntime and a classifier's top-1 (no bound stated yet: reported only).
 # Then the committed operator fixtures (fixtures/onnx/ops) the same way, and
 # the models convert must refuse (fixtures/onnx/bad).
 #
@@ -47,6 +49,8 @@ echo "==> real and zoo models, fp32" >&2
 "$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" .models/real .models/zoo || status=1
 echo "==> fp16 storage (bound per case.json)" >&2
 "$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" --dtype fp16 .models/real .models/zoo || status=1
+echo "==> int8 weight storage of the real models (accuracy drop against float onnxruntime reported)" >&2
+"$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" --dtype int8 .models/real || status=1
 echo "==> operator fixtures and refused models" >&2
 "$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" --bad fixtures/onnx/bad fixtures/onnx/ops || status=1
 rm -rf "$work"
