@@ -19,11 +19,11 @@ extension Lowering {
     func lowerQuantization(_ node: SourceGraph.Node) throws(ImportError) -> Bool {
         guard node.op == "DequantizeLinear" || node.op == "QuantizeLinear" else { return false }
         guard node.inputs.count >= 2, let scaleName = node.input(1), let scale = constants[scaleName] else {
-            throw ImportError(.unsupported, "\(node.op) needs a constant scale (input 1)")
+            throw ImportError(.unsupported, "'\(node.op)' needs a constant scale (input 1); scales computed at run time are not supported")
         }
         let zeroName = node.input(2)
         let zero: ConstantTensor? = try zeroName.map { name throws(ImportError) in
-            guard let value = constants[name] else { throw ImportError(.unsupported, "\(node.op) needs a constant zero point (input 2)") }
+            guard let value = constants[name] else { throw ImportError(.unsupported, "'\(node.op)' needs a constant zero point (input 2)") }
             return value
         }
         if let zero, zero.shape != scale.shape {
