@@ -226,12 +226,15 @@ public struct Manifest: Codable, Sendable, Equatable {
             /// How many entries it holds.
             public var count: Int
 
+            /// A table of `count` entries starting `offsetBytes` into the weight's file.
             public init(offsetBytes: Int, count: Int) {
                 self.offsetBytes = offsetBytes
                 self.count = count
             }
         }
 
+        /// A scheme with scales along `axis` (nil: one scale), in blocks of
+        /// `blockSize` when given, with zero points when `zeroPoints` is given.
         public init(axis: Int?, blockSize: Int? = nil, scales: Placement, zeroPoints: Placement? = nil) {
             self.axis = axis
             self.blockSize = blockSize

@@ -19,6 +19,9 @@ public struct QuantizedTensor: Sendable, Equatable {
     /// The zero points, one byte each (the bit pattern of an int8); nil: all 0.
     public var zeroPoints: [UInt8]?
 
+    /// A quantized tensor of `shape` from its packed `bytes` and the scheme
+    /// (`axis`, `blockSize`) its `scales` and `zeroPoints` follow; the byte
+    /// and zero-point counts must fit (a programming error otherwise).
     public init(dtype: DType, shape: Shape, bytes: [UInt8], axis: Int?, blockSize: Int? = nil, scales: [Float], zeroPoints: [UInt8]? = nil) {
         precondition(dtype.isQuantized, "\(dtype) is not a quantized type")
         precondition(bytes.count == dtype.byteCount(elementCount: shape.elementCount), "\(bytes.count) bytes for \(shape) of \(dtype)")
