@@ -18,8 +18,8 @@ extension Lowering {
         var table: [String: String] = [:]
         for op in ["LSTM", "GRU", "RNN"] { table[op] = recurrent }
         for op in ["If", "Loop", "Scan"] { table[op] = controlFlow }
-        for op in ["DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
-                   "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulIntegerToFloat",
+        for op in ["DynamicQuantizeLinear",
+                   "QLinearAdd", "QLinearMul", "ConvInteger", "MatMulIntegerToFloat",
                    "DynamicQuantizeMatMul", "QGemm"] {
             table[op] = quantized
         }

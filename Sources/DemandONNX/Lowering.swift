@@ -137,6 +137,7 @@ final class Lowering {
             break
         }
         if try lowerQuantization(node) { return }
+        if try lowerQLinear(node) { return }
         if isMatMulNBits {
             try lowerMatMulNBits(node)
             return

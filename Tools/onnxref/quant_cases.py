@@ -116,3 +116,36 @@ def _(g):
 def _(g):
     # K = 40 is two blocks of 16 and a padded third; no zero points (8 each); a bias.
     _matmul_nbits(g, k=40, n=20, block=16, zero_points=False, bias=True)
+
+
+# MARK: integer operators (lowered to dequantize → float op → quantize)
+
+@case("qlinearmatmul_uint8", 13)
+def _(g):
+    x = g.input("x", g.uniform(2, 3, 32, low=-2.0, high=2.0))
+    a_scale, a_zero = g.floats("a_scale", 0.02), g.weight("a_zero", np.uint8(120))
+    a = g.node("QuantizeLinear", [x, a_scale, a_zero])
+    y = g.node("QLinearMatMul", [a, a_scale, a_zero, g.weight("b", _uint8(g, 32, 24)), g.floats("b_scale", 0.004),
+                                 g.weight("b_zero", np.uint8(128)), g.floats("y_scale", 0.05), g.weight("y_zero", np.uint8(100))])
+    g.output(g.node("DequantizeLinear", [y, "y_scale", "y_zero"]))
+
+
+@case("qlinearconv_int8_per_channel_bias", 13)
+def _(g):
+    x = g.input("x", g.uniform(1, 4, 7, 7, low=-1.0, high=1.0))
+    x_scale, x_zero = g.floats("x_scale", 0.01), g.weight("x_zero", np.int8(-5))
+    q = g.node("QuantizeLinear", [x, x_scale, x_zero])
+    w_scale = g.uniform(8, low=0.002, high=0.01)
+    y = g.node("QLinearConv", [q, x_scale, x_zero, g.weight("w", _int8(g, 8, 4, 3, 3)), g.weight("w_scale", w_scale),
+                               g.weight("w_zero", np.zeros(8, dtype=np.int8)), g.floats("y_scale", 0.02),
+                               g.weight("y_zero", np.int8(3)), g.weight("bias", g.random.integers(-2000, 2000, size=8).astype(np.int32))],
+               kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])
+    g.output(g.node("DequantizeLinear", [y, "y_scale", "y_zero"]))
+
+
+@case("matmulinteger_uint8_int8_per_column_zero", 13)
+def _(g):
+    x = g.input("x", g.uniform(4, 16, low=0.0, high=5.0))
+    a = g.node("QuantizeLinear", [x, g.floats("a_scale", 0.02), g.weight("a_zero", np.uint8(7))])
+    y = g.node("MatMulInteger", [a, g.weight("b", _int8(g, 16, 12)), "a_zero", g.weight("b_zero", _int8(g, 12))])
+    g.output(g.node("Cast", [y], to=1))
