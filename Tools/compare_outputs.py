@@ -27,11 +27,13 @@ def output_file(run_directory, name):
     return pathlib.Path(run_directory) / (name.replace("/", "_") + ".npy")
 
 
-def compare(case_directory, run_directory, scale=1.0, dtype="fp32"):
-    """Returns (passed, lines)."""
+def compare(case_directory, run_directory, scale=1.0, dtype="fp32", tolerance=None):
+    """Returns (passed, lines). `tolerance` replaces case.json's for `dtype` (inf: only report)."""
     case_directory = pathlib.Path(case_directory)
     description = json.loads((case_directory / "case.json").read_text())
-    tolerances = description.get("tolerance", {})
+    tolerances = dict(description.get("tolerance", {}))
+    if tolerance is not None:
+        tolerances[dtype] = tolerance
     if dtype not in tolerances:
         return False, [f"{description['name']}: case.json states no {dtype} tolerance (has: {', '.join(tolerances)})"]
     tolerance = tolerances[dtype] * scale
@@ -68,6 +70,12 @@ def compare(case_directory, run_directory, scale=1.0, dtype="fp32"):
                   f"bound {bound:.3e} = {tolerance:g} x {scale_value:.4g}" if where is not None
                   else f"NaN in one and not the other at {int(unexpected_nan.sum())} positions")
         lines.append(f"{'ok  ' if ok else 'FAIL'} {name} {list(reference.shape)}: {detail}")
+        if description.get("top1_must_match") or (dtype == "report" and reference.ndim == 2 and reference.shape[1] > 1):
+            # A classifier: the class each row picks must be onnxruntime's.
+            picked, expected = actual.reshape(actual.shape[0], -1).argmax(1), reference.reshape(reference.shape[0], -1).argmax(1)
+            same = bool(np.all(picked == expected))
+            passed &= same
+            lines.append(f"{'ok  ' if same else 'FAIL'} {name}: top-1 class {picked.tolist()}, onnxruntime's {expected.tolist()}")
     return passed, lines
 
 

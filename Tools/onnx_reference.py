@@ -51,7 +51,7 @@ def _selected(names, only):
 
 
 def command_ops(arguments):
-    from onnxref import bad_cases, graph_cases, index_logic_cases, op_cases, recurrent_cases, shape_cases  # noqa: F401 (registration)
+    from onnxref import bad_cases, graph_cases, index_logic_cases, op_cases, quant_cases, recurrent_cases, shape_cases  # noqa: F401 (registration)
     import onnx
     names = sorted(op_cases.CASES)
     if arguments.list:

@@ -1,6 +1,6 @@
 import DemandTensor
 
-// # The model directory, version 2 (version 1 is read too)
+// # The model directory, version 3 (versions 1 and 2 are read too)
 //
 // A model is a directory `NAME.dlm/` holding:
 //
@@ -23,6 +23,8 @@ import DemandTensor
 //    be verified. Writers add them to a layer whose weight an embedding
 //    Gather reads (the runtime then reads only the rows a run asks for).
 //    A version 1 manifest has none; it is read as before.
+// 3b. Version 3 adds quantized weights (item 9). Writers write version 3 only
+//    for a model that has one, so other models stay readable by older builds.
 //
 // ## manifest.json
 //     {
@@ -58,15 +60,36 @@ import DemandTensor
 //    the runtime widens them to float32 before use). Graph inputs may also be
 //    "int64" or "int32"; the runtime holds every value as float32, so integer
 //    inputs must stay below 2^24 in magnitude. Graph outputs are "float32".
+//    Version 3 weights may also be "int8", "uint8" (one byte per value) or
+//    "uint4" (two values per byte in row-major element order, the first in the
+//    low nibble; byteCount is ceil(elements / 2)), each with a `quantization`:
+// 9. Quantization. The runtime dequantizes a quantized weight to float32 in
+//    the restore stage: value = (q - zeroPoint) * scale, with
+//        "quantization": {"axis": 0, "blockSize": 32,
+//                         "scales": {"offsetBytes": 4096, "count": 64},
+//                         "zeroPoints": {"offsetBytes": 4352, "count": 64}}
+//    - no `axis`: one scale for the whole tensor (`blockSize` not allowed);
+//    - `axis` a (0 <= a < rank), no `blockSize`: one scale per index of
+//      dimension a (shape[a] scales; "per channel");
+//    - `axis` a and `blockSize` b > 0: each run of b indices along a shares a
+//      scale; scales are laid out like the tensor with dimension a replaced
+//      by ceil(shape[a] / b) (ONNX blocked quantization; MatMulNBits is axis
+//      1 of its (N, K) matrix).
+//    `scales` are float32, `zeroPoints` one byte each of the weight's type
+//    (uint4 zero points unpacked, 0...15); both lie in the weight's file at
+//    offsets that are multiples of 64, overlap nothing, and hold exactly as
+//    many entries as the scheme needs. No `zeroPoints`: every zero point is 0.
 
 /// The decoded `manifest.json` of a model directory.
 public struct Manifest: Codable, Sendable, Equatable {
     /// The value of `format` in every manifest.
     public static let formatName = "demandlayer-model"
     /// The manifest version this writer writes; a newer one is refused.
-    public static let currentVersion = 2
-    /// The versions this reader reads (1: without chunk checksums).
-    public static let readableVersions = 1...2
+    public static let currentVersion = 3
+    /// The versions this reader reads (1: without chunk checksums; 2: without quantized weights).
+    public static let readableVersions = 1...3
+    /// The version writers write for a model with no quantized weight.
+    public static let unquantizedVersion = 2
 
     /// Always `formatName`: tells a manifest from any other JSON file.
     public var format: String
@@ -81,10 +104,12 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The layers in execution order: the unit of reading.
     public var layers: [Layer]
 
-    /// A manifest of the current format and version.
+    /// A manifest of the current format, of the lowest version that holds
+    /// its layers (2 unless a weight is quantized).
     public init(name: String, inputs: [ValueInfo], outputs: [ValueInfo], layers: [Layer]) {
         self.format = Self.formatName
-        self.version = Self.currentVersion
+        let quantized = layers.contains { $0.weights.contains { $0.quantization != nil } }
+        self.version = quantized ? Self.currentVersion : Self.unquantizedVersion
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
@@ -156,7 +181,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct Weight: Codable, Sendable, Equatable {
         /// The tensor's name, as nodes refer to it.
         public var name: String
-        /// How the bytes are stored (`float32` or `float16`).
+        /// How the bytes are stored (`float32`, `float16`, or quantized: `int8`, `uint8`, `uint4`).
         public var dtype: DType
         /// The tensor's shape (a conv weight is outChannels, inChannels/groups, kH, kW).
         public var shape: Shape
@@ -164,17 +189,68 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var file: Int
         /// Where the tensor starts in its file, a multiple of `Layout.tensorAlignment`.
         public var offsetBytes: Int
-        /// The tensor's bytes: `shape.elementCount` times `dtype.byteWidth`.
+        /// The tensor's bytes: `dtype.byteCount(elementCount: shape.elementCount)`.
         public var byteCount: Int
+        /// Version 3: how a quantized weight's values map back to float32 (nil for float weights).
+        public var quantization: Quantization?
 
         /// A weight entry placing tensor `name` in file `file` of its layer.
-        public init(name: String, dtype: DType = .float32, shape: Shape, file: Int, offsetBytes: Int, byteCount: Int) {
+        public init(name: String, dtype: DType = .float32, shape: Shape, file: Int, offsetBytes: Int, byteCount: Int,
+                    quantization: Quantization? = nil) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
             self.file = file
             self.offsetBytes = offsetBytes
             self.byteCount = byteCount
+            self.quantization = quantization
+        }
+    }
+
+    /// How a quantized weight is dequantized: value = (q - zeroPoint) * scale,
+    /// the scale and zero point chosen by `axis` and `blockSize` (item 9 above).
+    public struct Quantization: Codable, Sendable, Equatable {
+        /// The dimension the scales vary along; nil: one scale for the tensor.
+        public var axis: Int?
+        /// How many consecutive indices along `axis` share a scale; nil: one each.
+        public var blockSize: Int?
+        /// The float32 scales, in the weight's file.
+        public var scales: Placement
+        /// The zero points (one byte each, the weight's type), in the weight's file; nil: all 0.
+        public var zeroPoints: Placement?
+
+        /// A table of `count` entries at `offsetBytes` in the weight's file.
+        public struct Placement: Codable, Sendable, Equatable {
+            /// Where the table starts in the file, a multiple of `Layout.tensorAlignment`.
+            public var offsetBytes: Int
+            /// How many entries it holds.
+            public var count: Int
+
+            /// A table of `count` entries starting `offsetBytes` into the weight's file.
+            public init(offsetBytes: Int, count: Int) {
+                self.offsetBytes = offsetBytes
+                self.count = count
+            }
+        }
+
+        /// A scheme with scales along `axis` (nil: one scale), in blocks of
+        /// `blockSize` when given, with zero points when `zeroPoints` is given.
+        public init(axis: Int?, blockSize: Int? = nil, scales: Placement, zeroPoints: Placement? = nil) {
+            self.axis = axis
+            self.blockSize = blockSize
+            self.scales = scales
+            self.zeroPoints = zeroPoints
+        }
+
+        /// How many scales a tensor of `shape` needs under this scheme, or nil
+        /// when `axis` or `blockSize` does not fit the shape.
+        public func scaleCount(for shape: Shape) -> Int? {
+            guard let axis else { return blockSize == nil ? 1 : nil }
+            guard shape.dims.indices.contains(axis) else { return nil }
+            let length = shape[axis]
+            guard let blockSize else { return length }
+            guard blockSize > 0 else { return nil }
+            return shape.elementCount / length * ((length + blockSize - 1) / blockSize)
         }
     }
 
@@ -211,9 +287,10 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 }
 
-/// Element types of the format. Weights are `float32` or `float16` (widened to
-/// float32 by the restore stage); graph inputs may also be integer, held as
-/// float32 at run time (exact for magnitudes below 2^24, e.g. token ids).
+/// Element types of the format. Weights are `float32`, `float16` (widened to
+/// float32 by the restore stage) or quantized `int8`, `uint8`, `uint4`
+/// (dequantized by the restore stage); graph inputs may also be integer, held
+/// as float32 at run time (exact for magnitudes below 2^24, e.g. token ids).
 public enum DType: String, Codable, Sendable, CaseIterable {
     /// IEEE 754 single precision, 4 bytes.
     case float32
@@ -223,18 +300,38 @@ public enum DType: String, Codable, Sendable, CaseIterable {
     case int64
     /// 32-bit signed integer (graph inputs only).
     case int32
+    /// 8-bit signed integer (quantized weights only).
+    case int8
+    /// 8-bit unsigned integer (quantized weights only).
+    case uint8
+    /// 4-bit unsigned integer, two per byte, low nibble first (quantized weights only).
+    case uint4
 
-    /// Bytes per element.
-    public var byteWidth: Int {
+    /// Bits per element.
+    public var bitWidth: Int {
         switch self {
-        case .float32, .int32: 4
-        case .float16: 2
-        case .int64: 8
+        case .float32, .int32: 32
+        case .float16: 16
+        case .int64: 64
+        case .int8, .uint8: 8
+        case .uint4: 4
         }
     }
 
+    /// Bytes per element of a whole-byte type (not `uint4`: see `byteCount(elementCount:)`).
+    public var byteWidth: Int {
+        precondition(self != .uint4, "uint4 packs two values per byte; use byteCount(elementCount:)")
+        return bitWidth / 8
+    }
+
+    /// Bytes `elementCount` values take, packed (uint4: two per byte, rounded up).
+    public func byteCount(elementCount: Int) -> Int { (elementCount * bitWidth + 7) / 8 }
+
     /// Whether a weight tensor may be stored with this type.
-    public var isWeightType: Bool { self == .float32 || self == .float16 }
+    public var isWeightType: Bool { self == .float32 || self == .float16 || isQuantized }
+
+    /// Whether a weight of this type is quantized (needs a `Manifest.Quantization`).
+    public var isQuantized: Bool { self == .int8 || self == .uint8 || self == .uint4 }
 
     /// The largest magnitude an integer value may have to be held exactly as float32.
     public static let exactIntegerLimit = 1 << 24

@@ -85,7 +85,7 @@ public final class ModelWriter {
     /// (float32, or float16 rounded to nearest even; the runtime widens it back).
     public func addWeight(_ name: String, shape: Shape, values: UnsafeBufferPointer<Float>, dtype: DType = .float32) {
         precondition(current != nil, "addWeight outside a layer")
-        precondition(dtype.isWeightType, "weight \(name): \(dtype) is not a weight type")
+        precondition(dtype == .float32 || dtype == .float16, "weight \(name): \(dtype) is not a float weight type (quantized weights: addWeight(_:quantized:))")
         precondition(values.count == shape.elementCount, "weight \(name): \(values.count) values for \(shape)")
         let offset = Layout.roundUp(currentBytes.count, to: Layout.tensorAlignment)
         currentBytes.append(contentsOf: repeatElement(0, count: offset - currentBytes.count))
@@ -102,6 +102,28 @@ public final class ModelWriter {
         let byteCount = values.count * dtype.byteWidth
         current!.weights.append(.init(name: name, dtype: dtype, shape: shape, file: 0, offsetBytes: offset, byteCount: byteCount))
         shapes[name] = shape
+    }
+
+    /// Appends a quantized weight to the current layer's file: its packed
+    /// values, then its float32 scales, then its zero points, each on a
+    /// 64-byte boundary (the runtime dequantizes it when the layer is restored).
+    public func addWeight(_ name: String, quantized tensor: QuantizedTensor) {
+        precondition(current != nil, "addWeight outside a layer")
+        func append(_ bytes: UnsafeRawBufferPointer) -> Int {
+            let offset = Layout.roundUp(currentBytes.count, to: Layout.tensorAlignment)
+            currentBytes.append(contentsOf: repeatElement(0, count: offset - currentBytes.count))
+            currentBytes.append(contentsOf: bytes)
+            return offset
+        }
+        let offset = tensor.bytes.withUnsafeBytes(append)
+        let scales = Manifest.Quantization.Placement(offsetBytes: tensor.scales.withUnsafeBytes(append), count: tensor.scales.count)
+        let zeroPoints = tensor.zeroPoints.map { points in
+            Manifest.Quantization.Placement(offsetBytes: points.withUnsafeBytes(append), count: points.count)
+        }
+        let quantization = Manifest.Quantization(axis: tensor.axis, blockSize: tensor.blockSize, scales: scales, zeroPoints: zeroPoints)
+        current!.weights.append(.init(name: name, dtype: tensor.dtype, shape: tensor.shape, file: 0, offsetBytes: offset,
+                                      byteCount: tensor.bytes.count, quantization: quantization))
+        shapes[name] = tensor.shape
     }
 
     /// Appends a node to the current layer, inferring its output shape.

@@ -23,8 +23,8 @@ struct Validator {
                 throw graphError("input '\(input.name)' has shape \(input.shape); every dimension must be positive")
             }
             if let problem = ModelLimits.problem(with: input.shape) { throw graphError("input '\(input.name)': \(problem)") }
-            guard input.dtype != .float16 else {
-                throw graphError("input '\(input.name)' is float16; graph inputs are float32, int64 or int32")
+            guard input.dtype == .float32 || input.dtype == .int64 || input.dtype == .int32 else {
+                throw graphError("input '\(input.name)' is \(input.dtype.rawValue); graph inputs are float32, int64 or int32")
             }
             guard shapes.updateValue(input.shape, forKey: input.name) == nil else {
                 throw graphError("input name '\(input.name)' is used twice")
@@ -105,28 +105,80 @@ struct Validator {
             guard weight.shape.dims.allSatisfy({ $0 > 0 }) else { throw fail("shape \(weight.shape) has a non-positive dimension") }
             if let problem = ModelLimits.problem(with: weight.shape) { throw fail(problem) }
             guard weight.dtype.isWeightType else {
-                throw fail("dtype \(weight.dtype.rawValue) is not a weight type; weights are float32 or float16")
+                throw fail("dtype \(weight.dtype.rawValue) is not a weight type; weights are float32, float16, int8, uint8 or uint4")
             }
-            let expectedBytes = weight.shape.elementCount * weight.dtype.byteWidth
+            let expectedBytes = weight.dtype.byteCount(elementCount: weight.shape.elementCount)
             guard weight.byteCount == expectedBytes else {
                 throw fail("byteCount \(weight.byteCount) does not match shape \(weight.shape) of \(weight.dtype.rawValue) (\(expectedBytes) bytes)")
             }
-            guard weight.offsetBytes >= 0, weight.offsetBytes % Layout.tensorAlignment == 0 else {
-                throw fail("offsetBytes \(weight.offsetBytes) is not a multiple of \(Layout.tensorAlignment)")
-            }
             let fileBytes = layer.files[weight.file].byteCount
-            guard weight.offsetBytes <= fileBytes - weight.byteCount else {   // not offset + count: that can overflow
-                throw fail("\(weight.byteCount) bytes from offset \(weight.offsetBytes) run past the end of its \(fileBytes)-byte file")
+            // Checks `byteCount` bytes at `offsetBytes` lie inside the file, aligned, overlapping nothing placed so far.
+            func claim(_ what: String, offsetBytes: Int, byteCount: Int) throws(FormatError) {
+                guard offsetBytes >= 0, offsetBytes % Layout.tensorAlignment == 0 else {
+                    throw fail("\(what)offsetBytes \(offsetBytes) is not a multiple of \(Layout.tensorAlignment)")
+                }
+                guard offsetBytes <= fileBytes - byteCount else {   // not offset + count: that can overflow
+                    throw fail("\(what)\(byteCount) bytes from offset \(offsetBytes) run past the end of its \(fileBytes)-byte file")
+                }
+                let extent = offsetBytes..<(offsetBytes + byteCount)
+                guard !extents[weight.file].contains(where: { $0.overlaps(extent) }) else {
+                    throw fail("\(what)overlaps another weight in the same file")
+                }
+                extents[weight.file].append(extent)
             }
-            let extent = weight.offsetBytes..<(weight.offsetBytes + weight.byteCount)
-            guard !extents[weight.file].contains(where: { $0.overlaps(extent) }) else {
-                throw fail("overlaps another weight in the same file")
+            try claim("", offsetBytes: weight.offsetBytes, byteCount: weight.byteCount)
+            try checkQuantization(of: weight, version: manifest.version, fail: fail) { what, offsetBytes, byteCount throws(FormatError) in
+                try claim(what, offsetBytes: offsetBytes, byteCount: byteCount)
             }
-            extents[weight.file].append(extent)
             guard shapes.updateValue(weight.shape, forKey: weight.name) == nil else {
                 throw fail("the name is already used by another value")
             }
         }
+    }
+
+    /// A quantized weight's scheme against its shape (item 9 of the format):
+    /// a quantization exactly when the dtype is quantized, an axis inside the
+    /// shape, a positive block size only with an axis, as many scales (and zero
+    /// points) as the scheme needs, each table placed through `claim`.
+    private func checkQuantization(of weight: Manifest.Weight, version: Int, fail: (String) -> FormatError,
+                                   claim: (String, Int, Int) throws(FormatError) -> Void) throws(FormatError) {
+        guard let quantization = weight.quantization else {
+            guard !weight.dtype.isQuantized else {
+                throw fail("dtype \(weight.dtype.rawValue) is quantized but the weight has no 'quantization' (scales, zero points)")
+            }
+            return
+        }
+        guard weight.dtype.isQuantized else {
+            throw fail("has a 'quantization' but dtype \(weight.dtype.rawValue) is not quantized (int8, uint8 or uint4)")
+        }
+        guard version >= 3 else {
+            throw fail("is quantized, which needs format version 3 (the manifest says \(version))")
+        }
+        let rank = weight.shape.rank
+        if let axis = quantization.axis, !(0..<rank).contains(axis) {
+            throw fail("quantization axis \(axis) is outside shape \(weight.shape) (0..<\(rank))")
+        }
+        if let blockSize = quantization.blockSize {
+            guard quantization.axis != nil else { throw fail("quantization blockSize \(blockSize) needs an axis") }
+            guard blockSize > 0 else { throw fail("quantization blockSize \(blockSize) is not positive") }
+        }
+        let expected = quantization.scaleCount(for: weight.shape)!
+        guard quantization.scales.count == expected else {
+            throw fail("quantization has \(quantization.scales.count) scales; shape \(weight.shape) with \(Self.describe(quantization)) needs \(expected)")
+        }
+        try claim("scales: ", quantization.scales.offsetBytes, expected * MemoryLayout<Float>.stride)
+        if let zeroPoints = quantization.zeroPoints {
+            guard zeroPoints.count == expected else {
+                throw fail("quantization has \(zeroPoints.count) zero points; shape \(weight.shape) with \(Self.describe(quantization)) needs \(expected), one per scale")
+            }
+            try claim("zero points: ", zeroPoints.offsetBytes, expected)
+        }
+    }
+
+    static func describe(_ quantization: Manifest.Quantization) -> String {
+        guard let axis = quantization.axis else { return "one scale for the tensor" }
+        guard let blockSize = quantization.blockSize else { return "one scale per index of axis \(axis)" }
+        return "blocks of \(blockSize) along axis \(axis)"
     }
 
     private func checkNodes(_ layer: Manifest.Layer, place: (index: Int, name: String), shapes: inout [String: Shape], weightLayers: [String: Int]) throws(FormatError) -> [Operator] {

@@ -42,7 +42,7 @@ extension Pipeline {
     }
 
     /// Verifies each file's checksum and makes a tensor view over each weight:
-    /// float32 ones in place, no byte copied; float16 ones widened into a
+    /// float32 ones in place, no byte copied; float16 and quantized ones widened into a
     /// region of the widening ring, recorded in `loaded` for execute to
     /// release. Nil (and the job failed) on a mismatch.
     func restore(_ loaded: inout LoadedLayer, job: Job) -> [String: Tensor]? {
@@ -102,7 +102,7 @@ extension Pipeline {
         return nil
     }
 
-    /// Views over a layer with no float16 weights: every byte stays where it was read.
+    /// Views over a layer with no float16 or quantized weights: every byte stays where it was read.
     static func views(of layer: Manifest.Layer, files: [UnsafeMutableRawBufferPointer]) -> [String: Tensor] {
         Widening.views(of: layer, files: files, widenInto: nil)
     }

@@ -16,7 +16,7 @@ struct LoadedLayer: @unchecked Sendable {
     /// Each file's CRC-32C as summed by the read stage while its chunks
     /// landed; nil: restore sums the bytes itself.
     var fileChecksums: [UInt32]? = nil
-    /// The widening-ring region holding its float16 weights as float32, if
+    /// The widening-ring region holding its float16 and quantized weights as float32, if
     /// any; taken by restore, released by execute.
     var widened: BufferRing.Region? = nil
 }
@@ -66,7 +66,7 @@ final class Pipeline: @unchecked Sendable {
     let requestBytes: Int
     /// Where every node's output lives (execute thread only).
     let activationArena: ActivationArena
-    /// Where float16 weights are widened; nil when the model has none.
+    /// Where float16 and quantized weights are widened; nil when the model has none.
     let widening: Widening?
     /// What the read stage reads, in order: every layer whole, or (for a
     /// planned session) resident layers, whole layers and pieces of split ones.

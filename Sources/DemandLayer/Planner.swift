@@ -37,7 +37,7 @@ public struct LayerCost: Sendable, Equatable, Codable {
     public var executeNanoseconds: Double
     /// How the layer can be streamed in pieces, or nil: it is always read whole.
     public var split: SplitCost?
-    /// Whether the layer may be held resident (false for layers with float16
+    /// Whether the layer may be held resident (false for layers with float16 or quantized
     /// weights, which are widened as they stream).
     public var canBeResident: Bool = true
 

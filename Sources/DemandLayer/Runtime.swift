@@ -178,7 +178,7 @@ public final class Runtime: @unchecked Sendable {
         profiling.profile = profile
         profiling.budgetBytes = min(ringBytes, 32 << 20)
         let costs = try Session.profile(for: model, options: profiling)
-        let least = Session.minimumBudget(model, profile: costs, allowsResident: false)
+        let least = Session.minimumBudget(model, profile: costs, allowsResident: false, countsWidening: false)
         guard least <= ringBytes else {
             throw RuntimeError(.budgetTooSmall, "model '\(name)' streams through no ring smaller than \(least) bytes (\(ByteText.mebibytes(least))); this runtime's ring is \(ringBytes) bytes (a budget of \(self.options.budgetBytes) minus a held reserve of \(heldReserveBytes))")
         }

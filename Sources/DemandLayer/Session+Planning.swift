@@ -54,11 +54,13 @@ extension Session {
         }
     }
 
-    /// The smallest budget `model` runs in, planned with `profile`'s costs.
-    package static func minimumBudget(_ model: Model, profile: LayerProfile, allowsResident: Bool = true) -> Int {
+    /// The smallest budget `model` runs in, planned with `profile`'s costs
+    /// (with the widening ring of a pipelined session unless `countsWidening`
+    /// is false: a runtime's sessions hold theirs in its held reserve).
+    package static func minimumBudget(_ model: Model, profile: LayerProfile, allowsResident: Bool = true, countsWidening: Bool = true) -> Int {
         let gathers = gathers(of: model)
         return Planner.minimumBudget(costs(of: model, splits: splits(of: model), gathers: gathers, profile: profile, allowsResident: allowsResident))
-            + heldOutsidePlan(gathers)
+            + heldOutsidePlan(gathers) + (countsWidening ? Widening.ringBytes(of: model, policy: .pipelined) : 0)
     }
 
     /// Bytes row-gathered layers hold besides their tables (held from open, outside the plan's own count).
@@ -67,11 +69,14 @@ extension Session {
     }
 
     /// The plan for `budget`, or the error naming the smallest budget.
-    static func streaming(_ model: Model, budget: Int, profile: LayerProfile, allowsResident: Bool = true) throws(RuntimeError) -> Streaming {
+    static func streaming(_ model: Model, budget: Int, profile: LayerProfile, allowsResident: Bool = true,
+                          wideningBytes: Int = 0) throws(RuntimeError) -> Streaming {
         let splits = splits(of: model)
         let gathers = gathers(of: model)
         let costs = costs(of: model, splits: splits, gathers: gathers, profile: profile, allowsResident: allowsResident)
-        let outside = heldOutsidePlan(gathers)
+        // Held outside the read ring the planner sizes: the row-gathered tables'
+        // other weights, and the ring float16 and quantized weights are widened into.
+        let outside = heldOutsidePlan(gathers) + wideningBytes
         guard budget > outside, var plan = Planner.plan(costs, budgetBytes: budget - outside, readBytesPerNanosecond: profile.readBytesPerSecond / 1e9) else {
             let minimum = Planner.minimumBudget(costs) + outside
             var largest = ""

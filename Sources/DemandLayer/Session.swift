@@ -33,7 +33,7 @@ public final class Session: @unchecked Sendable {
     /// which maps the files instead): the ring, and for deepeye the arena of
     /// the fully connected part too.
     public let arenaBytes: Int
-    /// Bytes of the arena float16 weights are widened into (0 when the model
+    /// Bytes of the arena float16 and quantized weights are widened into (0 when the model
     /// stores none): two layers' worth, or every layer's for resident and bulk.
     public let wideningBytes: Int
     /// Bytes of the activation arena: every intermediate tensor, planned at open.
@@ -99,7 +99,8 @@ public final class Session: @unchecked Sendable {
         } else if Self.isPlanned(options) {
             try Self.checkCommon(options)
             let profile = try Self.profile(for: model, options: options)
-            streaming = try Self.streaming(model, budget: options.budgetBytes!, profile: profile)
+            streaming = try Self.streaming(model, budget: options.budgetBytes!, profile: profile,
+                                           wideningBytes: Widening.ringBytes(of: model, policy: options.policy))
             capacity = max(streaming.plan!.ringBytes, Layout.fileAlignment)
             maxHeldRegions = .max
         } else {

@@ -4,9 +4,12 @@ import DemandTensor
 /// Writing: layers through `ModelWriter` (a hidden temporary directory,
 /// renamed into place only when the finished model opens cleanly).
 extension Converter {
+    /// A constant in `quantizedSources` (a DequantizeLinear of integer
+    /// constants) is stored with its integers and scales whatever `weightType` is.
     static func write(_ layers: [Layering.Layer], inputs: [InputShapes.Input], outputs: [String],
-                              constants: [String: ConstantTensor], destination: String, name: String,
-                              weightType: WeightType, progress: (Progress) -> Void) throws(ImportError) -> Model {
+                              constants: [String: ConstantTensor], quantizedSources: [String: QuantizedTensor] = [:],
+                              destination: String, name: String,
+                              weightType: WeightType, progress: (Progress) -> Void) throws(ImportError) -> (model: Model, quantizedCount: Int, largestError: Float) {
         func failed(_ error: FormatError) -> ImportError {
             ImportError(.writeFailed, error.description + "; nothing was written", path: error.path == nil ? destination : nil)
         }
@@ -14,12 +17,28 @@ extension Converter {
         do { writer = try ModelWriter(destination: destination, name: name) } catch { throw failed(error) }
         do {
             for input in inputs { try addInput(writer, input) }
+            var quantizedCount = 0
+            var largestError: Float = 0
             for (index, layer) in layers.enumerated() {
                 writer.beginLayer(layer.name)
                 var layerBytes = 0
                 for weight in layer.weights {
+                    if let quantized = quantizedSources[weight.constant] {
+                        writer.addWeight(weight.stored, quantized: quantized)
+                        layerBytes += quantized.bytes.count + quantized.scales.count * MemoryLayout<Float>.stride + (quantized.zeroPoints?.count ?? 0)
+                        continue
+                    }
                     let value = constants[weight.constant]!
                     let values = try value.exactFloats(name: weight.constant)
+                    if weightType == .int8, !value.isInteger, value.count >= Converter.smallestHalfCount, values.allSatisfy(\.isFinite),
+                       let axis = outputChannelAxis(of: weight.stored, rank: value.shape.count, in: layer.nodes) {
+                        let quantized = values.withUnsafeBufferPointer { QuantizedTensor.symmetricInt8($0, shape: Shape(value.shape), axis: axis) }
+                        writer.addWeight(weight.stored, quantized: quantized)
+                        layerBytes += quantized.bytes.count + quantized.scales.count * MemoryLayout<Float>.stride
+                        quantizedCount += 1
+                        largestError = max(largestError, relativeError(quantized.dequantized(), values))
+                        continue
+                    }
                     // float16 for the bulk (matrices and kernels); integer-valued constants, values
                     // beyond float16's range and small vectors (biases, scales: a rounding error
                     // there shifts a whole channel, and they cost few bytes) stay float32.
@@ -36,7 +55,7 @@ extension Converter {
                                      byteCount: layerBytes))
             }
             for output in outputs { try writer.addOutput(output) }
-            return try writer.finish()
+            return (try writer.finish(), quantizedCount, largestError)
         } catch let error as ImportError {
             writer.abandon()
             throw error
@@ -47,6 +66,40 @@ extension Converter {
             writer.abandon()
             throw ImportError(.writeFailed, "\(error)", path: destination)
         }
+    }
+
+    /// The axis of a weight's output channels when every node of its layer
+    /// that reads it reads it as a weight whose output channels are known:
+    /// Conv's (out, in/groups, kH, kW) → 0; Gemm's B → 0 with transB, else 1;
+    /// MatMul's B (…, K, N) → its last. Nil otherwise (the weight stays float).
+    static func outputChannelAxis(of weight: String, rank: Int, in nodes: [RuntimeNode]) -> Int? {
+        var axis: Int?
+        for node in nodes {
+            for (position, input) in node.inputs.enumerated() where input == weight {
+                let use: Int?
+                switch (node.op, position) {
+                case ("Conv", 1): use = 0
+                case ("Gemm", 1) where rank == 2:
+                    if case .int(let transB) = node.attributes["transB"], transB != 0 { use = 0 } else { use = 1 }
+                case ("MatMul", 1) where rank >= 2: use = rank - 1
+                default: use = nil
+                }
+                guard let use, axis == nil || axis == use else { return nil }
+                axis = use
+            }
+        }
+        return axis
+    }
+
+    /// RMS(dequantized - original) / RMS(original) (0 for an all-zero weight).
+    private static func relativeError(_ dequantized: [Float], _ original: [Float]) -> Float {
+        var error: Double = 0
+        var energy: Double = 0
+        for (restored, value) in zip(dequantized, original) {
+            error += Double(restored - value) * Double(restored - value)
+            energy += Double(value) * Double(value)
+        }
+        return energy > 0 ? Float((error / energy).squareRoot()) : 0
     }
 
     /// Float inputs (float, double, float16) are declared float32; int64 and

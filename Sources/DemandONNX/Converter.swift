@@ -18,6 +18,11 @@ public enum Converter {
         /// 2 bytes per value; widened to float32 when a layer is restored.
         /// Constants holding integers stay float32 (exact).
         case fp16
+        /// Weight-only int8: each Conv, Gemm and MatMul weight of at least
+        /// `smallestHalfCount` values symmetric per output channel (1 byte per
+        /// value plus a float32 scale per channel), dequantized when a layer
+        /// is restored; everything else stays float32.
+        case int8
     }
 
     /// What to convert and how.
@@ -37,7 +42,7 @@ public enum Converter {
         }
     }
 
-    /// With `--dtype fp16`, tensors with fewer elements than this stay float32.
+    /// With `--dtype fp16` or `int8`, tensors with fewer elements than this stay float32.
     public static let smallestHalfCount = 4096
 
     /// Where a convert is, for progress display.
@@ -62,6 +67,10 @@ public enum Converter {
         public var layerCount: Int { model.layers.count }
         /// Bytes of all layer files, padding included.
         public var weightByteCount: Int { model.weightByteCount }
+        /// With `--dtype int8`: how many weights were quantized, and the largest
+        /// quantization error among them, as RMS(error) / RMS(weight).
+        public let quantizedWeightCount: Int
+        public let largestQuantizationError: Float
         /// The largest layer's name and padded bytes.
         public var largestLayer: (name: String, byteCount: Int) {
             let layer = model.layers.max { $0.byteCount < $1.byteCount }
@@ -112,8 +121,10 @@ public enum Converter {
         }
         guard !nodes.isEmpty else { throw ImportError(.invalidModel, "the graph computes nothing at run time") }
         let layers = Layering.plan(nodes, constants: lowering.constants, freshName: lowering.freshName)
-        let model = try write(layers, inputs: inputs, outputs: graph.outputs, constants: lowering.constants,
-                              destination: destination, name: name, weightType: options.weightType, progress: progress)
-        return Summary(model: model, sourceNodeCount: graph.nodes.count, nodeCount: nodes.count)
+        let written = try write(layers, inputs: inputs, outputs: graph.outputs, constants: lowering.constants,
+                                quantizedSources: lowering.quantizedSources, destination: destination, name: name,
+                                weightType: options.weightType, progress: progress)
+        return Summary(model: written.model, sourceNodeCount: graph.nodes.count, nodeCount: nodes.count,
+                       quantizedWeightCount: written.quantizedCount, largestQuantizationError: written.largestError)
     }
 }

@@ -12,8 +12,8 @@ extension Lowering {
             + "layer as one of those, or unrolled over a fixed sequence length (MatMul, Add and Tanh are supported)"
         let controlFlow = "control flow is not supported; fold the condition at export (make it a constant: trace "
             + "the model rather than script it, so one branch is kept), and unroll loops to a fixed count"
-        let quantized = "quantized models are not supported yet; convert the float model (use `--dtype fp16` to "
-            + "halve the bytes read)"
+        let quantized = "this quantized operator is not supported yet (QuantizeLinear and DequantizeLinear are: export "
+            + "the model in QDQ form or with 4-bit MatMulNBits, or convert the float model with `--dtype int8`)"
         var table: [String: String] = [:]
         table["RNN"] = recurrent
         for op in ["Loop", "Scan"] { table[op] = controlFlow }
@@ -21,8 +21,8 @@ extension Lowering {
         table["If"] = "an If is inlined only when its condition is known at convert time; fold the condition at export "
             + "(trace the model rather than script it, so one branch is kept), or give --input-shape for every symbolic "
             + "dimension so a condition computed from shapes folds"
-        for op in ["QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
-                   "QLinearAdd", "QLinearMul", "MatMulInteger", "ConvInteger", "MatMulNBits", "MatMulIntegerToFloat",
+        for op in ["DynamicQuantizeLinear",
+                   "QLinearAdd", "QLinearMul", "ConvInteger", "MatMulIntegerToFloat",
                    "DynamicQuantizeMatMul", "QGemm"] {
             table[op] = quantized
         }

@@ -35,6 +35,10 @@ final class Lowering {
     var opset: Int { graph.opset }
     /// Values known at convert time, by name.
     var constants: [String: ConstantTensor]
+    /// Constants that are a DequantizeLinear of integer constants: their
+    /// integers, scales and zero points, so the writer can store them quantized
+    /// (the runtime restores exactly the float values in `constants`).
+    var quantizedSources: [String: QuantizedTensor] = [:]
     /// Shapes of values computed at run time (graph inputs and node outputs).
     var shapes: [String: Shape] = [:]
     /// Renamed values: a dropped node's output → the value it passes on.
@@ -97,7 +101,8 @@ final class Lowering {
 
     func lower(_ source: SourceGraph.Node) throws(ImportError) {
         if source.op == "If", source.domain.isEmpty || source.domain == "ai.onnx" { return try inlineIf(source) }
-        if let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
+        let isMatMulNBits = source.op == "MatMulNBits" && source.domain == "com.microsoft"
+        if !isMatMulNBits, let error = Self.unsupportedOperatorError(op: source.op, domain: source.domain) { throw error }
         var node = source
         // LSTM and GRU may leave out Y and give only Y_h or Y_c.
         let firstOutputOptional = node.op == "LSTM" || node.op == "GRU"
@@ -137,6 +142,12 @@ final class Lowering {
             return
         default:
             break
+        }
+        if try lowerQuantization(node) { return }
+        if try lowerQLinear(node) { return }
+        if isMatMulNBits {
+            try lowerMatMulNBits(node)
+            return
         }
         let present = node.inputs.filter { !$0.isEmpty }
         if !present.isEmpty && present.allSatisfy({ constants[$0] != nil }) {

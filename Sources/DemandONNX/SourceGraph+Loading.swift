@@ -52,9 +52,11 @@ extension SourceGraph {
         let graph = model.graph
 
         var initializers: [String: ConstantTensor] = [:]
+        var elementTypes: [String: Int32] = [:]
         pending.reverse()
         while let tensor = pending.popLast() {
             initializers[tensor.name] = try decoder.decode(tensor, name: tensor.name)
+            elementTypes[tensor.name] = tensor.dataType
         }
         if let sparse = graph.sparseInitializer.first {
             throw ImportError(.unsupported, "sparse initializer '\(sparse.values.name)' is not supported")
@@ -78,7 +80,7 @@ extension SourceGraph {
 
         return SourceGraph(name: graph.name, opset: opset, inputs: inputs, outputs: graph.output.map(\.name),
                            nodes: try topologicallySorted(try decodeNodes(graph.node, decoder: decoder, depth: 0)),
-                           initializers: initializers)
+                           initializers: initializers, elementTypes: elementTypes)
     }
 
     /// The deepest nesting of subgraphs decoded (If inside If ...); a deeper

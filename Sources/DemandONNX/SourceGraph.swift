@@ -93,6 +93,9 @@ struct SourceGraph {
     var nodes: [Node]
     /// Initializers by name.
     var initializers: [String: ConstantTensor]
+    /// Initializers' ONNX element types by name (`ConstantTensor` keeps only
+    /// integer or float; QuantizeLinear's range depends on int8 or uint8).
+    var elementTypes: [String: Int32] = [:]
 }
 
 /// ONNX `TensorProto.DataType` values the importer names.

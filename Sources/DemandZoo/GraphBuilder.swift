@@ -23,7 +23,8 @@ public final class GraphBuilder {
     /// Called after each layer with the weight bytes generated so far.
     public var progress: ((Int) -> Void)?
 
-    /// How weights are stored: float32, or float16 (half the bytes to read).
+    /// How weights are stored: float32, float16 (half the bytes to read), or
+    /// int8 (a quarter: each weight symmetric per output channel, biases float32).
     public let weightDType: DType
 
     public init(writer: ModelWriter?, seed: UInt64, weightDType: DType = .float32) {
@@ -194,8 +195,14 @@ public final class GraphBuilder {
         shapes[biasName] = biasShape
         if let writer {
             let (weight, bias) = values()
-            weight.withUnsafeBufferPointer { writer.addWeight(weightName, shape: weightShape, values: $0, dtype: weightDType) }
-            bias.withUnsafeBufferPointer { writer.addWeight(biasName, shape: biasShape, values: $0, dtype: weightDType) }
+            if weightDType == .int8 {
+                // Conv (out, in/groups, kH, kW) and Gemm with transB (out, in): output channels are axis 0.
+                writer.addWeight(weightName, quantized: weight.withUnsafeBufferPointer { .symmetricInt8($0, shape: weightShape, axis: 0) })
+                bias.withUnsafeBufferPointer { writer.addWeight(biasName, shape: biasShape, values: $0) }
+            } else {
+                weight.withUnsafeBufferPointer { writer.addWeight(weightName, shape: weightShape, values: $0, dtype: weightDType) }
+                bias.withUnsafeBufferPointer { writer.addWeight(biasName, shape: biasShape, values: $0, dtype: weightDType) }
+            }
         }
         weightByteCount += (weightShape.elementCount + biasShape.elementCount) * MemoryLayout<Float>.stride
         return try add(Manifest.Node(name: node, op: op, inputs: [input, weightName, biasName], outputs: [node + ".out"], attributes: attributes))

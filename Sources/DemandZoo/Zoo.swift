@@ -33,7 +33,8 @@ public enum Zoo {
     }
 
     /// Writes model `name` to `destination` (a `NAME.dlm` path that must not
-    /// exist), with weights stored as `weightDType` (float32 or float16).
+    /// exist), with weights stored as `weightDType` (float32, float16, or int8:
+    /// per-output-channel symmetric, biases float32).
     /// `progress` receives (bytes generated, total bytes), counted as float32.
     @discardableResult
     public static func make(_ name: String, at destination: String, seed: UInt64 = defaultSeed, weightDType: DType = .float32,

@@ -38,6 +38,7 @@ struct ConvertCommand: ParsableCommand {
               demandlayer convert bert.onnx bert.dlm \\
                   --input-shape input_ids=1x128 --input-shape attention_mask=1x128
               demandlayer convert vgg19.onnx vgg19-fp16.dlm --dtype fp16
+              demandlayer convert resnet50.onnx resnet50-int8.dlm --dtype int8
               demandlayer convert denoise.onnx denoise.dlm --input-shape sample_rate=scalar
             """
     )
@@ -54,14 +55,14 @@ struct ConvertCommand: ParsableCommand {
     var inputShapes: [String] = []
 
     @Option(name: .long, help: ArgumentHelp(
-        "How weights are stored: fp32, or fp16 (half the bytes read; widened to fp32 on restore; integer constants stay fp32).",
-        valueName: "fp32|fp16"))
+        "How weights are stored: fp32, fp16 (half the bytes read; widened to fp32 on restore; integer constants stay fp32), or int8 (weight-only: Conv, Gemm and MatMul weights symmetric per output channel, about a quarter of the bytes; dequantized on restore; the rest stays fp32).",
+        valueName: "fp32|fp16|int8"))
     var dtype: String = "fp32"
 
     func validate() throws {
         _ = try parsedShapes()
         guard Converter.WeightType(rawValue: dtype) != nil else {
-            throw ValidationError("--dtype must be fp32 or fp16, not '\(dtype)'")
+            throw ValidationError("--dtype must be fp32, fp16 or int8, not '\(dtype)'")
         }
         guard FileManager.default.fileExists(atPath: model) else {
             throw ValidationError("no such model file: \(model)")
@@ -127,7 +128,9 @@ struct ConvertCommand: ParsableCommand {
             let largest = summary.largestLayer
             status(String(format: "converted in %.1f s", seconds))
             print("\(output): \(summary.layerCount) layers, \(summary.nodeCount) nodes (from \(summary.sourceNodeCount)), "
-                + "\(formatMiB(summary.weightByteCount)) of weights, largest layer '\(largest.name)' \(formatMiB(largest.byteCount))")
+                + "\(formatMiB(summary.weightByteCount)) of weights, largest layer '\(largest.name)' \(formatMiB(largest.byteCount))"
+                + (options.weightType == .int8 ? String(format: ", %d weights int8 (largest RMS error %.2f%% of the weight's RMS)",
+                                                        summary.quantizedWeightCount, summary.largestQuantizationError * 100) : ""))
         } catch {
             settle(finished: false)
             throw ConvertFailure(error: error)

@@ -24,8 +24,9 @@ struct PlanCommand: ParsableCommand {
             ring is sized for the most a run can ask for.
 
             The budget counts every weight byte the session holds: ring + resident
-            layers + the held parts of split layers. (Activations and, for float16
-            models, the widening ring are not in it.) A budget below the least the
+            layers + the held parts of split layers + for float16 and quantized
+            models the widening ring their weights are restored into as float32
+            (two layers' worth). (Activations are not in it.) A budget below the least the
             model can run in is refused with that least named.
 
             The planner chooses with a cost model and no IO: each layer's kernel time

@@ -7,7 +7,7 @@ struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zoo",
         abstract: "List and make the built-in models (real architectures, seeded random weights).",
-        subcommands: [List.self, Make.self]
+        subcommands: [List.self, Make.self, Compare.self]
     )
 
     struct List: ParsableCommand {
@@ -32,23 +32,26 @@ struct ZooCommand: ParsableCommand {
         @Option(name: .long, help: "The seed for the random weights.")
         var seed: UInt64 = Zoo.defaultSeed
 
-        @Option(name: .long, help: ArgumentHelp("How weights are stored: fp32, or fp16 (half the bytes read; widened to fp32 by the restore stage).", valueName: "fp32|fp16"))
+        @Option(name: .long, help: ArgumentHelp("How weights are stored: fp32, fp16 (half the bytes read; widened to fp32 by the restore stage), or int8 (a quarter: per-output-channel symmetric, dequantized by the restore stage; biases fp32).", valueName: "fp32|fp16|int8"))
         var dtype: String = "fp32"
+
+        /// The stored weight type `--dtype` names.
+        var weightDType: DType { ["fp16": .float16, "int8": .int8][dtype] ?? .float32 }
 
         func validate() throws {
             guard Zoo.entry(named: name) != nil else {
                 throw ValidationError("no built-in model named '\(name)'; choose one of: \(Zoo.entries.map(\.name).joined(separator: ", "))")
             }
-            guard dtype == "fp32" || dtype == "fp16" else {
-                throw ValidationError("--dtype is fp32 or fp16 (got '\(dtype)')")
+            guard ["fp32", "fp16", "int8"].contains(dtype) else {
+                throw ValidationError("--dtype is fp32, fp16 or int8 (got '\(dtype)')")
             }
         }
 
         func run() throws {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let path = "\(out)/\(name)\(dtype == "fp16" ? "-fp16" : "").dlm"
+            let path = "\(out)/\(name)\(dtype == "fp32" ? "" : "-" + dtype).dlm"
             let bar = ProgressBar(label: "making \(name)")
-            let model = try Zoo.make(name, at: path, seed: seed, weightDType: dtype == "fp16" ? .float16 : .float32) { bar.update(done: $0, total: $1) }
+            let model = try Zoo.make(name, at: path, seed: seed, weightDType: weightDType) { bar.update(done: $0, total: $1) }
             bar.finish(note: "\(model.layers.count) layers, \(formatMiB(model.weightByteCount))")
             print(path)
         }

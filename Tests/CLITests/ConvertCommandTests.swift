@@ -81,12 +81,12 @@ import Testing
 
     @Test func argumentsAreCheckedAndHelpTeaches() throws {
         let model = Self.fixtures + "/ops/relu/model.onnx"
-        for arguments in [["--input-shape", "x=1xq"], ["--input-shape", "noequals"], ["--dtype", "int8"]] {
+        for arguments in [["--input-shape", "x=1xq"], ["--input-shape", "noequals"], ["--dtype", "int4"]] {
             let result = try cli.run(["convert", model, Scratch.directory("args") + "/out.dlm"] + arguments)
             #expect(result.status == 64, "\(arguments): a usage error, \(result.stderr)")
         }
         let help = try cli.run(["convert", "--help"])
-        for phrase in ["--input-shape", "--dtype", "fp16", "BatchNormalization", "Examples:", "leaves nothing behind", "=scalar"] {
+        for phrase in ["--input-shape", "--dtype", "fp16", "int8", "BatchNormalization", "Examples:", "leaves nothing behind", "=scalar"] {
             #expect(help.stdout.contains(phrase), "help mentions \(phrase)")
         }
     }

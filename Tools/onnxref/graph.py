@@ -111,6 +111,8 @@ class Graph:
         placeholder = [helper.make_tensor_value_info(name, TensorProto.UNDEFINED, None) for name in self.outputs]
         graph = helper.make_graph(self.nodes, self.name, self.inputs, placeholder, self.initializers)
         opsets = [helper.make_opsetid("", self.opset)]
+        # Contrib operators (com.microsoft's MatMulNBits) need their domain imported too.
+        opsets += [helper.make_opsetid(domain, 1) for domain in sorted({node.domain for node in self.nodes} - {"", "ai.onnx"})]
         model = helper.make_model(graph, opset_imports=opsets, producer_name="demandlayer-fixtures")
         model.ir_version = self.ir_version or min(model.ir_version, _ir_for_opset(self.opset))
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=not self.type_from_run, data_prop=True)

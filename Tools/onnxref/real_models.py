@@ -34,7 +34,7 @@ WHEEL_MODELS = {
     "ppocr_mobile_cls": ("rapidocr-onnxruntime", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
                          "x", (1, 3, 48, 192), "text_line", HALF),
 }
-NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2", "ddddocr_crnn_bilstm"]
+NAMES = list(WHEEL_MODELS) + ["minilm_l6_v2", "ddddocr_crnn_bilstm", "pp_lcnet_qdq_int8", "minilm_l6_v2_matmulnbits4"]
 
 
 def _picture(name, kind, shape, normalization):
@@ -104,6 +104,12 @@ def write_all(root, only=None, list_only=False):
     root.mkdir(parents=True, exist_ok=True)
     for name in names:
         start = time.monotonic()
+        if name in ("pp_lcnet_qdq_int8", "minilm_l6_v2_matmulnbits4"):
+            from .quantized_models import write_minilm_nbits, write_pp_lcnet_qdq
+            description = (write_pp_lcnet_qdq if name == "pp_lcnet_qdq_int8" else write_minilm_nbits)(root, name)
+            print(f"{name}: {description['outputs'][0]['shape']}; bound {description['tolerance']['fp32']} "
+                  f"[{time.monotonic() - start:.1f} s]", file=sys.stderr)
+            continue
         if name == "minilm_l6_v2":
             description = write_minilm(root, name)
         elif name == "ddddocr_crnn_bilstm":

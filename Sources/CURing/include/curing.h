@@ -197,6 +197,23 @@ int dl_widen_f16_is_hardware(void);
 /// The portable conversion, exported so tests can compare the two.
 void dl_widen_f16_software(const uint16_t *source, float *destination, size_t count);
 
+/// Dequantizes `count` int8 values: destination[i] = (source[i] - zero[i·step])
+/// · scale[i·step]. `step` 0: one scale and zero point for all (a channel's or
+/// a block's run); 1: one each (a row whose scales vary along the last axis).
+/// `zero` NULL: zero points are 0. AVX2 where the CPU has it, NEON on ARM64.
+void dl_dequantize_s8(const int8_t *source, const int8_t *zero, const float *scale, size_t step, float *destination, size_t count);
+/// As `dl_dequantize_s8`, for uint8 values and zero points.
+void dl_dequantize_u8(const uint8_t *source, const uint8_t *zero, const float *scale, size_t step, float *destination, size_t count);
+/// As `dl_dequantize_u8`, for uint4 values packed two per byte, low nibble
+/// first, starting at element `first` of `packed` (zero points one per byte).
+void dl_dequantize_u4(const uint8_t *packed, size_t first, const uint8_t *zero, const float *scale, size_t step, float *destination, size_t count);
+/// 1 when the dequantize functions use vector code (AVX2, NEON), else 0.
+int dl_dequantize_is_vector(void);
+/// The portable loops, exported so tests can compare them with the vector paths.
+void dl_dequantize_s8_portable(const int8_t *source, const int8_t *zero, const float *scale, size_t step, float *destination, size_t count);
+void dl_dequantize_u8_portable(const uint8_t *source, const uint8_t *zero, const float *scale, size_t step, float *destination, size_t count);
+void dl_dequantize_u4_portable(const uint8_t *packed, size_t first, const uint8_t *zero, const float *scale, size_t step, float *destination, size_t count);
+
 #ifdef __cplusplus
 }
 #endif
