@@ -39,9 +39,11 @@ public enum BinaryFunction: Hashable, Sendable {
     /// ONNX Mod with fmod 1 (C fmod): A − B·trunc(A / B), so a nonzero result
     /// takes the dividend's sign.
     case fmod
-    /// Logical And, Or, Xor on bools held as floats (nonzero is true): 1 or 0.
+    /// Logical And on bools held as floats (nonzero is true): 1 or 0.
     case and
+    /// Logical Or on bools held as floats (nonzero is true): 1 or 0.
     case or
+    /// Logical Xor on bools held as floats (nonzero is true): 1 or 0.
     case xor
 
     /// The ONNX op type, for messages.

@@ -33,11 +33,22 @@ public struct OneHotParameters: Hashable, Sendable {
 public struct ScatterNDParameters: Hashable, Sendable {
     /// How an update meets the value it lands on; the raw value is ONNX's.
     public enum Reduction: String, Hashable, Sendable, CaseIterable {
-        case none, add, mul, max, min
+        /// The update replaces the value.
+        case none
+        /// The update is added to the value.
+        case add
+        /// The value is multiplied by the update.
+        case mul
+        /// The larger of the two is kept.
+        case max
+        /// The smaller of the two is kept.
+        case min
     }
 
+    /// How updates combine with the data they land on.
     public var reduction: Reduction
 
+    /// Parameters with the given reduction (ONNX's default: none).
     public init(reduction: Reduction = .none) { self.reduction = reduction }
 }
 
