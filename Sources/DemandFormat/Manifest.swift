@@ -1,6 +1,6 @@
 import DemandTensor
 
-// # The model directory, version 2 (version 1 is read too)
+// # The model directory, version 3 (versions 1 and 2 are read too)
 //
 // A model is a directory `NAME.dlm/` holding:
 //
@@ -57,16 +57,25 @@ import DemandTensor
 // 8. dtypes: weights are "float32" or "float16" (IEEE binary16, little-endian;
 //    the runtime widens them to float32 before use). Graph inputs may also be
 //    "int64" or "int32"; the runtime holds every value as float32, so integer
-//    inputs must stay below 2^24 in magnitude. Graph outputs are "float32".
+//    inputs must stay below 2^24 in magnitude. Graph outputs are "float32",
+//    or, from version 3, "int64", "int32" or "bool" (the ONNX output's
+//    declared type). The runtime computes a typed output as float32 and
+//    converts it at the edge, refusing a value that is not exact: for int64
+//    and int32 a whole number below 2^24 in magnitude, for bool 0 or 1.
+// 9. Writers write version 3 only when an output is typed, else version 2,
+//    so a model without typed outputs still opens with a version 2 reader.
+//    A version 2 manifest with a typed output is refused.
 
 /// The decoded `manifest.json` of a model directory.
 public struct Manifest: Codable, Sendable, Equatable {
     /// The value of `format` in every manifest.
     public static let formatName = "demandlayer-model"
     /// The manifest version this writer writes; a newer one is refused.
-    public static let currentVersion = 2
-    /// The versions this reader reads (1: without chunk checksums).
-    public static let readableVersions = 1...2
+    public static let currentVersion = 3
+    /// The versions this reader reads (1: without chunk checksums; 2: float32 outputs only).
+    public static let readableVersions = 1...3
+    /// The first version whose outputs may be int64, int32 or bool.
+    public static let typedOutputsVersion = 3
 
     /// Always `formatName`: tells a manifest from any other JSON file.
     public var format: String
@@ -81,10 +90,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The layers in execution order: the unit of reading.
     public var layers: [Layer]
 
-    /// A manifest of the current format and version.
+    /// A manifest of the current format: version 3 when an output is typed, else 2.
     public init(name: String, inputs: [ValueInfo], outputs: [ValueInfo], layers: [Layer]) {
         self.format = Self.formatName
-        self.version = Self.currentVersion
+        // 2 is what readers without typed outputs read.
+        self.version = outputs.allSatisfy { $0.dtype == .float32 } ? 2 : Self.typedOutputsVersion
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
@@ -95,7 +105,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct ValueInfo: Codable, Sendable, Equatable {
         /// The value's name in the graph.
         public var name: String
-        /// The element type the caller supplies (held as float32 at run time).
+        /// The element type: what the caller supplies for an input, what the runtime delivers for an
+        /// output (both held as float32 at run time).
         public var dtype: DType
         /// The value's static shape.
         public var shape: Shape
@@ -213,16 +224,19 @@ public struct Manifest: Codable, Sendable, Equatable {
 
 /// Element types of the format. Weights are `float32` or `float16` (widened to
 /// float32 by the restore stage); graph inputs may also be integer, held as
-/// float32 at run time (exact for magnitudes below 2^24, e.g. token ids).
+/// float32 at run time (exact for magnitudes below 2^24, e.g. token ids), and
+/// graph outputs (version 3) may be int64, int32 or bool, converted exactly at the edge.
 public enum DType: String, Codable, Sendable, CaseIterable {
     /// IEEE 754 single precision, 4 bytes.
     case float32
     /// IEEE 754 half precision, 2 bytes (weights only; widened at restore).
     case float16
-    /// 64-bit signed integer (graph inputs only).
+    /// 64-bit signed integer (graph inputs and outputs).
     case int64
-    /// 32-bit signed integer (graph inputs only).
+    /// 32-bit signed integer (graph inputs and outputs).
     case int32
+    /// Boolean, one byte, 0 or 1 (graph outputs only, version 3).
+    case bool
 
     /// Bytes per element.
     public var byteWidth: Int {
@@ -230,11 +244,15 @@ public enum DType: String, Codable, Sendable, CaseIterable {
         case .float32, .int32: 4
         case .float16: 2
         case .int64: 8
+        case .bool: 1
         }
     }
 
     /// Whether a weight tensor may be stored with this type.
     public var isWeightType: Bool { self == .float32 || self == .float16 }
+
+    /// Whether a graph output may be declared with this type.
+    public var isOutputType: Bool { self != .float16 }
 
     /// The largest magnitude an integer value may have to be held exactly as float32.
     public static let exactIntegerLimit = 1 << 24

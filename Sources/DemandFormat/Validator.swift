@@ -23,8 +23,8 @@ struct Validator {
                 throw graphError("input '\(input.name)' has shape \(input.shape); every dimension must be positive")
             }
             if let problem = ModelLimits.problem(with: input.shape) { throw graphError("input '\(input.name)': \(problem)") }
-            guard input.dtype != .float16 else {
-                throw graphError("input '\(input.name)' is float16; graph inputs are float32, int64 or int32")
+            guard input.dtype == .float32 || input.dtype == .int64 || input.dtype == .int32 else {
+                throw graphError("input '\(input.name)' is \(input.dtype.rawValue); graph inputs are float32, int64 or int32")
             }
             guard shapes.updateValue(input.shape, forKey: input.name) == nil else {
                 throw graphError("input name '\(input.name)' is used twice")
@@ -41,8 +41,12 @@ struct Validator {
             operators.append(try checkNodes(layer, place: place, shapes: &shapes, weightLayers: weightLayers))
         }
         for output in manifest.outputs {
-            guard output.dtype == .float32 else {
-                throw graphError("output '\(output.name)' is \(output.dtype.rawValue); graph outputs are float32")
+            guard output.dtype.isOutputType else {
+                throw graphError("output '\(output.name)' is \(output.dtype.rawValue); graph outputs are float32, int64, int32 or bool")
+            }
+            guard output.dtype == .float32 || manifest.version >= Manifest.typedOutputsVersion else {
+                throw graphError("output '\(output.name)' is \(output.dtype.rawValue), which needs format version \(Manifest.typedOutputsVersion) "
+                                 + "(the manifest says \(manifest.version)); convert the model again with this build")
             }
             guard let inferred = shapes[output.name] else {
                 throw graphError("output '\(output.name)' is not produced by any node")

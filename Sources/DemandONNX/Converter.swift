@@ -112,7 +112,7 @@ public enum Converter {
         }
         guard !nodes.isEmpty else { throw ImportError(.invalidModel, "the graph computes nothing at run time") }
         let layers = Layering.plan(nodes, constants: lowering.constants, freshName: lowering.freshName)
-        let model = try write(layers, inputs: inputs, outputs: graph.outputs, constants: lowering.constants,
+        let model = try write(layers, inputs: inputs, outputs: graph.outputs, outputTypes: graph.outputTypes, constants: lowering.constants,
                               destination: destination, name: name, weightType: options.weightType, progress: progress)
         return Summary(model: model, sourceNodeCount: graph.nodes.count, nodeCount: nodes.count)
     }

@@ -94,7 +94,7 @@ import Testing
     @Test func newerVersionIsRefused() throws {
         let path = Scratch.tinyCopy()
         try editManifest(path) { $0["version"] = 99 }
-        expectOpenFails(path, code: .unsupportedVersion, mentioning: ["version 99", "reads versions 1 to 2"])
+        expectOpenFails(path, code: .unsupportedVersion, mentioning: ["version 99", "reads versions 1 to 3"])
     }
 
     @Test func wrongFormatName() throws {
