@@ -21,9 +21,13 @@ import DemandTensor
 
 /// A graph output in its declared dtype.
 public enum OutputValue: Sendable, Equatable {
+    /// A float output, as `Session.run` gives it.
     case float32(shape: Shape, values: [Float])
+    /// An int64 output (ArgMax, TopK indices), every value exact.
     case int64(shape: Shape, values: [Int64])
+    /// An int32 output, every value exact.
     case int32(shape: Shape, values: [Int32])
+    /// A bool output (a comparison, a mask).
     case bool(shape: Shape, values: [Bool])
 
     /// The output's float32 values converted to `dtype`; the values must have
