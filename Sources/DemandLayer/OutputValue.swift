@@ -86,15 +86,21 @@ public enum OutputValue: Sendable, Equatable {
     }
 }
 
+extension Model {
+    /// Every graph output of `outputs` (what `Session.run` returned) in its declared dtype.
+    public func typed(_ outputs: [String: Tensor]) -> [String: OutputValue] {
+        var typed: [String: OutputValue] = [:]
+        for output in manifest.outputs {
+            if let value = outputs[output.name] { typed[output.name] = OutputValue(value, as: output.dtype) }
+        }
+        return typed
+    }
+}
+
 extension Session {
     /// Runs one inference like `run(_:timeoutNanoseconds:)` and returns every
     /// graph output in its declared dtype (`Model.outputs[i].dtype`).
     public func runTyped(_ inputs: [String: Tensor], timeoutNanoseconds: UInt64? = nil) throws(RuntimeError) -> [String: OutputValue] {
-        let outputs = try run(inputs, timeoutNanoseconds: timeoutNanoseconds)
-        var typed: [String: OutputValue] = [:]
-        for output in model.manifest.outputs {
-            typed[output.name] = OutputValue(outputs[output.name]!, as: output.dtype)
-        }
-        return typed
+        model.typed(try run(inputs, timeoutNanoseconds: timeoutNanoseconds))
     }
 }
