@@ -9,10 +9,13 @@ written as '_' (what `demandlayer run --output DIR` writes). For every output:
 
     max |run - reference| <= tolerance x S x max(1, max |reference|)
 
-where tolerance is case.json's "tolerance"[dtype] (fp32: 1e-4). Prints one
-line per output and exits 1 if any output is missing, has the wrong shape,
-has NaN where the reference does not (or the reverse), or is over the bound. Needs only
-numpy (any recent version).
+where tolerance is case.json's "tolerance"[dtype] (fp32: 1e-4). An integer
+or bool reference (ArgMax, TopK indices, a comparison) is compared exactly:
+the run's file must have the reference's dtype (int64 `<i8`, int32 `<i4`,
+bool `|b1`) and equal values. Prints one line per output and exits 1 if any
+output is missing, has the wrong shape or dtype, has NaN where the reference
+does not (or the reverse), or is over the bound. Needs only numpy (any
+recent version).
 """
 
 import argparse
@@ -25,6 +28,18 @@ import numpy as np
 
 def output_file(run_directory, name):
     return pathlib.Path(run_directory) / (name.replace("/", "_") + ".npy")
+
+
+def compare_exact(actual, reference):
+    """An integer or bool output: same dtype, equal values. Returns (ok, detail)."""
+    if actual.dtype != reference.dtype:
+        return False, f"dtype {actual.dtype.str}, reference {reference.dtype.str}"
+    wrong = np.argwhere(np.array(actual != reference, ndmin=1))
+    if wrong.size:
+        first = tuple(map(int, wrong[0]))
+        return False, (f"{len(wrong)} values differ ({reference.dtype.str}, exact); first at {list(first)}: "
+                       f"{np.array(actual, ndmin=1)[first]} != {np.array(reference, ndmin=1)[first]}")
+    return True, f"exact ({reference.dtype.str})"
 
 
 def compare(case_directory, run_directory, scale=1.0, dtype="fp32", tolerance=None):
@@ -41,7 +56,7 @@ def compare(case_directory, run_directory, scale=1.0, dtype="fp32", tolerance=No
     lines = []
     for output in description["outputs"]:
         name = output["name"]
-        reference = np.load(case_directory / output["file"]).astype(np.float64)
+        reference = np.load(case_directory / output["file"])
         path = output_file(run_directory, name)
         if not path.exists():
             passed = False
@@ -52,6 +67,12 @@ def compare(case_directory, run_directory, scale=1.0, dtype="fp32", tolerance=No
             passed = False
             lines.append(f"FAIL {name}: shape {list(actual.shape)}, reference {list(reference.shape)}")
             continue
+        if reference.dtype.kind in "iub":
+            ok, detail = compare_exact(actual, reference)
+            passed &= ok
+            lines.append(f"{'ok  ' if ok else 'FAIL'} {name} {list(reference.shape)}: {detail}")
+            continue
+        reference = reference.astype(np.float64)
         actual = np.array(actual, dtype=np.float64, ndmin=1)
         reference = np.array(reference, ndmin=1)
         if reference.size == 0:

@@ -59,7 +59,12 @@ import DemandTensor
 // 8. dtypes: weights are "float32" or "float16" (IEEE binary16, little-endian;
 //    the runtime widens them to float32 before use). Graph inputs may also be
 //    "int64" or "int32"; the runtime holds every value as float32, so integer
-//    inputs must stay below 2^24 in magnitude. Graph outputs are "float32".
+//    inputs must stay below 2^24 in magnitude. Graph outputs are "float32",
+//    or, from version 3, "int64", "int32", "int8", "uint8" or "bool" (the ONNX
+//    output's declared type). The runtime computes a typed output as float32
+//    and converts it at the edge, refusing a value that is not exact: for
+//    int64 and int32 a whole number below 2^24 in magnitude, for int8 and
+//    uint8 a whole number in the type's range, for bool 0 or 1.
 //    Version 3 weights may also be "int8", "uint8" (one byte per value) or
 //    "uint4" (two values per byte in row-major element order, the first in the
 //    low nibble; byteCount is ceil(elements / 2)), each with a `quantization`:
@@ -79,6 +84,9 @@ import DemandTensor
 //    (uint4 zero points unpacked, 0...15); both lie in the weight's file at
 //    offsets that are multiples of 64, overlap nothing, and hold exactly as
 //    many entries as the scheme needs. No `zeroPoints`: every zero point is 0.
+// 10. Writers write version 3 only when a weight is quantized or an output
+//    is typed, else version 2, so other models still open with a version 2
+//    reader. A version 2 manifest with a typed output is refused.
 
 /// The decoded `manifest.json` of a model directory.
 public struct Manifest: Codable, Sendable, Equatable {
@@ -86,10 +94,12 @@ public struct Manifest: Codable, Sendable, Equatable {
     public static let formatName = "demandlayer-model"
     /// The manifest version this writer writes; a newer one is refused.
     public static let currentVersion = 3
-    /// The versions this reader reads (1: without chunk checksums; 2: without quantized weights).
+    /// The versions this reader reads (1: without chunk checksums; 2: without quantized weights or typed outputs).
     public static let readableVersions = 1...3
-    /// The version writers write for a model with no quantized weight.
+    /// The version writers write for a model with no quantized weight and no typed output.
     public static let unquantizedVersion = 2
+    /// The first version whose outputs may be int64, int32 or bool.
+    public static let typedOutputsVersion = 3
 
     /// Always `formatName`: tells a manifest from any other JSON file.
     public var format: String
@@ -105,11 +115,12 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var layers: [Layer]
 
     /// A manifest of the current format, of the lowest version that holds
-    /// its layers (2 unless a weight is quantized).
+    /// it (2 unless a weight is quantized or an output is typed).
     public init(name: String, inputs: [ValueInfo], outputs: [ValueInfo], layers: [Layer]) {
         self.format = Self.formatName
         let quantized = layers.contains { $0.weights.contains { $0.quantization != nil } }
-        self.version = quantized ? Self.currentVersion : Self.unquantizedVersion
+        let typed = !outputs.allSatisfy { $0.dtype == .float32 }
+        self.version = quantized || typed ? Self.currentVersion : Self.unquantizedVersion
         self.name = name
         self.inputs = inputs
         self.outputs = outputs
@@ -120,7 +131,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct ValueInfo: Codable, Sendable, Equatable {
         /// The value's name in the graph.
         public var name: String
-        /// The element type the caller supplies (held as float32 at run time).
+        /// The element type: what the caller supplies for an input, what the runtime delivers for an
+        /// output (both held as float32 at run time).
         public var dtype: DType
         /// The value's static shape.
         public var shape: Shape
@@ -290,22 +302,25 @@ public struct Manifest: Codable, Sendable, Equatable {
 /// Element types of the format. Weights are `float32`, `float16` (widened to
 /// float32 by the restore stage) or quantized `int8`, `uint8`, `uint4`
 /// (dequantized by the restore stage); graph inputs may also be integer, held
-/// as float32 at run time (exact for magnitudes below 2^24, e.g. token ids).
+/// as float32 at run time (exact for magnitudes below 2^24, e.g. token ids),
+/// and graph outputs (version 3) may be int64, int32 or bool, converted exactly at the edge.
 public enum DType: String, Codable, Sendable, CaseIterable {
     /// IEEE 754 single precision, 4 bytes.
     case float32
     /// IEEE 754 half precision, 2 bytes (weights only; widened at restore).
     case float16
-    /// 64-bit signed integer (graph inputs only).
+    /// 64-bit signed integer (graph inputs and outputs).
     case int64
-    /// 32-bit signed integer (graph inputs only).
+    /// 32-bit signed integer (graph inputs and outputs).
     case int32
-    /// 8-bit signed integer (quantized weights only).
+    /// 8-bit signed integer (quantized weights; graph outputs from version 3).
     case int8
-    /// 8-bit unsigned integer (quantized weights only).
+    /// 8-bit unsigned integer (quantized weights; graph outputs from version 3).
     case uint8
     /// 4-bit unsigned integer, two per byte, low nibble first (quantized weights only).
     case uint4
+    /// Boolean, one byte, 0 or 1 (graph outputs only, version 3).
+    case bool
 
     /// Bits per element.
     public var bitWidth: Int {
@@ -315,6 +330,7 @@ public enum DType: String, Codable, Sendable, CaseIterable {
         case .int64: 64
         case .int8, .uint8: 8
         case .uint4: 4
+        case .bool: 8
         }
     }
 
@@ -332,6 +348,9 @@ public enum DType: String, Codable, Sendable, CaseIterable {
 
     /// Whether a weight of this type is quantized (needs a `Manifest.Quantization`).
     public var isQuantized: Bool { self == .int8 || self == .uint8 || self == .uint4 }
+
+    /// Whether a graph output may be declared with this type.
+    public var isOutputType: Bool { self != .float16 && self != .uint4 }
 
     /// The largest magnitude an integer value may have to be held exactly as float32.
     public static let exactIntegerLimit = 1 << 24

@@ -68,10 +68,11 @@ public final class ModelWriter {
         shapes[name] = shape
     }
 
-    /// Declares the value `name` (already produced) a graph output.
-    public func addOutput(_ name: String) throws(FormatError) {
+    /// Declares the value `name` (already produced) a graph output, delivered
+    /// as `dtype` (a typed output makes the manifest version 3).
+    public func addOutput(_ name: String, dtype: DType = .float32) throws(FormatError) {
         guard let shape = shapes[name] else { throw FormatError(.invalidGraph, "output '\(name)' is not a value of the graph") }
-        outputs.append(.init(name: name, shape: shape))
+        outputs.append(.init(name: name, dtype: dtype, shape: shape))
     }
 
     /// Starts a layer; the previous one must have been ended.

@@ -57,11 +57,38 @@ public enum Npy {
     /// Writes float32 values as a version 1.0 `.npy` file, replacing any file
     /// there only once the new one is complete.
     public static func write(path: String, shape: Shape, values: [Float]) throws(NpyError) {
+        try write(path: path, shape: shape, values: values, dtype: .float32)
+    }
+
+    /// Writes values held as float32 as a `.npy` file of `dtype`: float32 as
+    /// `<f4`, int64 as `<i8`, int32 as `<i4`, bool as `|b1` (nonzero is true).
+    /// Integer values must already be whole and in range (the runtime checks
+    /// a typed output before it returns it); float16 is written as float32.
+    public static func write(path: String, shape: Shape, values: [Float], dtype: DType) throws(NpyError) {
         guard values.count == shape.elementCount else {
             throw NpyError(path: path, message: "\(values.count) values do not fill shape \(shape)")
         }
-        var data = encodeHeader(descr: "<f4", shape: shape)
-        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        var data: Data
+        switch dtype {
+        case .float32, .float16, .uint4:  // only float32 reaches here (the validator refuses the others as outputs)
+            data = encodeHeader(descr: "<f4", shape: shape)
+            values.withUnsafeBytes { data.append(contentsOf: $0) }
+        case .int64:
+            data = encodeHeader(descr: "<i8", shape: shape)
+            values.map { Int64($0).littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) }
+        case .int32:
+            data = encodeHeader(descr: "<i4", shape: shape)
+            values.map { Int32($0).littleEndian }.withUnsafeBytes { data.append(contentsOf: $0) }
+        case .int8:
+            data = encodeHeader(descr: "|i1", shape: shape)
+            data.append(contentsOf: values.map { UInt8(bitPattern: Int8($0)) })
+        case .uint8:
+            data = encodeHeader(descr: "|u1", shape: shape)
+            data.append(contentsOf: values.map { UInt8($0) })
+        case .bool:
+            data = encodeHeader(descr: "|b1", shape: shape)
+            data.append(contentsOf: values.map { $0 != 0 ? UInt8(1) : 0 })
+        }
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

@@ -41,8 +41,12 @@ struct Validator {
             operators.append(try checkNodes(layer, place: place, shapes: &shapes, weightLayers: weightLayers))
         }
         for output in manifest.outputs {
-            guard output.dtype == .float32 else {
-                throw graphError("output '\(output.name)' is \(output.dtype.rawValue); graph outputs are float32")
+            guard output.dtype.isOutputType else {
+                throw graphError("output '\(output.name)' is \(output.dtype.rawValue); graph outputs are float32, int64, int32, int8, uint8 or bool")
+            }
+            guard output.dtype == .float32 || manifest.version >= Manifest.typedOutputsVersion else {
+                throw graphError("output '\(output.name)' is \(output.dtype.rawValue), which needs format version \(Manifest.typedOutputsVersion) "
+                                 + "(the manifest says \(manifest.version)); convert the model again with this build")
             }
             guard let inferred = shapes[output.name] else {
                 throw graphError("output '\(output.name)' is not produced by any node")

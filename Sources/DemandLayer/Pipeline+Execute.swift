@@ -155,11 +155,17 @@ extension Pipeline {
         copyOutputs(job, activations: activations)
     }
 
-    /// Copies the graph outputs out of the activation arena, which the next inference reuses.
+    /// Copies the graph outputs out of the activation arena, which the next
+    /// inference reuses; a typed output that would not convert exactly to its
+    /// dtype fails the inference (see OutputValue.swift).
     private func copyOutputs(_ job: Job, activations: [String: Tensor]) {
         guard !job.isFailed else { return }
         for output in model.manifest.outputs {
             let value = activations[output.name]!
+            if let bad = OutputValue.inexactElement(in: UnsafeBufferPointer(value.buffer), as: output.dtype) {
+                job.fail(OutputValue.inexactError(output: output.name, dtype: output.dtype, index: bad.index, value: bad.value))
+                return
+            }
             job.outputs[output.name] = Tensor(shape: value.shape, values: value.array)
         }
     }

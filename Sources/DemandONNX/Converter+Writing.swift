@@ -6,7 +6,7 @@ import DemandTensor
 extension Converter {
     /// A constant in `quantizedSources` (a DequantizeLinear of integer
     /// constants) is stored with its integers and scales whatever `weightType` is.
-    static func write(_ layers: [Layering.Layer], inputs: [InputShapes.Input], outputs: [String],
+    static func write(_ layers: [Layering.Layer], inputs: [InputShapes.Input], outputs: [String], outputTypes: [String: Int32],
                               constants: [String: ConstantTensor], quantizedSources: [String: QuantizedTensor] = [:],
                               destination: String, name: String,
                               weightType: WeightType, progress: (Progress) -> Void) throws(ImportError) -> (model: Model, quantizedCount: Int, largestError: Float) {
@@ -54,7 +54,7 @@ extension Converter {
                 progress(.wroteLayer(index: index, total: layers.count, name: layer.name,
                                      byteCount: layerBytes))
             }
-            for output in outputs { try writer.addOutput(output) }
+            for output in outputs { try writer.addOutput(output, dtype: outputType(output, outputTypes[output] ?? 0)) }
             return (try writer.finish(), quantizedCount, largestError)
         } catch let error as ImportError {
             writer.abandon()
@@ -117,6 +117,24 @@ extension Converter {
                 "graph input '\(input.name)' is \(ElementType.name(input.elementType)); inputs must be float, int64, int32 or bool")
         }
         writer.addInput(input.name, shape: input.shape, dtype: dtype)
+    }
+
+    /// The dtype an output is delivered in: its declared ONNX type when that is
+    /// int64, int32, int8, uint8 (QuantizeLinear) or bool (the runtime converts exactly at the edge), float32
+    /// for float types and for an output that declares no type. Other integer
+    /// types are refused rather than delivered as floats a caller would misread.
+    private static func outputType(_ name: String, _ elementType: Int32) throws(ImportError) -> DType {
+        switch elementType {
+        case 0, ElementType.float, ElementType.double, ElementType.float16, ElementType.bfloat16: return .float32
+        case ElementType.int64: return .int64
+        case ElementType.int32: return .int32
+        case ElementType.bool: return .bool
+        case ElementType.int8: return .int8
+        case ElementType.uint8: return .uint8
+        default:
+            throw ImportError(.unsupported,
+                "graph output '\(name)' is \(ElementType.name(elementType)); outputs must be float, int64, int32, int8, uint8 or bool")
+        }
     }
 
     /// Adds a weight and returns its byte count.

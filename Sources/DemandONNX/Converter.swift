@@ -121,7 +121,7 @@ public enum Converter {
         }
         guard !nodes.isEmpty else { throw ImportError(.invalidModel, "the graph computes nothing at run time") }
         let layers = Layering.plan(nodes, constants: lowering.constants, freshName: lowering.freshName)
-        let written = try write(layers, inputs: inputs, outputs: graph.outputs, constants: lowering.constants,
+        let written = try write(layers, inputs: inputs, outputs: graph.outputs, outputTypes: graph.outputTypes, constants: lowering.constants,
                                 quantizedSources: lowering.quantizedSources, destination: destination, name: name,
                                 weightType: options.weightType, progress: progress)
         return Summary(model: written.model, sourceNodeCount: graph.nodes.count, nodeCount: nodes.count,

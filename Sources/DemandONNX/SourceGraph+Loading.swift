@@ -78,7 +78,12 @@ extension SourceGraph {
             inputs.append(Input(name: value.name, elementType: tensor.elemType, dims: tensor.hasShape ? dims : nil))
         }
 
+        var outputTypes: [String: Int32] = [:]
+        for value in graph.output {
+            if case .tensorType(let tensor)? = value.type.value { outputTypes[value.name] = tensor.elemType }
+        }
         return SourceGraph(name: graph.name, opset: opset, inputs: inputs, outputs: graph.output.map(\.name),
+                           outputTypes: outputTypes,
                            nodes: try topologicallySorted(try decodeNodes(graph.node, decoder: decoder, depth: 0)),
                            initializers: initializers, elementTypes: elementTypes)
     }

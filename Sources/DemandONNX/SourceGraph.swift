@@ -90,6 +90,8 @@ struct SourceGraph {
     var opset: Int
     var inputs: [Input]
     var outputs: [String]
+    /// Each graph output's declared ONNX element type (0 when the output declares none).
+    var outputTypes: [String: Int32] = [:]
     var nodes: [Node]
     /// Initializers by name.
     var initializers: [String: ConstantTensor]

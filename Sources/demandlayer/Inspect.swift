@@ -22,7 +22,8 @@ struct Inspect: ParsableCommand {
         let bytes = model.layers.map(\.byteCount)
         print("model      \(model.name) (\(model.path))")
         print("inputs     \(model.manifest.inputs.map { "\($0.name) \($0.shape)" }.joined(separator: ", "))")
-        print("outputs    \(model.manifest.outputs.map { "\($0.name) \($0.shape)" }.joined(separator: ", "))")
+        // A typed output (int64, int32, bool) shows its dtype; float32 is the default and goes unsaid.
+        print("outputs    \(model.manifest.outputs.map { "\($0.name) \($0.shape)" + ($0.dtype == .float32 ? "" : " \($0.dtype.rawValue)") }.joined(separator: ", "))")
         print("layers     \(model.layers.count), weights \(formatMiB(model.weightByteCount)), largest layer \(formatMiB(model.largestLayerByteCount))")
         for depth in [1, 2, 4, 8] {
             let capacity = BufferRing.minimumCapacity(layerBytes: bytes, depth: depth)

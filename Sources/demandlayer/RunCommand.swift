@@ -13,7 +13,8 @@ struct RunCommand: ParsableCommand {
             Each graph input is given as NAME=FILE.npy; the file's shape must be the
             input's shape, and its type must match: float32, float16 or float64 for a
             float input, int64, int32 or bool for an integer one (token ids, say).
-            Each graph output is written as DIR/<output name>.npy (float32), with any
+            Each graph output is written as DIR/<output name>.npy in its declared dtype
+            (float32, or int64/int32/bool as <i8/<i4/|b1), with any
             '/' in the name written as '_'. `demandlayer inspect MODEL` lists the
             inputs and outputs.
 
@@ -76,8 +77,10 @@ struct RunCommand: ParsableCommand {
         let outputs = try session.run(inputs)
         for declared in model.manifest.outputs {
             let path = output + "/" + declared.name.replacingOccurrences(of: "/", with: "_") + ".npy"
-            try Npy.write(path: path, tensor: outputs[declared.name]!)
-            FileHandle.standardError.write(Data("wrote \(path) (\(declared.shape))\n".utf8))
+            let value = outputs[declared.name]!
+            try Npy.write(path: path, shape: value.shape, values: value.array, dtype: declared.dtype)
+            let type = declared.dtype == .float32 ? "" : " \(declared.dtype.rawValue)"
+            FileHandle.standardError.write(Data("wrote \(path) (\(declared.shape)\(type))\n".utf8))
         }
         if let stats = session.lastStats {
             let line = String(format: "%@: %.1f ms, %@ read, peak weights %@, execute stalled %.1f ms (policy %@, engine %@)\n",

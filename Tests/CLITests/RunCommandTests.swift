@@ -45,4 +45,36 @@ import Testing
         let missing = try cli.run(["run", Scratch.tinyModelPath, "--output", directory + "/out"])
         #expect(missing.status != 0 && missing.stderr.contains("is missing"))
     }
+
+    /// A typed output is written in its declared dtype (`<i8` here, with the
+    /// ArgMax's exact indices); a value that is not exact fails the run naming it.
+    @Test func typedOutputsAreWrittenInTheirDtype() throws {
+        let directory = Scratch.directory()
+        let path = directory + "/typed.dlm"
+        let writer = try ModelWriter(destination: path, name: "typed")
+        writer.addInput("x", shape: [2, 4])
+        writer.beginLayer("heads")
+        try writer.addNode(Manifest.Node(name: "argmax", op: "ArgMax", inputs: ["x"], outputs: ["best"],
+                                         attributes: ["axis": .int(1), "keepdims": .int(0)]))
+        try writer.addNode(Manifest.Node(name: "copy", op: "Identity", inputs: ["x"], outputs: ["copy"]))
+        try writer.endLayer()
+        try writer.addOutput("best", dtype: .int64)
+        try writer.addOutput("copy", dtype: .int32)
+        _ = try writer.finish()
+
+        let input = directory + "/x.npy"
+        try Npy.write(path: input, shape: [2, 4], values: [0, 3, -1, 2, 7, 7, 8, -9])
+        let result = try cli.run(["run", path, "--input", "x=\(input)", "--output", directory + "/out"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let best = try Data(contentsOf: URL(fileURLWithPath: directory + "/out/best.npy"))
+        #expect(String(decoding: best.prefix(128), as: UTF8.self).contains("'descr': '<i8'"))
+        #expect(Array(best.suffix(16)) == [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0], "indices 1 and 2 as little-endian int64")
+        let copy = try Data(contentsOf: URL(fileURLWithPath: directory + "/out/copy.npy"))
+        #expect(String(decoding: copy.prefix(128), as: UTF8.self).contains("'descr': '<i4'"))
+        #expect(try Npy.read(path: directory + "/out/copy.npy").values == [0, 3, -1, 2, 7, 7, 8, -9])
+
+        try Npy.write(path: input, shape: [2, 4], values: [0, 3, -1, 2, 7, 7.25, 8, -9])
+        let inexact = try cli.run(["run", path, "--input", "x=\(input)", "--output", directory + "/out2"])
+        #expect(inexact.status != 0 && inexact.stderr.contains("output 'copy'") && inexact.stderr.contains("7.25"), "\(inexact.stderr)")
+    }
 }

@@ -42,9 +42,15 @@ struct ONNXBuilder {
         model.graph.input.append(value)
     }
 
-    mutating func output(_ name: String) {
+    /// A graph output; `type` (an ONNX element type) declares its tensor type, nil declares none.
+    mutating func output(_ name: String, type: Int32? = nil) {
         var value = Onnx_ValueInfoProto()
         value.name = name
+        if let type {
+            var tensor = Onnx_TypeProto.Tensor()
+            tensor.elemType = type
+            value.type.tensorType = tensor
+        }
         model.graph.output.append(value)
     }
 

@@ -83,7 +83,10 @@ extern "C" {
 /// Version of this header's API; bumped when a struct or function changes.
 /// 2: dl_runtime_* (several models, one budget), DL_POLICY_DEEPEYE and
 /// DL_POLICY_PARTIAL.
-#define DL_API_VERSION 2
+/// 3: typed outputs: dl_dtype, dl_model_output_dtype and dl_output_copy_as
+/// (an int64, int32 or bool output is still written as exact floats by the
+/// run functions; dl_output_copy_as gives it in its declared type).
+#define DL_API_VERSION 3
 
 /// The largest tensor rank the API reports or accepts.
 #define DL_MAX_RANK 8
@@ -299,6 +302,25 @@ typedef struct dl_value_info {
     size_t element_count;
 } dl_value_info;
 
+/// The element type a graph output is declared with (manifest version 3).
+/// The run functions write every output as float32; a typed output's floats
+/// are exact (whole numbers below 2^24 in magnitude, or 0 and 1 for a bool:
+/// an inference whose value would not be fails with DL_ERROR_OPERATOR_FAILED
+/// naming the output), and dl_output_copy_as converts them.
+typedef enum dl_dtype {
+    DL_DTYPE_FLOAT32 = 0,
+    /// int64_t per element (ArgMax, TopK indices).
+    DL_DTYPE_INT64 = 1,
+    /// int32_t per element.
+    DL_DTYPE_INT32 = 2,
+    /// uint8_t per element, 0 or 1 (numpy's bool; a comparison, a mask).
+    DL_DTYPE_BOOL = 3,
+    /// int8_t per element (a QuantizeLinear output).
+    DL_DTYPE_INT8 = 4,
+    /// uint8_t per element (a QuantizeLinear output).
+    DL_DTYPE_UINT8 = 5,
+} dl_dtype;
+
 /// One input of dl_session_run or dl_runtime_model_run: `name` and `shape`
 /// must match the model's declaration (see dl_model_input); `data` holds the
 /// product of the dimensions in float32, row-major (an integer input such as
@@ -389,6 +411,18 @@ size_t dl_model_output_count(const dl_model *model);
 dl_status dl_model_input(const dl_model *model, size_t index, dl_value_info *info_out);
 /// Describes output `index` (0-based, in declaration order) into `*info_out`.
 dl_status dl_model_output(const dl_model *model, size_t index, dl_value_info *info_out);
+/// The declared element type of output `index` into `*dtype_out`: DL_DTYPE_FLOAT32
+/// for a float output, else the type dl_output_copy_as gives it in. (API version 3.)
+dl_status dl_model_output_dtype(const dl_model *model, size_t index, dl_dtype *dtype_out);
+/// Copies an output a run function wrote (`output->element_count` floats at
+/// `output->data`) into `data` as `dtype`: int64_t, int32_t, int8_t, uint8_t, uint8_t 0/1 for
+/// DL_DTYPE_BOOL, or float. `capacity` is in elements. Every value must be
+/// exact in `dtype` (a whole number below 2^24 in magnitude for the integer
+/// types, 0 or 1 for bool, which a typed output's values are); otherwise
+/// DL_ERROR_OPERATOR_FAILED names the output and the element, and `data` is
+/// not written. DL_ERROR_BUFFER_TOO_SMALL when `capacity` is short.
+/// (API version 3.)
+dl_status dl_output_copy_as(const dl_output *output, dl_dtype dtype, void *data, size_t capacity);
 /// Number of layers, the unit of reading (0 if `model` is NULL).
 size_t dl_model_layer_count(const dl_model *model);
 /// Layer `index`'s name, or NULL if out of range; valid until the model is closed.
