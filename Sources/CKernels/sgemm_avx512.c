@@ -5,6 +5,10 @@
 // multiply-adds. Narrower kernels (48, 32, 16 columns) finish a last panel
 // narrower than 64, so ResNet's 196 columns cost 208, not 256; the last 1 to 4
 // columns go to a dot-product kernel that vectorizes along k instead.
+//
+// A (the weights, read in place and usually cold) is prefetched one row
+// group ahead, as on the AVX2 path (sgemm_avx2.c says why): each tile call
+// prefetches the next group's lines for its k range, one per row every 16 k.
 #include "sgemm_core.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -41,6 +45,17 @@ static AVX512 void gather_row(const float *row, int stride, int begin, int end, 
     for (int o = begin; o < end; o += 16) gather_chunk(row, stride, o, end - o < 16 ? end - o : 16, lower, upper, d + (o - begin));
 }
 
+/// acc += A's column k (six rows) times one k row of a B panel (16·vectors columns).
+static inline __attribute__((always_inline)) AVX512 void kernel_step(int vectors, const float *a, long lda, int k, const float *b,
+                                                                     __m512 acc[MR][4]) {
+    __m512 bv[4];
+    for (int v = 0; v < vectors; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+    for (int i = 0; i < MR; i++) {
+        __m512 ai = _mm512_set1_ps(a[i * lda + k]);
+        for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+}
+
 /// C tile (rows, columns) ⟵ or += the product of an A panel and the first
 /// 16·vectors columns of a B panel over `depth`; `vectors` is a constant at
 /// each instance below, so the loops unroll into registers.
@@ -49,13 +64,13 @@ static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors,
     __m512 acc[MR][4];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
+    // The next row group's A (a + MR·lda, same k range) is prefetched, one
+    // line per row every 16 k: see the comment at the top.
+    const float *next = a + MR * lda;
     for (int k = 0; k < depth; k++) {
-        __m512 bv[4];
-        for (int v = 0; v < vectors; v++) bv[v] = _mm512_load_ps(b + 16 * v);
-        for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i * lda + k]);
-            for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
+        if ((k & 15) == 0)
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
+        kernel_step(vectors, a, lda, k, b, acc);
         b += NR;
     }
     const __m512 zero = _mm512_setzero_ps();

@@ -32,7 +32,8 @@
 // Measured against the direct GEMM (dl_conv2d_gemm_isa) at ResNet-50's 3x3
 // stride-1 shapes, one thread, AMD EPYC Zen 4, AVX-512 set: 64 channels at
 // 56x56 0.67-0.69 of its time, 128 at 28x28 0.61-0.65, 256 at 14x14 0.82-0.88
-// (alone; see dl_conv2d_winograd_wanted for why 14x14 stays direct).
+// (alone; see dl_conv2d_winograd_wanted for why 14x14 stays direct there, and
+// why the AVX2 set takes it).
 #include "dl_sgemm.h"
 #include "sgemm_pool.h"
 
@@ -403,7 +404,7 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     return job.failed ? -1 : 0;
 }
 
-int dl_conv2d_winograd_wanted(const DLConvGeometry *g) {
+int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *g) {
     if (g->kernel_height != 3 || g->kernel_width != 3 || g->stride_height != 1 || g->stride_width != 1 ||
         g->dilation_height != 1 || g->dilation_width != 1)
         return 0;
@@ -411,8 +412,13 @@ int dl_conv2d_winograd_wanted(const DLConvGeometry *g) {
     // The weight transform (16 floats per filter, every call) must stay small beside the 20·tiles multiply-adds
     // per filter it saves, and the GEMMs want more columns than a small image has tiles. Measured on Zen 4: alone,
     // 14x14 outputs (49 tiles, 256 channels) took 0.82-0.88 of the direct time and 7x7 (16 tiles) 3.5 times it;
-    // inside ResNet-50, with cold weights, 14x14 gained nothing (the transformed weights outgrow L2, and n = 49
-    // GEMMs run a 48-wide kernel and a 1-column one), so from 10x10 tiles (about 20x20 outputs) on. The output
-    // channels play no part, so a layer cut into pieces of channels takes the same path in every piece.
-    return g->channels >= 16 && tiles >= 100;
+    // inside ResNet-50, with cold weights, 14x14 gained nothing on the AVX-512 set (the transformed weights
+    // outgrow L2, and n = 49 GEMMs run a 48-wide kernel and a 1-column one), so there from 10x10 tiles (about
+    // 20x20 outputs) on. The AVX2 set's direct product at 14x14 is slower (its 6x16 tile leans harder on the
+    // packed columns and the cold weights): Tools/conv_probe.c, one thread, cold weights, Zen 4 under
+    // DEMANDLAYER_CPU=avx2, 256 channels at 14x14: Winograd 0.62-0.79 of the direct time (AVX-512: 0.80-0.97),
+    // so the AVX2 set takes 7x7 tiles too. The output channels play no part, so a layer cut into pieces of
+    // channels takes the same path in every piece.
+    long least = isa == DL_SGEMM_AVX2 ? 49 : 100;
+    return g->channels >= 16 && tiles >= least;
 }

@@ -10,8 +10,8 @@ import CKernels
 ///   of the GEMM path: AVX-512, AVX2, NEON or portable C), each vector of outputs
 ///   summing its kH·kW taps in a register, bias and ReLU fused; should it fail
 ///   (its scratch could not be allocated), a direct Swift loop;
-/// - 3x3 stride 1 with at least 16 input channels and about 20x20 outputs, on CPUs
-///   with AVX2 + FMA or AVX-512: Winograd F(2x2, 3x3) by `dl_conv2d_winograd_isa`
+/// - 3x3 stride 1 with at least 16 input channels and about 20x20 outputs (14x14
+///   on the AVX2 set; `dl_conv2d_winograd_wanted` says why), on CPUs with AVX2 + FMA or AVX-512: Winograd F(2x2, 3x3) by `dl_conv2d_winograd_isa`
 ///   (16 GEMMs, 2.25 times fewer multiply-adds; within about 1e-6 of Σ|w·x| of the
 ///   direct sum; transient memory 16/9 of the layer's weights);
 /// - everything else, on CPUs with AVX2 + FMA or AVX-512: Y_g = W_g (M/g, C/g·kH·kW) ·
@@ -140,8 +140,8 @@ enum Conv2d {
             out_height: Int32(g.outHeight), out_width: Int32(g.outWidth))
         let relu = fusedRelu(parameters.activation)
         let (m, rowBias, reluFlag) = (Int32(g.outChannelsPerGroup), relu == nil ? nil : bias, Int32(relu == true ? 1 : 0))
-        // 3x3 stride 1 (large enough): Winograd F(2x2, 3x3), 2.25 times fewer multiply-adds; else the packed GEMM.
-        let viaWinograd = dl_conv2d_winograd_wanted(&geometry) != 0
+        // 3x3 stride 1 (large enough for this set): Winograd F(2x2, 3x3), 2.25 times fewer multiply-adds; else the packed GEMM.
+        let viaWinograd = dl_conv2d_winograd_wanted(isa, &geometry) != 0
             && dl_conv2d_winograd_isa(isa, &geometry, m, w, x, y, Int32(g.outPlane), rowBias, reluFlag) == 0
         guard viaWinograd || dl_conv2d_gemm_isa(isa, &geometry, m, w, x, y, Int32(g.outPlane), rowBias, reluFlag) == 0 else {
             return false

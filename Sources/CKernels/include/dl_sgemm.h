@@ -112,11 +112,11 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m
                            int ldy, const float *row_bias, int relu);
 
 /// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
-/// dl_conv2d_gemm_isa there (3x3, stride 1, dilation 1, at least 16 input
-/// channels and 100 output tiles, i.e. about 20x20 outputs), else 0. Does not
-/// depend on the output channels, so every piece of a layer cut by output
-/// channels gets the same answer.
-int dl_conv2d_winograd_wanted(const DLConvGeometry *geometry);
+/// dl_conv2d_gemm_isa on `isa` there (3x3, stride 1, dilation 1, at least 16
+/// input channels and 100 output tiles, i.e. about 20x20 outputs; on the AVX2
+/// set 49 tiles, i.e. 14x14), else 0. Does not depend on the output channels,
+/// so every piece of a layer cut by output channels gets the same answer.
+int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *geometry);
 
 /// Depthwise convolution over one image (groups = channels in = channels out,
 /// NCHW): geometry->channels planes of x, each convolved with its own filter
