@@ -55,10 +55,13 @@ import Testing
         // regardless; its LeakSanitizer checks the same property at exit instead.
         let activationBytes = try Session(model: model, options: .init(policy: .linear, threadCount: 1)).activationBytes
         let smallestLeak = 400 * model.weightByteCount + sessionCount * activationBytes
-        #expect(smallestLeak > 150 << 20, "a leak of \(smallestLeak >> 20) MiB would stand out above the bound")
+        // Three quarters of the smallest leak: suites running meanwhile have
+        // grown RSS by over 100 MiB in loaded CI runs, never by 200.
+        let bound = smallestLeak * 3 / 4
+        #expect(bound > 150 << 20, "a leak of \(smallestLeak >> 20) MiB would stand out above the bound")
         if !Self.underAddressSanitizer {
-            #expect(residentAfter < resident + (100 << 20), "RSS \(resident >> 20) MiB → \(residentAfter >> 20) MiB")
+            #expect(residentAfter < resident + bound, "RSS \(resident >> 20) MiB → \(residentAfter >> 20) MiB (bound +\(bound >> 20) MiB)")
         }
-        print("hygiene: \(sessionCount) sessions: fds \(fileDescriptors) → \(fileDescriptorsAfter), threads \(threads) → \(threadsAfter), RSS \(resident >> 20) → \(residentAfter >> 20) MiB")
+        print("hygiene: smallest leak \(smallestLeak >> 20) MiB; \(sessionCount) sessions: fds \(fileDescriptors) → \(fileDescriptorsAfter), threads \(threads) → \(threadsAfter), RSS \(resident >> 20) → \(residentAfter >> 20) MiB")
     }
 }
