@@ -45,6 +45,9 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+/// The most bytes of transformed weights (U) one call holds; larger layers run in runs of output channels.
+#define WEIGHT_TRANSFORM_BYTES (4L << 20)
+
 /// Bytes of scratch a thread keeps between calls: every Winograd layer of ResNet-50 and YOLOv8n fits.
 enum { RETAINED_BYTES = 8 << 20 };
 
@@ -368,6 +371,22 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
         return -1;
     if (m <= 0 || g->out_height <= 0 || g->out_width <= 0) return 0;
     if (g->channels <= 0) return dl_conv2d_gemm_isa(isa, g, m, w, x, y, ldy, row_bias, relu);
+    // The transformed weights U take 16/9 of the layer's weights, outside any session's budget: cut the
+    // output channels into runs whose U stays within WEIGHT_TRANSFORM_BYTES (each run is what a layer split
+    // into pieces of channels would compute, with the same bits), so a large 3x3 layer (VGG's 512x512, 9 MiB)
+    // needs 4 MiB of transient memory, not 16.
+    long rows_per_run = WEIGHT_TRANSFORM_BYTES / (16L * (long)sizeof(float) * g->channels);
+    if (rows_per_run < 16) rows_per_run = 16;
+    if (m > rows_per_run) {
+        long per_filter = (long)g->channels * 9;
+        for (long first = 0; first < m; first += rows_per_run) {
+            int rows = (int)(m - first < rows_per_run ? m - first : rows_per_run);
+            int status = dl_conv2d_winograd_isa(isa, g, rows, w + first * per_filter, x, y + first * (long)ldy, ldy,
+                                                row_bias ? row_bias + first : NULL, relu);
+            if (status != 0) return status;
+        }
+        return 0;
+    }
     Job job = {0};
     job.isa = isa, job.g = g, job.m = m, job.x = x, job.bias = row_bias, job.y = y, job.ldy = ldy, job.relu = relu != 0;
     job.tiles_w = (g->out_width + 1) / 2;

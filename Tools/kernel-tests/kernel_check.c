@@ -448,6 +448,8 @@ static void check_depthwise(void) {
 static const Conv winograd_convs[] = {
     {16, 12, 12, 3, 1, 1, 1, 16}, {17, 13, 15, 3, 1, 1, 1, 23}, {20, 14, 14, 3, 1, 1, 0, 33}, {40, 23, 21, 3, 1, 1, 1, 13},
     {300, 9, 10, 3, 1, 1, 1, 7},  {3, 5, 6, 3, 1, 1, 2, 4},     {64, 30, 31, 3, 1, 1, 1, 64}, {16, 92, 92, 3, 1, 1, 1, 17},
+    // 1024 channels: the transformed weights of 150 filters pass 4 MiB, so the call runs 64 filters at a time.
+    {1024, 6, 6, 3, 1, 1, 1, 150},
 };
 
 /// dl_conv2d_winograd_isa: within 1e-5 of Σ|w·x| of the double reference (the transforms cost a few
