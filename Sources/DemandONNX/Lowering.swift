@@ -219,12 +219,22 @@ final class Lowering {
             fused["activation"] = .string("clip")
             for bound in ["min", "max"] { if let value = node.attributes[bound] { fused[bound] = value } }
         }
+        return giveActivation(fused, toProducerAt: index, of: input, output: node.output, after: {})
+    }
+
+    /// Gives the node at `index` (the producer of `input`) the fused
+    /// attributes and the output `output`, when the runtime takes that fused
+    /// form; `after` removes what the fusion replaces first. False (and
+    /// nothing changed) when the runtime does not take it.
+    private func giveActivation(_ fused: [String: AttributeValue], toProducerAt index: Int, of input: String, output: String,
+                                after removeReplaced: () -> Void) -> Bool {
         // The runtime decides whether it takes the fused form; if not, the nodes stay apart.
         guard (try? Operator(type: nodes[index].op, attributes: fused)) != nil else { return false }
+        removeReplaced()
         nodes[index].attributes = fused
-        nodes[index].output = node.output
-        producers[node.output] = index
-        shapes[node.output] = shapes[input]
+        nodes[index].output = output
+        producers[output] = index
+        shapes[output] = shapes[input]
         shapes[input] = nil
         return true
     }
@@ -245,16 +255,11 @@ final class Lowering {
               ["Conv", "Gemm", "Add"].contains(nodes[index].op), nodes[index].attributes["activation"] == nil else { return false }
         var fused = nodes[index].attributes
         fused["activation"] = .string("silu")
-        guard (try? Operator(type: nodes[index].op, attributes: fused)) != nil else { return false }
-        nodes.removeLast()
-        producers[sigmoid.output] = nil
-        shapes[sigmoid.output] = nil
-        nodes[index].attributes = fused
-        nodes[index].output = node.output
-        producers[node.output] = index
-        shapes[node.output] = shapes[y]
-        shapes[y] = nil
-        return true
+        return giveActivation(fused, toProducerAt: index, of: y, output: node.output) {
+            nodes.removeLast()
+            producers[sigmoid.output] = nil
+            shapes[sigmoid.output] = nil
+        }
     }
 
     /// Folds `Y = BatchNormalization(Conv(X))` into the Conv's weight and bias
