@@ -20,7 +20,7 @@ struct ZooCommand: ParsableCommand {
     struct Make: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a built-in model as NAME.dlm with seeded random weights.",
-            discussion: "The same name and seed always give the same bytes. The model is written to a temporary directory and renamed into place at the end, so an interrupted make leaves nothing behind."
+            discussion: "The same name and seed always give the same bytes on one machine (resnet152, calibrated on 8 seeded images as it is made, takes about 6 s and 380 MB to make; its statistics come from this CPU's kernels, whose last bits can differ between AVX-512, AVX2 and NEON). The model is written to a temporary directory and renamed into place at the end, so an interrupted make leaves nothing behind."
         )
 
         @Argument(help: "The model to make (see `demandlayer zoo list`).")
