@@ -32,8 +32,8 @@
 // Measured against the direct GEMM (dl_conv2d_gemm_isa) at ResNet-50's 3x3
 // stride-1 shapes, one thread, AMD EPYC Zen 4, AVX-512 set: 64 channels at
 // 56x56 0.67-0.69 of its time, 128 at 28x28 0.61-0.65, 256 at 14x14 0.82-0.88
-// (alone; see dl_conv2d_winograd_wanted for why 14x14 stays direct there, and
-// why the AVX2 set takes it).
+// (alone; at 14x14 the AVX-512 set runs the AVX2 set's GEMMs, see
+// dl_conv2d_winograd_isa).
 #include "dl_sgemm.h"
 #include "sgemm_pool.h"
 
@@ -371,6 +371,14 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
         return -1;
     if (m <= 0 || g->out_height <= 0 || g->out_width <= 0) return 0;
     if (g->channels <= 0) return dl_conv2d_gemm_isa(isa, g, m, w, x, y, ldy, row_bias, relu);
+    // Fewer than 10x10 tiles (14x14 outputs: 49): the 16 GEMMs have n = 49, which the AVX-512 set's 64-wide
+    // panels run as a 48-wide block and a 1-column one and the AVX2 set's 16-wide panels as three and one.
+    // Tools/conv_probe.c, one thread, cold weights, Zen 4, 256 channels at 14x14, against the AVX-512 direct
+    // product: AVX-512 Winograd 0.83-0.91 of its time, AVX2 Winograd 0.66-0.79. So the AVX-512 set runs
+    // these through the AVX2 kernels (still one fixed sequence per set: exact to itself).
+    if (isa == DL_SGEMM_AVX512 && (long)((g->out_width + 1) / 2) * ((g->out_height + 1) / 2) < 100 &&
+        dl_sgemm_isa_available(DL_SGEMM_AVX2))
+        isa = DL_SGEMM_AVX2;
     // The transformed weights U take 16/9 of the layer's weights, outside any session's budget: cut the
     // output channels into runs whose U stays within WEIGHT_TRANSFORM_BYTES (each run is what a layer split
     // into pieces of channels would compute, with the same bits), so a large 3x3 layer (VGG's 512x512, 9 MiB)
@@ -430,14 +438,12 @@ int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *g) {
     long tiles = (long)((g->out_width + 1) / 2) * ((g->out_height + 1) / 2);
     // The weight transform (16 floats per filter, every call) must stay small beside the 20·tiles multiply-adds
     // per filter it saves, and the GEMMs want more columns than a small image has tiles. Measured on Zen 4: alone,
-    // 14x14 outputs (49 tiles, 256 channels) took 0.82-0.88 of the direct time and 7x7 (16 tiles) 3.5 times it;
-    // inside ResNet-50, with cold weights, 14x14 gained nothing on the AVX-512 set (the transformed weights
-    // outgrow L2, and n = 49 GEMMs run a 48-wide kernel and a 1-column one), so there from 10x10 tiles (about
-    // 20x20 outputs) on. The AVX2 set's direct product at 14x14 is slower (its 6x16 tile leans harder on the
-    // packed columns and the cold weights): Tools/conv_probe.c, one thread, cold weights, Zen 4 under
-    // DEMANDLAYER_CPU=avx2, 256 channels at 14x14: Winograd 0.62-0.79 of the direct time (AVX-512: 0.80-0.97),
-    // so the AVX2 set takes 7x7 tiles too. The output channels play no part, so a layer cut into pieces of
+    // 14x14 outputs (49 tiles, 256 channels) took 0.82-0.88 of the direct time and 7x7 (16 tiles) 3.5 times it.
+    // With n = 49 the AVX-512 set's GEMMs run a 48-wide kernel and a 1-column one, so below 10x10 tiles
+    // dl_conv2d_winograd_isa runs the AVX2 set's (16-wide) instead: Tools/conv_probe.c, one thread, cold
+    // weights, Zen 4, 256 channels at 14x14: 0.66-0.79 of the AVX-512 direct time (AVX-512 Winograd 0.83-0.91).
+    // So from 7x7 tiles on for every set. The output channels play no part, so a layer cut into pieces of
     // channels takes the same path in every piece.
-    long least = isa == DL_SGEMM_AVX2 ? 49 : 100;
-    return g->channels >= 16 && tiles >= least;
+    (void)isa;
+    return g->channels >= 16 && tiles >= 49;
 }

@@ -92,6 +92,10 @@ private struct Rewriter {
             for name in ["momentum", "spatial", "is_test", "training_mode"] { attributes[name] = nil }
             try requireUnused(outputsFrom: 1)
         case "Cast": attributes["saturate"] = nil
+        case "Sum" where inputs.count == 2:
+            // Two same-shaped inputs (a residual sum, as older ResNet exports write it): the
+            // runtime's Add, which a following Relu fuses into (one pass instead of two).
+            if let a = lowering.shape(of: inputs[0]), a == lowering.shape(of: inputs[1]) { op = "Add" }
         case "GroupNormalization": try groupNormalizationParameters()
         case "Concat":
             // Empty constants (shape [0] pieces some exporters emit) add nothing and cannot be stored.

@@ -102,6 +102,38 @@ import Testing
         #expect(closeness.passes(tolerance: Self.tolerance), "\(closeness.describe(tolerance: Self.tolerance))")
     }
 
+    /// Sum(a, b) → Relu of two same-shaped values (a residual, as older ResNet
+    /// exports write it) becomes one Add with a fused Relu; a Sum that
+    /// broadcasts, or of three inputs, stays a Sum. Values match the reference.
+    @Test func twoInputSumOfOneShapeBecomesAnAddWithItsRelu() throws {
+        var b = ONNXBuilder(opset: 13)
+        b.input("x", [1, 4, 5, 5])
+        let w = b.weight("w", [4, 4, 1, 1], scale: 0.5)
+        let row = b.weight("row", [1, 4, 1, 1])
+        b.node("Conv", ["x", "w"], ["c"], name: "conv")
+        b.node("Sum", ["c", "x"], ["s"], name: "residual")
+        b.node("Relu", ["s"], ["r"])
+        b.node("Sum", ["r", "row"], ["t"], name: "broadcast")
+        b.node("Sum", ["t", "x", "r"], ["out"], name: "three")
+        b.output("out")
+
+        let (summary, _) = try convert(b)
+        let nodes = summary.model.layers.flatMap(\.nodes)
+        let residual = nodes.first { $0.name == "residual" }
+        #expect(residual?.op == "Add" && residual?.attributes["activation"] == .string("relu"), "\(nodes.map(\.op))")
+        #expect(!nodes.contains { $0.op == "Relu" }, "the Relu fused: \(nodes.map(\.op))")
+        #expect(nodes.first { $0.name == "broadcast" }?.op == "Sum" && nodes.first { $0.name == "three" }?.op == "Sum")
+
+        var image = ONNXBuilder(seed: 3)
+        let x = tensor([1, 4, 5, 5], image.randomValues(100))
+        let actual = try run(summary.model, ["x": x])["out"]!
+        let r = try reference("Relu", [:], [try reference("Sum", [:], [try reference("Conv", [:], [x, tensor([4, 4, 1, 1], w)]), x])])
+        let t = try reference("Sum", [:], [r, tensor([1, 4, 1, 1], row)])
+        let expected = try reference("Sum", [:], [t, x, r])
+        let closeness = Closeness(actual: actual, expected: expected)
+        #expect(closeness.passes(tolerance: Self.tolerance), "\(closeness.describe(tolerance: Self.tolerance))")
+    }
+
     /// A PyTorch-style shape chain (Shape → Gather → Cast → Sub) feeding
     /// Clip's min input, ConstantOfShape + Range + Slice(INT64_MAX) folded into
     /// an Add bias, and Identity/Dropout dropped by renaming.
