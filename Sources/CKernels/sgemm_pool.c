@@ -157,3 +157,30 @@ void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers) 
     }
     pthread_mutex_unlock(&owner);
 }
+
+typedef struct {
+    void (*fn)(void *context, long start, long end);
+    void *context;
+    long count, grain;
+    long next;  // the next range's start (atomic)
+} Ranges;
+
+static void range_work(void *argument) {
+    Ranges *ranges = argument;
+    for (;;) {
+        long start = __atomic_fetch_add(&ranges->next, ranges->grain, __ATOMIC_RELAXED);
+        if (start >= ranges->count) return;
+        long end = ranges->count - start < ranges->grain ? ranges->count : start + ranges->grain;
+        ranges->fn(ranges->context, start, end);
+    }
+}
+
+void dl_parallel_ranges(long count, long grain, void (*fn)(void *context, long start, long end), void *context) {
+    if (count <= 0) return;
+    if (grain < 1) grain = 1;
+    long pieces = (count + grain - 1) / grain;
+    long helpers = dl_sgemm_pool_threads() - 1;
+    if (helpers > pieces - 1) helpers = pieces - 1;
+    Ranges ranges = {fn, context, count, grain, 0};
+    dl_sgemm_pool_run(range_work, &ranges, (int)helpers);
+}

@@ -147,9 +147,12 @@ enum Conv2d {
             return false
         }
         if relu == nil {
-            for channel in 0..<g.outChannelsPerGroup {
-                let plane = y + channel * g.outPlane
-                parameters.activation.apply(from: plane, to: plane, count: g.outPlane, adding: bias?[channel] ?? 0)
+            let (activation, outPlane) = (parameters.activation, g.outPlane)
+            ParallelRanges.planes(g.outChannelsPerGroup, planeFloats: outPlane) { first, end in
+                for channel in first..<end {
+                    let plane = y + channel * outPlane
+                    activation.apply(from: plane, to: plane, count: outPlane, adding: bias?[channel] ?? 0)
+                }
             }
         }
         return true
@@ -264,7 +267,10 @@ enum Conv2d {
             guard dl_depthwise_conv2d(level, &geometry, weight, input + n * g.inChannels * g.inPlane, y, bias, relu ? 1 : 0) == 0 else {
                 return false
             }
-            if !relu && parameters.activation != .none { parameters.activation.apply(to: y, count: g.outChannels * g.outPlane) }
+            if !relu && parameters.activation != .none {
+                let activation = parameters.activation
+                ParallelRanges.run(count: g.outChannels * g.outPlane) { start, end in activation.apply(to: y + start, count: end - start) }
+            }
         }
         return true
     }

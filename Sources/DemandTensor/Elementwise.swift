@@ -7,9 +7,11 @@ enum Elementwise {
 
     static func add(_ a: Tensor, _ b: Tensor, activation: Activation, output: Tensor) {
         if a.shape == b.shape {
-            let count = output.elementCount
-            for start in stride(from: 0, to: count, by: blockFloats) {
-                addRow(a.data + start, 1, b.data + start, 1, output.data + start, count: min(blockFloats, count - start), activation)
+            // Split across the pool's threads (a residual add is a whole pass over memory).
+            ParallelRanges.run(count: output.elementCount) { first, end in
+                for start in stride(from: first, to: end, by: blockFloats) {
+                    addRow(a.data + start, 1, b.data + start, 1, output.data + start, count: min(blockFloats, end - start), activation)
+                }
             }
             return
         }

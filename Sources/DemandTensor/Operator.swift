@@ -202,9 +202,15 @@ public enum Operator: Hashable, Sendable {
         case .scatterND(let parameters):
             try Scatter.scatterND(parameters, data: inputs[0], indices: inputs[1], updates: inputs[2], output: output)
         case .activation(let activation):
-            activation.apply(from: inputs[0].data, to: output.data, count: output.elementCount, adding: 0)
+            let (input, result) = (inputs[0].data, output.data)
+            ParallelRanges.run(count: output.elementCount) { start, end in
+                activation.apply(from: input + start, to: result + start, count: end - start, adding: 0)
+            }
         case .unary(let function):
-            function.apply(from: inputs[0].data, to: output.data, count: output.elementCount)
+            let (input, result) = (inputs[0].data, output.data)
+            ParallelRanges.run(count: output.elementCount) { start, end in
+                function.apply(from: input + start, to: result + start, count: end - start)
+            }
         case .recurrent(let parameters):
             try Recurrent.run(parameters, inputs: inputs, output: output, workspace: workspace)
         }

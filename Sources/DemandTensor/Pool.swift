@@ -16,7 +16,8 @@ enum Pool {
 
     enum Reduction { case max, mean }
 
-    static func workspaceFloatCount(input: Shape) -> Int { input[3] }
+    /// None: each range of planes keeps its reduced row on its own stack.
+    static func workspaceFloatCount(input: Shape) -> Int { 0 }
 
     static func maxPool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor, workspace: Workspace) {
         if parameters.kernel == Size2d(2) && parameters.strides == Size2d(2) && parameters.pads.isZero {
@@ -36,11 +37,23 @@ enum Pool {
     private static func separable(_ reduction: Reduction, _ parameters: Pool2dParameters, input: Tensor, output: Tensor,
                                   workspace: Workspace) {
         let (inHeight, inWidth) = (input.shape[2], input.shape[3])
+        // Planes split across the pool's threads, each range with its own reduced row.
+        let planes = input.shape[0] * input.shape[1]
+        let planeFloats = inHeight * inWidth
+        ParallelRanges.planes(planes, planeFloats: planeFloats) { firstPlane, endPlane in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: inWidth) { row in
+                separablePlanes(firstPlane..<endPlane, reduction, parameters, input: input, output: output, reducedRow: row.baseAddress!)
+            }
+        }
+    }
+
+    private static func separablePlanes(_ planes: Range<Int>, _ reduction: Reduction, _ parameters: Pool2dParameters,
+                                        input: Tensor, output: Tensor, reducedRow: UnsafeMutablePointer<Float>) {
+        let (inHeight, inWidth) = (input.shape[2], input.shape[3])
         let (outHeight, outWidth) = (output.shape[2], output.shape[3])
         let (kernel, strides, pads) = (parameters.kernel, parameters.strides, parameters.pads)
         let countIncludePad = parameters.countIncludePad
-        let reducedRow = workspace.floats(inWidth)
-        for planeIndex in 0..<(input.shape[0] * input.shape[1]) {
+        for planeIndex in planes {
             let plane = UnsafePointer(input.data + planeIndex * inHeight * inWidth)
             var y = output.data + planeIndex * outHeight * outWidth
             for oh in 0..<outHeight {

@@ -44,6 +44,14 @@ DLSgemmISA dl_sgemm_best_isa(void);
 /// like openblas_set_num_threads. Extra threads are started on first use.
 void dl_sgemm_set_threads(int threadCount);
 
+/// Calls fn(context, start, end) for consecutive ranges of [0, count), each
+/// `grain` long (the last shorter), on the caller and the GEMM's pool threads
+/// (dl_sgemm_set_threads), and returns when all have returned. The ranges do
+/// not depend on the thread count, so work that touches only its own range
+/// gives the same bits on any number of threads. A busy pool (another caller's
+/// product) leaves the caller to run every range itself.
+void dl_parallel_ranges(long count, long grain, void (*fn)(void *context, long start, long end), void *context);
+
 /// C (m, n) = A (m, k) · B (k, n), all row-major with row strides lda, ldb, ldc
 /// in floats; C is overwritten, on dl_sgemm_best_isa(); returns -1 at once when
 /// dl_sgemm_available() returns 0.
