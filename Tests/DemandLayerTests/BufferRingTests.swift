@@ -39,7 +39,7 @@ import Testing
     /// Runs `body` on a plain thread (not the cooperative pool, which blocking waits would starve).
     func onThread(_ body: @escaping @Sendable () -> BufferRing.Region?) -> () -> BufferRing.Region? {
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<BufferRing.Region?>(nil)
+        let result = Locked<BufferRing.Region?>(nil)
         Thread.detachNewThread {
             let region = body()
             result.withLock { $0 = region }

@@ -72,7 +72,7 @@ import Testing
         let arenas = try [session.pipeline.ring, session.pipeline.background?.ring].map { try #require($0) }.map { ring in
             UInt(bitPattern: ring.base)..<(UInt(bitPattern: ring.base) + UInt(ring.capacityBytes))
         }
-        let addresses = Mutex<[UInt]>([])
+        let addresses = Locked<[UInt]>([])
         session.pipeline.weightObserver = { weights in addresses.withLock { $0 += weights.values.map { UInt(bitPattern: $0.data) } } }
         for _ in 0..<3 { _ = try session.run(Self.inputs(for: model)) }
         let seen = addresses.withLock { $0 }
@@ -215,7 +215,7 @@ import Testing
         // The last layer's first read stalls, so the run is still waiting for it when cancelled.
         let last = model.layers.count - 1
         plan.set(.stall(fd: session.pipeline.fileDescriptors[last][0], nanoseconds: 300_000_000))
-        let result = Mutex<RuntimeError?>(nil)
+        let result = Locked<RuntimeError?>(nil)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             do throws(RuntimeError) { _ = try session.run(inputs) } catch { result.withLock { $0 = error } }

@@ -20,8 +20,8 @@ final class FaultPlan: Sendable {
         case stall(fd: Int32, nanoseconds: UInt64)
     }
 
-    private let target = Mutex<Target>(.nothing)
-    private let engines = Mutex<[FaultInjectingEngine]>([])
+    private let target = Locked<Target>(.nothing)
+    private let engines = Locked<[FaultInjectingEngine]>([])
     /// Signalled on the read thread each time a stall is injected.
     let stalled = DispatchSemaphore(value: 0)
 

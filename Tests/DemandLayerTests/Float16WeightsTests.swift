@@ -25,7 +25,7 @@ import Testing
         // The float32 model's weights, rounded to float16 and back, by name.
         let fullSession = try Session(model: full, options: .init(policy: .resident))
         defer { fullSession.close() }
-        let expected = Mutex<[String: [Float]]>([:])
+        let expected = Locked<[String: [Float]]>([:])
         fullSession.pipeline.weightObserver = { views in
             expected.withLock { for (name, tensor) in views { $0[name] = tensor.array.map { Float(Float16($0)) } } }
         }
@@ -35,8 +35,8 @@ import Testing
             let session = try Session(model: half, options: .init(policy: policy, depth: 1))
             defer { session.close() }
             #expect(session.wideningBytes > 0)
-            let seen = Mutex<[String: [Float]]>([:])
-            let outside = Mutex(0)
+            let seen = Locked<[String: [Float]]>([:])
+            let outside = Locked(0)
             let widening = try #require(session.pipeline.widening?.ring)
             let arena = UInt(bitPattern: widening.base)..<(UInt(bitPattern: widening.base) + UInt(widening.capacityBytes))
             session.pipeline.weightObserver = { views in

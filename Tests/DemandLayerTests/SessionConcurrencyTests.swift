@@ -66,7 +66,7 @@ import Testing
         let expected = try [1, 2].map { try session.run(tinyInputs(seed: $0)) }
         // The execute stage sees layers 0, 1, …, n-1 of one inference before
         // any layer of the next: inferences never interleave.
-        let sequence = Mutex<[Int]>([])
+        let sequence = Locked<[Int]>([])
         let layerOf = Dictionary(uniqueKeysWithValues: model.layers.enumerated().flatMap { index, layer in layer.weights.map { ($0.name, index) } })
         session.pipeline.weightObserver = { weights in
             if let name = weights.keys.first, let layer = layerOf[name] { sequence.withLock { $0.append(layer) } }
@@ -100,7 +100,7 @@ import Testing
         plan.set(.stall(fd: session.pipeline.fileDescriptors[stalledLayer][0], nanoseconds: 300_000_000))
         let executed = Counter()
         session.pipeline.weightObserver = { _ in executed.add() }
-        let result = Mutex<Result<[String: Tensor], RuntimeError>?>(nil)
+        let result = Locked<Result<[String: Tensor], RuntimeError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             do throws(RuntimeError) {

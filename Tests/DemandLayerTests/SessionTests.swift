@@ -72,7 +72,7 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
         let arenaBytes = session.arenaBytes
         let scratchAllocations = session.pipeline.workspace.allocationCount
         let arena = UInt(bitPattern: session.pipeline.ring!.base)
-        let addresses = Mutex<[UInt]>([])
+        let addresses = Locked<[UInt]>([])
         session.pipeline.weightObserver = { weights in
             addresses.withLock { $0 += weights.values.map { UInt(bitPattern: $0.data) } }
         }

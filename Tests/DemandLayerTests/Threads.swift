@@ -23,3 +23,18 @@ final class Collected<Value: Sendable>: @unchecked Sendable {
     func append(_ value: Value) { lock.withLock { items.append(value) } }
     var values: [Value] { lock.withLock { items } }
 }
+
+/// A value behind an NSLock, with `Synchronization.Mutex`'s `withLock`: for
+/// state the tests share with the runtime's threads, which ThreadSanitizer
+/// must see synchronized (it does not model `Mutex`'s futex, and reported a
+/// counter guarded by one as raced).
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
