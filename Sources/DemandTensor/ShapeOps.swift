@@ -6,13 +6,22 @@ enum ShapeOps {
     static func concat(_ inputs: [Tensor], axis: Int, output: Tensor) {
         let outer = output.shape.dims[..<axis].reduce(1, *)
         let outputRun = output.elementCount / outer
-        var offset = 0
-        for input in inputs {
-            let run = input.elementCount / outer
-            for o in 0..<outer {
-                (output.data + o * outputRun + offset).update(from: input.data + o * run, count: run)
+        let runs = inputs.map { $0.elementCount / outer }
+        // Output elements [start, end) copied from wherever they come from, split across the pool's threads.
+        ParallelRanges.run(count: output.elementCount) { start, end in
+            var position = start
+            while position < end {
+                let o = position / outputRun
+                var within = position - o * outputRun
+                var index = 0
+                while within >= runs[index] {
+                    within -= runs[index]
+                    index += 1
+                }
+                let count = min(runs[index] - within, end - position)
+                (output.data + position).update(from: inputs[index].data + o * runs[index] + within, count: count)
+                position += count
             }
-            offset += run
         }
     }
 

@@ -40,6 +40,8 @@ import Testing
             ("SiLU", try Operator(type: "Silu", attributes: [:]), [a]),
             ("Exp", try Operator(type: "Exp", attributes: [:]), [a]),
             ("MaxPool", pool, [a]),
+            ("Concat", try Operator(type: "Concat", attributes: ["axis": .int(1)]), [a, b, a]),
+            ("Concat axis 2", try Operator(type: "Concat", attributes: ["axis": .int(2)]), [b, a]),
             ("AveragePool", average, [a]),
             ("Conv+SiLU", try Operator(type: "Conv", attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "activation": .string("silu")]),
              [a, Tensor(shape: [16, 24, 3, 3], values: (0..<(16 * 24 * 9)).map { Float(($0 * 7) % 13) * 0.01 - 0.06 }),
@@ -55,6 +57,10 @@ import Testing
             }
             #expect(results[0] == results[1], "\(name): 1 and 2 threads differ")
         }
+        // The concat is its inputs side by side (one image: each input one run).
+        let joined = Tensor(zeros: [1, 72, 57, 61])
+        try Operator(type: "Concat", attributes: ["axis": .int(1)]).execute(inputs: [a, b, a], output: joined, workspace: Workspace())
+        #expect(joined.array == a.array + b.array + a.array)
         // And the add is what it says: relu(a + b), exactly.
         BLAS.setThreadCount(2)
         let sum = Tensor(zeros: a.shape)
