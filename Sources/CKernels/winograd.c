@@ -227,13 +227,13 @@ static Transforms transforms_for(DLSgemmISA isa) {
     return (Transforms){transform_weights_base, transform_inputs_base, transform_outputs_base};
 }
 
-/// V[ξ][c][t − first] for the tiles [first, first + count), 0 outside the image.
-static void transform_block_inputs(const Job *job, int first, int count, float *v) {
+/// V[ξ][c][t − first] for the tiles [first, first + count) and channels [c0, c1), 0 outside the image.
+static void transform_block_inputs(const Job *job, int first, int count, float *v, int c0, int c1) {
     const DLConvGeometry *g = job->g;
     long plane = padded_plane((long)g->channels * count);
     InputTransform transform = transforms_for(job->isa).inputs;
     float even[4][CHUNK + 1], odd[4][CHUNK + 1];
-    for (int c = 0; c < g->channels; c++) {
+    for (int c = c0; c < c1; c++) {
         const float *image = job->x + (long)c * g->in_height * g->in_width;
         for (int t = 0; t < count;) {
             int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
@@ -270,13 +270,13 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
     }
 }
 
-/// The output tiles [first, first + count) of every output channel from P (16, m, count).
-static void transform_block_outputs(const Job *job, int first, int count, const float *p) {
+/// The output tiles [first, first + count) of output channels [i0, i1) from P (16, m, count).
+static void transform_block_outputs(const Job *job, int first, int count, const float *p, int i0, int i1) {
     const DLConvGeometry *g = job->g;
     long plane = padded_plane((long)job->m * count);
     OutputTransform transform = transforms_for(job->isa).outputs;
     float out[2][2][CHUNK];
-    for (int i = 0; i < job->m; i++) {
+    for (int i = i0; i < i1; i++) {
         float *y = job->y + (long)i * job->ldy;
         for (int t = 0; t < count;) {
             int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
@@ -294,19 +294,54 @@ static void transform_block_outputs(const Job *job, int first, int count, const 
     }
 }
 
+/// One transform of a block, dealt out by channels (input or output ones): each channel's values are
+/// computed the same way whichever thread takes it.
+typedef struct {
+    const Job *job;
+    int first, count;
+    float *data;     // V (inputs) or P (outputs)
+    int outputs;     // 1: transform P back into y, 0: the input tiles into V
+    int channels;    // in all
+    int step;        // channels per piece
+    int next;        // the next piece's first channel (atomic)
+} TransformJob;
+
+static void transform_pieces(void *context) {
+    TransformJob *t = context;
+    for (;;) {
+        int start = __atomic_fetch_add(&t->next, t->step, __ATOMIC_RELAXED);
+        if (start >= t->channels) return;
+        int end = t->channels - start < t->step ? t->channels : start + t->step;
+        if (t->outputs) transform_block_outputs(t->job, t->first, t->count, t->data, start, end);
+        else transform_block_inputs(t->job, t->first, t->count, t->data, start, end);
+    }
+}
+
+/// A block's input or output transform, on the pool when it is free (a block run while other threads
+/// run other blocks finds it busy and transforms alone).
+static void transform_block(const Job *job, int first, int count, float *data, int outputs) {
+    int channels = outputs ? job->m : job->g->channels;
+    int step = 8192 / (16 * count);  // about 8192 floats of V or P per piece
+    if (step < 1) step = 1;
+    TransformJob t = {job, first, count, data, outputs, channels, step, 0};
+    int pieces = (channels + step - 1) / step;
+    int helpers = dl_sgemm_pool_threads() - 1 < pieces - 1 ? dl_sgemm_pool_threads() - 1 : pieces - 1;
+    dl_sgemm_pool_run(transform_pieces, &t, helpers);
+}
+
 /// One block of tiles: transform, 16 GEMMs, transform back. 0, or -1 if a GEMM failed.
 static int run_block(Job *job, int index, float *v, float *p) {
     int first = index * job->block;
     int count = job->tiles - first < job->block ? job->tiles - first : job->block;
     int channels = job->g->channels;
-    transform_block_inputs(job, first, count, v);
+    transform_block(job, first, count, v, 0);
     for (int xi = 0; xi < 16; xi++) {
         if (dl_sgemm_isa_ex(job->isa, job->m, count, channels, job->u + xi * padded_plane((long)job->m * channels), channels,
                             v + xi * padded_plane((long)channels * count), count, p + xi * padded_plane((long)job->m * count), count,
                             0, NULL, 0) != 0)
             return -1;
     }
-    transform_block_outputs(job, first, count, p);
+    transform_block(job, first, count, p, 1);
     return 0;
 }
 
