@@ -71,6 +71,12 @@ enum StridedCopy {
         var cursor = RowCursor(layout)
         let length = layout.rowLength
         let step = layout.strides[0][layout.dims.count - 1]
+        if layout.rowCount == 1 && step == 1 {
+            // One contiguous run (a Split or Slice of whole channels of one image): across the pool's threads.
+            let from = source + cursor.offsets[0]
+            ParallelRanges.run(count: length) { start, end in (destination + start).update(from: from + start, count: end - start) }
+            return
+        }
         for rowIndex in 0..<layout.rowCount {
             let from = source + cursor.offsets[0]
             let to = destination + rowIndex * length

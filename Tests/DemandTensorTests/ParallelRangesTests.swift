@@ -42,6 +42,7 @@ import Testing
             ("MaxPool", pool, [a]),
             ("Concat", try Operator(type: "Concat", attributes: ["axis": .int(1)]), [a, b, a]),
             ("Concat axis 2", try Operator(type: "Concat", attributes: ["axis": .int(2)]), [b, a]),
+            ("Slice of channels", try Operator(type: "Slice", attributes: ["starts": .ints([3]), "ends": .ints([20]), "axes": .ints([1])]), [a]),
             ("AveragePool", average, [a]),
             ("Conv+SiLU", try Operator(type: "Conv", attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "activation": .string("silu")]),
              [a, Tensor(shape: [16, 24, 3, 3], values: (0..<(16 * 24 * 9)).map { Float(($0 * 7) % 13) * 0.01 - 0.06 }),
@@ -61,6 +62,11 @@ import Testing
         let joined = Tensor(zeros: [1, 72, 57, 61])
         try Operator(type: "Concat", attributes: ["axis": .int(1)]).execute(inputs: [a, b, a], output: joined, workspace: Workspace())
         #expect(joined.array == a.array + b.array + a.array)
+        // A slice of whole channels is that run of the input.
+        let slice = try Operator(type: "Slice", attributes: ["starts": .ints([3]), "ends": .ints([20]), "axes": .ints([1])])
+        let sliced = Tensor(zeros: [1, 17, 57, 61])
+        try slice.execute(inputs: [a], output: sliced, workspace: Workspace())
+        #expect(sliced.array == Array(a.array[(3 * 57 * 61)..<(20 * 57 * 61)]))
         // And the add is what it says: relu(a + b), exactly.
         BLAS.setThreadCount(2)
         let sum = Tensor(zeros: a.shape)
