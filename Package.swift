@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "DemandIO", dependencies: ["CURing"]),
         .target(name: "DemandTensor", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "DemandFormat", dependencies: ["CURing", "DemandIO", "DemandTensor"]),
-        .target(name: "DemandLayer", dependencies: ["CURing", "DemandIO", "DemandFormat", "DemandTensor"]),
+        .target(name: "DemandLayer", dependencies: ["CURing", "CKernels", "DemandIO", "DemandFormat", "DemandTensor"]),
         .target(name: "DemandZoo", dependencies: ["DemandFormat", "DemandTensor"]),
 
         // The C API: demandlayer.h (CDemandLayer) implemented in Swift with @_cdecl.

@@ -63,8 +63,12 @@ typedef struct {
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
+/// Bytes of a scratch of `floats` (rounded up to whole cache lines).
+static long scratch_bytes(long floats) { return (long)sizeof(float) * ((floats + 15) / 16 * 16); }
+
 static void scratch_free(void *p) {
     Scratch *scratch = p;
+    if (scratch->data) dl_kernel_scratch_add(-scratch_bytes(scratch->floats));
     free(scratch->data);
     free(scratch);
 }
@@ -86,9 +90,11 @@ static float *thread_scratch(long floats) {
     }
     if (scratch->floats >= floats) return scratch->data;
     if (floats < BAND_FLOATS) floats = BAND_FLOATS;
-    float *data = aligned_alloc(64, sizeof(float) * (size_t)((floats + 15) / 16 * 16));
+    float *data = aligned_alloc(64, (size_t)scratch_bytes(floats));
     if (!data) return NULL;
+    if (scratch->data) dl_kernel_scratch_add(-scratch_bytes(scratch->floats));
     free(scratch->data);
+    dl_kernel_scratch_add(scratch_bytes(floats));
     *scratch = (Scratch){floats, data};
     return data;
 }

@@ -41,8 +41,12 @@ typedef struct {
 static pthread_key_t panels_key;
 static pthread_once_t panels_once = PTHREAD_ONCE_INIT;
 
+/// Bytes of one thread's packing buffers.
+#define PANELS_BYTES ((long)sizeof(float) * (MR * KC + KC * NC_MAX + TAIL_MAX * KC))
+
 static void panels_free(void *p) {
     Panels *panels = p;
+    if (panels->a && panels->b && panels->tail) dl_kernel_scratch_add(-PANELS_BYTES);
     free(panels->a);
     free(panels->b);
     free(panels->tail);
@@ -61,7 +65,12 @@ static Panels *thread_panels(void) {
     panels->a = aligned_alloc(64, sizeof(float) * MR * KC);
     panels->b = aligned_alloc(64, sizeof(float) * KC * NC_MAX);
     panels->tail = aligned_alloc(64, sizeof(float) * TAIL_MAX * KC);
-    if (!panels->a || !panels->b || !panels->tail || pthread_setspecific(panels_key, panels) != 0) {
+    if (!panels->a || !panels->b || !panels->tail) {
+        panels_free(panels);
+        return NULL;
+    }
+    dl_kernel_scratch_add(PANELS_BYTES);
+    if (pthread_setspecific(panels_key, panels) != 0) {
         panels_free(panels);
         return NULL;
     }

@@ -184,3 +184,21 @@ void dl_parallel_ranges(long count, long grain, void (*fn)(void *context, long s
     Ranges ranges = {fn, context, count, grain, 0};
     dl_sgemm_pool_run(range_work, &ranges, (int)helpers);
 }
+
+static long scratch_held;  // atomic
+static long scratch_peak;  // atomic
+
+void dl_kernel_scratch_add(long bytes) {
+    long now = __atomic_add_fetch(&scratch_held, bytes, __ATOMIC_RELAXED);
+    long peak = __atomic_load_n(&scratch_peak, __ATOMIC_RELAXED);
+    while (now > peak && !__atomic_compare_exchange_n(&scratch_peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+long dl_kernel_scratch_bytes(void) { return __atomic_load_n(&scratch_held, __ATOMIC_RELAXED); }
+
+long dl_kernel_scratch_peak_bytes(void) { return __atomic_load_n(&scratch_peak, __ATOMIC_RELAXED); }
+
+void dl_kernel_scratch_reset_peak(void) {
+    __atomic_store_n(&scratch_peak, __atomic_load_n(&scratch_held, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}

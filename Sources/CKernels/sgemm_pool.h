@@ -12,4 +12,8 @@ int dl_sgemm_pool_threads(void);
 /// helper that arrives after the caller has finished does not start it.
 void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers);
 
+/// Counts `bytes` (negative: freed) of kernel scratch: per-thread packing,
+/// transform and band buffers, and memory a call holds only while it runs.
+void dl_kernel_scratch_add(long bytes);
+
 #endif

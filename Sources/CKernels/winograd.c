@@ -61,6 +61,7 @@ static pthread_once_t retained_once = PTHREAD_ONCE_INIT;
 
 static void retained_free(void *p) {
     Retained *retained = p;
+    dl_kernel_scratch_add(-(long)retained->bytes);
     free(retained->data);
     free(retained);
 }
@@ -76,19 +77,28 @@ static void *scratch(size_t bytes) {
         free(retained);
         retained = NULL;
     }
-    if (!retained || bytes > RETAINED_BYTES) return malloc(bytes);
+    if (!retained || bytes > RETAINED_BYTES) {
+        void *data = malloc(bytes);
+        if (data) dl_kernel_scratch_add((long)bytes);
+        return data;
+    }
     if (retained->bytes < bytes) {
         void *data = malloc(bytes);
         if (!data) return NULL;
         free(retained->data);
+        dl_kernel_scratch_add((long)bytes - (long)retained->bytes);
         *retained = (Retained){bytes, data};
     }
     return retained->data;
 }
 
-static void release_scratch(void *data) {
+/// Gives back what scratch(bytes) returned.
+static void release_scratch(void *data, size_t bytes) {
     Retained *retained = pthread_getspecific(retained_key);
-    if (!retained || data != retained->data) free(data);
+    if (!retained || data != retained->data) {
+        free(data);
+        dl_kernel_scratch_add(-(long)bytes);
+    }
 }
 
 /// One call, shared by the threads that take its blocks of tiles.
@@ -360,7 +370,7 @@ static void run_blocks(Job *job, float *vp) {
             break;
         }
     }
-    if (own) release_scratch(own);
+    if (own) release_scratch(own, sizeof(float) * (v_floats + p_floats));
 }
 
 /// The weight transform, dealt to the pool in pieces of WEIGHT_ROWS output channels.
@@ -462,7 +472,7 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     } else {
         run_blocks(&job, u + u_floats);  // GEMMs split across the pool themselves
     }
-    release_scratch(u);
+    release_scratch(u, sizeof(float) * (u_floats + vp_floats));
     return job.failed ? -1 : 0;
 }
 

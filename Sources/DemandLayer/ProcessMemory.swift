@@ -1,3 +1,4 @@
+import CKernels
 import CURing
 import Foundation
 
@@ -6,13 +7,20 @@ package enum ProcessMemory {
     /// Peak resident set size (VmHWM) in bytes since start or since the last `resetPeak()`.
     package static var peakResidentBytes: Int { statusField("VmHWM:") ?? 0 }
 
+    /// The most bytes the kernels' own scratch (packing, transform and band
+    /// buffers, per thread and per call; outside every budget) held at once
+    /// since start or since the last `resetPeak()`.
+    package static var peakKernelScratchBytes: Int { dl_kernel_scratch_peak_bytes() }
+
     /// Returns freed heap to the kernel, then resets the peak to the current
-    /// resident size (writes 5 to /proc/self/clear_refs).
+    /// resident size (writes 5 to /proc/self/clear_refs) and the kernel
+    /// scratch peak to what is held now.
     /// Returns false where the kernel does not allow it; the peak then covers
     /// the whole process lifetime.
     @discardableResult
     package static func resetPeak() -> Bool {
         dl_release_free_heap()
+        dl_kernel_scratch_reset_peak()
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return false }
         defer { close(fd) }

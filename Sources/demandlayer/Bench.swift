@@ -12,7 +12,9 @@ struct Bench: ParsableCommand {
         discussion: """
             Runs every policy on the same input, one round at a time, and prints one row
             per policy: latency (min/median/max over the rounds), the process's peak RSS
-            while that policy ran (the mark is reset before each), the most weight bytes
+            while that policy ran (the mark is reset before each), the most bytes the
+            kernels' own scratch held at once (packing and transform buffers, per thread;
+            outside the budget, inside the RSS), the most weight bytes
             held at once (both arenas: the read ring and, for float16 weights, the
             widening ring), bytes read per run, the read bandwidth while reads were in
             flight, and the restore stage's time per run (checking checksums, widening
@@ -58,7 +60,8 @@ struct Bench: ParsableCommand {
             budget/N) and 'resident' (every weight held). Per setup and model: requests,
             latency p50/p95/p99 from arrival to outputs, service p50 (shared: from the
             request's turn to execute to its outputs), both over the model's p50 alone,
-            and throughput; per setup, peak weight bytes and peak RSS. Every output must
+            and throughput; per setup, peak weight bytes, peak RSS and the kernels' peak
+            scratch. Every output must
             equal the resident one (else alone's) bit for bit.
               demandlayer bench --models resnet152,yolov3,vgg16 --budget 128MiB \
                   --clients 4 --arrivals poisson:1/s --duration 30s
@@ -307,6 +310,7 @@ struct Accumulator {
     var latencies: [Double] = []
     var restoreTimes: [Double] = []
     var peakResidentBytes = 0
+    var peakKernelScratchBytes = 0
     var peakWeightBytes = 0
     var arenaBytes = 0
     var plan: StreamPlan?
@@ -337,6 +341,7 @@ struct Accumulator {
         restoreTimes.append(Double(stats.layers.reduce(0) { $0 + $1.restore.durationNanoseconds }) / 1e6)
         peakWeightBytes = max(peakWeightBytes, stats.peakWeightBytes)
         peakResidentBytes = max(peakResidentBytes, ProcessMemory.peakResidentBytes)
+        peakKernelScratchBytes = max(peakKernelScratchBytes, ProcessMemory.peakKernelScratchBytes)
         arenaBytes = session.arenaBytes
         plan = session.streamPlan
         heldBytes = session.heldBytes
@@ -351,7 +356,7 @@ struct Accumulator {
         Measurement(
             policy: options.policy, depth: options.policy == .pipelined && plan == nil ? options.depth : nil,
             budgetBytes: plan?.budgetBytes ?? arenaBytes, plan: plan, heldBytes: heldBytes, latenciesMilliseconds: latencies,
-            peakResidentBytes: peakResidentBytes, peakWeightBytes: peakWeightBytes,
+            peakResidentBytes: peakResidentBytes, peakKernelScratchBytes: peakKernelScratchBytes, peakWeightBytes: peakWeightBytes,
             bytesRead: stats!.bytesRead, readActiveNanoseconds: Bench.readActiveNanoseconds(stats!),
             ioEngine: engine, isDirect: isDirect, outputs: outputs, lastStats: stats!, restoreMilliseconds: restoreTimes, pinnedCPUs: pinnedCPUs)
     }

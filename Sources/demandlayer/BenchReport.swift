@@ -16,6 +16,8 @@ struct Measurement {
     let heldBytes: Int
     let latenciesMilliseconds: [Double]
     let peakResidentBytes: Int
+    /// The kernels' own scratch at its peak (outside the budget; part of peak RSS).
+    let peakKernelScratchBytes: Int
     let peakWeightBytes: Int
     let bytesRead: Int
     let readActiveNanoseconds: UInt64
@@ -141,7 +143,7 @@ struct BenchReport {
             "cpus  " + (measurements.first?.pinnedCPUs.map { "execute on \($0.execute), read and restore on \($0.stages)" } ?? "not pinned"),
             "gemm  \(BLAS.Path.best.rawValue) on \(LayerProfile.cpuName())",
             "",
-            pad(["policy", "depth", "budget", "pred ms", "min ms", "median ms", "max ms", "peak RSS", "peak weights", "read/run", "read GB/s", "restore ms"]),
+            pad(["policy", "depth", "budget", "pred ms", "min ms", "median ms", "max ms", "peak RSS", "kernel scratch", "peak weights", "read/run", "read GB/s", "restore ms"]),
         ]
         for m in measurements {
             lines.append(pad([
@@ -149,7 +151,7 @@ struct BenchReport {
                 m.predictedMilliseconds.map { String(format: "%.1f", $0) } ?? "-",
                 String(format: "%.1f", m.latenciesMilliseconds.min() ?? .nan), String(format: "%.1f", m.medianMilliseconds),
                 String(format: "%.1f", m.latenciesMilliseconds.max() ?? .nan),
-                formatMiB(m.peakResidentBytes), formatMiB(m.peakWeightBytes), formatMiB(m.bytesRead),
+                formatMiB(m.peakResidentBytes), formatMiB(m.peakKernelScratchBytes), formatMiB(m.peakWeightBytes), formatMiB(m.bytesRead),
                 m.readGigabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-",
                 m.policy == .resident ? "-" : String(format: "%.1f", median(m.restoreMilliseconds)),
             ]))
@@ -192,7 +194,7 @@ struct BenchReport {
         struct Latency: Encodable { let min: Double; let median: Double; let max: Double }
         struct Result: Encodable {
             let policy: String; let depth: Int?; let budget_bytes: Int; let latency_ms: Latency
-            let peak_rss_bytes: Int; let peak_weight_bytes: Int; let bytes_read: Int
+            let peak_rss_bytes: Int; let peak_kernel_scratch_bytes: Int; let peak_weight_bytes: Int; let bytes_read: Int
             /// Planned rows only: how the budget was spent.
             let plan: PlanJSON?
             func encode(to encoder: any Encoder) throws {
@@ -202,11 +204,12 @@ struct BenchReport {
                 try c.encode(budget_bytes, forKey: .budget_bytes)
                 try c.encode(latency_ms, forKey: .latency_ms)
                 try c.encode(peak_rss_bytes, forKey: .peak_rss_bytes)
+                try c.encode(peak_kernel_scratch_bytes, forKey: .peak_kernel_scratch_bytes)
                 try c.encode(peak_weight_bytes, forKey: .peak_weight_bytes)
                 try c.encode(bytes_read, forKey: .bytes_read)
                 try c.encodeIfPresent(plan, forKey: .plan)   // absent for unplanned rows
             }
-            enum CodingKeys: CodingKey { case policy, depth, budget_bytes, latency_ms, peak_rss_bytes, peak_weight_bytes, bytes_read, plan }
+            enum CodingKeys: CodingKey { case policy, depth, budget_bytes, latency_ms, peak_rss_bytes, peak_kernel_scratch_bytes, peak_weight_bytes, bytes_read, plan }
         }
         struct SummaryInfo: Encodable {
             let io_only_ms: Double; let bound_ms: Double?; let efficiency: Double?; let overhead_pct: Double?; let memory_reduction_pct: Double?
@@ -236,7 +239,8 @@ struct BenchReport {
             results: measurements.map { m in
                 .init(policy: m.policy.rawValue, depth: m.depth, budget_bytes: m.budgetBytes,
                       latency_ms: .init(min: m.latenciesMilliseconds.min() ?? 0, median: m.medianMilliseconds, max: m.latenciesMilliseconds.max() ?? 0),
-                      peak_rss_bytes: m.peakResidentBytes, peak_weight_bytes: m.peakWeightBytes, bytes_read: m.bytesRead,
+                      peak_rss_bytes: m.peakResidentBytes, peak_kernel_scratch_bytes: m.peakKernelScratchBytes,
+                      peak_weight_bytes: m.peakWeightBytes, bytes_read: m.bytesRead,
                       plan: m.plan.map { PlanJSON($0, heldBytes: m.heldBytes, includeBudget: false) })
             },
             summary: .init(io_only_ms: s.ioOnly, bound_ms: s.bound, efficiency: s.efficiency, overhead_pct: s.overheadPercent, memory_reduction_pct: s.memoryReductionPercent))

@@ -108,6 +108,8 @@ struct Workload {
         var wallNanoseconds: UInt64
         var peakWeightBytes: Int
         var peakResidentBytes: Int
+        /// The kernels' own scratch at its peak (outside the budget; part of peak RSS).
+        var peakKernelScratchBytes = ProcessMemory.peakKernelScratchBytes
         var detail: String
     }
 

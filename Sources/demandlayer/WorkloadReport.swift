@@ -121,9 +121,11 @@ struct WorkloadReport {
                                                   : String(repeating: " ", count: widths[$0] - row[$0].count) + row[$0] }.joined(separator: "  "))
         }
         lines.append("")
-        let memoryHeader = ["setup", "peak weights", "peak RSS"]
+        let memoryHeader = ["setup", "peak weights", "peak RSS", "kernel scratch"]
         var memoryRows = [memoryHeader]
-        for result in results { memoryRows.append([result.label, formatMiB(result.peakWeightBytes), formatMiB(result.peakResidentBytes)]) }
+        for result in results {
+            memoryRows.append([result.label, formatMiB(result.peakWeightBytes), formatMiB(result.peakResidentBytes), formatMiB(result.peakKernelScratchBytes)])
+        }
         let memoryWidths = memoryHeader.indices.map { column in memoryRows.map { $0[column].count }.max()! }
         for row in memoryRows {
             lines.append(row.indices.map { $0 == 0 ? row[$0].padding(toLength: memoryWidths[$0], withPad: " ", startingAt: 0)
@@ -142,10 +144,12 @@ struct WorkloadReport {
             var detail: String
             var peakWeightBytes: Int
             var peakResidentBytes: Int
+            var peakKernelScratchBytes: Int
             var all: ModelFigures
             enum CodingKeys: String, CodingKey {
                 case setup, detail, all
                 case peakWeightBytes = "peak_weight_bytes", peakResidentBytes = "peak_rss_bytes"
+                case peakKernelScratchBytes = "peak_kernel_scratch_bytes"
             }
         }
         struct Entry: Encodable {
@@ -182,7 +186,8 @@ struct WorkloadReport {
                              durationSeconds: workload.options.durationSeconds, scheduling: workload.options.scheduling, cpu: LayerProfile.cpuName(),
                              outputsBitIdentical: check.different.isEmpty, outputsCompared: check.compared, reference: referenceName,
                              setups: results.map { SetupFigures(setup: $0.label, detail: $0.detail, peakWeightBytes: $0.peakWeightBytes,
-                                                                peakResidentBytes: $0.peakResidentBytes, all: figures($0, model: nil)) }))
+                                                                peakResidentBytes: $0.peakResidentBytes,
+                                                                peakKernelScratchBytes: $0.peakKernelScratchBytes, all: figures($0, model: nil)) }))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try encoder.encode(document), as: UTF8.self)

@@ -50,7 +50,7 @@ import Testing
         let results = try #require(object["results"] as? [[String: Any]])
         #expect(results.count == 8, "resident, bulk, linear, deepeye, partial, pipelined ×2 depths, mmap")
         for entry in results {
-            #expect(Set(entry.keys) == ["policy", "depth", "budget_bytes", "latency_ms", "peak_rss_bytes", "peak_weight_bytes", "bytes_read"])
+            #expect(Set(entry.keys) == ["policy", "depth", "budget_bytes", "latency_ms", "peak_rss_bytes", "peak_kernel_scratch_bytes", "peak_weight_bytes", "bytes_read"])
             let latency = try #require(entry["latency_ms"] as? [String: Double])
             #expect(Set(latency.keys) == ["min", "median", "max"])
             #expect(latency["min"]! <= latency["median"]! && latency["median"]! <= latency["max"]!)

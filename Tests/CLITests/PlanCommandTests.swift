@@ -55,7 +55,7 @@ import Testing
         let pipelined = results.filter { $0["policy"] as? String == "pipelined" }
         #expect(pipelined.compactMap { $0["budget_bytes"] as? Int } == [256 << 10, 1 << 20])
         for entry in pipelined {
-            #expect(Set(entry.keys) == ["policy", "depth", "budget_bytes", "latency_ms", "peak_rss_bytes", "peak_weight_bytes", "bytes_read", "plan"])
+            #expect(Set(entry.keys) == ["policy", "depth", "budget_bytes", "latency_ms", "peak_rss_bytes", "peak_kernel_scratch_bytes", "peak_weight_bytes", "bytes_read", "plan"])
             let plan = try #require(entry["plan"] as? [String: Any])
             #expect(Set(plan.keys) == ["resident_layers", "split_layers", "ring_bytes", "held_bytes", "predicted_ms"])
             #expect((entry["peak_weight_bytes"] as? Int ?? .max) <= entry["budget_bytes"] as? Int ?? 0, "peak weights within the budget")

@@ -1,3 +1,4 @@
+import CKernels
 @testable import DemandTensor
 import DemandZoo
 import Synchronization
@@ -73,5 +74,27 @@ import Testing
         try cases[0].1.execute(inputs: [a, b], output: sum, workspace: Workspace())
         let expected = zip(a.array, b.array).map { max($0 + $1, 0) }
         #expect(sum.array == expected)
+    }
+}
+
+/// The kernels count their own scratch (`dl_kernel_scratch_bytes`), which no
+/// budget covers. Other suites run kernels in this process at the same time,
+/// so only what this thread itself keeps is asserted here; that repeated
+/// calls and exiting threads leave the count where it was is checked by
+/// Tools/kernel-tests/kernel_check.c, alone in its process.
+@Suite struct KernelScratchTests {
+    @Test(.enabled(if: BLAS.Path.best != .openBLAS, "no CKernels GEMM path (the CPU lacks AVX2 + FMA and is not ARM64, or DEMANDLAYER_CPU=portable or DEMANDLAYER_PORTABLE_KERNELS=1 forbids it): convolutions go to OpenBLAS, whose buffers are its own"))
+    func aThreadsKeptBuffersAreCounted() throws {
+        var random = SeededRandom(seed: 5)
+        let x = Tensor(zeros: [1, 32, 40, 40])
+        random.fill(x.buffer, bound: 1)
+        let w = Tensor(zeros: [48, 32, 3, 3])
+        random.fill(w.buffer, bound: 0.2)
+        // A stride-2 conv: packed columns, through this thread's packing buffers (520 KiB).
+        let conv = try Operator(type: "Conv", attributes: ["kernel_shape": .ints([3, 3]), "pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])])
+        let output = Tensor(zeros: try conv.outputShape(inputs: [x.shape, w.shape]))
+        try conv.execute(inputs: [x, w], output: output, workspace: Workspace())
+        #expect(dl_kernel_scratch_bytes() >= 512 << 10, "\(dl_kernel_scratch_bytes()) bytes held after a conv")
+        #expect(dl_kernel_scratch_peak_bytes() >= 512 << 10, "peak \(dl_kernel_scratch_peak_bytes())")
     }
 }

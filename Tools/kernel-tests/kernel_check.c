@@ -36,6 +36,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -699,6 +700,57 @@ static double exact_exp(double x) { return exp(x); }
 static double exact_tanh(double x) { return tanh(x); }
 static double exact_erf(double x) { return erf(x); }
 
+// ---------------------------------------------------------------- scratch accounting
+
+typedef struct {
+    DLSgemmISA isa;
+    long held_inside;  // dl_kernel_scratch_bytes() just before the thread returns
+} ScratchThread;
+
+/// One Winograd and one packed convolution, as a session's layer would run them.
+static void scratch_convs(DLSgemmISA isa) {
+    static float x[32 * 30 * 30], w[40 * 32 * 9], y[40 * 30 * 30];
+    for (int i = 0; i < (int)(sizeof x / sizeof x[0]); i++) x[i] = (float)((i * 7) % 11) * 0.1f - 0.5f;
+    for (int i = 0; i < (int)(sizeof w / sizeof w[0]); i++) w[i] = (float)((i * 5) % 13) * 0.01f - 0.06f;
+    DLConvGeometry g = {32, 30, 30, 3, 3, 1, 1, 1, 1, 1, 1, 30, 30};
+    dl_conv2d_winograd_isa(isa, &g, 40, w, x, y, 30 * 30, NULL, 0);
+    DLConvGeometry s = {32, 30, 30, 3, 3, 2, 2, 1, 1, 1, 1, 15, 15};
+    dl_conv2d_gemm_isa(isa, &s, 40, w, x, y, 15 * 15, NULL, 0);
+}
+
+static void *scratch_thread(void *argument) {
+    ScratchThread *t = argument;
+    scratch_convs(t->isa);
+    t->held_inside = dl_kernel_scratch_bytes();
+    return NULL;
+}
+
+/// dl_kernel_scratch_bytes counts what the kernels keep: calls repeated on one thread leave it where the
+/// first left it, a thread that runs kernels adds its buffers while it lives and gives them back when it
+/// exits, and the peak covers what was held.
+static void check_scratch_accounting(DLSgemmISA isa) {
+    dl_sgemm_set_threads(1);
+    scratch_convs(isa);
+    long held = dl_kernel_scratch_bytes();
+    CHECK(held >= 512 << 10, "%s scratch: %ld bytes held after two convolutions (packing buffers alone are 520 KiB)",
+          isa_name(isa), held);
+    for (int round = 0; round < 3; round++) scratch_convs(isa);
+    CHECK(dl_kernel_scratch_bytes() == held, "%s scratch: %ld bytes after repeated calls, %ld after the first", isa_name(isa),
+          dl_kernel_scratch_bytes(), held);
+    ScratchThread t = {isa, 0};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, scratch_thread, &t) == 0, "pthread_create");
+    pthread_join(thread, NULL);
+    CHECK(t.held_inside > held, "%s scratch: another thread's buffers were not counted (%ld, %ld before)", isa_name(isa),
+          t.held_inside, held);
+    CHECK(dl_kernel_scratch_bytes() == held, "%s scratch: %ld bytes after the thread exited, %ld before it started",
+          isa_name(isa), dl_kernel_scratch_bytes(), held);
+    CHECK(dl_kernel_scratch_peak_bytes() >= t.held_inside, "%s scratch: peak %ld below %ld", isa_name(isa),
+          dl_kernel_scratch_peak_bytes(), t.held_inside);
+    printf("  scratch %-6s held %ld bytes by this thread; counted while another thread lived, given back when it exited\n",
+           isa_name(isa), held);
+}
+
 int main(void) {
     int forced = dl_kernels_forced_portable();
     printf("kernel_check: %s, cpu level %s%s\n",
@@ -723,6 +775,7 @@ int main(void) {
         check_gemm_isa(isas[s]);
         check_conv_isa(isas[s]);
         check_winograd_isa(isas[s]);
+        check_scratch_accounting(isas[s]);
         tested++;
     }
 #if defined(__aarch64__)

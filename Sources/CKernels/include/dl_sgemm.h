@@ -44,6 +44,17 @@ DLSgemmISA dl_sgemm_best_isa(void);
 /// like openblas_set_num_threads. Extra threads are started on first use.
 void dl_sgemm_set_threads(int threadCount);
 
+/// Bytes of the kernels' own scratch held now, across all threads: the GEMM's
+/// per-thread packing buffers, Winograd's and the depthwise kernel's per-thread
+/// scratch, and what a running call allocated for itself. None of it is part
+/// of a session's budget.
+long dl_kernel_scratch_bytes(void);
+
+/// The most dl_kernel_scratch_bytes() has been since the start or the last
+/// dl_kernel_scratch_reset_peak() (which sets it to the bytes held now).
+long dl_kernel_scratch_peak_bytes(void);
+void dl_kernel_scratch_reset_peak(void);
+
 /// Calls fn(context, start, end) for consecutive ranges of [0, count), each
 /// `grain` long (the last shorter), on the caller and the GEMM's pool threads
 /// (dl_sgemm_set_threads), and returns when all have returned. The ranges do
