@@ -4,8 +4,9 @@
 # workload from 4 client threads in one process, sharing a 128 MiB weight
 # budget (`bench --models ... --setups alone,shared`), inside a cgroup v1
 # memory group of 320 MiB (256 until the Winograd and depthwise kernels'
-# per-thread scratch and other buffers outside the budget raised the shared
-# process's peak RSS to about 250 MiB; the cause is not yet pinned down). It must finish with every output bit-identical to
+# per-thread scratch, outside the budget, raised the shared process's peak
+# RSS to about 250 MiB; the kernels' peak scratch is printed below). It must
+# finish with every output bit-identical to
 # the model's run alone and no request failed (the bench checks both and exits
 # non-zero otherwise), and its peak weight bytes must be within the budget.
 # Then the same models as three resident sessions (`--setups resident`) in the
@@ -65,7 +66,8 @@ for model in report["models"]:
     print(f"{model['name']:10} {figures['requests']:3} requests, p50 {figures['p50_ms']:.1f} ms, "
           f"service p50 {figures['service_p50_ms']:.1f} ms = {figures['service_p50_over_alone']:.2f} x alone")
 print(f"shared: {shared['all']['requests']} requests, outputs bit-identical to alone across {summary['outputs_compared']}, "
-      f"peak weights {shared['peak_weight_bytes'] / 2**20:.1f} MiB of {budget / 2**20:.0f} MiB, group peak {int(sys.argv[2]) / 2**20:.0f} MiB")
+      f"peak weights {shared['peak_weight_bytes'] / 2**20:.1f} MiB of {budget / 2**20:.0f} MiB, "
+      f"kernel scratch peak {shared['peak_kernel_scratch_bytes'] / 2**20:.1f} MiB, group peak {int(sys.argv[2]) / 2**20:.0f} MiB")
 EOF
 
 echo "--- resident: the same three models, every weight held, in the same group" >&2
