@@ -55,48 +55,10 @@ typedef struct {
     int failed;         // atomic
 } Job;
 
-typedef struct {
-    long floats;
-    float *data;
-} Scratch;
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-/// Bytes of a scratch of `floats` (rounded up to whole cache lines).
-static long scratch_bytes(long floats) { return (long)sizeof(float) * ((floats + 15) / 16 * 16); }
-
-static void scratch_free(void *p) {
-    Scratch *scratch = p;
-    if (scratch->data) dl_kernel_scratch_add(-scratch_bytes(scratch->floats));
-    free(scratch->data);
-    free(scratch);
-}
-
-static void scratch_key_create(void) { pthread_key_create(&scratch_key, scratch_free); }
-
 /// This thread's band scratch of at least `floats` (BAND_FLOATS, or more for
-/// one very wide row), allocated on its first call and grown when a wider row
-/// needs it; NULL if that failed.
+/// one very wide row), kept from call to call; NULL if it could not be allocated.
 static float *thread_scratch(long floats) {
-    pthread_once(&scratch_once, scratch_key_create);
-    Scratch *scratch = pthread_getspecific(scratch_key);
-    if (!scratch) {
-        if (!(scratch = calloc(1, sizeof *scratch))) return NULL;
-        if (pthread_setspecific(scratch_key, scratch) != 0) {
-            free(scratch);
-            return NULL;
-        }
-    }
-    if (scratch->floats >= floats) return scratch->data;
-    if (floats < BAND_FLOATS) floats = BAND_FLOATS;
-    float *data = aligned_alloc(64, (size_t)scratch_bytes(floats));
-    if (!data) return NULL;
-    if (scratch->data) dl_kernel_scratch_add(-scratch_bytes(scratch->floats));
-    free(scratch->data);
-    dl_kernel_scratch_add(scratch_bytes(floats));
-    *scratch = (Scratch){floats, data};
-    return data;
+    return dl_thread_buffer(DL_BUFFER_DEPTHWISE, sizeof(float) * (size_t)(floats < BAND_FLOATS ? BAND_FLOATS : floats));
 }
 
 /// Copies padded input rows [first, first + count) of one channel plane into
@@ -151,6 +113,17 @@ static void row_portable(const Job *job, const float *const *rows, const float *
 }
 
 #if DL_X86
+/// Stores the first `left` (at least 1) of the 8 lanes at y.
+__attribute__((target("avx2,fma"))) static inline void store_avx2(float *y, __m256 sum, int left) {
+    if (left >= 8) {
+        _mm256_storeu_ps(y, sum);
+    } else {
+        float last[8];
+        _mm256_storeu_ps(last, sum);
+        memcpy(y, last, sizeof(float) * left);
+    }
+}
+
 __attribute__((target("avx2,fma"))) static void row_avx2(const Job *job, const float *const *rows, const float *w, float initial,
                                                         float *y, int out_width) {
     const DLConvGeometry *g = job->g;
@@ -162,13 +135,7 @@ __attribute__((target("avx2,fma"))) static void row_avx2(const Job *job, const f
             for (int kw = 0; kw < g->kernel_width; kw++)
                 sum = _mm256_fmadd_ps(_mm256_set1_ps(w[kh * g->kernel_width + kw]), _mm256_loadu_ps(DL_TAP(kh, kw) + o), sum);
         if (job->relu) sum = _mm256_max_ps(sum, zero);
-        if (out_width - o >= 8) {
-            _mm256_storeu_ps(y + o, sum);
-        } else {
-            float last[8];
-            _mm256_storeu_ps(last, sum);
-            memcpy(y + o, last, sizeof(float) * (out_width - o));
-        }
+        store_avx2(y + o, sum, out_width - o);
     }
 }
 
@@ -186,13 +153,7 @@ __attribute__((target("avx2,fma"))) static void row_avx2_3x3(const Job *job, con
         __m256 sum = _mm256_set1_ps(initial);
         for (int i = 0; i < 9; i++) sum = _mm256_fmadd_ps(t[i], _mm256_loadu_ps(p[i] + o), sum);
         if (job->relu) sum = _mm256_max_ps(sum, zero);
-        if (out_width - o >= 8) {
-            _mm256_storeu_ps(y + o, sum);
-        } else {
-            float last[8];
-            _mm256_storeu_ps(last, sum);
-            memcpy(y + o, last, sizeof(float) * (out_width - o));
-        }
+        store_avx2(y + o, sum, out_width - o);
     }
 }
 

@@ -23,6 +23,7 @@
 #include "dl_sgemm.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -201,4 +202,44 @@ long dl_kernel_scratch_peak_bytes(void) { return __atomic_load_n(&scratch_peak, 
 
 void dl_kernel_scratch_reset_peak(void) {
     __atomic_store_n(&scratch_peak, __atomic_load_n(&scratch_held, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
+
+typedef struct {
+    size_t bytes[DL_BUFFER_KINDS];
+    void *data[DL_BUFFER_KINDS];
+} ThreadBuffers;
+
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+
+static void buffers_free(void *p) {
+    ThreadBuffers *buffers = p;
+    for (int kind = 0; kind < DL_BUFFER_KINDS; kind++) {
+        dl_kernel_scratch_add(-(long)buffers->bytes[kind]);
+        free(buffers->data[kind]);
+    }
+    free(buffers);
+}
+
+static void buffers_key_create(void) { pthread_key_create(&buffers_key, buffers_free); }
+
+void *dl_thread_buffer(DLThreadBufferKind kind, size_t bytes) {
+    pthread_once(&buffers_once, buffers_key_create);
+    ThreadBuffers *buffers = pthread_getspecific(buffers_key);
+    if (!buffers) {
+        if (!(buffers = calloc(1, sizeof *buffers))) return NULL;
+        if (pthread_setspecific(buffers_key, buffers) != 0) {
+            free(buffers);
+            return NULL;
+        }
+    }
+    if (buffers->bytes[kind] >= bytes) return buffers->data[kind];
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *data = aligned_alloc(64, rounded);
+    if (!data) return NULL;
+    free(buffers->data[kind]);
+    dl_kernel_scratch_add((long)rounded - (long)buffers->bytes[kind]);
+    buffers->bytes[kind] = rounded;
+    buffers->data[kind] = data;
+    return data;
 }

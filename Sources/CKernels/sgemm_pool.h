@@ -2,6 +2,8 @@
 #ifndef DL_SGEMM_POOL_H
 #define DL_SGEMM_POOL_H
 
+#include <stddef.h>
+
 /// Threads a product may use (dl_sgemm_set_threads), at least 1.
 int dl_sgemm_pool_threads(void);
 
@@ -15,5 +17,14 @@ void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers);
 /// Counts `bytes` (negative: freed) of kernel scratch: per-thread packing,
 /// transform and band buffers, and memory a call holds only while it runs.
 void dl_kernel_scratch_add(long bytes);
+
+/// The kinds of buffer a thread keeps between kernel calls (dl_thread_buffer).
+typedef enum { DL_BUFFER_WINOGRAD, DL_BUFFER_DEPTHWISE, DL_BUFFER_KINDS } DLThreadBufferKind;
+
+/// This thread's buffer of `kind`, of at least `bytes` (64-byte aligned): kept
+/// from call to call, grown when a call needs more (its contents are not kept
+/// then), counted in dl_kernel_scratch_bytes and freed when the thread exits.
+/// NULL if it could not be allocated.
+void *dl_thread_buffer(DLThreadBufferKind kind, size_t bytes);
 
 #endif

@@ -51,54 +51,20 @@
 /// Bytes of scratch a thread keeps between calls: every Winograd layer of ResNet-50 and YOLOv8n fits.
 enum { RETAINED_BYTES = 8 << 20 };
 
-typedef struct {
-    size_t bytes;
-    void *data;
-} Retained;
-
-static pthread_key_t retained_key;
-static pthread_once_t retained_once = PTHREAD_ONCE_INIT;
-
-static void retained_free(void *p) {
-    Retained *retained = p;
-    dl_kernel_scratch_add(-(long)retained->bytes);
-    free(retained->data);
-    free(retained);
-}
-
-static void retained_key_create(void) { pthread_key_create(&retained_key, retained_free); }
-
-/// `bytes` of scratch: this thread's retained block (grown up to RETAINED_BYTES)
-/// when it is large enough, else a fresh allocation that release_scratch frees. NULL if allocation failed.
+/// `bytes` of scratch: this thread's kept buffer (dl_thread_buffer) up to RETAINED_BYTES, else a fresh
+/// allocation for the call alone, which release_scratch frees. NULL if allocation failed.
 static void *scratch(size_t bytes) {
-    pthread_once(&retained_once, retained_key_create);
-    Retained *retained = pthread_getspecific(retained_key);
-    if (!retained && (retained = calloc(1, sizeof *retained)) && pthread_setspecific(retained_key, retained) != 0) {
-        free(retained);
-        retained = NULL;
-    }
-    if (!retained || bytes > RETAINED_BYTES) {
-        void *data = malloc(bytes);
-        if (data) dl_kernel_scratch_add((long)bytes);
-        return data;
-    }
-    if (retained->bytes < bytes) {
-        void *data = malloc(bytes);
-        if (!data) return NULL;
-        free(retained->data);
-        dl_kernel_scratch_add((long)bytes - (long)retained->bytes);
-        *retained = (Retained){bytes, data};
-    }
-    return retained->data;
+    if (bytes <= RETAINED_BYTES) return dl_thread_buffer(DL_BUFFER_WINOGRAD, bytes);
+    void *data = malloc(bytes);
+    if (data) dl_kernel_scratch_add((long)bytes);
+    return data;
 }
 
 /// Gives back what scratch(bytes) returned.
 static void release_scratch(void *data, size_t bytes) {
-    Retained *retained = pthread_getspecific(retained_key);
-    if (!retained || data != retained->data) {
-        free(data);
-        dl_kernel_scratch_add(-(long)bytes);
-    }
+    if (bytes <= RETAINED_BYTES) return;
+    free(data);
+    dl_kernel_scratch_add(-(long)bytes);
 }
 
 /// One call, shared by the threads that take its blocks of tiles.
@@ -304,39 +270,27 @@ static void transform_block_outputs(const Job *job, int first, int count, const 
     }
 }
 
-/// One transform of a block, dealt out by channels (input or output ones): each channel's values are
-/// computed the same way whichever thread takes it.
+/// One transform of a block (input or output one), dealt out by channels with dl_parallel_ranges: each
+/// channel's values are computed the same way whichever thread takes it.
 typedef struct {
     const Job *job;
     int first, count;
-    float *data;     // V (inputs) or P (outputs)
-    int outputs;     // 1: transform P back into y, 0: the input tiles into V
-    int channels;    // in all
-    int step;        // channels per piece
-    int next;        // the next piece's first channel (atomic)
-} TransformJob;
+    float *data;  // V (inputs) or P (outputs)
+    int outputs;  // 1: transform P back into y, 0: the input tiles into V
+} BlockTransform;
 
-static void transform_pieces(void *context) {
-    TransformJob *t = context;
-    for (;;) {
-        int start = __atomic_fetch_add(&t->next, t->step, __ATOMIC_RELAXED);
-        if (start >= t->channels) return;
-        int end = t->channels - start < t->step ? t->channels : start + t->step;
-        if (t->outputs) transform_block_outputs(t->job, t->first, t->count, t->data, start, end);
-        else transform_block_inputs(t->job, t->first, t->count, t->data, start, end);
-    }
+static void transform_channels(void *context, long start, long end) {
+    const BlockTransform *t = context;
+    if (t->outputs) transform_block_outputs(t->job, t->first, t->count, t->data, (int)start, (int)end);
+    else transform_block_inputs(t->job, t->first, t->count, t->data, (int)start, (int)end);
 }
 
 /// A block's input or output transform, on the pool when it is free (a block run while other threads
 /// run other blocks finds it busy and transforms alone).
 static void transform_block(const Job *job, int first, int count, float *data, int outputs) {
-    int channels = outputs ? job->m : job->g->channels;
-    int step = 8192 / (16 * count);  // about 8192 floats of V or P per piece
-    if (step < 1) step = 1;
-    TransformJob t = {job, first, count, data, outputs, channels, step, 0};
-    int pieces = (channels + step - 1) / step;
-    int helpers = dl_sgemm_pool_threads() - 1 < pieces - 1 ? dl_sgemm_pool_threads() - 1 : pieces - 1;
-    dl_sgemm_pool_run(transform_pieces, &t, helpers);
+    BlockTransform t = {job, first, count, data, outputs};
+    long step = 8192 / (16 * count);  // about 8192 floats of V or P per piece
+    dl_parallel_ranges(outputs ? job->m : job->g->channels, step < 1 ? 1 : step, transform_channels, &t);
 }
 
 /// One block of tiles: transform, 16 GEMMs, transform back. 0, or -1 if a GEMM failed.
@@ -379,21 +333,14 @@ enum { WEIGHT_ROWS = 16 };
 typedef struct {
     WeightTransform transform;
     const float *w;
-    int m, channels;
+    int channels;
     float *u;
     long plane;
-    int next_piece;  // atomic
-    int pieces;
 } WeightJob;
 
-static void weight_pieces(void *context) {
-    WeightJob *job = context;
-    for (;;) {
-        int piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED);
-        if (piece >= job->pieces) return;
-        int end = (piece + 1) * WEIGHT_ROWS < job->m ? (piece + 1) * WEIGHT_ROWS : job->m;
-        job->transform(job->w, piece * WEIGHT_ROWS, end, job->channels, job->u, job->plane);
-    }
+static void weight_rows(void *context, long start, long end) {
+    const WeightJob *job = context;
+    job->transform(job->w, (int)start, (int)end, job->channels, job->u, job->plane);
 }
 
 /// The pool's share of a call: the caller (the thread that owns `vp`) and helpers take blocks alike.
@@ -460,10 +407,9 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     float *u = scratch(sizeof(float) * (u_floats + vp_floats));
     if (!u) return -1;
     int threads = dl_sgemm_pool_threads();
-    WeightJob weights = {transforms_for(isa).weights, w, m, g->channels, u, padded_plane((long)m * g->channels), 0,
-                         (m + WEIGHT_ROWS - 1) / WEIGHT_ROWS};
-    int weight_helpers = threads - 1 < weights.pieces - 1 ? threads - 1 : weights.pieces - 1;
-    dl_sgemm_pool_run(weight_pieces, &weights, (long)m * g->channels >= 4096 ? weight_helpers : 0);
+    WeightJob weights = {transforms_for(isa).weights, w, g->channels, u, padded_plane((long)m * g->channels)};
+    if ((long)m * g->channels >= 4096) dl_parallel_ranges(m, WEIGHT_ROWS, weight_rows, &weights);
+    else weight_rows(&weights, 0, m);  // too small to hand out
     job.u = u;
     if (threads > 1 && job.blocks >= 2 * threads) {
         // Whole blocks per thread; their GEMMs find the pool busy and run alone.

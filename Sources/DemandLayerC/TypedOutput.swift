@@ -62,24 +62,19 @@ public func dlOutputCopyAs(_ output: UnsafePointer<dl_output>?, _ dtype: dl_dtyp
             throw Failure(DL_ERROR_OPERATOR_FAILED, "output '\(name)': element \(bad.index) is \(bad.value), not exact as \(type.rawValue)")
         }
         guard let source = values.baseAddress else { return }
+        /// Writes each value converted to `Element` (already checked to be exact in it).
+        func store<Element>(_: Element.Type, _ convert: (Float) -> Element) {
+            let typed = data.bindMemory(to: Element.self, capacity: count)
+            for index in 0..<count { typed[index] = convert(values[index]) }
+        }
         switch type {
         case .float32, .float16, .uint4:  // only float32 reaches here (init?(dl_dtype) gives no other)
             data.bindMemory(to: Float.self, capacity: count).update(from: source, count: count)
-        case .int64:
-            let typed = data.bindMemory(to: Int64.self, capacity: count)
-            for index in 0..<count { typed[index] = Int64(values[index]) }
-        case .int32:
-            let typed = data.bindMemory(to: Int32.self, capacity: count)
-            for index in 0..<count { typed[index] = Int32(values[index]) }
-        case .int8:
-            let typed = data.bindMemory(to: Int8.self, capacity: count)
-            for index in 0..<count { typed[index] = Int8(values[index]) }
-        case .uint8:
-            let typed = data.bindMemory(to: UInt8.self, capacity: count)
-            for index in 0..<count { typed[index] = UInt8(values[index]) }
-        case .bool:
-            let typed = data.bindMemory(to: UInt8.self, capacity: count)
-            for index in 0..<count { typed[index] = values[index] != 0 ? 1 : 0 }
+        case .int64: store(Int64.self) { Int64($0) }
+        case .int32: store(Int32.self) { Int32($0) }
+        case .int8: store(Int8.self) { Int8($0) }
+        case .uint8: store(UInt8.self) { UInt8($0) }
+        case .bool: store(UInt8.self) { $0 != 0 ? 1 : 0 }
         }
     }
 }

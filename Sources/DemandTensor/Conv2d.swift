@@ -112,6 +112,17 @@ enum Conv2d {
         }
     }
 
+    /// The convolution as CKernels describes it, with `channels` input channels.
+    private static func cGeometry(_ parameters: Conv2dParameters, _ g: Geometry, channels: Int) -> DLConvGeometry {
+        DLConvGeometry(
+            channels: Int32(channels), in_height: Int32(g.inHeight), in_width: Int32(g.inWidth),
+            kernel_height: Int32(g.kernelHeight), kernel_width: Int32(g.kernelWidth),
+            stride_height: Int32(parameters.strides.height), stride_width: Int32(parameters.strides.width),
+            dilation_height: Int32(parameters.dilations.height), dilation_width: Int32(parameters.dilations.width),
+            pad_top: Int32(parameters.pads.top), pad_left: Int32(parameters.pads.left),
+            out_height: Int32(g.outHeight), out_width: Int32(g.outWidth))
+    }
+
     /// Bias and ReLU (or none) ride in CKernels' GEMM epilogue: nil for other activations.
     private static func fusedRelu(_ activation: Activation) -> Bool? {
         switch activation {
@@ -131,13 +142,7 @@ enum Conv2d {
     private static func packedColumns(_ parameters: Conv2dParameters, _ g: Geometry, path: BLAS.Path, x: UnsafePointer<Float>,
                                       w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
         guard let isa = path.isa else { return false }
-        var geometry = DLConvGeometry(
-            channels: Int32(g.inChannelsPerGroup), in_height: Int32(g.inHeight), in_width: Int32(g.inWidth),
-            kernel_height: Int32(g.kernelHeight), kernel_width: Int32(g.kernelWidth),
-            stride_height: Int32(parameters.strides.height), stride_width: Int32(parameters.strides.width),
-            dilation_height: Int32(parameters.dilations.height), dilation_width: Int32(parameters.dilations.width),
-            pad_top: Int32(parameters.pads.top), pad_left: Int32(parameters.pads.left),
-            out_height: Int32(g.outHeight), out_width: Int32(g.outWidth))
+        var geometry = cGeometry(parameters, g, channels: g.inChannelsPerGroup)
         let relu = fusedRelu(parameters.activation)
         let (m, rowBias, reluFlag) = (Int32(g.outChannelsPerGroup), relu == nil ? nil : bias, Int32(relu == true ? 1 : 0))
         // 3x3 stride 1 (large enough for this set): Winograd F(2x2, 3x3), 2.25 times fewer multiply-adds; else the packed GEMM.
@@ -254,13 +259,7 @@ enum Conv2d {
     private static func depthwiseKernel(_ parameters: Conv2dParameters, _ g: Geometry, level: DLCpuLevel, input: UnsafePointer<Float>,
                                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                         output: UnsafeMutablePointer<Float>) -> Bool {
-        var geometry = DLConvGeometry(
-            channels: Int32(g.inChannels), in_height: Int32(g.inHeight), in_width: Int32(g.inWidth),
-            kernel_height: Int32(g.kernelHeight), kernel_width: Int32(g.kernelWidth),
-            stride_height: Int32(parameters.strides.height), stride_width: Int32(parameters.strides.width),
-            dilation_height: Int32(parameters.dilations.height), dilation_width: Int32(parameters.dilations.width),
-            pad_top: Int32(parameters.pads.top), pad_left: Int32(parameters.pads.left),
-            out_height: Int32(g.outHeight), out_width: Int32(g.outWidth))
+        var geometry = cGeometry(parameters, g, channels: g.inChannels)
         let relu = parameters.activation == .relu
         for n in 0..<g.batch {
             let y = output + n * g.outChannels * g.outPlane

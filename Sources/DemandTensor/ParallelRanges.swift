@@ -19,12 +19,14 @@ enum ParallelRanges {
             if count > 0 { body(0, count) }
             return
         }
+        // The body travels to the pool's threads through a pointer to a stack value: nothing is allocated
+        // per pass (these passes run inside the execute loop).
         withoutActuallyEscaping(body) { body in
-            let box = Box(body)
-            withExtendedLifetime(box) {
+            var call = Call(body: body)
+            withUnsafeMutablePointer(to: &call) { pointer in
                 dl_parallel_ranges(count, grain, { context, start, end in
-                    Unmanaged<Box>.fromOpaque(context!).takeUnretainedValue().body(start, end)
-                }, Unmanaged.passUnretained(box).toOpaque())
+                    context!.assumingMemoryBound(to: Call.self).pointee.body(start, end)
+                }, pointer)
             }
         }
     }
@@ -36,8 +38,7 @@ enum ParallelRanges {
         run(count: count, grain: max(1, grain / floats), minimum: (threshold + floats - 1) / floats, body)
     }
 
-    private final class Box: @unchecked Sendable {
+    private struct Call {
         let body: (Int, Int) -> Void
-        init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
     }
 }
