@@ -85,6 +85,7 @@ typedef struct {
     float *c;
     int lda, ldb, ldc;
     const float *row_bias;  // added to each row of C after the last K slice, or NULL
+    const float *addend;    // then this matrix (laid out as C, row stride ldc), or NULL
     int relu;               // then max(·, 0)
     int accumulate;         // 1: add the product to C's contents instead of overwriting them
     const DLConvGeometry *conv;  // when set, B is the column matrix of this convolution of `b` (not stored)
@@ -232,16 +233,19 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
                     ap = panels->a;
                     lda = kc;
                 }
-                Epilogue epilogue = {pc > 0 || job->accumulate, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL, job->relu};
+                Epilogue epilogue = {pc > 0 || job->accumulate, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL,
+                                     job->addend ? job->addend + (long)ir * job->ldc + jc : NULL, job->relu};
                 for (int jr = 0; jr < nc; jr += nr) {
                     int columns = nc - jr < nr ? nc - jr : nr;
                     float *c = job->c + (long)ir * job->ldc + jc + jr;
+                    Epilogue tile = dl_sgemm_shifted(epilogue, jr);
                     if (jr == last_panel && tail) {
                         columns -= tail;
-                        kernels->tail_kernels[tail - 1](kc, ap, lda, panels->tail, c + columns, job->ldc, rows, epilogue);
+                        kernels->tail_kernels[tail - 1](kc, ap, lda, panels->tail, c + columns, job->ldc, rows,
+                                                        dl_sgemm_shifted(tile, columns));
                         if (columns == 0) continue;
                     }
-                    kernels->kernels[(columns - 1) / lanes](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, epilogue);
+                    kernels->kernels[(columns - 1) / lanes](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, tile);
                 }
             }
         }
@@ -317,33 +321,40 @@ DLSgemmISA dl_sgemm_best_isa(void) {
     return dl_sgemm_isa_available(DL_SGEMM_NEON) ? DL_SGEMM_NEON : DL_SGEMM_AVX2;
 }
 
-int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
-                    int accumulate, const float *row_bias, int relu) {
+int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                       int accumulate, const float *row_bias, const float *addend, int relu) {
     const SgemmKernels *kernels = kernels_for(isa);
     if (!kernels) return -1;
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0) {
-        for (int i = 0; i < m; i++) {
-            for (int j = 0; j < n; j++) {
-                float *to = c + (long)i * ldc + j;
-                *to = dl_sgemm_finish(accumulate ? *to : 0, to, i, (Epilogue){0, 1, row_bias, relu});
-            }
-        }
+        Epilogue e = {0, 1, row_bias, addend, relu};
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) dl_sgemm_finish(accumulate ? c[(long)i * ldc + j] : 0, c, ldc, i, j, e);
         return 0;
     }
-    Job job = {kernels, m, n, k, a, b, c, lda, ldb, ldc, row_bias, relu, accumulate != 0, NULL, 1, 1, 1, 0, 0};
+    Job job = {kernels, m, n, k, a, b, c, lda, ldb, ldc, row_bias, addend, relu, accumulate != 0, NULL, 1, 1, 1, 0, 0};
+    return run(&job);
+}
+
+int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                    int accumulate, const float *row_bias, int relu) {
+    return dl_sgemm_isa_fused(isa, m, n, k, a, lda, b, ldb, c, ldc, accumulate, row_bias, NULL, relu);
+}
+
+int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
+                             const float *row_bias, const float *addend, int relu) {
+    const SgemmKernels *kernels = kernels_for(isa);
+    if (!kernels) return -1;
+    int n = g->out_height * g->out_width;
+    int k = g->channels * g->kernel_height * g->kernel_width;
+    if (m <= 0 || n <= 0 || k <= 0) return dl_sgemm_isa_fused(isa, m, n, k, w, k, x, n, y, ldy, 0, row_bias, addend, relu);
+    Job job = {kernels, m, n, k, w, x, y, k, 0, ldy, row_bias, addend, relu, 0, g, 1, 1, 1, 0, 0};
     return run(&job);
 }
 
 int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
                        const float *row_bias, int relu) {
-    const SgemmKernels *kernels = kernels_for(isa);
-    if (!kernels) return -1;
-    int n = g->out_height * g->out_width;
-    int k = g->channels * g->kernel_height * g->kernel_width;
-    if (m <= 0 || n <= 0 || k <= 0) return dl_sgemm_isa_ex(isa, m, n, k, w, k, x, n, y, ldy, 0, row_bias, relu);
-    Job job = {kernels, m, n, k, w, x, y, k, 0, ldy, row_bias, relu, 0, g, 1, 1, 1, 0, 0};
-    return run(&job);
+    return dl_conv2d_gemm_isa_fused(isa, g, m, w, x, y, ldy, row_bias, NULL, relu);
 }
 
 // The forms on the widest set this process may use.

@@ -137,6 +137,10 @@ static INLINE AVX2 void kernel_6xv(int vectors, int depth, const float *a, long 
                 value = _mm256_add_ps(old, value);
             }
             if (epilogue.last && epilogue.bias) value = _mm256_add_ps(value, _mm256_set1_ps(epilogue.bias[i]));
+            if (epilogue.last && epilogue.addend) {
+                const float *addend = epilogue.addend + i * ldc + 8 * v;
+                value = _mm256_add_ps(value, left >= 8 ? _mm256_loadu_ps(addend) : _mm256_maskload_ps(addend, mask));
+            }
             // max with 0 second: NaN and -0 become +0, like the Swift pass's x > 0 ? x : 0.
             if (epilogue.last && epilogue.relu) value = _mm256_max_ps(value, zero);
             if (left >= 8) _mm256_storeu_ps(row + 8 * v, value);
@@ -158,8 +162,9 @@ static INLINE void kernel_tiles(int tiles, int depth, const float *a, long lda, 
                                 int columns, Epilogue epilogue) {
     for (int t = 0; t < tiles; t++) {
         int left = columns - 16 * t;
-        if (left > 8) kernel_6x16(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left < 16 ? left : 16, epilogue);
-        else kernel_6x8(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, epilogue);
+        Epilogue e = dl_sgemm_shifted(epilogue, 16 * t);
+        if (left > 8) kernel_6x16(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left < 16 ? left : 16, e);
+        else kernel_6x8(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, e);
     }
 }
 
@@ -199,12 +204,8 @@ static INLINE AVX2 void kernel_dot_rows(int height, int columns, int first, int 
             for (int i = 0; i < height; i++) acc[i][j] = _mm256_fmadd_ps(ai[i], bv, acc[i][j]);
         }
     }
-    for (int i = 0; i < height && first + i < rows; i++) {
-        for (int j = 0; j < columns; j++) {
-            float *to = c + (first + i) * ldc + j;
-            *to = dl_sgemm_finish(sum_lanes(acc[i][j]), to, first + i, epilogue);
-        }
-    }
+    for (int i = 0; i < height && first + i < rows; i++)
+        for (int j = 0; j < columns; j++) dl_sgemm_finish(sum_lanes(acc[i][j]), c, ldc, first + i, j, epilogue);
 }
 
 /// C tile (rows, columns ≤ TAIL_MAX) ⟵ or += A panel · B columns over `depth`,

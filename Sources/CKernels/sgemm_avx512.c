@@ -83,6 +83,8 @@ static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors,
             __m512 value = acc[i][v];
             if (epilogue.accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, row + 16 * v), value);
             if (epilogue.last && epilogue.bias) value = _mm512_add_ps(value, _mm512_set1_ps(epilogue.bias[i]));
+            if (epilogue.last && epilogue.addend)
+                value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, epilogue.addend + i * ldc + 16 * v));
             // max with 0 second: NaN and -0 become +0, like the Swift pass's x > 0 ? x : 0.
             if (epilogue.last && epilogue.relu) value = _mm512_max_ps(value, zero);
             _mm512_mask_storeu_ps(row + 16 * v, mask, value);
@@ -114,12 +116,8 @@ static inline __attribute__((always_inline)) AVX512 void kernel_dot(int columns,
             for (int j = 0; j < columns; j++) acc[i][j] = _mm512_fmadd_ps(ai, bv[j], acc[i][j]);
         }
     }
-    for (int i = 0; i < rows; i++) {
-        for (int j = 0; j < columns; j++) {
-            float *to = c + i * ldc + j;
-            *to = dl_sgemm_finish(_mm512_reduce_add_ps(acc[i][j]), to, i, epilogue);
-        }
-    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < columns; j++) dl_sgemm_finish(_mm512_reduce_add_ps(acc[i][j]), c, ldc, i, j, epilogue);
 }
 
 DL_SGEMM_TAIL_INSTANCE(AVX512, kernel_dot, 1)

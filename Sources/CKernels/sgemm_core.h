@@ -15,14 +15,22 @@
 enum { MR = 6, KC = 256, TAIL_MAX = 4, SPLIT_COLUMNS = 64, NC_MAX = 512 };
 
 /// What a micro-kernel does with its tile: the first K slice stores it, later
-/// ones add it to C; the last one also adds `bias[i]` to row i (if given) and
-/// clamps at 0 (if `relu`), in that order, as the separate pass would.
+/// ones add it to C; the last one also adds `bias[i]` to row i (if given),
+/// then the addend's element (if given), and clamps at 0 (if `relu`), in that
+/// order, as the separate passes would.
 typedef struct {
     int accumulate;
     int last;
     const float *bias;
+    const float *addend;  // the tile's first element in a matrix laid out as C (row stride ldc), or NULL
     int relu;
 } Epilogue;
+
+/// `e` for the part of its tile that starts `columns` columns to the right.
+static inline Epilogue dl_sgemm_shifted(Epilogue e, int columns) {
+    if (e.addend) e.addend += columns;
+    return e;
+}
 
 /// C tile (rows ≤ MR, columns ≤ panel width) ⟵ or += A (rows, depth; row
 /// stride lda, MR rows readable) · a packed B panel (depth, panel width).
@@ -54,12 +62,15 @@ extern const SgemmKernels dl_sgemm_avx512_kernels;
 extern const SgemmKernels dl_sgemm_avx2_kernels;
 extern const SgemmKernels dl_sgemm_neon_kernels;
 
-/// The tail kernels' store of one finished sum (same steps as the vector epilogues).
-static inline float dl_sgemm_finish(float value, const float *to, int row, Epilogue epilogue) {
+/// The tail kernels' store of one finished sum into C tile element (row,
+/// column) with row stride ldc (same steps as the vector epilogues).
+static inline void dl_sgemm_finish(float value, float *c, long ldc, int row, int column, Epilogue epilogue) {
+    float *to = c + row * ldc + column;
     if (epilogue.accumulate) value = *to + value;
     if (epilogue.last && epilogue.bias) value = value + epilogue.bias[row];
+    if (epilogue.last && epilogue.addend) value = value + epilogue.addend[row * ldc + column];
     if (epilogue.last && epilogue.relu) value = value > 0 ? value : 0;
-    return value;
+    *to = value;
 }
 
 /// One `static target void prefix##n(...)` per constant n, each calling the

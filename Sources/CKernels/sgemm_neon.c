@@ -106,6 +106,7 @@ static INLINE void kernel_6xv(int vectors, int depth, const float *a, long lda, 
             float32x4_t value = acc[i][v];
             if (epilogue.accumulate) value = vaddq_f32(load_first(row + 4 * v, left), value);
             if (epilogue.last && epilogue.bias) value = vaddq_f32(value, vdupq_n_f32(epilogue.bias[i]));
+            if (epilogue.last && epilogue.addend) value = vaddq_f32(value, load_first(epilogue.addend + i * ldc + 4 * v, left));
             // x > 0 ? x : 0, like the Swift pass: NaN and -0 become +0 (FMAX would keep NaN).
             if (epilogue.last && epilogue.relu) value = vbslq_f32(vcgtq_f32(value, zero), value, zero);
             store_first(row + 4 * v, value, left);
@@ -135,7 +136,7 @@ static INLINE void kernel_tiles(int tiles, int depth, const float *a, long lda, 
         int left = columns - 16 * t;
         if (left <= 0) break;
         if (left > 16) left = 16;
-        widths[(left - 1) / 4](depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, epilogue);
+        widths[(left - 1) / 4](depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, dl_sgemm_shifted(epilogue, 16 * t));
     }
 }
 
@@ -167,12 +168,8 @@ static INLINE void kernel_dot_rows(int height, int columns, int first, int depth
             for (int i = 0; i < height; i++) acc[i][j] = vfmaq_f32(acc[i][j], ai[i], bv);
         }
     }
-    for (int i = 0; i < height && first + i < rows; i++) {
-        for (int j = 0; j < columns; j++) {
-            float *to = c + (first + i) * ldc + j;
-            *to = dl_sgemm_finish(sum_lanes(acc[i][j]), to, first + i, epilogue);
-        }
-    }
+    for (int i = 0; i < height && first + i < rows; i++)
+        for (int j = 0; j < columns; j++) dl_sgemm_finish(sum_lanes(acc[i][j]), c, ldc, first + i, j, epilogue);
 }
 
 /// C tile (rows, columns ≤ TAIL_MAX) ⟵ or += A panel · B columns over `depth`,

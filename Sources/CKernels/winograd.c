@@ -73,6 +73,7 @@ typedef struct {
     const DLConvGeometry *g;
     int m;
     const float *x, *bias;
+    const float *addend;  // laid out as y, added after the bias and before the ReLU, or NULL
     float *y;
     int ldy, relu;
     const float *u;      // (16, m, channels)
@@ -252,18 +253,29 @@ static void transform_block_outputs(const Job *job, int first, int count, const 
     long plane = padded_plane((long)job->m * count);
     OutputTransform transform = transforms_for(job->isa).outputs;
     float out[2][2][CHUNK];
+    // With an addend the ReLU comes after it, here rather than in the transform.
+    int relu_in_transform = job->relu && !job->addend;
     for (int i = i0; i < i1; i++) {
         float *y = job->y + (long)i * job->ldy;
+        const float *addend = job->addend ? job->addend + (long)i * job->ldy : NULL;
         for (int t = 0; t < count;) {
             int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
             int n = job->tiles_w - tx < count - t ? job->tiles_w - tx : count - t;
             if (n > CHUNK) n = CHUNK;
-            transform(p + (long)i * count + t, plane, n, job->bias ? job->bias[i] : 0, job->bias != NULL, job->relu, out);
+            transform(p + (long)i * count + t, plane, n, job->bias ? job->bias[i] : 0, job->bias != NULL, relu_in_transform, out);
             int oh = 2 * ty, ow = 2 * tx;
             int columns = g->out_width - ow < 2 * n ? g->out_width - ow : 2 * n;
             for (int r = 0; r < 2 && oh + r < g->out_height; r++) {
-                float *row = y + (long)(oh + r) * g->out_width + ow;
-                for (int o = 0; o < columns; o++) row[o] = out[r][o & 1][o >> 1];
+                long at = (long)(oh + r) * g->out_width + ow;
+                float *row = y + at;
+                if (addend) {
+                    for (int o = 0; o < columns; o++) {
+                        float value = out[r][o & 1][o >> 1] + addend[at + o];
+                        row[o] = job->relu && !(value > 0) ? 0 : value;
+                    }
+                } else {
+                    for (int o = 0; o < columns; o++) row[o] = out[r][o & 1][o >> 1];
+                }
             }
             t += n;
         }
@@ -357,12 +369,17 @@ static void shared_blocks(void *context) {
 
 int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
                            const float *row_bias, int relu) {
+    return dl_conv2d_winograd_isa_fused(isa, g, m, w, x, y, ldy, row_bias, NULL, relu);
+}
+
+int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y,
+                                 int ldy, const float *row_bias, const float *addend, int relu) {
     if (!dl_sgemm_isa_available(isa)) return -1;
     if (g->kernel_height != 3 || g->kernel_width != 3 || g->stride_height != 1 || g->stride_width != 1 ||
         g->dilation_height != 1 || g->dilation_width != 1)
         return -1;
     if (m <= 0 || g->out_height <= 0 || g->out_width <= 0) return 0;
-    if (g->channels <= 0) return dl_conv2d_gemm_isa(isa, g, m, w, x, y, ldy, row_bias, relu);
+    if (g->channels <= 0) return dl_conv2d_gemm_isa_fused(isa, g, m, w, x, y, ldy, row_bias, addend, relu);
     // Fewer than 10x10 tiles (14x14 outputs: 49): the 16 GEMMs have n = 49, which the AVX-512 set's 64-wide
     // panels run as a 48-wide block and a 1-column one and the AVX2 set's 16-wide panels as three and one.
     // Tools/conv_probe.c, one thread, cold weights, Zen 4, 256 channels at 14x14, against the AVX-512 direct
@@ -381,14 +398,15 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
         long per_filter = (long)g->channels * 9;
         for (long first = 0; first < m; first += rows_per_run) {
             int rows = (int)(m - first < rows_per_run ? m - first : rows_per_run);
-            int status = dl_conv2d_winograd_isa(isa, g, rows, w + first * per_filter, x, y + first * (long)ldy, ldy,
-                                                row_bias ? row_bias + first : NULL, relu);
+            int status = dl_conv2d_winograd_isa_fused(isa, g, rows, w + first * per_filter, x, y + first * (long)ldy, ldy,
+                                                      row_bias ? row_bias + first : NULL, addend ? addend + first * (long)ldy : NULL,
+                                                      relu);
             if (status != 0) return status;
         }
         return 0;
     }
     Job job = {0};
-    job.isa = isa, job.g = g, job.m = m, job.x = x, job.bias = row_bias, job.y = y, job.ldy = ldy, job.relu = relu != 0;
+    job.isa = isa, job.g = g, job.m = m, job.x = x, job.bias = row_bias, job.addend = addend, job.y = y, job.ldy = ldy, job.relu = relu != 0;
     job.tiles_w = (g->out_width + 1) / 2;
     job.tiles = job.tiles_w * ((g->out_height + 1) / 2);
     // About 128 KiB per plane of V (channels x block floats), so each GEMM's B stays in L2; cut by the

@@ -132,18 +132,21 @@ public enum BLAS {
     }
 
     /// `c = a · b`, then `rowBias[i]` added to row i of c (if given), then
-    /// max(·, 0) if `relu`, in one pass on CKernels' paths (`dl_sgemm_isa_ex`),
+    /// `addend` (laid out as c, if given), then
+    /// max(·, 0) if `relu`, in one pass on CKernels' paths (`dl_sgemm_isa_fused`),
     /// with the same rounding as the separate steps. Returns false, having done
     /// nothing useful to c, when that path is not taken (`path` is OpenBLAS,
     /// the CPU lacks it, or its buffers could not be allocated): the caller then
     /// runs `sgemm` and its own bias and activation pass.
     static func sgemmAddingBias(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?, relu: Bool, path: Path = .best
+        c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?, addend: UnsafePointer<Float>? = nil, relu: Bool,
+        path: Path = .best
     ) -> Bool {
         guard let isa = path.isa, path.isAvailable else { return false }
         precondition(m <= Int(Int32.max) && n <= Int(Int32.max) && k <= Int(Int32.max), "sgemm dimensions \(m)x\(n)x\(k) exceed Int32")
         precondition(lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max), "sgemm strides exceed Int32")
-        return dl_sgemm_isa_ex(isa, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), 0, rowBias, relu ? 1 : 0) == 0
+        return dl_sgemm_isa_fused(isa, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), 0, rowBias, addend,
+                                  relu ? 1 : 0) == 0
     }
 }

@@ -26,6 +26,13 @@ import CKernels
 /// In every path the bias and activation are applied in one pass over each
 /// freshly written band of output; on CKernels' GEMM paths, a bias with no
 /// activation or ReLU is applied by the GEMM itself as it stores each tile.
+///
+/// A residual input (a fused Add: `Conv2dParameters.residual`) rides in the
+/// same GEMM epilogue, after the bias and before the ReLU, on CKernels' GEMM
+/// and Winograd paths with no activation or ReLU; elsewhere (depthwise, other
+/// activations, OpenBLAS) the convolution runs without its activation and one
+/// pass then adds the residual and applies it. Either way the bits are those
+/// of the separate Conv and Add.
 enum Conv2d {
     /// Output floats per band (M/g × band columns): 1 MiB, so the bias and
     /// activation pass after each sgemm finds its band still in L2.
@@ -79,22 +86,36 @@ enum Conv2d {
         return geometry.gemmDepth * geometry.rowsPerBand(budgetFloats: Workspace.defaultColumnBudgetFloats) * geometry.outWidth
     }
 
-    static func run(_ parameters: Conv2dParameters, input: Tensor, weight: Tensor, bias: Tensor?, output: Tensor, workspace: Workspace) {
+    static func run(_ parameters: Conv2dParameters, input: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor? = nil,
+                    output: Tensor, workspace: Workspace) {
         let geometry = Geometry(input: input.shape, weight: weight.shape, output: output.shape, groups: parameters.groups)
+        let pathTaken = path(parameters, geometry)
+        if let residual, pathTaken == .depthwise || fusedRelu(parameters.activation) == nil || !usesPackedColumns(workspace.gemmPath) {
+            // No epilogue takes the residual here: the convolution alone, then one pass adds it and activates.
+            var alone = parameters
+            (alone.activation, alone.residual) = (.none, false)
+            run(alone, input: input, weight: weight, bias: bias, output: output, workspace: workspace)
+            Elementwise.add(output, residual, activation: parameters.activation, output: output)
+            return
+        }
         let bias: UnsafePointer<Float>? = bias.map { UnsafePointer($0.data) }
-        switch path(parameters, geometry) {
+        switch pathTaken {
         case .depthwise:
             if !depthwiseKernel(parameters, geometry, level: workspace.gemmPath.cpuLevel, input: input.data, weight: weight.data,
                                 bias: bias, output: output.data) {
                 depthwise(parameters, geometry, input: input.data, weight: weight.data, bias: bias, output: output.data)
             }
         case .pointwise, .im2col:
-            viaGemm(parameters, geometry, input: input.data, weight: weight.data, bias: bias, output: output.data, workspace: workspace)
+            viaGemm(parameters, geometry, input: input.data, weight: weight.data, bias: bias, residual: residual.map { UnsafePointer($0.data) },
+                    output: output.data, workspace: workspace)
         }
     }
 
+    /// Per image and group, by CKernels' GEMM (packed columns, Winograd) or the banded im2col path; `residual`
+    /// (laid out as the output) only where the activation is none or ReLU and CKernels' GEMM runs.
     private static func viaGemm(_ parameters: Conv2dParameters, _ g: Geometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, workspace: Workspace) {
+                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                workspace: Workspace) {
         let isPointwise = path(parameters, g) == .pointwise
         let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
         for n in 0..<g.batch {
@@ -104,10 +125,11 @@ enum Conv2d {
                 let w = weight + group * perGroupOut * depth
                 let firstChannel = group * perGroupOut
                 let y = output + (n * g.outChannels + firstChannel) * g.outPlane
+                let addend = residual.map { $0 + (n * g.outChannels + firstChannel) * g.outPlane }
                 let groupBias = bias.map { $0 + firstChannel }
                 if !isPointwise && usesPackedColumns(workspace.gemmPath)
-                    && packedColumns(parameters, g, path: workspace.gemmPath, x: x, w: w, bias: groupBias, y: y) { continue }
-                banded(parameters, g, isPointwise: isPointwise, x: x, w: w, bias: groupBias, y: y, workspace: workspace)
+                    && packedColumns(parameters, g, path: workspace.gemmPath, x: x, w: w, bias: groupBias, addend: addend, y: y) { continue }
+                banded(parameters, g, isPointwise: isPointwise, x: x, w: w, bias: groupBias, addend: addend, y: y, workspace: workspace)
             }
         }
     }
@@ -136,19 +158,22 @@ enum Conv2d {
     /// GEMM (AVX2 or AVX-512) packs their columns straight from the input.
     static func usesPackedColumns(_ path: BLAS.Path = .best) -> Bool { path.isa != nil && path.isAvailable }
 
-    /// One image and group by `dl_conv2d_gemm_isa` on `path`, then the activation
-    /// pass if it could not be fused. False if that path could not run (it could
-    /// not allocate its packing buffers): nothing useful was written.
+    /// One image and group by `dl_conv2d_gemm_isa_fused` on `path` (with the
+    /// addend, if any, in its epilogue), then the activation pass if it could
+    /// not be fused. False if that path could not run (it could not allocate its
+    /// packing buffers): nothing useful was written.
     private static func packedColumns(_ parameters: Conv2dParameters, _ g: Geometry, path: BLAS.Path, x: UnsafePointer<Float>,
-                                      w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
+                                      w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
+                                      y: UnsafeMutablePointer<Float>) -> Bool {
         guard let isa = path.isa else { return false }
         var geometry = cGeometry(parameters, g, channels: g.inChannelsPerGroup)
         let relu = fusedRelu(parameters.activation)
         let (m, rowBias, reluFlag) = (Int32(g.outChannelsPerGroup), relu == nil ? nil : bias, Int32(relu == true ? 1 : 0))
+        let ldy = Int32(g.outPlane)
         // 3x3 stride 1 (large enough for this set): Winograd F(2x2, 3x3), 2.25 times fewer multiply-adds; else the packed GEMM.
         let viaWinograd = dl_conv2d_winograd_wanted(isa, &geometry) != 0
-            && dl_conv2d_winograd_isa(isa, &geometry, m, w, x, y, Int32(g.outPlane), rowBias, reluFlag) == 0
-        guard viaWinograd || dl_conv2d_gemm_isa(isa, &geometry, m, w, x, y, Int32(g.outPlane), rowBias, reluFlag) == 0 else {
+            && dl_conv2d_winograd_isa_fused(isa, &geometry, m, w, x, y, ldy, rowBias, addend, reluFlag) == 0
+        guard viaWinograd || dl_conv2d_gemm_isa_fused(isa, &geometry, m, w, x, y, ldy, rowBias, addend, reluFlag) == 0 else {
             return false
         }
         if relu == nil {
@@ -168,7 +193,8 @@ enum Conv2d {
     /// bias and activation while the band is in cache (or in the GEMM's
     /// epilogue on CKernels' paths).
     private static func banded(_ parameters: Conv2dParameters, _ g: Geometry, isPointwise: Bool, x: UnsafePointer<Float>,
-                               w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+                               w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
         let rowsPerBand = isPointwise ? g.outHeight : g.rowsPerBand(budgetFloats: workspace.columnBudgetFloats)
         let columns = isPointwise ? nil : workspace.floats(depth * rowsPerBand * g.outWidth)
@@ -185,15 +211,25 @@ enum Conv2d {
             } else {
                 (b, ldb) = (x + bandStart * g.outWidth, g.inPlane)
             }
+            let bandAddend = addend.map { $0 + bandStart * g.outWidth }
             if let relu, BLAS.sgemmAddingBias(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb,
-                                              c: bandOutput, ldc: g.outPlane, rowBias: bias, relu: relu, path: workspace.gemmPath) {
+                                              c: bandOutput, ldc: g.outPlane, rowBias: bias, addend: bandAddend, relu: relu,
+                                              path: workspace.gemmPath) {
                 continue
             }
             BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb, c: bandOutput, ldc: g.outPlane,
                        path: workspace.gemmPath)
             for channel in 0..<perGroupOut {
                 let band = bandOutput + channel * g.outPlane
-                parameters.activation.apply(from: band, to: band, count: bandColumns, adding: bias?[channel] ?? 0)
+                guard let bandAddend else {
+                    parameters.activation.apply(from: band, to: band, count: bandColumns, adding: bias?[channel] ?? 0)
+                    continue
+                }
+                // Bias, then the residual, then the activation, as the separate Conv and Add round them.
+                let residualBand = bandAddend + channel * g.outPlane
+                let (channelBias, activation) = (bias?[channel] ?? 0, parameters.activation)
+                for i in 0..<bandColumns { band[i] = (band[i] + channelBias) + residualBand[i] }
+                activation.apply(to: band, count: bandColumns)
             }
         }
     }

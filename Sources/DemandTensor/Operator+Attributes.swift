@@ -26,7 +26,7 @@ extension Operator {
         let fusedNames = ["activation", "alpha", "activation_alpha", "min", "max"]
         switch type {
         case "Conv":
-            try reader.allow(["kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"] + fusedNames)
+            try reader.allow(["kernel_shape", "strides", "pads", "dilations", "group", "auto_pad", "residual"] + fusedNames)
             try reader.requireNoAutoPad()
             let parameters = Conv2dParameters(
                 strides: try reader.size("strides") ?? .one,
@@ -34,7 +34,8 @@ extension Operator {
                 dilations: try reader.size("dilations") ?? .one,
                 groups: try reader.int("group", default: 1),
                 activation: try reader.fusedActivation(slopeNames: ["alpha", "activation_alpha"]),
-                kernelShape: try reader.size("kernel_shape"))
+                kernelShape: try reader.size("kernel_shape"),
+                residual: try reader.bool("residual", default: false))
             try parameters.validate()
             self = .conv(parameters)
         case "MaxPool", "AveragePool":

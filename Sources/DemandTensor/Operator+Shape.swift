@@ -65,6 +65,13 @@ extension Operator {
             throw OperatorError(.inputShape, "\(typeName) input \(index) has shape \(shape); every dimension must be at least 1")
         }
         switch self {
+        case .conv(let parameters) where parameters.residual:
+            try requireInputCount(inputs, 4...4, "X, W, B and the residual R (attribute residual = 1)")
+            let shape = try convShape(parameters, Array(inputs.prefix(3)))
+            guard inputs[3] == shape else {
+                throw shapeError("residual R is \(inputs[3]); it must be the output's shape \(shape)")
+            }
+            return shape
         case .conv(let parameters):
             try requireInputCount(inputs, 2...3, "X, W and an optional bias B")
             return try convShape(parameters, inputs)

@@ -125,7 +125,7 @@ public enum Operator: Hashable, Sendable {
         switch self {
         case .conv(let parameters):
             Conv2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
-                       output: output, workspace: workspace)
+                       residual: inputs.count > 3 ? inputs[3] : nil, output: output, workspace: workspace)
         case .convTranspose(let parameters):
             ConvTranspose2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                                 output: output, workspace: workspace)

@@ -63,20 +63,26 @@ public struct Conv2dParameters: Hashable, Sendable {
     public var dilations: Size2d
     /// Channel groups (inChannels for a depthwise conv).
     public var groups: Int
-    /// Applied to (conv + bias) in the same pass that adds the bias.
+    /// Applied to (conv + bias), or to (conv + bias + residual) with a
+    /// residual, in the same pass that adds the bias.
     public var activation: Activation
     /// The model's `kernel_shape`, if it gave one; checked against W's shape.
     public var kernelShape: Size2d?
+    /// A fourth input R, shaped as the output, is added after the bias and
+    /// before the activation: a residual connection's Add fused into the
+    /// convolution that feeds it (attribute `residual` = 1; needs B).
+    public var residual: Bool
 
     /// Convolution parameters; the defaults are ONNX's.
     public init(strides: Size2d = .one, pads: Padding2d = .zero, dilations: Size2d = .one, groups: Int = 1,
-                activation: Activation = .none, kernelShape: Size2d? = nil) {
+                activation: Activation = .none, kernelShape: Size2d? = nil, residual: Bool = false) {
         self.strides = strides
         self.pads = pads
         self.dilations = dilations
         self.groups = groups
         self.activation = activation
         self.kernelShape = kernelShape
+        self.residual = residual
     }
 
     func validate() throws(OperatorError) {

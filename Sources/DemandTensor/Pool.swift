@@ -16,6 +16,21 @@ enum Pool {
 
     enum Reduction { case max, mean }
 
+    /// The outputs along one axis whose whole window lies inside the input.
+    static func interiorOutputs(_ outputLength: Int, stride: Int, kernel: Int, padBegin: Int, inputLength: Int) -> Range<Int> {
+        let lower = min((padBegin + stride - 1) / stride, outputLength)
+        let last = inputLength - kernel + padBegin  // the largest window start (before padding) that fits, times stride
+        let upper = last < 0 ? 0 : min(last / stride + 1, outputLength)
+        return lower..<max(lower, upper)
+    }
+
+    /// Eight floats from `p` at `stride` 1 or 2 (stride 2 reads 16, one past the last it uses).
+    @inline(__always)
+    private static func lanes(_ p: UnsafePointer<Float>, stride: Int) -> SIMD8<Float> {
+        if stride == 1 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+    }
+
     /// None: each range of planes keeps its reduced row on its own stack.
     static func workspaceFloatCount(input: Shape) -> Int { 0 }
 
@@ -41,7 +56,9 @@ enum Pool {
         let planes = input.shape[0] * input.shape[1]
         let planeFloats = inHeight * inWidth
         ParallelRanges.planes(planes, planeFloats: planeFloats) { firstPlane, endPlane in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: inWidth) { row in
+            // 16 floats past the row: a stride-2 vector load reads one float beyond the last it uses.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: inWidth + 16) { row in
+                (row.baseAddress! + inWidth).initialize(repeating: 0, count: 16)
                 separablePlanes(firstPlane..<endPlane, reduction, parameters, input: input, output: output, reducedRow: row.baseAddress!)
             }
         }
@@ -68,7 +85,29 @@ enum Pool {
                     }
                 }
                 let divisor = Float(rows.range.count)
-                for ow in 0..<outWidth {
+                // Whole windows inside the row, 8 outputs at a time (strides 1 and 2); the rest one by one.
+                let interior = interiorOutputs(outWidth, stride: strides.width, kernel: kernel.width, padBegin: pads.left,
+                                               inputLength: inWidth)
+                var ow = interior.lowerBound  // outputs interior.lowerBound..<ow are written by the vector loop
+                if strides.width <= 2 {
+                    let scale = countIncludePad ? Float(rows.paddedCount * kernel.width) : divisor * Float(kernel.width)
+                    while ow + 8 <= interior.upperBound {
+                        let first = UnsafePointer(reducedRow) + (ow * strides.width - pads.left)
+                        var value = lanes(first, stride: strides.width)
+                        for w in 1..<kernel.width {
+                            let next = lanes(first + w, stride: strides.width)
+                            switch reduction {
+                            case .max: value.replace(with: next, where: next .> value)
+                            case .mean: value += next
+                            }
+                        }
+                        if reduction == .mean { value /= SIMD8(repeating: scale) }
+                        UnsafeMutableRawPointer(y + ow).storeBytes(of: value, as: SIMD8<Float>.self)
+                        ow += 8
+                    }
+                }
+                let vectorized = interior.lowerBound..<ow
+                for ow in 0..<outWidth where !vectorized.contains(ow) {
                     let columns = window(ow, stride: strides.width, kernel: kernel.width, padBegin: pads.left, padEnd: pads.right,
                                          inputLength: inWidth)
                     let first = reducedRow + columns.range.lowerBound

@@ -34,6 +34,22 @@ struct ConvPathTests {
         OperatorCase(name: "conv 3x3 stride 2 dilation 2 pads 2,1,0,3, K 540, batch 2", type: "Conv",
                      attributes: ["pads": .ints([2, 1, 0, 3]), "strides": .ints([2, 2]), "dilations": .ints([2, 2])],
                      inputs: [[2, 60, 19, 30], [20, 60, 3, 3], [20]], tolerance: 1e-4),
+        // A fused residual Add (input R): in the GEMM's epilogue (pointwise, packed, Winograd), else by a pass after.
+        OperatorCase(name: "conv 1x1 + residual relu, K 64, N 400", type: "Conv",
+                     attributes: ["residual": .int(1), "activation": .string("relu")],
+                     inputs: [[1, 64, 20, 20], [24, 64, 1, 1], [24], [1, 24, 20, 20]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 pad 1 + residual relu, 20x20 (Winograd-sized)", type: "Conv",
+                     attributes: ["residual": .int(1), "activation": .string("relu"), "pads": .ints([1, 1, 1, 1])],
+                     inputs: [[1, 16, 20, 20], [12, 16, 3, 3], [12], [1, 12, 20, 20]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 stride 2 + residual, no activation", type: "Conv",
+                     attributes: ["residual": .int(1), "pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])],
+                     inputs: [[1, 8, 17, 17], [6, 8, 3, 3], [6], [1, 6, 9, 9]], tolerance: 1e-4),
+        OperatorCase(name: "conv groups 2 batch 2 + residual relu", type: "Conv",
+                     attributes: ["residual": .int(1), "activation": .string("relu"), "group": .int(2), "pads": .ints([1, 1, 1, 1])],
+                     inputs: [[2, 4, 6, 6], [6, 2, 3, 3], [6], [2, 6, 6, 6]], tolerance: 1e-4),
+        OperatorCase(name: "conv depthwise + residual silu (Add pass after)", type: "Conv",
+                     attributes: ["residual": .int(1), "activation": .string("silu"), "group": .int(4), "pads": .ints([1, 1, 1, 1])],
+                     inputs: [[1, 4, 9, 9], [4, 1, 3, 3], [4], [1, 4, 9, 9]], tolerance: 1e-4),
     ]
 
     @Test(arguments: OperatorCase.conv + large, paths)
@@ -53,6 +69,29 @@ struct ConvPathTests {
         let closeness = Closeness(actual: actual, expected: expected)
         #expect(closeness.passes(tolerance: testCase.tolerance),
                 "\(path): \(op) on \(testCase.inputs): \(closeness.describe(tolerance: testCase.tolerance))")
+    }
+
+    /// A fused residual gives the bits of the separate Conv (no activation) and Add (with it), on every path:
+    /// models converted before and after the fusion agree exactly, and so do the policies.
+    @Test(arguments: large.filter { $0.attributes["residual"] != nil }, paths)
+    func residualEqualsSeparateAdd(_ testCase: OperatorCase, path: BLAS.Path) throws {
+        let fused = try Operator(type: "Conv", attributes: testCase.attributes)
+        var alone = testCase.attributes
+        (alone["residual"], alone["activation"]) = (nil, nil)
+        let conv = try Operator(type: "Conv", attributes: alone)
+        var addAttributes: [String: AttributeValue] = [:]
+        addAttributes["activation"] = testCase.attributes["activation"]
+        let add = try Operator(type: "Add", attributes: addAttributes)
+        let outputShape = try fused.outputShape(inputs: testCase.inputs)
+        var random = SeededRandom(name: testCase.name)
+        let inputs = testCase.inputs.map { random.tensor($0, .uniform(1)) }
+        let workspace = Workspace()
+        workspace.gemmPath = path
+        let convOutput = Tensor(zeros: outputShape), separate = Tensor(zeros: outputShape), actual = Tensor(zeros: outputShape)
+        try conv.execute(inputs: Array(inputs.prefix(3)), output: convOutput, workspace: workspace)
+        try add.execute(inputs: [convOutput, inputs[3]], output: separate, workspace: workspace)
+        try fused.execute(inputs: inputs, output: actual, workspace: workspace)
+        #expect(actual.array.map(\.bitPattern) == separate.array.map(\.bitPattern), "\(path): \(testCase.name)")
     }
 
     /// The packed path stores no column matrix, so it asks for no workspace.

@@ -95,4 +95,23 @@ struct RandomizedShapeTests {
             try check("MatMul", [:], [dice.roll(0...4) == 0 ? [k] : a, dice.roll(0...4) == 0 ? [k] : b], seed: UInt64(trial))
         }
     }
+
+    /// Pools on rows wide enough for the vector loop over whole windows (8
+    /// outputs at a time, strides 1 and 2), with padding, ceil mode and both
+    /// averaging rules, so the vector outputs, the edges and the tail meet.
+    @Test func poolsOnWideRows() throws {
+        var dice = Dice(state: 4)
+        for trial in 0..<60 {
+            let (kernelH, kernelW) = (dice.roll(1...5), dice.roll(1...5))
+            let strides = [dice.roll(1...2), dice.roll(1...3)]
+            let pads = [dice.roll(0...(kernelH - 1) / 2), dice.roll(0...(kernelW - 1) / 2),
+                        dice.roll(0...(kernelH - 1) / 2), dice.roll(0...(kernelW - 1) / 2)]
+            let shape: Shape = [1, dice.roll(1...3), dice.roll(kernelH...12), dice.roll(max(kernelW, 8)...70)]
+            var attributes: [String: AttributeValue] = ["kernel_shape": .ints([kernelH, kernelW]), "strides": .ints(strides),
+                                                        "pads": .ints(pads), "ceil_mode": .int(dice.roll(0...1))]
+            try check("MaxPool", attributes, [shape], seed: UInt64(trial))
+            attributes["count_include_pad"] = .int(dice.roll(0...1))
+            try check("AveragePool", attributes, [shape], seed: UInt64(trial))
+        }
+    }
 }

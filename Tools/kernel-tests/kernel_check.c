@@ -182,6 +182,40 @@ static const Shape shapes[] = {
     {1, 7, 513},  {25, 12, 1},  {48, 300, 80}, {12, 640, 140},
 };
 
+/// expected[i][j] = ReLU (if relu) of expected[i][j] + addend[i·ld + j]: the Add and ReLU passes a fused
+/// addend epilogue must equal bit for bit.
+static void add_then_relu(float *expected, const float *addend, int ld, int m, int n, int relu) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float value = expected[(long)i * ld + j] + addend[(long)i * ld + j];
+            expected[(long)i * ld + j] = relu && !(value > 0) ? 0 : value;
+        }
+}
+
+/// The addend epilogue (dl_sgemm_isa_fused): bit for bit the bias-only product followed by the Add and
+/// ReLU passes, on 1 and 2 threads, nothing past n written.
+static void check_gemm_addend(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, int ldc,
+                              const float *bias) {
+    float *addend = allocate(sizeof(float) * m * ldc), *expected = allocate(sizeof(float) * m * ldc);
+    float *fused = allocate(sizeof(float) * m * ldc);
+    fill(addend, (long)m * ldc);
+    for (int relu = 0; relu < 2; relu++) {
+        CHECK(run_gemm(isa, 1, m, n, k, a, lda, b, ldb, NULL, expected, ldc, 0, bias, 0) == 0, "%s gemm: failed", isa_name(isa));
+        add_then_relu(expected, addend, ldc, m, n, relu);
+        for (int threads = 1; threads <= 2; threads++) {
+            char what[200];
+            snprintf(what, sizeof what, "%s gemm m=%d n=%d k=%d bias+addend%s, %d threads, vs the separate Add", isa_name(isa), m,
+                     n, k, relu ? "+relu" : "", threads);
+            run_gemm(isa, threads, m, n, k, a, lda, b, ldb, NULL, fused, ldc, 0, NULL, 0);  // sets the padding's sentinel
+            CHECK(dl_sgemm_isa_fused(isa, m, n, k, a, lda, b, ldb, fused, ldc, 0, bias, addend, relu) == 0, "%s: failed", what);
+            check_same(what, expected, fused, ldc, m, n);
+            check_padding(what, fused, ldc, m, n);
+        }
+    }
+    dl_sgemm_set_threads(1);
+    free(addend), free(expected), free(fused);
+}
+
 static void check_gemm_isa(DLSgemmISA isa) {
     int shape_count = (int)(sizeof shapes / sizeof shapes[0]);
     for (int s = 0; s < shape_count; s++) {
@@ -228,10 +262,12 @@ static void check_gemm_isa(DLSgemmISA isa) {
                      cuts[2], m);
             check_same(also, c1, c3, ldc, m, n);
         }
+        check_gemm_addend(isa, m, n, k, a, lda, b, ldb, ldc, bias);
         free(a), free(b), free(bias), free(c0), free(c1), free(c2), free(c3), free(ref), free(scale);
     }
     dl_sgemm_set_threads(1);
-    printf("  gemm %-6s %d shapes x 3 epilogues: double reference, 1 vs 2 threads, row pieces\n", isa_name(isa), shape_count);
+    printf("  gemm %-6s %d shapes x 3 epilogues: double reference, 1 vs 2 threads, row pieces; addend = separate Add\n",
+           isa_name(isa), shape_count);
 }
 
 // ---------------------------------------------------------------- convolution
@@ -335,6 +371,19 @@ static void check_conv_isa(DLSgemmISA isa) {
             char also[400];
             snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
             check_same(also, y_gemm, y2, n, m, n);
+            // A residual addend: the bias-only result, then the Add and ReLU passes, bit for bit.
+            float *addend = allocate(sizeof(float) * m * n);
+            fill(addend, (long)m * n);
+            dl_conv2d_gemm_isa(isa, &g, m, w, x, y2, n, bias, 0);
+            add_then_relu(y2, addend, n, m, n, fused);
+            for (int threads = 1; threads <= 2; threads++) {
+                dl_sgemm_set_threads(threads);
+                CHECK(dl_conv2d_gemm_isa_fused(isa, &g, m, w, x, y, n, bias, addend, fused) == 0, "%s: failed", what);
+                snprintf(also, sizeof also, "%s, bias+addend (%d threads) vs the separate Add", what, threads);
+                check_same(also, y2, y, n, m, n);
+            }
+            dl_sgemm_set_threads(1);
+            free(addend);
         }
         free(w), free(bias), free(x), free(columns), free(y_gemm), free(y), free(y2), free(ref), free(scale);
     }
@@ -492,6 +541,19 @@ static void check_winograd_isa(DLSgemmISA isa) {
                 dl_conv2d_winograd_isa(isa, &g, m - cut, w + (long)cut * k, x, y2 + (long)cut * n, n, row_bias ? row_bias + cut : NULL, fused);
             snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
             check_same(also, y, y2, n, m, n);
+            // A residual addend: the bias-only result, then the Add and ReLU passes, bit for bit.
+            float *addend = allocate(sizeof(float) * m * n);
+            fill(addend, (long)m * n);
+            dl_conv2d_winograd_isa(isa, &g, m, w, x, y2, n, bias, 0);
+            add_then_relu(y2, addend, n, m, n, fused);
+            for (int threads = 1; threads <= 2; threads++) {
+                dl_sgemm_set_threads(threads);
+                CHECK(dl_conv2d_winograd_isa_fused(isa, &g, m, w, x, y, n, bias, addend, fused) == 0, "%s: failed", what);
+                snprintf(also, sizeof also, "%s, bias+addend (%d threads) vs the separate Add", what, threads);
+                check_same(also, y2, y, n, m, n);
+            }
+            dl_sgemm_set_threads(1);
+            free(addend);
         }
         free(w), free(bias), free(x), free(columns), free(y), free(y2), free(ref), free(scale);
     }

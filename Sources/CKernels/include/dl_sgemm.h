@@ -88,6 +88,14 @@ int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, in
 int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                     int accumulate, const float *row_bias, int relu);
 
+/// dl_sgemm_isa_ex with an addend: after the row bias, C[i][j] += addend[i·ldc
+/// + j] (when addend is not NULL; laid out as C, row stride ldc), then the
+/// ReLU: a residual connection's Add (and its ReLU) fused into the product that
+/// feeds it. Same rounding as the bias, the Add and the ReLU done separately,
+/// so bit for bit those passes. The addend may not overlap C.
+int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                       int accumulate, const float *row_bias, const float *addend, int relu);
+
 /// c[j] = alpha · Σ_p b[j·ldb + p] · a[p] for j < n (c[j] += that when
 /// `accumulate` is not 0): a fully connected layer on one sample with its
 /// weight stored (n, k). Portable C on every CPU; each row's sum has a fixed
@@ -117,6 +125,10 @@ int dl_conv2d_gemm(const DLConvGeometry *geometry, int m, const float *w, const 
 int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
                        const float *row_bias, int relu);
 
+/// dl_conv2d_gemm_isa with an addend as in dl_sgemm_isa_fused (laid out as y, row stride ldy).
+int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
+                             int ldy, const float *row_bias, const float *addend, int relu);
+
 /// dl_conv2d_gemm_isa's result for a 3x3 convolution with stride 1 and
 /// dilation 1 (any padding), computed by Winograd's F(2x2, 3x3): 2.25 times
 /// fewer multiply-adds, run as 16 GEMMs on `isa`'s kernels. Not bit for bit the
@@ -129,6 +141,10 @@ int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, co
 /// then unspecified).
 int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
                            int ldy, const float *row_bias, int relu);
+
+/// dl_conv2d_winograd_isa with an addend as in dl_sgemm_isa_fused (laid out as y, row stride ldy).
+int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
+                                 int ldy, const float *row_bias, const float *addend, int relu);
 
 /// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
 /// dl_conv2d_gemm_isa on `isa` there (3x3, stride 1, dilation 1, at least 16

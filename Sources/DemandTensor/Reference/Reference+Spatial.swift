@@ -1,7 +1,7 @@
 /// Reference Conv and pooling: for each output pixel, visit every kernel tap
 /// and test whether it lands inside the input.
 extension Reference {
-    static func conv(_ p: Conv2dParameters, x: Tensor, w: Tensor, b: Tensor?, y: Tensor) {
+    static func conv(_ p: Conv2dParameters, x: Tensor, w: Tensor, b: Tensor?, residual: Tensor? = nil, y: Tensor) {
         let outChannelsPerGroup = w.shape[0] / p.groups
         let inChannelsPerGroup = w.shape[1]
         for n in 0..<y.shape[0] {
@@ -22,7 +22,9 @@ extension Reference {
                                 }
                             }
                         }
-                        y.data[offset(y.shape, n, m, oh, ow)] = Float(apply(p.activation, sum))
+                        let at = offset(y.shape, n, m, oh, ow)
+                        if let residual { sum += Double(residual.data[at]) }
+                        y.data[at] = Float(apply(p.activation, sum))
                     }
                 }
             }

@@ -18,7 +18,8 @@ public enum Reference {
                      "\(op): inputs \(inputs.map(\.shape)) do not give output \(output.shape)")
         switch op {
         case .conv(let parameters):
-            conv(parameters, x: inputs[0], w: inputs[1], b: inputs.count > 2 ? inputs[2] : nil, y: output)
+            conv(parameters, x: inputs[0], w: inputs[1], b: inputs.count > 2 ? inputs[2] : nil,
+                 residual: inputs.count > 3 ? inputs[3] : nil, y: output)
         case .maxPool(let parameters):
             maxPool(parameters, x: inputs[0], y: output)
         case .averagePool(let parameters):
