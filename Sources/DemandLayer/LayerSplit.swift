@@ -73,7 +73,9 @@ struct LayerSplit: Sendable {
         let readers = layer.nodes.indices.filter { layer.nodes[$0].inputs.contains(weight.name) }
         guard readers.count == 1, let nodeIndex = readers.first else { return nil }
         let node = layer.nodes[nodeIndex]
+        // A fused residual (a Conv's fourth input) is an activation, sliced with the output rows.
         guard node.inputs.count >= 2, node.inputs[1] == weight.name, node.inputs[0] != weight.name,
+              node.inputs.count < 4 || !layer.weights.contains(where: { $0.name == node.inputs[3] }),
               let outputShape = model.shapes[node.outputs[0]] else { return nil }
         let rows = weight.shape[0]
         let outputRowFloats: Int
@@ -127,9 +129,11 @@ struct LayerSplit: Sendable {
 
     /// The split node's inputs and output for the rows of one piece: `input`
     /// as it is, the weight rows in place in the piece's bytes, the rows of
-    /// `bias` (the whole held bias, when the node has one), the output rows in
-    /// place in the whole `output`.
-    func sliced(rows: Range<Int>, pieceBytes: UnsafeMutableRawBufferPointer, input: Tensor, bias: Tensor?, output: Tensor) -> (inputs: [Tensor], output: Tensor) {
+    /// `bias` (the whole held bias, when the node has one), the same rows of a
+    /// Conv's fused `residual` (an activation shaped as the output), the output
+    /// rows in place in the whole `output`.
+    func sliced(rows: Range<Int>, pieceBytes: UnsafeMutableRawBufferPointer, input: Tensor, bias: Tensor?, residual: Tensor? = nil,
+                output: Tensor) -> (inputs: [Tensor], output: Tensor) {
         var shape = weightShape.dims
         shape[0] = rows.count
         var sliced = [input, Tensor(shape: Shape(shape), borrowing: pieceBytes.baseAddress!.bindMemory(to: Float.self, capacity: rows.count * rowBytes / 4))]
@@ -139,6 +143,7 @@ struct LayerSplit: Sendable {
         }
         var outputDims = outputShape.dims
         outputDims[1] = rows.count
+        if let residual { sliced.append(Tensor(shape: Shape(outputDims), borrowing: residual.data + rows.lowerBound * outputRowFloats)) }
         return (sliced, Tensor(shape: Shape(outputDims), borrowing: output.data + rows.lowerBound * outputRowFloats))
     }
 }

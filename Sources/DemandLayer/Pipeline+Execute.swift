@@ -95,7 +95,8 @@ extension Pipeline {
         let node = model.layers[split.layer].nodes[split.node]
         let output = activationArena.tensor(split.outputName, shape: split.outputShape)
         let sliced = split.sliced(rows: rows, pieceBytes: bytes, input: weights[node.inputs[0]] ?? activations[node.inputs[0]]!,
-                                  bias: split.biasName.map { weights[$0]! }, output: output)
+                                  bias: split.biasName.map { weights[$0]! },
+                                  residual: node.inputs.count > 3 ? weights[node.inputs[3]] ?? activations[node.inputs[3]] : nil, output: output)
         weightObserver?(weights.merging([split.weightName: sliced.inputs[1]]) { a, _ in a })
         if execute(node: split.node, of: split.layer, inputs: sliced.inputs, output: sliced.output, job: job) {
             activations[split.outputName] = output

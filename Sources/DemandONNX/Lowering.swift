@@ -160,7 +160,7 @@ final class Lowering {
 
     /// Checks a runtime node and appends it, or fuses a Relu into its producer.
     private func emit(_ node: RuntimeNode) throws(ImportError) {
-        if fuseActivation(node) || fuseSiLU(node) { return }
+        if fuseActivation(node) || fuseSiLU(node) || fuseResidual(node) { return }
         let (_, outputShape) = try check(node, shapeOf: { self.shape(of: $0).map(Shape.init) })
         shapes[node.output] = outputShape
         producers[node.output] = nodes.count
@@ -239,6 +239,32 @@ final class Lowering {
         return true
     }
 
+    /// Fuses `Add(y, r)` into the Conv that produces y, as that Conv's
+    /// residual input R (attribute `residual`), when the Conv has a bias, no
+    /// activation and no residual yet, nothing else reads y, r has y's shape
+    /// and is computed before the Conv runs (a graph input or an earlier
+    /// node's output; not a constant): ResNet's and MobileNetV2's shortcut Add
+    /// (and the Relu after it, fused next) ride in the Conv's GEMM epilogue
+    /// instead of a pass over memory. Of two Conv operands, the later one takes
+    /// the other. Bit for bit the separate Add.
+    private func fuseResidual(_ node: RuntimeNode) -> Bool {
+        guard node.op == "Add", node.inputs.count == 2, node.attributes.isEmpty, node.inputs[0] != node.inputs[1] else { return false }
+        var best: (index: Int, y: String, r: String)?
+        for side in 0..<2 {
+            let (y, r) = (node.inputs[side], node.inputs[1 - side])
+            guard let index = producers[y], nodes[index].op == "Conv", nodes[index].inputs.count == 3,
+                  nodes[index].attributes["activation"] == nil, nodes[index].attributes["residual"] == nil,
+                  useCounts[y] == 1, !graph.outputs.contains(y), constants[r] == nil,
+                  let shape = shapes[y], shapes[r] == shape, producers[r].map({ $0 < index }) ?? true,
+                  index > best?.index ?? -1 else { continue }
+            best = (index, y, r)
+        }
+        guard let (index, y, r) = best else { return false }
+        var fused = nodes[index].attributes
+        fused["residual"] = .int(1)
+        return giveActivation(fused, toProducerAt: index, of: y, output: node.output) { nodes[index].inputs.append(r) }
+    }
+
     /// Fuses `Mul(y, Sigmoid(y))` (SiLU written out, as YOLO and EfficientNet
     /// exports have it) into the Conv, Gemm or Add that produces y, when the
     /// Sigmoid is the node just emitted and y and the Sigmoid's output have no
@@ -268,6 +294,7 @@ final class Lowering {
         let x = node.inputs[0]
         guard node.inputs.count >= 5, let index = producers[x], nodes[index].op == "Conv",
               useCounts[x] == 1, !graph.outputs.contains(x), nodes[index].attributes["activation"] == nil,
+              nodes[index].attributes["residual"] == nil,
               let weight = constants[nodes[index].inputs[1]], weight.shape.count >= 2,
               let scale = constants[node.inputs[1]], let shift = constants[node.inputs[2]],
               let mean = constants[node.inputs[3]], let variance = constants[node.inputs[4]] else { return false }

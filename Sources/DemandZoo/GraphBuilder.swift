@@ -95,7 +95,7 @@ public final class GraphBuilder {
     @discardableResult
     public func conv(_ x: String, _ outChannels: Int, kernel: Int, stride: Int = 1, pad: Int? = nil, dilation: Int = 1,
                      groups: Int = 1, activation: Activation = .relu, batchNorm: Bool = true, gammaScale: Float = 1,
-                     name: String = "conv") throws(FormatError) -> String {
+                     residual: String? = nil, name: String = "conv") throws(FormatError) -> String {
         let inChannels = channels(of: x)
         let node = unique(name)
         try beginLayer(node)
@@ -135,7 +135,11 @@ public final class GraphBuilder {
         }
         var attributes = convAttributes
         attributes.merge(Self.attributes(of: activation)) { $1 }
-        return try weighted(node, op: "Conv", input: x, weightShape: weightShape, attributes: attributes, values: generate)
+        // A residual rides in the conv (attribute residual): the Add (then the activation) as the GEMM stores
+        // each tile, bit for bit conv, then add(·, residual, activation:). BatchNorm statistics are the conv's own.
+        if residual != nil { attributes["residual"] = .int(1) }
+        return try weighted(node, op: "Conv", input: x, weightShape: weightShape, attributes: attributes, extraInputs: residual.map { [$0] } ?? [],
+                            values: generate)
     }
 
     /// Gemm (fully connected, weight stored as (outFeatures, inFeatures) with transB = 1).
@@ -265,8 +269,8 @@ public final class GraphBuilder {
     /// A weighted node: its weight (`weightShape`) and bias (one per output
     /// channel, `weightShape[0]`). `values` makes them, and is called only when
     /// writing: the counting dry run generates no weights.
-    private func weighted(_ node: String, op: String, input: String, weightShape: Shape,
-                          attributes: [String: AttributeValue], values: () -> (weight: [Float], bias: [Float])) throws(FormatError) -> String {
+    private func weighted(_ node: String, op: String, input: String, weightShape: Shape, attributes: [String: AttributeValue],
+                          extraInputs: [String] = [], values: () -> (weight: [Float], bias: [Float])) throws(FormatError) -> String {
         let weightName = node + ".weight"
         let biasName = node + ".bias"
         let biasShape: Shape = [weightShape[0]]
@@ -288,7 +292,8 @@ public final class GraphBuilder {
             }
         }
         weightByteCount += (weightShape.elementCount + biasShape.elementCount) * MemoryLayout<Float>.stride
-        return try add(Manifest.Node(name: node, op: op, inputs: [input, weightName, biasName], outputs: [node + ".out"], attributes: attributes))
+        return try add(Manifest.Node(name: node, op: op, inputs: [input, weightName, biasName] + extraInputs, outputs: [node + ".out"],
+                                     attributes: attributes))
     }
 
     private func node(_ op: String, _ inputs: [String], _ attributes: [String: AttributeValue], name: String) throws(FormatError) -> String {

@@ -159,9 +159,13 @@ public enum Zoo {
                 // as zero-init-gamma training starts it: the sum of 50 branches keeps a sane
                 // scale, and rounding errors (of fp16 or int8 weights) do not compound
                 // through the branches.
-                let e = try b.conv(c, width * 4, kernel: 1, activation: .none, gammaScale: 0.1)
-                let shortcut = block == 0 ? try b.conv(x, width * 4, kernel: 1, stride: stride, activation: .none, name: "downsample") : x
-                x = try b.add(e, shortcut, activation: .relu)
+                // The shortcut Add and its ReLU ride in the block's last conv (its residual input).
+                if block == 0 {
+                    let e = try b.conv(c, width * 4, kernel: 1, activation: .none, gammaScale: 0.1)
+                    x = try b.conv(x, width * 4, kernel: 1, stride: stride, activation: .relu, residual: e, name: "downsample")
+                } else {
+                    x = try b.conv(c, width * 4, kernel: 1, activation: .relu, gammaScale: 0.1, residual: x)
+                }
             }
         }
         x = try b.globalAveragePool(x)
