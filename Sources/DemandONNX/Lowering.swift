@@ -266,13 +266,15 @@ final class Lowering {
     }
 
     /// Fuses `Mul(y, Sigmoid(y))` (SiLU written out, as YOLO and EfficientNet
-    /// exports have it) into the Conv, Gemm or Add that produces y, when the
-    /// Sigmoid is the node just emitted and y and the Sigmoid's output have no
-    /// other reader: one activation pass instead of a Sigmoid and a Mul pass.
+    /// exports have it) into the Conv, Gemm or Add that produces y, when y and
+    /// the Sigmoid's output have no other reader: one activation pass instead
+    /// of a Sigmoid and a Mul pass. The Sigmoid need not be the node just
+    /// emitted (exporters often order a block's Sigmoids apart from their Muls).
     private func fuseSiLU(_ node: RuntimeNode) -> Bool {
         guard node.op == "Mul", node.inputs.count == 2, node.attributes.isEmpty,
-              let sigmoidIndex = nodes.indices.last, nodes[sigmoidIndex].op == "Sigmoid",
-              nodes[sigmoidIndex].attributes.isEmpty, nodes[sigmoidIndex].inputs.count == 1 else { return false }
+              let sigmoidIndex = node.inputs.compactMap({ producers[$0] }).first(where: {
+                  nodes[$0].op == "Sigmoid" && nodes[$0].attributes.isEmpty && nodes[$0].inputs.count == 1
+              }) else { return false }
         let sigmoid = nodes[sigmoidIndex]
         let y = sigmoid.inputs[0]
         guard Set(node.inputs) == [y, sigmoid.output], useCounts[y] == 2, useCounts[sigmoid.output] == 1,
@@ -282,9 +284,10 @@ final class Lowering {
         var fused = nodes[index].attributes
         fused["activation"] = .string("silu")
         return giveActivation(fused, toProducerAt: index, of: y, output: node.output) {
-            nodes.removeLast()
+            nodes.remove(at: sigmoidIndex)
             producers[sigmoid.output] = nil
             shapes[sigmoid.output] = nil
+            for (name, producer) in producers where producer > sigmoidIndex { producers[name] = producer - 1 }
         }
     }
 

@@ -102,6 +102,39 @@ import Testing
         #expect(closeness.passes(tolerance: Self.tolerance), "\(closeness.describe(tolerance: Self.tolerance))")
     }
 
+    /// Two Convs whose Sigmoids are both emitted before either Mul (as YOLOv8's
+    /// detection head orders them): both SiLUs still fuse, and the nodes after
+    /// the removed Sigmoid keep their places. Values match the reference.
+    @Test func siluFusesWhenItsSigmoidIsNotTheNodeBefore() throws {
+        var b = ONNXBuilder(opset: 13)
+        b.input("x", [1, 4, 6, 6])
+        let w1 = b.weight("w1", [8, 4, 3, 3], scale: 0.5), b1 = b.weight("b1", [8])
+        let w2 = b.weight("w2", [8, 4, 1, 1], scale: 0.5), b2 = b.weight("b2", [8])
+        b.node("Conv", ["x", "w1", "b1"], ["c1"], name: "conv1", ["pads": .ints([1, 1, 1, 1])])
+        b.node("Conv", ["x", "w2", "b2"], ["c2"], name: "conv2")
+        b.node("Sigmoid", ["c1"], ["s1"])
+        b.node("Sigmoid", ["c2"], ["s2"])
+        b.node("Mul", ["c1", "s1"], ["y1"])
+        b.node("Mul", ["s2", "c2"], ["y2"])
+        b.node("Add", ["y1", "y2"], ["out"])
+        b.output("out")
+
+        let (summary, _) = try convert(b)
+        let nodes = summary.model.layers.flatMap(\.nodes)
+        #expect(nodes.map(\.op) == ["Conv", "Conv", "Add"], "\(nodes.map(\.op))")
+        #expect(nodes.filter { $0.op == "Conv" }.allSatisfy { $0.attributes["activation"] == .string("silu") })
+
+        var image = ONNXBuilder(seed: 7)
+        let x = tensor([1, 4, 6, 6], image.randomValues(144))
+        let actual = try run(summary.model, ["x": x])["out"]!
+        let silu = { (v: Tensor) throws -> Tensor in try reference("Mul", [:], [v, try reference("Sigmoid", [:], [v])]) }
+        let c1 = try reference("Conv", ["pads": .ints([1, 1, 1, 1])], [x, tensor([8, 4, 3, 3], w1), tensor([8], b1)])
+        let c2 = try reference("Conv", [:], [x, tensor([8, 4, 1, 1], w2), tensor([8], b2)])
+        let expected = try reference("Add", [:], [try silu(c1), try silu(c2)])
+        let closeness = Closeness(actual: actual, expected: expected)
+        #expect(closeness.passes(tolerance: Self.tolerance), "\(closeness.describe(tolerance: Self.tolerance))")
+    }
+
     /// Sum(a, b) → Relu of two same-shaped values (a residual, as older ResNet
     /// exports write it) becomes one Add with a fused Relu; a Sum that
     /// broadcasts, or of three inputs, stays a Sum. Values match the reference.
