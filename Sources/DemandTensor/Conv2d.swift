@@ -219,17 +219,20 @@ enum Conv2d {
             }
             BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb, c: bandOutput, ldc: g.outPlane,
                        path: workspace.gemmPath)
-            for channel in 0..<perGroupOut {
-                let band = bandOutput + channel * g.outPlane
-                guard let bandAddend else {
-                    parameters.activation.apply(from: band, to: band, count: bandColumns, adding: bias?[channel] ?? 0)
-                    continue
+            // Channels dealt to the pool's threads (a SiLU over a pointwise conv's output is a pass of its own).
+            let (activation, outPlane) = (parameters.activation, g.outPlane)
+            ParallelRanges.planes(perGroupOut, planeFloats: bandColumns) { first, end in
+                for channel in first..<end {
+                    let band = bandOutput + channel * outPlane
+                    guard let bandAddend else {
+                        activation.apply(from: band, to: band, count: bandColumns, adding: bias?[channel] ?? 0)
+                        continue
+                    }
+                    // Bias, then the residual, then the activation, as the separate Conv and Add round them.
+                    let (residualBand, channelBias) = (bandAddend + channel * outPlane, bias?[channel] ?? 0)
+                    for i in 0..<bandColumns { band[i] = (band[i] + channelBias) + residualBand[i] }
+                    activation.apply(to: band, count: bandColumns)
                 }
-                // Bias, then the residual, then the activation, as the separate Conv and Add round them.
-                let residualBand = bandAddend + channel * g.outPlane
-                let (channelBias, activation) = (bias?[channel] ?? 0, parameters.activation)
-                for i in 0..<bandColumns { band[i] = (band[i] + channelBias) + residualBand[i] }
-                activation.apply(to: band, count: bandColumns)
             }
         }
     }
