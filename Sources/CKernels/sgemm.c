@@ -184,7 +184,10 @@ static void pack_conv(const SgemmKernels *kernels, const DLConvGeometry *g, cons
             }
             const float *row = source_plane + (long)ih * g->in_width;  // column o reads row[o·stride + offset_w]
             int end = run.ow + run.count;
-            if (vector_stride) {
+            if (stride == 1 && run.ow >= lower && end <= upper) {
+                // Wholly inside the row (most runs of a stride-1 convolution): a plain copy.
+                memcpy(d, row + offset_w + run.ow, sizeof(float) * run.count);
+            } else if (vector_stride) {
                 // The gather addresses row + offset_w + o·stride only where valid.
                 kernels->gather(row + offset_w, stride, run.ow, end, lower, upper, d);
             } else {
