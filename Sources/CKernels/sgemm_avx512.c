@@ -20,9 +20,22 @@ enum { NR = 64 };
 
 /// `count` (≤ 16) output columns starting at o, of which [a, b) read inside
 /// the input row: d[l] = row[(o + l)·stride], or 0 outside [a, b); masked
-/// 16-lane loads never touch memory outside the valid range.
+/// 16-lane loads never touch memory outside the valid range. Whole chunks
+/// wholly inside it use plain loads (stride 2 reads one float past its last
+/// column, so it needs one more valid column), without the masks' arithmetic.
 static inline __attribute__((always_inline)) AVX512 void gather_chunk(const float *row, int stride, int o, int count, int a, int b,
                                                                       float *d) {
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    if (count == 16 && o >= a) {
+        if (stride == 1 && o + 16 <= b) {
+            _mm512_storeu_ps(d, _mm512_loadu_ps(row + o));
+            return;
+        }
+        if (stride == 2 && o + 16 < b) {
+            _mm512_storeu_ps(d, _mm512_permutex2var_ps(_mm512_loadu_ps(row + 2 * o), evens, _mm512_loadu_ps(row + 2 * o + 16)));
+            return;
+        }
+    }
     int la = a - o < 0 ? 0 : (a - o > count ? count : a - o);
     int lb = b - o < la ? la : (b - o > count ? count : b - o);
     __mmask16 store = (__mmask16)((1u << count) - 1);
@@ -35,7 +48,6 @@ static inline __attribute__((always_inline)) AVX512 void gather_chunk(const floa
         unsigned int even = (unsigned int)(span & 0x55555555ull);
         __m512 low = _mm512_maskz_loadu_ps((__mmask16)(even & 0xFFFF), row + 2 * o);
         __m512 high = _mm512_maskz_loadu_ps((__mmask16)(even >> 16), row + 2 * o + 16);
-        const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         value = _mm512_permutex2var_ps(low, evens, high);
     }
     _mm512_mask_storeu_ps(d, store, value);
