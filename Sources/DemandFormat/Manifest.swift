@@ -52,7 +52,9 @@ import DemandTensor
 // 5. Nodes use ONNX operator names and attribute meanings (see `Operator`), with
 //    attributes encoded as one-key objects: {"i": 1}, {"f": 0.5}, {"ints": [1]},
 //    {"floats": [0.5]}, {"s": "relu"}. Conv, Gemm and Add take an extra
-//    "activation" attribute for a fused activation.
+//    "activation" attribute for a fused activation; a Conv with "residual"
+//    {"i": 1} takes a fourth input R shaped as its output, added after the
+//    bias and before the activation (a fused residual Add).
 // 6. A node input names a graph input, a weight of the same layer, or an
 //    output of an earlier node. Every value name is written once.
 // 7. Paths are relative to the model directory and may not leave it.
