@@ -68,23 +68,9 @@ static inline __attribute__((always_inline)) AVX512 void kernel_step(int vectors
     }
 }
 
-/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
-/// 16·vectors columns of a B panel over `depth`; `vectors` is a constant at
-/// each instance below, so the loops unroll into registers.
-static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b,
-                                                                    float *c, long ldc, int rows, int columns, Epilogue epilogue) {
-    __m512 acc[MR][4];
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
-    // The next row group's A (a + MR·lda, same k range) is prefetched, one
-    // line per row every 16 k: see the comment at the top.
-    const float *next = a + MR * lda;
-    for (int k = 0; k < depth; k++) {
-        if ((k & 15) == 0)
-            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
-        kernel_step(vectors, a, lda, k, b, acc);
-        b += NR;
-    }
+/// Stores (or adds) the finished tile acc, rows x columns of it, with the epilogue.
+static inline __attribute__((always_inline)) AVX512 void store_tile(int vectors, __m512 acc[MR][4], float *c, long ldc, int rows,
+                                                                    int columns, Epilogue epilogue) {
     const __m512 zero = _mm512_setzero_ps();
     for (int i = 0; i < rows; i++) {
         float *row = c + i * ldc;
@@ -103,6 +89,54 @@ static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors,
         }
     }
 }
+
+/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
+/// 16·vectors columns of a B panel over `depth`; `vectors` is a constant at
+/// each instance below, so the loops unroll into registers.
+static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b,
+                                                                    float *c, long ldc, int rows, int columns, Epilogue epilogue) {
+    __m512 acc[MR][4];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
+    // The next row group's A (a + MR·lda, same k range) is prefetched, one
+    // line per row every 16 k: see the comment at the top.
+    const float *next = a + MR * lda;
+    for (int k = 0; k < depth; k++) {
+        if ((k & 15) == 0)
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
+        kernel_step(vectors, a, lda, k, b, acc);
+        b += NR;
+    }
+    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+}
+
+/// kernel_6xv with B's row k read at base + offsets[k] (unaligned): the same
+/// operations column by column, so the same bits.
+static inline __attribute__((always_inline)) AVX512 void kernel_direct(int vectors, int depth, const float *a, long lda,
+                                                                       const float *base, const long *offsets, float *c, long ldc,
+                                                                       int rows, int columns, Epilogue epilogue) {
+    __m512 acc[MR][4];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
+    const float *next = a + MR * lda;
+    for (int k = 0; k < depth; k++) {
+        if ((k & 15) == 0)
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
+        const float *b = base + offsets[k];
+        __m512 bv[4];
+        for (int v = 0; v < vectors; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i * lda + k]);
+            for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+    }
+    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+}
+
+DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 1)
+DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 2)
+DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 3)
+DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 4)
 
 DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_6xv, 1)
 DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_6xv, 2)
@@ -144,6 +178,7 @@ const SgemmKernels dl_sgemm_avx512_kernels = {
     .kernels = {kernel_6xv_1, kernel_6xv_2, kernel_6xv_3, kernel_6xv_4},
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
+    .direct = {kernel_direct_1, kernel_direct_2, kernel_direct_3, kernel_direct_4},
 };
 
 #endif

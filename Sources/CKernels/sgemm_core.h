@@ -40,6 +40,13 @@ typedef void (*SgemmKernel)(int depth, const float *a, long lda, const float *b,
 /// stored k-contiguous (`bt`: one row of `depth` per column).
 typedef void (*SgemmTailKernel)(int depth, const float *a, long lda, const float *bt, float *c, long ldc, int rows,
                                 Epilogue epilogue);
+/// The SgemmKernel's product with B's row k read at base + offsets[k]
+/// (16·vectors floats readable there, any alignment) instead of a packed
+/// panel: a convolution's input read where it lies (see dl_conv2d_direct in
+/// sgemm.c). Each column's sum is the same sequence of operations as the
+/// packed kernel's, so the bits are the same.
+typedef void (*SgemmDirectKernel)(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
+                                  int rows, int columns, Epilogue epilogue);
 /// d[o − begin] for output columns o in [begin, end) of one convolution input
 /// row: row[o·stride] where lower ≤ o < upper, else 0; stride is 1 or 2, and
 /// no memory outside row[lower·stride ..< upper·stride] is read.
@@ -54,7 +61,14 @@ typedef struct {
     SgemmKernel kernels[4];
     SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
     SgemmRowGather gather;
+    SgemmDirectKernel direct[4];  // like kernels[], B read in place; NULL where the set has none
 } SgemmKernels;
+
+/// K up to which a convolution with few output channels reads its input in place (see sgemm.c).
+enum { DIRECT_MAX_DEPTH = 160 };
+
+/// DIRECT_MAX_DEPTH when `isa`'s set has direct kernels and this process may use it, else 0.
+int dl_sgemm_direct_depth(DLSgemmISA isa);
 
 /// The kernel tables; the x86 ones defined on x86-64 only, the NEON one on
 /// ARM64 only; each used only when its level is allowed.
@@ -79,6 +93,11 @@ static inline void dl_sgemm_finish(float value, float *c, long ldc, int row, int
     static target void generic##_##n(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, \
                                      int columns, Epilogue e) {                                                     \
         generic(n, depth, a, lda, b, c, ldc, rows, columns, e);                                                     \
+    }
+#define DL_SGEMM_DIRECT_INSTANCE(target, generic, n)                                                                 \
+    static target void generic##_##n(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, \
+                                     long ldc, int rows, int columns, Epilogue e) {                                 \
+        generic(n, depth, a, lda, base, offsets, c, ldc, rows, columns, e);                                         \
     }
 #define DL_SGEMM_TAIL_INSTANCE(target, generic, n)                                                                     \
     static target void generic##_##n(int depth, const float *a, long lda, const float *bt, float *c, long ldc, int rows, \

@@ -495,6 +495,66 @@ static void check_depthwise(void) {
 
 // ---------------------------------------------------------------- winograd
 
+// Direct convolution (dl_conv2d_direct_isa): outputs at least 16 wide; strides 1 and 2, dilation,
+// K over one 256-deep slice, row groups cut short, the dot kernel's last 1-4 columns (n % 64 of 1-4
+// and 17-20), including a last output row narrower than its tail would leave vectors for (65 wide).
+static const Conv direct_convs[] = {
+    {3, 20, 20, 3, 1, 1, 1, 16},   {16, 40, 41, 3, 1, 1, 1, 13}, {3, 33, 35, 3, 2, 1, 1, 9},  {30, 24, 40, 3, 2, 1, 1, 6},
+    {3, 40, 38, 7, 2, 1, 3, 64},   {40, 20, 22, 3, 1, 2, 2, 7},  {4, 66, 65, 1, 1, 1, 0, 5},  {8, 17, 130, 5, 2, 1, 2, 70},
+    {33, 18, 20, 3, 1, 1, 0, 11},  {2, 3, 66, 3, 1, 1, 1, 3},
+};
+
+/// dl_conv2d_direct_isa: bit for bit the im2col product (what the packed path gives), with bias, addend and
+/// ReLU, on 1 and 2 threads; refused (-1) by sets without direct kernels, which then fall back to packing.
+static void check_direct_isa(DLSgemmISA isa) {
+    int count = (int)(sizeof direct_convs / sizeof direct_convs[0]);
+    // A 1x1 convolution of one 16-wide row: whether the set has direct kernels at all.
+    float probe_w = 1, probe_x[16] = {0}, probe_y[16];
+    DLConvGeometry probe = {1, 1, 16, 1, 1, 1, 1, 1, 1, 0, 0, 1, 16};
+    int has_direct = dl_conv2d_direct_isa(isa, &probe, 1, &probe_w, probe_x, probe_y, 16, NULL, NULL, 0) == 0;
+    if (!has_direct) {
+        printf("  direct %-6s none (the packed path runs)\n", isa_name(isa));
+        return;
+    }
+    for (int s = 0; s < count; s++) {
+        DLConvGeometry g = geometry_of(direct_convs[s]);
+        int m = direct_convs[s].m, n = g.out_height * g.out_width, k = g.channels * g.kernel_height * g.kernel_width;
+        size_t x_count = (size_t)g.channels * g.in_height * g.in_width;
+        float *w = allocate(sizeof(float) * m * k), *bias = allocate(sizeof(float) * m), *x = allocate(sizeof(float) * x_count);
+        float *columns = allocate(sizeof(float) * k * n), *expected = allocate(sizeof(float) * m * n);
+        float *y = allocate(sizeof(float) * m * n), *addend = allocate(sizeof(float) * m * n);
+        fill(w, (long)m * k);
+        fill(bias, m);
+        fill(x, (long)x_count);
+        fill(addend, (long)m * n);
+        im2col(&g, x, columns);
+        for (int variant = 0; variant < 3; variant++) {
+            // 0: plain; 1: bias + ReLU; 2: bias + addend + ReLU.
+            const float *row_bias = variant ? bias : NULL, *add = variant == 2 ? addend : NULL;
+            int relu = variant != 0;
+            char what[200];
+            snprintf(what, sizeof what, "%s direct c=%d %dx%d k=%d s=%d d=%d p=%d m=%d variant %d", isa_name(isa), g.channels,
+                     g.in_height, g.in_width, g.kernel_height, g.stride_width, g.dilation_width, g.pad_left, m, variant);
+            dl_sgemm_set_threads(1);
+            CHECK(dl_sgemm_isa_fused(isa, m, n, k, w, k, columns, n, expected, n, 0, row_bias, add, relu) == 0, "%s: gemm failed", what);
+            for (int threads = 1; threads <= 2; threads++) {
+                dl_sgemm_set_threads(threads);
+                memset(y, 0, sizeof(float) * m * n);
+                CHECK(dl_conv2d_direct_isa(isa, &g, m, w, x, y, n, row_bias, add, relu) == 0, "%s: failed", what);
+                char also[400];
+                snprintf(also, sizeof also, "%s, %d threads, vs the im2col product", what, threads);
+                check_same(also, expected, y, n, m, n);
+            }
+        }
+        free(w), free(bias), free(x), free(columns), free(expected), free(y), free(addend);
+    }
+    dl_sgemm_set_threads(1);
+    DLConvGeometry narrow = geometry_of((Conv){2, 9, 9, 3, 1, 1, 1, 4});
+    float one = 0;
+    CHECK(dl_conv2d_direct_isa(isa, &narrow, 1, &one, &one, &one, 1, NULL, NULL, 0) == -1, "direct took an output 9 wide");
+    printf("  direct %-6s %d geometries x 3 epilogues: bit for bit the im2col product, 1 and 2 threads\n", isa_name(isa), count);
+}
+
 static const Conv winograd_convs[] = {
     {16, 12, 12, 3, 1, 1, 1, 16}, {17, 13, 15, 3, 1, 1, 1, 23}, {20, 14, 14, 3, 1, 1, 0, 33}, {40, 23, 21, 3, 1, 1, 1, 13},
     {300, 9, 10, 3, 1, 1, 1, 7},  {3, 5, 6, 3, 1, 1, 2, 4},     {64, 30, 31, 3, 1, 1, 1, 64}, {16, 92, 92, 3, 1, 1, 1, 17},
@@ -837,6 +897,7 @@ int main(void) {
         check_gemm_isa(isas[s]);
         check_conv_isa(isas[s]);
         check_winograd_isa(isas[s]);
+        check_direct_isa(isas[s]);
         check_scratch_accounting(isas[s]);
         tested++;
     }

@@ -129,6 +129,16 @@ int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, co
 int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
                              int ldy, const float *row_bias, const float *addend, int relu);
 
+/// dl_conv2d_gemm_isa_fused's result, bit for bit, computed without packing
+/// the columns: the input is copied once (zero-padded, columns split by
+/// phase for stride 2) and the set's direct kernels read each column run
+/// where it lies. dl_conv2d_gemm_isa_fused takes this path itself for up to
+/// 64 output channels and a K (channels·kH·kW) of up to 160. Returns -1 when the set has no direct kernels (only
+/// AVX-512 has them), the stride is not 1 or 2, the output is narrower than
+/// 16 columns, or memory for the copy could not be allocated.
+int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
+                         const float *row_bias, const float *addend, int relu);
+
 /// dl_conv2d_gemm_isa's result for a 3x3 convolution with stride 1 and
 /// dilation 1 (any padding), computed by Winograd's F(2x2, 3x3): 2.25 times
 /// fewer multiply-adds, run as 16 GEMMs on `isa`'s kernels. Not bit for bit the
@@ -148,9 +158,9 @@ int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry,
 
 /// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
 /// dl_conv2d_gemm_isa on `isa` there (3x3, stride 1, dilation 1, at least 16
-/// input channels and 100 output tiles, i.e. about 20x20 outputs; on the AVX2
-/// set 49 tiles, i.e. 14x14), else 0. Does not depend on the output channels,
-/// so every piece of a layer cut by output channels gets the same answer.
+/// input channels, 18 on a set with direct kernels (dl_conv2d_direct_isa), and
+/// 7x7 output tiles, i.e. 14x14 outputs), else 0. Does not depend on the output
+/// channels, so every piece of a layer cut by output channels gets the same answer.
 int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *geometry);
 
 /// Depthwise convolution over one image (groups = channels in = channels out,
