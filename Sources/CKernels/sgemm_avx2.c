@@ -102,28 +102,8 @@ static INLINE AVX2 void kernel_step(int vectors, const float *a, long lda, int k
     }
 }
 
-/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
-/// 8·vectors columns of a B panel over `depth`; `vectors` (1 or 2) is a
-/// constant at each instance below, so the loops unroll into registers.
-static INLINE AVX2 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
-                                  int columns, Epilogue epilogue) {
-    __m256 acc[MR][2];
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
-    // The next row group's A (a + MR·lda, same k range) is prefetched, one
-    // line per row every 16 k: see the comment at the top.
-    const float *next = a + MR * lda;
-    int k = 0;
-    for (; k + 16 <= depth; k += 16) {
-        for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
-#pragma GCC unroll 16
-        for (int kk = 0; kk < 16; kk++) kernel_step(vectors, a, lda, k + kk, b + kk * NR, acc);
-        b += 16 * NR;
-    }
-    for (; k < depth; k++) {
-        kernel_step(vectors, a, lda, k, b, acc);
-        b += NR;
-    }
+/// Stores (or adds) the finished tile acc, rows x columns of it, with the epilogue.
+static INLINE AVX2 void store_tile(int vectors, __m256 acc[MR][2], float *c, long ldc, int rows, int columns, Epilogue epilogue) {
     const __m256 zero = _mm256_setzero_ps();
     for (int i = 0; i < rows; i++) {
         float *row = c + i * ldc;
@@ -149,6 +129,31 @@ static INLINE AVX2 void kernel_6xv(int vectors, int depth, const float *a, long 
     }
 }
 
+/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
+/// 8·vectors columns of a B panel over `depth`; `vectors` (1 or 2) is a
+/// constant at each instance below, so the loops unroll into registers.
+static INLINE AVX2 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
+                                  int columns, Epilogue epilogue) {
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
+    // The next row group's A (a + MR·lda, same k range) is prefetched, one
+    // line per row every 16 k: see the comment at the top.
+    const float *next = a + MR * lda;
+    int k = 0;
+    for (; k + 16 <= depth; k += 16) {
+        for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
+#pragma GCC unroll 16
+        for (int kk = 0; kk < 16; kk++) kernel_step(vectors, a, lda, k + kk, b + kk * NR, acc);
+        b += 16 * NR;
+    }
+    for (; k < depth; k++) {
+        kernel_step(vectors, a, lda, k, b, acc);
+        b += NR;
+    }
+    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+}
+
 static AVX2 void kernel_6x8(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
     kernel_6xv(1, depth, a, lda, b, c, ldc, rows, columns, e);
 }
@@ -172,6 +177,54 @@ DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 1)
 DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 2)
 DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 3)
 DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 4)
+
+/// kernel_6xv with B's row k read at base + offsets[k] (unaligned): the same
+/// operations column by column, so the same bits.
+static INLINE AVX2 void kernel_6xv_direct(int vectors, int depth, const float *a, long lda, const float *base, const long *offsets,
+                                         float *c, long ldc, int rows, int columns, Epilogue epilogue) {
+    __m256 acc[MR][2];
+    for (int i = 0; i < MR; i++)
+        for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
+    const float *next = a + MR * lda;
+    for (int k = 0; k < depth; k++) {
+        if ((k & 15) == 0)
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
+        const float *b = base + offsets[k];
+        __m256 bv[2];
+        for (int v = 0; v < vectors; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i * lda + k);
+            for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+    }
+    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+}
+
+static AVX2 void kernel_6x8_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
+                                   int rows, int columns, Epilogue e) {
+    kernel_6xv_direct(1, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
+}
+
+static AVX2 void kernel_6x16_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
+                                    int rows, int columns, Epilogue e) {
+    kernel_6xv_direct(2, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
+}
+
+/// kernel_tiles with B read in place.
+static INLINE void direct_tiles(int tiles, int depth, const float *a, long lda, const float *base, const long *offsets, float *c,
+                                long ldc, int rows, int columns, Epilogue epilogue) {
+    for (int t = 0; t < tiles; t++) {
+        int left = columns - 16 * t;
+        Epilogue e = dl_sgemm_shifted(epilogue, 16 * t);
+        if (left > 8) kernel_6x16_direct(depth, a, lda, base + 16 * t, offsets, c + 16 * t, ldc, rows, left < 16 ? left : 16, e);
+        else kernel_6x8_direct(depth, a, lda, base + 16 * t, offsets, c + 16 * t, ldc, rows, left, e);
+    }
+}
+
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 1)
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 2)
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 3)
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 4)
 
 /// The sum of v's eight lanes, always in the same order.
 static INLINE AVX2 float sum_lanes(__m256 v) {
@@ -235,6 +288,7 @@ const SgemmKernels dl_sgemm_avx2_kernels = {
     .kernels = {kernel_tiles_1, kernel_tiles_2, kernel_tiles_3, kernel_tiles_4},
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
+    .direct = {direct_tiles_1, direct_tiles_2, direct_tiles_3, direct_tiles_4},
 };
 
 #endif

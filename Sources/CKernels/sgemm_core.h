@@ -42,7 +42,7 @@ typedef void (*SgemmTailKernel)(int depth, const float *a, long lda, const float
                                 Epilogue epilogue);
 /// The SgemmKernel's product with B's row k read at base + offsets[k]
 /// (16·vectors floats readable there, any alignment) instead of a packed
-/// panel: a convolution's input read where it lies (see dl_conv2d_direct in
+/// panel: a convolution's input read where it lies (see dl_conv2d_direct_isa in
 /// sgemm.c). Each column's sum is the same sequence of operations as the
 /// packed kernel's, so the bits are the same.
 typedef void (*SgemmDirectKernel)(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,

@@ -69,6 +69,29 @@ static INLINE float32x4_t load_first(const float *p, int count) {
     return vld1q_f32(part);
 }
 
+/// Stores (or adds) the finished tile acc, rows x columns of it, with the epilogue.
+static INLINE void store_tile(int vectors, float32x4_t acc[MR][4], float *c, long ldc, int rows, int columns, Epilogue epilogue) {
+    const float32x4_t zero = vdupq_n_f32(0);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        if (i >= rows) break;
+        float *row = c + i * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) {
+            int left = columns - 4 * v;
+            if (left <= 0) break;
+            if (left > 4) left = 4;
+            float32x4_t value = acc[i][v];
+            if (epilogue.accumulate) value = vaddq_f32(load_first(row + 4 * v, left), value);
+            if (epilogue.last && epilogue.bias) value = vaddq_f32(value, vdupq_n_f32(epilogue.bias[i]));
+            if (epilogue.last && epilogue.addend) value = vaddq_f32(value, load_first(epilogue.addend + i * ldc + 4 * v, left));
+            // x > 0 ? x : 0, like the Swift pass: NaN and -0 become +0 (FMAX would keep NaN).
+            if (epilogue.last && epilogue.relu) value = vbslq_f32(vcgtq_f32(value, zero), value, zero);
+            store_first(row + 4 * v, value, left);
+        }
+    }
+}
+
 /// C tile (rows, columns) ⟵ or += the product of an A panel and the first
 /// 4·vectors columns of a B panel over `depth`; `vectors` (1 to 4) is a
 /// constant at each call below, so the loops unroll into registers.
@@ -93,25 +116,7 @@ static INLINE void kernel_6xv(int vectors, int depth, const float *a, long lda, 
         }
         b += NR;
     }
-    const float32x4_t zero = vdupq_n_f32(0);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-        if (i >= rows) break;
-        float *row = c + i * ldc;
-#pragma GCC unroll 4
-        for (int v = 0; v < vectors; v++) {
-            int left = columns - 4 * v;
-            if (left <= 0) break;
-            if (left > 4) left = 4;
-            float32x4_t value = acc[i][v];
-            if (epilogue.accumulate) value = vaddq_f32(load_first(row + 4 * v, left), value);
-            if (epilogue.last && epilogue.bias) value = vaddq_f32(value, vdupq_n_f32(epilogue.bias[i]));
-            if (epilogue.last && epilogue.addend) value = vaddq_f32(value, load_first(epilogue.addend + i * ldc + 4 * v, left));
-            // x > 0 ? x : 0, like the Swift pass: NaN and -0 become +0 (FMAX would keep NaN).
-            if (epilogue.last && epilogue.relu) value = vbslq_f32(vcgtq_f32(value, zero), value, zero);
-            store_first(row + 4 * v, value, left);
-        }
-    }
+    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
 }
 
 static void kernel_6x4(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
@@ -144,6 +149,64 @@ DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 1)
 DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 2)
 DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 3)
 DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 4)
+
+/// kernel_6xv with B's row k read at base + offsets[k]: the same operations
+/// column by column, so the same bits.
+static INLINE void kernel_6xv_direct(int vectors, int depth, const float *a, long lda, const float *base, const long *offsets,
+                                     float *c, long ldc, int rows, int columns, Epilogue epilogue) {
+    float32x4_t acc[MR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) acc[i][v] = vdupq_n_f32(0);
+    for (int k = 0; k < depth; k++) {
+        const float *b = base + offsets[k];
+        float32x4_t bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) bv[v] = vld1q_f32(b + 4 * v);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            float32x4_t ai = vld1q_dup_f32(a + i * lda + k);
+#pragma GCC unroll 4
+            for (int v = 0; v < vectors; v++) acc[i][v] = vfmaq_f32(acc[i][v], bv[v], ai);
+        }
+    }
+    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+}
+
+static void kernel_6x4_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc, int rows,
+                              int columns, Epilogue e) {
+    kernel_6xv_direct(1, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
+}
+static void kernel_6x8_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc, int rows,
+                              int columns, Epilogue e) {
+    kernel_6xv_direct(2, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
+}
+static void kernel_6x12_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
+                               int rows, int columns, Epilogue e) {
+    kernel_6xv_direct(3, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
+}
+static void kernel_6x16_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
+                               int rows, int columns, Epilogue e) {
+    kernel_6xv_direct(4, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
+}
+
+/// kernel_tiles with B read in place.
+static INLINE void direct_tiles(int tiles, int depth, const float *a, long lda, const float *base, const long *offsets, float *c,
+                                long ldc, int rows, int columns, Epilogue epilogue) {
+    static const SgemmDirectKernel widths[4] = {kernel_6x4_direct, kernel_6x8_direct, kernel_6x12_direct, kernel_6x16_direct};
+    for (int t = 0; t < tiles; t++) {
+        int left = columns - 16 * t;
+        if (left <= 0) break;
+        if (left > 16) left = 16;
+        widths[(left - 1) / 4](depth, a, lda, base + 16 * t, offsets, c + 16 * t, ldc, rows, left, dl_sgemm_shifted(epilogue, 16 * t));
+    }
+}
+
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 1)
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 2)
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 3)
+DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 4)
 
 /// The sum of v's four lanes in a fixed order: (0 + 2) + (1 + 3).
 static INLINE float sum_lanes(float32x4_t v) {
@@ -199,6 +262,7 @@ const SgemmKernels dl_sgemm_neon_kernels = {
     .kernels = {kernel_tiles_1, kernel_tiles_2, kernel_tiles_3, kernel_tiles_4},
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
+    .direct = {direct_tiles_1, direct_tiles_2, direct_tiles_3, direct_tiles_4},
 };
 
 #endif

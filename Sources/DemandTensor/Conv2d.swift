@@ -10,14 +10,14 @@ import CKernels
 ///   of the GEMM path: AVX-512, AVX2, NEON or portable C), each vector of outputs
 ///   summing its kH·kW taps in a register, bias and ReLU fused; should it fail
 ///   (its scratch could not be allocated), a direct Swift loop;
-/// - 3x3 stride 1 with at least 16 input channels (18 on AVX-512, whose direct
-///   kernels take 16) and 14x14 outputs (`dl_conv2d_winograd_wanted` says why), on CPUs with AVX2 + FMA or AVX-512: Winograd F(2x2, 3x3) by `dl_conv2d_winograd_isa`
+/// - 3x3 stride 1 with at least 18 input channels (16 run faster in place, below)
+///   and 14x14 outputs (`dl_conv2d_winograd_wanted` says why), on CPUs with AVX2 + FMA or AVX-512: Winograd F(2x2, 3x3) by `dl_conv2d_winograd_isa`
 ///   (16 GEMMs, 2.25 times fewer multiply-adds; within about 1e-6 of Σ|w·x| of the
 ///   direct sum; transient memory 16/9 of the layer's weights);
 /// - everything else, on CPUs with AVX2 + FMA or AVX-512: Y_g = W_g (M/g, C/g·kH·kW) ·
 ///   columns by `dl_conv2d_gemm_isa`, which packs the column matrix straight from
 ///   the input block by block as the product needs it (no workspace), or, for up
-///   to 64 output channels and K up to 160 on AVX-512, reads the input in place
+///   to 64 output channels and K up to 160, reads the input in place
 ///   (`dl_conv2d_direct_isa`: the same bits, no packing);
 /// - everything else, elsewhere: im2col of a band of output rows into the workspace,
 ///   then Y_g[:, band] = W_g (M/g, C/g·kH·kW) · columns (C/g·kH·kW, band) by sgemm.

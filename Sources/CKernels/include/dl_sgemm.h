@@ -133,9 +133,10 @@ int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int
 /// the columns: the input is copied once (zero-padded, columns split by
 /// phase for stride 2) and the set's direct kernels read each column run
 /// where it lies. dl_conv2d_gemm_isa_fused takes this path itself for up to
-/// 64 output channels and a K (channels·kH·kW) of up to 160. Returns -1 when the set has no direct kernels (only
-/// AVX-512 has them), the stride is not 1 or 2, the output is narrower than
-/// 16 columns, or memory for the copy could not be allocated.
+/// 64 output channels and a K (channels·kH·kW) of up to 160. Every set (AVX-512,
+/// AVX2, NEON) has direct kernels. Returns -1 when `isa` is not available, the
+/// stride is not 1 or 2, the output is narrower than 16 columns, or memory for
+/// the copy could not be allocated.
 int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
                          const float *row_bias, const float *addend, int relu);
 
@@ -158,7 +159,7 @@ int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry,
 
 /// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
 /// dl_conv2d_gemm_isa on `isa` there (3x3, stride 1, dilation 1, at least 16
-/// input channels, 18 on a set with direct kernels (dl_conv2d_direct_isa), and
+/// input channels (18: 16 run faster through dl_conv2d_direct_isa), and
 /// 7x7 output tiles, i.e. 14x14 outputs), else 0. Does not depend on the output
 /// channels, so every piece of a layer cut by output channels gets the same answer.
 int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *geometry);
