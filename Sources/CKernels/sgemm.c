@@ -431,6 +431,37 @@ static void direct_rows(void *context, long first, long end) {
     }
 }
 
+/// The prepared copy of a direct convolution's input: see dl_conv2d_direct_isa.
+typedef struct {
+    const DLConvGeometry *g;
+    const float *x;
+    float *prepared;
+    long rows, phase_width, row_floats, plane;
+} Preparation;
+
+/// Channels [first, end) of the prepared copy: each padded row's columns by phase, 0 outside the image.
+static void prepare_channels(void *context, long first, long end) {
+    const Preparation *p = context;
+    const DLConvGeometry *g = p->g;
+    int s = g->stride_width;
+    for (long c = first; c < end; c++) {
+        for (long r = 0; r < p->rows; r++) {
+            float *to = p->prepared + c * p->plane + r * p->row_floats;
+            long ih = r - g->pad_top;
+            if (ih < 0 || ih >= g->in_height) {
+                memset(to, 0, sizeof(float) * p->row_floats);
+                continue;
+            }
+            const float *from = p->x + (c * g->in_height + ih) * g->in_width;
+            for (int phase = 0; phase < s; phase++)
+                for (long j = 0; j < p->phase_width; j++) {
+                    long iw = s * j + phase - g->pad_left;
+                    to[phase * p->phase_width + j] = iw >= 0 && iw < g->in_width ? from[iw] : 0;
+                }
+        }
+    }
+}
+
 int dl_sgemm_direct_depth(DLSgemmISA isa) {
     const SgemmKernels *kernels = kernels_for(isa);
     return kernels && kernels->direct[0] ? DIRECT_MAX_DEPTH : 0;
@@ -460,22 +491,11 @@ int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const f
     if (!retained) dl_kernel_scratch_add((long)bytes);
     float *prepared = (float *)memory;
     long *offsets = (long *)(memory + prepared_bytes);
-    for (int c = 0; c < g->channels; c++) {
-        for (long r = 0; r < rows; r++) {
-            float *to = prepared + c * plane + r * row_floats;
-            long ih = r - g->pad_top;
-            if (ih < 0 || ih >= g->in_height) {
-                memset(to, 0, sizeof(float) * row_floats);
-                continue;
-            }
-            const float *from = x + ((long)c * g->in_height + ih) * g->in_width;
-            for (int phase = 0; phase < s; phase++)
-                for (long j = 0; j < phase_width; j++) {
-                    long iw = s * j + phase - g->pad_left;
-                    to[phase * phase_width + j] = iw >= 0 && iw < g->in_width ? from[iw] : 0;
-                }
-        }
-    }
+    // The copy, channels dealt to the pool (about 32768 floats a piece): a pass over the input the
+    // execute thread would otherwise make alone.
+    Preparation preparation = {g, x, prepared, rows, phase_width, row_floats, plane};
+    long channels_per_piece = 32768 / plane;
+    dl_parallel_ranges(g->channels, channels_per_piece < 1 ? 1 : channels_per_piece, prepare_channels, &preparation);
     memset(prepared + (long)g->channels * plane, 0, sizeof(float) * 64);
     long taps = (long)g->kernel_height * g->kernel_width;
     for (long kk = 0; kk < k; kk++) {
