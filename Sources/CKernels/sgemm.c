@@ -89,6 +89,7 @@ typedef struct {
     int relu;               // then max(·, 0)
     int accumulate;         // 1: add the product to C's contents instead of overwriting them
     const DLConvGeometry *conv;  // when set, B is the column matrix of this convolution of `b` (not stored)
+    const long *b_offsets;  // when set, B's full panels are read in place by the direct kernels: row k at k·ldb (k < KC)
     int split_columns;  // 1: pieces are column units (SPLIT_COLUMNS wide), 0: row groups (MR rows)
     int units;          // column units or row groups in all
     int pieces;         // pieces the units are dealt into, as evenly as whole units allow
@@ -219,11 +220,15 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
         int nc = col1 - jc < block ? col1 - jc : block;
         for (int pc = 0; pc < job->k; pc += KC) {
             int kc = job->k - pc < KC ? job->k - pc : KC;
-            if (job->conv) pack_conv(kernels, job->conv, job->b, pc, kc, jc, nc, panels->b);
-            else pack_b(job->b + (long)pc * job->ldb + jc, job->ldb, kc, nc, nr, panels->b);
             // The block's last panel: its vector columns for the vector kernels, then `tail` for the dot kernel.
             // Blocks start at multiples of NR, so only the matrix's last panel is partial.
             int last_panel = (nc - 1) / nr * nr, last_columns = nc - last_panel;
+            // With B read in place (see run), only a partial last panel is packed.
+            int in_place_end = job->b_offsets ? (last_columns == nr ? nc : last_panel) : 0;
+            const float *b_block = job->b + (long)pc * job->ldb + jc;
+            if (job->conv) pack_conv(kernels, job->conv, job->b, pc, kc, jc, nc, panels->b);
+            else if (in_place_end < nc)
+                pack_b(b_block + in_place_end, job->ldb, kc, nc - in_place_end, nr, panels->b + (long)in_place_end * kc);
             int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
             if (tail) transpose_tail(panels->b + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
             for (int ir = row0; ir < row1; ir += MR) {
@@ -248,7 +253,11 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
                                                         dl_sgemm_shifted(tile, columns));
                         if (columns == 0) continue;
                     }
-                    kernels->kernels[(columns - 1) / lanes](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, tile);
+                    if (jr < in_place_end)
+                        kernels->direct[(columns - 1) / lanes](kc, ap, lda, b_block + jr, job->b_offsets, c, job->ldc, rows, columns,
+                                                              tile);
+                    else
+                        kernels->kernels[(columns - 1) / lanes](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, tile);
                 }
             }
         }
@@ -335,7 +344,14 @@ int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int 
             for (int j = 0; j < n; j++) dl_sgemm_finish(accumulate ? c[(long)i * ldc + j] : 0, c, ldc, i, j, e);
         return 0;
     }
-    Job job = {kernels, m, n, k, a, b, c, lda, ldb, ldc, row_bias, addend, relu, accumulate != 0, NULL, 1, 1, 1, 0, 0};
+    Job job = {kernels, m, n, k, a, b, c, lda, ldb, ldc, row_bias, addend, relu, accumulate != 0, NULL, NULL, 1, 1, 1, 0, 0};
+    // Few rows of A and a short K (a pointwise convolution with few output channels): B's panels are reused
+    // too few times to pay for packing, so the direct kernels read them where they lie (the same bits).
+    long offsets[DIRECT_MAX_DEPTH];
+    if (m <= DIRECT_MAX_ROWS && k <= DIRECT_MAX_DEPTH && kernels->direct[0]) {
+        for (int kk = 0; kk < k; kk++) offsets[kk] = (long)kk * ldb;
+        job.b_offsets = offsets;
+    }
     return run(&job);
 }
 
@@ -358,12 +374,6 @@ int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda
 // same K slices; the matrix's last 1-4 columns by the same dot kernel), so
 // the two give the same bits and the choice between them is speed alone.
 
-/// Where dl_conv2d_gemm_isa_fused reads the input in place: up to 64 output
-/// channels and a K of 160, whose column runs (K x 64 floats) stay in L1 for every row group. One
-/// thread, Zen 4, against packing: 16 channels 3x3 at 80x80 (K 144) 0.456 -> 0.370 ms, ResNet's 7x7
-/// stride-2 stem (K 147) 2.68 -> 2.31 (AVX2 set: 0.60 -> 0.38, 3.0 -> 2.4); with K 288 or 576 it was
-/// 3-24% slower (the runs leave L1).
-enum { DIRECT_MAX_ROWS = 64 };
 /// Bytes of the prepared input a thread keeps between calls; larger ones are allocated for the call.
 #define DIRECT_RETAINED_BYTES (8L << 20)
 
@@ -528,7 +538,7 @@ int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, con
     // Few output channels: read the input where it lies (the same bits; falls back to packing if it cannot).
     if (m <= DIRECT_MAX_ROWS && k <= DIRECT_MAX_DEPTH && dl_conv2d_direct_isa(isa, g, m, w, x, y, ldy, row_bias, addend, relu) == 0)
         return 0;
-    Job job = {kernels, m, n, k, w, x, y, k, 0, ldy, row_bias, addend, relu, 0, g, 1, 1, 1, 0, 0};
+    Job job = {kernels, m, n, k, w, x, y, k, 0, ldy, row_bias, addend, relu, 0, g, NULL, 1, 1, 1, 0, 0};
     return run(&job);
 }
 
