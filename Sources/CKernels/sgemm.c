@@ -97,14 +97,20 @@ typedef struct {
     int failed;         // set by a thread whose buffers could not be allocated (atomic)
 } Job;
 
-/// Copies the last `rows` (< MR) rows of A's k-range into an MR-row block
-/// with row stride `depth`, zero below them, so the micro-kernel never reads
-/// past A's last row.
-static void pack_a_tail(const float *a, int lda, int rows, int depth, float *out) {
+/// The row group of A at `a` (`rows` rows of a k-range `depth` long, row
+/// stride `lda`) as the micro-kernels read it: a whole group (MR rows) in
+/// place; a last, shorter one copied into `out`, an MR-row block with row
+/// stride `depth` and zeros below, so no kernel reads past A's last row.
+/// Sets *ld to the row stride to read with.
+static const float *a_group(const float *a, long lda, int rows, int depth, float *out, long *ld) {
+    *ld = lda;
+    if (rows == MR) return a;
     for (int i = 0; i < MR; i++) {
-        if (i < rows) memcpy(out + i * depth, a + (long)i * lda, sizeof(float) * depth);
+        if (i < rows) memcpy(out + i * depth, a + i * lda, sizeof(float) * depth);
         else memset(out + i * depth, 0, sizeof(float) * depth);
     }
+    *ld = depth;
+    return out;
 }
 
 /// Packs the (depth, columns) block of B into `nr`-wide panels: panel q holds,
@@ -232,15 +238,9 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
             int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
             if (tail) transpose_tail(panels->b + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
             for (int ir = row0; ir < row1; ir += MR) {
-                // Full row groups are read straight from A (six rows, each contiguous in k).
                 int rows = row1 - ir < MR ? row1 - ir : MR;
-                const float *ap = job->a + (long)ir * job->lda + pc;
-                long lda = job->lda;
-                if (rows < MR) {
-                    pack_a_tail(ap, job->lda, rows, kc, panels->a);
-                    ap = panels->a;
-                    lda = kc;
-                }
+                long lda;
+                const float *ap = a_group(job->a + (long)ir * job->lda + pc, job->lda, rows, kc, panels->a, &lda);
                 Epilogue epilogue = {pc > 0 || job->accumulate, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL,
                                      job->addend ? job->addend + (long)ir * job->ldc + jc : NULL, job->relu};
                 for (int jr = 0; jr < nc; jr += nr) {
@@ -417,13 +417,8 @@ static void direct_rows(void *context, long first, long end) {
                     for (int kk = 0; kk < kc; kk++) panels->tail[(long)j * kc + kk] = row_base[offsets[kk] + vector_end + j];
             for (int ir = 0; ir < job->m; ir += MR) {
                 int rows = job->m - ir < MR ? job->m - ir : MR;
-                const float *ap = job->w + (long)ir * job->k + pc;
-                long lda = job->k;
-                if (rows < MR) {
-                    pack_a_tail(ap, job->k, rows, kc, panels->a);
-                    ap = panels->a;
-                    lda = kc;
-                }
+                long lda;
+                const float *ap = a_group(job->w + (long)ir * job->k + pc, job->k, rows, kc, panels->a, &lda);
                 long pixel = oh * g->out_width;
                 Epilogue epilogue = {pc > 0, pc + kc == job->k, job->row_bias ? job->row_bias + ir : NULL,
                                      job->addend ? job->addend + (long)ir * job->ldy + pixel : NULL, job->relu};

@@ -92,10 +92,10 @@ static AVX2 void gather_row(const float *row, int stride, int begin, int end, in
     for (int o = begin; o < end; o += 8) gather_chunk(row, stride, o, end - o < 8 ? end - o : 8, lower, upper, d + (o - begin));
 }
 
-/// acc += A's column k (six rows) times one k row of a B panel (8·vectors columns).
+/// acc += A's column k (six rows) times one k row of B (8·vectors columns; any alignment).
 static INLINE AVX2 void kernel_step(int vectors, const float *a, long lda, int k, const float *b, __m256 acc[MR][2]) {
     __m256 bv[2];
-    for (int v = 0; v < vectors; v++) bv[v] = _mm256_load_ps(b + 8 * v);
+    for (int v = 0; v < vectors; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
     for (int i = 0; i < MR; i++) {
         __m256 ai = _mm256_broadcast_ss(a + i * lda + k);
         for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
@@ -162,24 +162,10 @@ static AVX2 void kernel_6x16(int depth, const float *a, long lda, const float *b
     kernel_6xv(2, depth, a, lda, b, c, ldc, rows, columns, e);
 }
 
-/// The first `columns` (≤ 16·tiles) columns of a panel, 16 at a time.
-static INLINE void kernel_tiles(int tiles, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
-                                int columns, Epilogue epilogue) {
-    for (int t = 0; t < tiles; t++) {
-        int left = columns - 16 * t;
-        Epilogue e = dl_sgemm_shifted(epilogue, 16 * t);
-        if (left > 8) kernel_6x16(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left < 16 ? left : 16, e);
-        else kernel_6x8(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, e);
-    }
-}
-
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 1)
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 2)
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 3)
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 4)
-
-/// kernel_6xv with B's row k read at base + offsets[k] (unaligned): the same
-/// operations column by column, so the same bits.
+/// kernel_6xv with B's row k read at base + offsets[k]: the same operations
+/// column by column (kernel_step), so the same bits. Its own loop: a
+/// variable B stride inside kernel_6xv's 16-fold unrolling made the compiler
+/// spill the accumulators.
 static INLINE AVX2 void kernel_6xv_direct(int vectors, int depth, const float *a, long lda, const float *base, const long *offsets,
                                          float *c, long ldc, int rows, int columns, Epilogue epilogue) {
     __m256 acc[MR][2];
@@ -189,13 +175,7 @@ static INLINE AVX2 void kernel_6xv_direct(int vectors, int depth, const float *a
     for (int k = 0; k < depth; k++) {
         if ((k & 15) == 0)
             for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
-        const float *b = base + offsets[k];
-        __m256 bv[2];
-        for (int v = 0; v < vectors; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
-        for (int i = 0; i < MR; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i * lda + k);
-            for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
+        kernel_step(vectors, a, lda, k, base + offsets[k], acc);
     }
     store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
 }
@@ -210,21 +190,24 @@ static AVX2 void kernel_6x16_direct(int depth, const float *a, long lda, const f
     kernel_6xv_direct(2, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
 }
 
-/// kernel_tiles with B read in place.
-static INLINE void direct_tiles(int tiles, int depth, const float *a, long lda, const float *base, const long *offsets, float *c,
-                                long ldc, int rows, int columns, Epilogue epilogue) {
+/// The first `columns` (≤ 16·tiles) columns of a panel, 16 at a time: a
+/// packed panel (offsets NULL) or B read in place.
+static INLINE void panel_tiles(int tiles, int depth, const float *a, long lda, const float *b, const long *offsets, float *c, long ldc,
+                               int rows, int columns, Epilogue epilogue) {
     for (int t = 0; t < tiles; t++) {
-        int left = columns - 16 * t;
+        int left = columns - 16 * t, width = left < 16 ? left : 16;
         Epilogue e = dl_sgemm_shifted(epilogue, 16 * t);
-        if (left > 8) kernel_6x16_direct(depth, a, lda, base + 16 * t, offsets, c + 16 * t, ldc, rows, left < 16 ? left : 16, e);
-        else kernel_6x8_direct(depth, a, lda, base + 16 * t, offsets, c + 16 * t, ldc, rows, left, e);
+        if (offsets && left > 8) kernel_6x16_direct(depth, a, lda, b + 16 * t, offsets, c + 16 * t, ldc, rows, width, e);
+        else if (offsets) kernel_6x8_direct(depth, a, lda, b + 16 * t, offsets, c + 16 * t, ldc, rows, width, e);
+        else if (left > 8) kernel_6x16(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, width, e);
+        else kernel_6x8(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, width, e);
     }
 }
 
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 1)
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 2)
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 3)
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 4)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 1)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 2)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 3)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 4)
 
 /// The sum of v's eight lanes, always in the same order.
 static INLINE AVX2 float sum_lanes(__m256 v) {

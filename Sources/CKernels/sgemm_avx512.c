@@ -57,17 +57,6 @@ static AVX512 void gather_row(const float *row, int stride, int begin, int end, 
     for (int o = begin; o < end; o += 16) gather_chunk(row, stride, o, end - o < 16 ? end - o : 16, lower, upper, d + (o - begin));
 }
 
-/// acc += A's column k (six rows) times one k row of a B panel (16·vectors columns).
-static inline __attribute__((always_inline)) AVX512 void kernel_step(int vectors, const float *a, long lda, int k, const float *b,
-                                                                     __m512 acc[MR][4]) {
-    __m512 bv[4];
-    for (int v = 0; v < vectors; v++) bv[v] = _mm512_load_ps(b + 16 * v);
-    for (int i = 0; i < MR; i++) {
-        __m512 ai = _mm512_set1_ps(a[i * lda + k]);
-        for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-    }
-}
-
 /// Stores (or adds) the finished tile acc, rows x columns of it, with the epilogue.
 static inline __attribute__((always_inline)) AVX512 void store_tile(int vectors, __m512 acc[MR][4], float *c, long ldc, int rows,
                                                                     int columns, Epilogue epilogue) {
@@ -91,10 +80,14 @@ static inline __attribute__((always_inline)) AVX512 void store_tile(int vectors,
 }
 
 /// C tile (rows, columns) ⟵ or += the product of an A panel and the first
-/// 16·vectors columns of a B panel over `depth`; `vectors` is a constant at
-/// each instance below, so the loops unroll into registers.
-static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b,
-                                                                    float *c, long ldc, int rows, int columns, Epilogue epilogue) {
+/// 16·vectors columns of B over `depth`: B's row k is a packed panel's
+/// (b + k·NR) or, with `offsets`, read where it lies (b + offsets[k],
+/// unaligned); each column gets the same operations either way, so the same
+/// bits. `vectors` and whether `offsets` is NULL are constants at each
+/// instance below, so the loops unroll into registers.
+static inline __attribute__((always_inline)) AVX512 void kernel_tile(int vectors, int depth, const float *a, long lda, const float *b,
+                                                                     const long *offsets, float *c, long ldc, int rows, int columns,
+                                                                     Epilogue epilogue) {
     __m512 acc[MR][4];
     for (int i = 0; i < MR; i++)
         for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
@@ -104,33 +97,26 @@ static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors,
     for (int k = 0; k < depth; k++) {
         if ((k & 15) == 0)
             for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
-        kernel_step(vectors, a, lda, k, b, acc);
-        b += NR;
-    }
-    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
-}
-
-/// kernel_6xv with B's row k read at base + offsets[k] (unaligned): the same
-/// operations column by column, so the same bits.
-static inline __attribute__((always_inline)) AVX512 void kernel_direct(int vectors, int depth, const float *a, long lda,
-                                                                       const float *base, const long *offsets, float *c, long ldc,
-                                                                       int rows, int columns, Epilogue epilogue) {
-    __m512 acc[MR][4];
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
-    const float *next = a + MR * lda;
-    for (int k = 0; k < depth; k++) {
-        if ((k & 15) == 0)
-            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
-        const float *b = base + offsets[k];
+        const float *row = offsets ? b + offsets[k] : b + (long)k * NR;
         __m512 bv[4];
-        for (int v = 0; v < vectors; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+        for (int v = 0; v < vectors; v++) bv[v] = _mm512_loadu_ps(row + 16 * v);
         for (int i = 0; i < MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i * lda + k]);
             for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
     }
     store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+}
+
+static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b,
+                                                                    float *c, long ldc, int rows, int columns, Epilogue epilogue) {
+    kernel_tile(vectors, depth, a, lda, b, NULL, c, ldc, rows, columns, epilogue);
+}
+
+static inline __attribute__((always_inline)) AVX512 void kernel_direct(int vectors, int depth, const float *a, long lda,
+                                                                       const float *base, const long *offsets, float *c, long ldc,
+                                                                       int rows, int columns, Epilogue epilogue) {
+    kernel_tile(vectors, depth, a, lda, base, offsets, c, ldc, rows, columns, epilogue);
 }
 
 DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 1)

@@ -104,6 +104,19 @@ static inline void dl_sgemm_finish(float value, float *c, long ldc, int row, int
                                      long ldc, int rows, int columns, Epilogue e) {                                 \
         generic(n, depth, a, lda, base, offsets, c, ldc, rows, columns, e);                                         \
     }
+/// kernel_tiles_1...4 (SgemmKernel, packed panels) and direct_tiles_1...4
+/// (SgemmDirectKernel, B in place) from one generic
+/// `generic(tiles, depth, a, lda, b, offsets, c, ldc, rows, columns, epilogue)`
+/// that takes offsets NULL for a packed panel.
+#define DL_SGEMM_PANEL_INSTANCE(generic, n)                                                                           \
+    static void kernel_tiles_##n(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,    \
+                                 int columns, Epilogue e) {                                                         \
+        generic(n, depth, a, lda, b, NULL, c, ldc, rows, columns, e);                                               \
+    }                                                                                                               \
+    static void direct_tiles_##n(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, \
+                                 long ldc, int rows, int columns, Epilogue e) {                                     \
+        generic(n, depth, a, lda, base, offsets, c, ldc, rows, columns, e);                                         \
+    }
 #define DL_SGEMM_TAIL_INSTANCE(target, generic, n)                                                                     \
     static target void generic##_##n(int depth, const float *a, long lda, const float *bt, float *c, long ldc, int rows, \
                                      Epilogue e) {                                                                    \

@@ -93,10 +93,13 @@ static INLINE void store_tile(int vectors, float32x4_t acc[MR][4], float *c, lon
 }
 
 /// C tile (rows, columns) ⟵ or += the product of an A panel and the first
-/// 4·vectors columns of a B panel over `depth`; `vectors` (1 to 4) is a
-/// constant at each call below, so the loops unroll into registers.
-static INLINE void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
-                              int columns, Epilogue epilogue) {
+/// 4·vectors columns of B over `depth`: B's row k is a packed panel's
+/// (b + k·NR) or, with `offsets`, read where it lies (b + offsets[k]); each
+/// column gets the same operations either way, so the same bits. `vectors`
+/// (1 to 4) and whether `offsets` is NULL are constants at each call below,
+/// so the loops unroll into registers.
+static INLINE void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, const long *offsets, float *c, long ldc,
+                              int rows, int columns, Epilogue epilogue) {
     // The unroll pragmas keep the tile in registers under GCC too, which
     // does not fully unroll these small loops at -O2 on its own.
     float32x4_t acc[MR][4];
@@ -105,108 +108,55 @@ static INLINE void kernel_6xv(int vectors, int depth, const float *a, long lda, 
 #pragma GCC unroll 4
         for (int v = 0; v < vectors; v++) acc[i][v] = vdupq_n_f32(0);
     for (int k = 0; k < depth; k++) {
+        const float *row = offsets ? b + offsets[k] : b + (long)k * NR;
         float32x4_t bv[4];
 #pragma GCC unroll 4
-        for (int v = 0; v < vectors; v++) bv[v] = vld1q_f32(b + 4 * v);
+        for (int v = 0; v < vectors; v++) bv[v] = vld1q_f32(row + 4 * v);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
             float32x4_t ai = vld1q_dup_f32(a + i * lda + k);
 #pragma GCC unroll 4
             for (int v = 0; v < vectors; v++) acc[i][v] = vfmaq_f32(acc[i][v], bv[v], ai);
         }
-        b += NR;
     }
     store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
 }
 
-static void kernel_6x4(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
-    kernel_6xv(1, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-static void kernel_6x8(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
-    kernel_6xv(2, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-static void kernel_6x12(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
-    kernel_6xv(3, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-static void kernel_6x16(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
-    kernel_6xv(4, depth, a, lda, b, c, ldc, rows, columns, e);
-}
+/// kernel_6x<4·vectors> on a packed panel and kernel_6x<4·vectors>_direct on B in place.
+#define DL_NEON_WIDTH(width, vectors)                                                                                        \
+    static void kernel_6x##width(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns,   \
+                                 Epilogue e) {                                                                                \
+        kernel_6xv(vectors, depth, a, lda, b, NULL, c, ldc, rows, columns, e);                                                \
+    }                                                                                                                         \
+    static void kernel_6x##width##_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, \
+                                          long ldc, int rows, int columns, Epilogue e) {                                      \
+        kernel_6xv(vectors, depth, a, lda, base, offsets, c, ldc, rows, columns, e);                                          \
+    }
+DL_NEON_WIDTH(4, 1)
+DL_NEON_WIDTH(8, 2)
+DL_NEON_WIDTH(12, 3)
+DL_NEON_WIDTH(16, 4)
 
 /// The first `columns` (≤ 16·tiles) columns of a panel, 16 at a time, the
-/// last tile as narrow as its columns allow.
-static INLINE void kernel_tiles(int tiles, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
-                                int columns, Epilogue epilogue) {
-    static const SgemmKernel widths[4] = {kernel_6x4, kernel_6x8, kernel_6x12, kernel_6x16};
+/// last tile as narrow as its columns allow: a packed panel (offsets NULL) or B in place.
+static INLINE void panel_tiles(int tiles, int depth, const float *a, long lda, const float *b, const long *offsets, float *c, long ldc,
+                               int rows, int columns, Epilogue epilogue) {
+    static const SgemmKernel packed[4] = {kernel_6x4, kernel_6x8, kernel_6x12, kernel_6x16};
+    static const SgemmDirectKernel direct[4] = {kernel_6x4_direct, kernel_6x8_direct, kernel_6x12_direct, kernel_6x16_direct};
     for (int t = 0; t < tiles; t++) {
         int left = columns - 16 * t;
         if (left <= 0) break;
         if (left > 16) left = 16;
-        widths[(left - 1) / 4](depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, dl_sgemm_shifted(epilogue, 16 * t));
+        Epilogue e = dl_sgemm_shifted(epilogue, 16 * t);
+        if (offsets) direct[(left - 1) / 4](depth, a, lda, b + 16 * t, offsets, c + 16 * t, ldc, rows, left, e);
+        else packed[(left - 1) / 4](depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, left, e);
     }
 }
 
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 1)
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 2)
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 3)
-DL_SGEMM_KERNEL_INSTANCE(, kernel_tiles, 4)
-
-/// kernel_6xv with B's row k read at base + offsets[k]: the same operations
-/// column by column, so the same bits.
-static INLINE void kernel_6xv_direct(int vectors, int depth, const float *a, long lda, const float *base, const long *offsets,
-                                     float *c, long ldc, int rows, int columns, Epilogue epilogue) {
-    float32x4_t acc[MR][4];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < vectors; v++) acc[i][v] = vdupq_n_f32(0);
-    for (int k = 0; k < depth; k++) {
-        const float *b = base + offsets[k];
-        float32x4_t bv[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < vectors; v++) bv[v] = vld1q_f32(b + 4 * v);
-#pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            float32x4_t ai = vld1q_dup_f32(a + i * lda + k);
-#pragma GCC unroll 4
-            for (int v = 0; v < vectors; v++) acc[i][v] = vfmaq_f32(acc[i][v], bv[v], ai);
-        }
-    }
-    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
-}
-
-static void kernel_6x4_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc, int rows,
-                              int columns, Epilogue e) {
-    kernel_6xv_direct(1, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
-}
-static void kernel_6x8_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc, int rows,
-                              int columns, Epilogue e) {
-    kernel_6xv_direct(2, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
-}
-static void kernel_6x12_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
-                               int rows, int columns, Epilogue e) {
-    kernel_6xv_direct(3, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
-}
-static void kernel_6x16_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
-                               int rows, int columns, Epilogue e) {
-    kernel_6xv_direct(4, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
-}
-
-/// kernel_tiles with B read in place.
-static INLINE void direct_tiles(int tiles, int depth, const float *a, long lda, const float *base, const long *offsets, float *c,
-                                long ldc, int rows, int columns, Epilogue epilogue) {
-    static const SgemmDirectKernel widths[4] = {kernel_6x4_direct, kernel_6x8_direct, kernel_6x12_direct, kernel_6x16_direct};
-    for (int t = 0; t < tiles; t++) {
-        int left = columns - 16 * t;
-        if (left <= 0) break;
-        if (left > 16) left = 16;
-        widths[(left - 1) / 4](depth, a, lda, base + 16 * t, offsets, c + 16 * t, ldc, rows, left, dl_sgemm_shifted(epilogue, 16 * t));
-    }
-}
-
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 1)
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 2)
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 3)
-DL_SGEMM_DIRECT_INSTANCE(, direct_tiles, 4)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 1)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 2)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 3)
+DL_SGEMM_PANEL_INSTANCE(panel_tiles, 4)
 
 /// The sum of v's four lanes in a fixed order: (0 + 2) + (1 + 3).
 static INLINE float sum_lanes(float32x4_t v) {

@@ -327,6 +327,31 @@ static float *guarded(size_t bytes, int at_end, void **base, size_t *length) {
     return (float *)(at_end ? p + page + body - bytes : p + page);
 }
 
+/// A convolution entry point with an addend (dl_conv2d_gemm_isa_fused, dl_conv2d_winograd_isa_fused).
+typedef int (*FusedConv)(DLSgemmISA, const DLConvGeometry *, int, const float *, const float *, float *, int, const float *,
+                         const float *, int);
+
+/// A residual addend through `conv`: its bias-only result, then the Add and ReLU passes, bit for bit, on
+/// 1 and 2 threads (y and scratch hold m·n floats each).
+static void check_conv_addend(FusedConv conv, const char *what, DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w,
+                              const float *x, const float *bias, int relu, float *y, float *scratch) {
+    int n = g->out_height * g->out_width;
+    float *addend = allocate(sizeof(float) * m * n);
+    fill(addend, (long)m * n);
+    dl_sgemm_set_threads(1);
+    conv(isa, g, m, w, x, scratch, n, bias, NULL, 0);
+    add_then_relu(scratch, addend, n, m, n, relu);
+    for (int threads = 1; threads <= 2; threads++) {
+        dl_sgemm_set_threads(threads);
+        CHECK(conv(isa, g, m, w, x, y, n, bias, addend, relu) == 0, "%s: failed", what);
+        char also[400];
+        snprintf(also, sizeof also, "%s, bias+addend (%d threads) vs the separate Add", what, threads);
+        check_same(also, scratch, y, n, m, n);
+    }
+    dl_sgemm_set_threads(1);
+    free(addend);
+}
+
 static void check_conv_isa(DLSgemmISA isa) {
     int conv_count = (int)(sizeof convs / sizeof convs[0]);
     for (int s = 0; s < conv_count; s++) {
@@ -373,19 +398,7 @@ static void check_conv_isa(DLSgemmISA isa) {
             char also[400];
             snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
             check_same(also, y_gemm, y2, n, m, n);
-            // A residual addend: the bias-only result, then the Add and ReLU passes, bit for bit.
-            float *addend = allocate(sizeof(float) * m * n);
-            fill(addend, (long)m * n);
-            dl_conv2d_gemm_isa(isa, &g, m, w, x, y2, n, bias, 0);
-            add_then_relu(y2, addend, n, m, n, fused);
-            for (int threads = 1; threads <= 2; threads++) {
-                dl_sgemm_set_threads(threads);
-                CHECK(dl_conv2d_gemm_isa_fused(isa, &g, m, w, x, y, n, bias, addend, fused) == 0, "%s: failed", what);
-                snprintf(also, sizeof also, "%s, bias+addend (%d threads) vs the separate Add", what, threads);
-                check_same(also, y2, y, n, m, n);
-            }
-            dl_sgemm_set_threads(1);
-            free(addend);
+            check_conv_addend(dl_conv2d_gemm_isa_fused, what, isa, &g, m, w, x, bias, fused, y, y2);
         }
         free(w), free(bias), free(x), free(columns), free(y_gemm), free(y), free(y2), free(ref), free(scale);
     }
@@ -603,19 +616,7 @@ static void check_winograd_isa(DLSgemmISA isa) {
                 dl_conv2d_winograd_isa(isa, &g, m - cut, w + (long)cut * k, x, y2 + (long)cut * n, n, row_bias ? row_bias + cut : NULL, fused);
             snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
             check_same(also, y, y2, n, m, n);
-            // A residual addend: the bias-only result, then the Add and ReLU passes, bit for bit.
-            float *addend = allocate(sizeof(float) * m * n);
-            fill(addend, (long)m * n);
-            dl_conv2d_winograd_isa(isa, &g, m, w, x, y2, n, bias, 0);
-            add_then_relu(y2, addend, n, m, n, fused);
-            for (int threads = 1; threads <= 2; threads++) {
-                dl_sgemm_set_threads(threads);
-                CHECK(dl_conv2d_winograd_isa_fused(isa, &g, m, w, x, y, n, bias, addend, fused) == 0, "%s: failed", what);
-                snprintf(also, sizeof also, "%s, bias+addend (%d threads) vs the separate Add", what, threads);
-                check_same(also, y2, y, n, m, n);
-            }
-            dl_sgemm_set_threads(1);
-            free(addend);
+            check_conv_addend(dl_conv2d_winograd_isa_fused, what, isa, &g, m, w, x, bias, fused, y, y2);
         }
         free(w), free(bias), free(x), free(columns), free(y), free(y2), free(ref), free(scale);
     }
