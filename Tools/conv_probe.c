@@ -19,6 +19,8 @@
 //       Sources/CKernels/sgemm_pool.c Sources/CKernels/cpu_level.c Sources/CKernels/winograd.c -lpthread -lm \
 //       -o /tmp/conv-probe
 //   /tmp/conv-probe [rounds] [shape name]
+// DL_PROBE_MINIMUM=1 reports the fastest round instead of the median (wall-clock time on a busy host).
+// DL_PROBE_RESIDUAL=1 adds a residual (an addend shaped as the output) in the epilogue, as a fused Add does.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +85,12 @@ int main(int argc, char **argv) {
         return 77;
     }
     int both = dl_sgemm_isa_available(DL_SGEMM_AVX512);
+    const int use_minimum = getenv("DL_PROBE_MINIMUM") && atoi(getenv("DL_PROBE_MINIMUM")) != 0;
+    const int residual = getenv("DL_PROBE_RESIDUAL") && atoi(getenv("DL_PROBE_RESIDUAL")) != 0;
     if (getenv("DL_PROBE_THREADS")) probe_threads = atoi(getenv("DL_PROBE_THREADS")) > 1 ? atoi(getenv("DL_PROBE_THREADS")) : 1;
     dl_sgemm_set_threads(probe_threads);
-    printf("%d thread(s), %s, cold weights, median of %d rounds\n%-16s %10s %10s %7s  path\n", probe_threads,
-           probe_threads > 1 ? "wall-clock time" : "thread CPU time", rounds, "shape",
+    printf("%d thread(s), %s, cold weights, %s of %d rounds\n%-16s %10s %10s %7s  path\n", probe_threads,
+           probe_threads > 1 ? "wall-clock time" : "thread CPU time", use_minimum ? "minimum" : "median", rounds, "shape",
            "AVX-512 ms", "AVX2 ms", "ratio");
     double total[SETS] = {0, 0};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -98,7 +102,9 @@ int main(int argc, char **argv) {
         int copies = (int)((96L << 20) / (4 * weights)) + 2;
         float *pool = malloc(sizeof(float) * weights * copies), *x = malloc(sizeof(float) * q.c * q.h * q.w);
         float *y = malloc(sizeof(float) * q.m * n), *bias = malloc(sizeof(float) * q.m);
-        if (!pool || !x || !y || !bias) return 1;
+        float *r = residual ? malloc(sizeof(float) * q.m * n) : NULL;
+        if (!pool || !x || !y || !bias || (residual && !r)) return 1;
+        for (long i = 0; residual && i < (long)q.m * n; i++) r[i] = (float)((i * 3) % 7) * 0.1f - 0.3f;
         for (long i = 0; i < weights; i++) pool[i] = (float)((i * 7) % 13) * 0.01f - 0.06f;
         for (int copy = 1; copy < copies; copy++) memcpy(pool + copy * weights, pool, sizeof(float) * weights);
         for (long i = 0; i < (long)q.c * q.h * q.w; i++) x[i] = (float)((i * 5) % 11) * 0.1f - 0.5f;
@@ -116,21 +122,21 @@ int main(int argc, char **argv) {
                 if (!both && set == 0) continue;
                 const float *w = pool + (long)(next_copy++ % copies) * weights;
                 double start = thread_seconds();
-                if (winograd[set]) dl_conv2d_winograd_isa(sets[set], &g, q.m, w, x, y, (int)n, bias, 1);
-                else if (pointwise) dl_sgemm_isa_ex(sets[set], q.m, (int)n, q.c, w, q.c, x, (int)n, y, (int)n, 0, bias, 1);
-                else dl_conv2d_gemm_isa(sets[set], &g, q.m, w, x, y, (int)n, bias, 1);
+                if (winograd[set]) dl_conv2d_winograd_isa_fused(sets[set], &g, q.m, w, x, y, (int)n, bias, r, 1);
+                else if (pointwise) dl_sgemm_isa_fused(sets[set], q.m, (int)n, q.c, w, q.c, x, (int)n, y, (int)n, 0, bias, r, 1);
+                else dl_conv2d_gemm_isa_fused(sets[set], &g, q.m, w, x, y, (int)n, bias, r, 1);
                 seconds[set][round] = thread_seconds() - start;
             }
         }
         double median[SETS] = {0, 0};
         for (int set = both ? 0 : 1; set < SETS; set++) {
             qsort(seconds[set], rounds, sizeof(double), ascending);
-            median[set] = seconds[set][rounds / 2];
+            median[set] = seconds[set][use_minimum ? 0 : rounds / 2];
             total[set] += median[set] * q.layers;
         }
         printf("%-16s %10.3f %10.3f %7.3f  %s x%d\n", q.name, median[0] * 1e3, median[1] * 1e3, both ? median[1] / median[0] : 0,
                path, q.layers);
-        free(pool), free(x), free(y), free(bias);
+        free(pool), free(x), free(y), free(bias), free(r);
     }
     printf("sum over ResNet-50's layers:");
     for (int set = both ? 0 : 1; set < SETS; set++) printf(" %s %.2f ms", set_names[set], total[set] * 1e3);

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Pooling kernels over NCHW float32, one (H, W) plane at a time. A window
 /// is clipped to the input; `Pool2dParameters.validate` guarantees every
 /// clipped window still holds at least one pixel.
@@ -34,11 +36,35 @@ enum Pool {
     /// None: each range of planes keeps its reduced row on its own stack.
     static func workspaceFloatCount(input: Shape) -> Int { 0 }
 
-    static func maxPool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor, workspace: Workspace) {
+    /// `path` picks CKernels' AVX2 or NEON loops or the portable ones here (the same bits);
+    /// tests pass each, a session the best the CPU allows.
+    static func maxPool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor, workspace: Workspace,
+                        path: VectorMath.Path = .best) {
         if parameters.kernel == Size2d(2) && parameters.strides == Size2d(2) && parameters.pads.isZero {
             maxPool2x2Stride2(input: input, output: output)
+        } else if path != .portable {
+            vectorMaxPool(parameters, input: input, output: output, path: path)
         } else {
             separable(.max, parameters, input: input, output: output, workspace: workspace)
+        }
+    }
+
+    /// The separable max pool in CKernels (pool.c), eight or four lanes at a time, planes dealt to the pool.
+    private static func vectorMaxPool(_ parameters: Pool2dParameters, input: Tensor, output: Tensor, path: VectorMath.Path) {
+        let (inHeight, inWidth) = (input.shape[2], input.shape[3])
+        var geometry = DLPoolGeometry(
+            in_height: Int32(inHeight), in_width: Int32(inWidth), out_height: Int32(output.shape[2]), out_width: Int32(output.shape[3]),
+            kernel_height: Int32(parameters.kernel.height), kernel_width: Int32(parameters.kernel.width),
+            stride_height: Int32(parameters.strides.height), stride_width: Int32(parameters.strides.width),
+            pad_top: Int32(parameters.pads.top), pad_left: Int32(parameters.pads.left))
+        let kernel = path == .avx2 ? dl_avx2_max_pool : dl_neon_max_pool
+        let outputPlane = output.shape[2] * output.shape[3]
+        ParallelRanges.planes(input.shape[0] * input.shape[1], planeFloats: inHeight * inWidth) { firstPlane, endPlane in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: inWidth + 16) { row in
+                (row.baseAddress! + inWidth).initialize(repeating: 0, count: 16)
+                kernel(input.data + firstPlane * inHeight * inWidth, output.data + firstPlane * outputPlane, endPlane - firstPlane,
+                       &geometry, row.baseAddress!)
+            }
         }
     }
 
@@ -120,25 +146,38 @@ enum Pool {
                         ow += 8
                     }
                 }
-                let vectorized = interior.lowerBound..<ow
-                for ow in 0..<outWidth where !vectorized.contains(ow) {
-                    let columns = window(ow, stride: strides.width, kernel: kernel.width, padBegin: pads.left, padEnd: pads.right,
-                                         inputLength: inWidth)
-                    let first = reducedRow + columns.range.lowerBound
-                    let count = columns.range.count
-                    switch reduction {
-                    case .max:
-                        var value = first[0]
-                        for w in 1..<count { value = first[w] > value ? first[w] : value }
-                        y[ow] = value
-                    case .mean:
-                        var value = first[0]
-                        for w in 1..<count { value += first[w] }
-                        y[ow] = countIncludePad ? value / Float(rows.paddedCount * columns.paddedCount) : value / (divisor * Float(count))
-                    }
+                // The rest one by one: the left edge, then whatever the vector loop left.
+                for ow in 0..<interior.lowerBound {
+                    edgeOutput(ow, reduction, parameters, rows: rows, inWidth: inWidth, reducedRow: reducedRow, y: y)
+                }
+                for ow in ow..<outWidth {
+                    edgeOutput(ow, reduction, parameters, rows: rows, inWidth: inWidth, reducedRow: reducedRow, y: y)
                 }
                 y += outWidth
             }
+        }
+    }
+
+    /// Output `ow` of one reduced row, its window clipped to the row.
+    @inline(__always)
+    private static func edgeOutput(_ ow: Int, _ reduction: Reduction, _ parameters: Pool2dParameters,
+                                   rows: (range: Range<Int>, paddedCount: Int), inWidth: Int,
+                                   reducedRow: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        let (strides, kernel, pads) = (parameters.strides, parameters.kernel, parameters.pads)
+        let columns = window(ow, stride: strides.width, kernel: kernel.width, padBegin: pads.left, padEnd: pads.right,
+                             inputLength: inWidth)
+        let first = reducedRow + columns.range.lowerBound
+        let count = columns.range.count
+        switch reduction {
+        case .max:
+            var value = first[0]
+            for w in 1..<count { value = first[w] > value ? first[w] : value }
+            y[ow] = value
+        case .mean:
+            var value = first[0]
+            for w in 1..<count { value += first[w] }
+            y[ow] = parameters.countIncludePad ? value / Float(rows.paddedCount * columns.paddedCount)
+                : value / (Float(rows.range.count) * Float(count))
         }
     }
 

@@ -26,6 +26,8 @@
 // portable): within the tolerance of a double reference, bit for bit the same
 // on 1 and 2 threads and in channel pieces, with the image against unreadable
 // pages on both sides.
+// Max pooling (dl_avx2_max_pool or dl_neon_max_pool): bit for bit a scalar
+// model of the portable loops, NaNs and signed zeros included.
 // Elementwise (dl_avx2_* or dl_neon_*): bit for bit a scalar model of the
 // AVX2 steps (fmaf where they fuse), so NEON and AVX2 agree exactly; the
 // model (and so each path) within its stated accuracy of libm in double.
@@ -746,6 +748,66 @@ static void inputs(float *x, size_t count) {
     for (size_t i = 0; i < count && i < sizeof specials / sizeof specials[0]; i += 1) x[(i * 7) % count] = specials[i];
 }
 
+/// The scalar model of a max pool (Pool.swift's portable loops): each window
+/// clipped to the input, maxima `next > value ? next : value` in row, then
+/// column, order, the rows reduced first.
+static float model_max_window(const float *plane, const DLPoolGeometry *g, int oh, int ow) {
+    int h0 = oh * g->stride_height - g->pad_top, w0 = ow * g->stride_width - g->pad_left;
+    int h1 = h0 + g->kernel_height > g->in_height ? g->in_height : h0 + g->kernel_height;
+    int w1 = w0 + g->kernel_width > g->in_width ? g->in_width : w0 + g->kernel_width;
+    if (h0 < 0) h0 = 0;
+    if (w0 < 0) w0 = 0;
+    float result = 0;
+    for (int w = w0; w < w1; w++) {
+        float column = plane[h0 * g->in_width + w];
+        for (int h = h0 + 1; h < h1; h++) {
+            float next = plane[h * g->in_width + w];
+            column = next > column ? next : column;
+        }
+        result = w == w0 ? column : (column > result ? column : result);
+    }
+    return result;
+}
+
+/// dl_avx2_max_pool / dl_neon_max_pool bit for bit the scalar model, on rows
+/// wide enough for the vector loops and their tails, strides 1, 2 and 3, with
+/// NaNs and zeros of both signs in the input.
+static void check_max_pool(const char *set, void (*pool)(const float *, float *, long, const DLPoolGeometry *, float *)) {
+    static const DLPoolGeometry shapes[] = {
+        {23, 45, 12, 23, 3, 3, 2, 2, 1, 1},  // ResNet's 3x3 stride 2 pad 1
+        {9, 40, 9, 40, 5, 5, 1, 1, 2, 2},    // YOLO's SPPF 5x5 stride 1 pad 2
+        {6, 19, 6, 19, 2, 2, 1, 1, 0, 0},    // 2x2 stride 1, padded at the end
+        {10, 50, 3, 16, 3, 3, 3, 3, 0, 0},   // stride 3: one output at a time
+        {10, 41, 5, 21, 3, 3, 2, 2, 0, 0},   // ceil mode: the last window clipped
+        {8, 37, 9, 19, 2, 3, 1, 2, 1, 0},    // uneven kernel and strides
+    };
+    enum { PLANES = 3 };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const DLPoolGeometry *g = &shapes[s];
+        long in_plane = (long)g->in_height * g->in_width, out_plane = (long)g->out_height * g->out_width;
+        float *x = malloc(sizeof(float) * PLANES * in_plane), *y = malloc(sizeof(float) * PLANES * out_plane);
+        float *row = calloc((size_t)g->in_width + 16, sizeof(float));
+        if (!x || !y || !row) abort();
+        fill(x, PLANES * in_plane);
+        for (long i = 0; i < PLANES * in_plane; i += 7) x[i] = i % 3 == 0 ? NAN : (i % 2 == 0 ? 0.0f : -0.0f);
+        pool(x, y, PLANES, g, row);
+        long differing = 0, first = -1;
+        for (long p = 0; p < PLANES; p++)
+            for (int oh = 0; oh < g->out_height; oh++)
+                for (int ow = 0; ow < g->out_width; ow++) {
+                    float expected = model_max_window(x + p * in_plane, g, oh, ow);
+                    float got = y[p * out_plane + oh * g->out_width + ow];
+                    uint32_t a, b;
+                    memcpy(&a, &expected, 4);
+                    memcpy(&b, &got, 4);
+                    if (a != b && differing++ == 0) first = p * out_plane + oh * g->out_width + ow;
+                }
+        CHECK(differing == 0, "%s max pool %dx%d stride %dx%d on %dx%d: %ld outputs differ from the model, the first at %ld", set,
+              g->kernel_height, g->kernel_width, g->stride_height, g->stride_width, g->in_height, g->in_width, differing, first);
+        free(x), free(y), free(row);
+    }
+}
+
 static void check_elementwise(const char *set, const Function *functions, int function_count, float (*exp_sum)(const float *, float *, size_t, float),
                               void (*softmax_line)(const float *, float *, size_t),
                               void (*exp_accumulate)(const float *, const float *, float *, float *, size_t)) {
@@ -945,6 +1007,7 @@ int main(void) {
         for (int f = 2; f < function_count; f++) functions[f].map = maps[f - 2];
         check_elementwise(neon ? "neon" : "avx2", functions, function_count, neon ? dl_neon_exp_sum : dl_avx2_exp_sum,
                           neon ? dl_neon_softmax_line : dl_avx2_softmax_line, neon ? dl_neon_exp_accumulate : dl_avx2_exp_accumulate);
+        check_max_pool(neon ? "neon" : "avx2", neon ? dl_neon_max_pool : dl_avx2_max_pool);
     } else {
         printf("  elementwise: no vector set on this CPU / environment (the library runs its Swift SIMD path)\n");
     }

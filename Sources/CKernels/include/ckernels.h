@@ -74,4 +74,24 @@ float dl_neon_exp_sum(const float *x, float *y, size_t count, float shift);
 void dl_neon_softmax_line(const float *x, float *y, size_t count);
 void dl_neon_exp_accumulate(const float *x, const float *maxima, float *y, float *sums, size_t count);
 
+/// One max pool's shape: planes of in_height x in_width, a kernel_height x
+/// kernel_width window moved by the strides, `pad_top` and `pad_left` rows and
+/// columns of padding before the input (padding is never a maximum: windows are
+/// clipped to the input, and each clipped window must keep at least one pixel).
+typedef struct {
+    int in_height, in_width, out_height, out_width;
+    int kernel_height, kernel_width, stride_height, stride_width, pad_top, pad_left;
+} DLPoolGeometry;
+
+/// Max pooling of `planes` consecutive (in_height, in_width) planes of x into
+/// (out_height, out_width) planes of y, bit for bit DemandTensor's portable
+/// Pool.swift loops: every maximum is `next > value ? next : value` in window
+/// order (rows, then columns), so NaNs and zeros' signs come out the same.
+/// `row` is scratch of in_width + 16 floats, its last 16 initialized (a vector
+/// load reads one float past the row and discards it). dl_avx2_max_pool only
+/// when dl_kernels_have_avx2() returns 1, dl_neon_max_pool only when
+/// dl_kernels_have_neon() does (pool.c).
+void dl_avx2_max_pool(const float *x, float *y, long planes, const DLPoolGeometry *geometry, float *row);
+void dl_neon_max_pool(const float *x, float *y, long planes, const DLPoolGeometry *geometry, float *row);
+
 #endif

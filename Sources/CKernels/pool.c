@@ -1,0 +1,161 @@
+// Max pooling over NCHW planes with AVX2 (x86-64) or NEON (ARM64); see
+// dl_max_pool in include/ckernels.h. The same steps as Pool.swift's portable
+// loops (which the library itself, built for baseline x86-64, runs four lanes
+// at a time): for each output row, the window's input rows are reduced into
+// one row, then each output reduces its columns of that row. Every maximum is
+// `next > value ? next : value` taken in window order (rows, then columns), so
+// a NaN is kept only where it comes first, and the three paths give the same
+// bits. Whole windows run eight (AVX2) or four (NEON) outputs at a time for
+// strides 1 and 2; window edges and other strides run one output at a time.
+#include "ckernels.h"
+
+/// The input range [*lower, *upper) the window of output `o` covers along one axis.
+static inline void window(int o, int stride, int kernel, int pad, int length, int *lower, int *upper) {
+    int start = o * stride - pad, end = start + kernel;
+    *lower = start < 0 ? 0 : start;
+    *upper = end > length ? length : end;
+}
+
+/// The outputs along one axis whose whole window lies inside the input: [*lower, *upper).
+static inline void interior(int count, int stride, int kernel, int pad, int length, int *lower, int *upper) {
+    int lo = (pad + stride - 1) / stride;
+    if (lo > count) lo = count;
+    int last = length - kernel + pad;
+    int hi = last < 0 ? 0 : last / stride + 1;
+    if (hi > count) hi = count;
+    *lower = lo;
+    *upper = hi < lo ? lo : hi;
+}
+
+/// Output `o` of a reduced row, its window clipped to the row, one maximum at a time.
+static inline float edge(const float *row, int o, int stride, int kernel, int pad, int width) {
+    int lower, upper;
+    window(o, stride, kernel, pad, width, &lower, &upper);
+    float value = row[lower];
+    for (int w = lower + 1; w < upper; w++) value = row[w] > value ? row[w] : value;
+    return value;
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/// Eight floats from p at stride 2, in the lane order 0 2 8 10 4 6 12 14 of p
+/// (an unpermuted shuffle; the caller puts the lanes in order once, at the end).
+static inline AVX2 __m256 evens_shuffled(const float *p) {
+    return _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
+}
+
+AVX2 void dl_avx2_max_pool(const float *x, float *y, long planes, const DLPoolGeometry *g, float *row) {
+    int lower_out, upper_out;
+    interior(g->out_width, g->stride_width, g->kernel_width, g->pad_left, g->in_width, &lower_out, &upper_out);
+    int vector_stride = g->stride_width == 1 || g->stride_width == 2;
+    for (long p = 0; p < planes; p++) {
+        const float *plane = x + p * g->in_height * g->in_width;
+        float *out = y + p * g->out_height * g->out_width;
+        for (int oh = 0; oh < g->out_height; oh++, out += g->out_width) {
+            int first, end;
+            window(oh, g->stride_height, g->kernel_height, g->pad_top, g->in_height, &first, &end);
+            const float *top = plane + (long)first * g->in_width;
+            int w = 0;
+            for (; w + 8 <= g->in_width; w += 8) {
+                __m256 value = _mm256_loadu_ps(top + w);
+                for (int h = first + 1; h < end; h++) value = _mm256_max_ps(_mm256_loadu_ps(plane + (long)h * g->in_width + w), value);
+                _mm256_storeu_ps(row + w, value);
+            }
+            for (; w < g->in_width; w++) {
+                float value = top[w];
+                for (int h = first + 1; h < end; h++) {
+                    float next = plane[(long)h * g->in_width + w];
+                    value = next > value ? next : value;
+                }
+                row[w] = value;
+            }
+            int o = lower_out;
+            if (vector_stride) {
+                for (; o + 8 <= upper_out; o += 8) {
+                    const float *start = row + o * g->stride_width - g->pad_left;
+                    __m256 value;
+                    if (g->stride_width == 1) {
+                        value = _mm256_loadu_ps(start);
+                        for (int k = 1; k < g->kernel_width; k++) value = _mm256_max_ps(_mm256_loadu_ps(start + k), value);
+                    } else {
+                        value = evens_shuffled(start);
+                        for (int k = 1; k < g->kernel_width; k++) value = _mm256_max_ps(evens_shuffled(start + k), value);
+                        value = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(value), _MM_SHUFFLE(3, 1, 2, 0)));
+                    }
+                    _mm256_storeu_ps(out + o, value);
+                }
+            }
+            for (int e = 0; e < lower_out; e++) out[e] = edge(row, e, g->stride_width, g->kernel_width, g->pad_left, g->in_width);
+            for (; o < g->out_width; o++) out[o] = edge(row, o, g->stride_width, g->kernel_width, g->pad_left, g->in_width);
+        }
+    }
+}
+
+#else
+void dl_avx2_max_pool(const float *x, float *y, long planes, const DLPoolGeometry *g, float *row) {
+    (void)x; (void)y; (void)planes; (void)g; (void)row;
+}
+#endif
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+/// next > value ? next : value, lane by lane (vmaxq_f32 would return NaN for a NaN in either).
+static inline float32x4_t max_next(float32x4_t next, float32x4_t value) {
+    return vbslq_f32(vcgtq_f32(next, value), next, value);
+}
+
+void dl_neon_max_pool(const float *x, float *y, long planes, const DLPoolGeometry *g, float *row) {
+    int lower_out, upper_out;
+    interior(g->out_width, g->stride_width, g->kernel_width, g->pad_left, g->in_width, &lower_out, &upper_out);
+    int vector_stride = g->stride_width == 1 || g->stride_width == 2;
+    for (long p = 0; p < planes; p++) {
+        const float *plane = x + p * g->in_height * g->in_width;
+        float *out = y + p * g->out_height * g->out_width;
+        for (int oh = 0; oh < g->out_height; oh++, out += g->out_width) {
+            int first, end;
+            window(oh, g->stride_height, g->kernel_height, g->pad_top, g->in_height, &first, &end);
+            const float *top = plane + (long)first * g->in_width;
+            int w = 0;
+            for (; w + 4 <= g->in_width; w += 4) {
+                float32x4_t value = vld1q_f32(top + w);
+                for (int h = first + 1; h < end; h++) value = max_next(vld1q_f32(plane + (long)h * g->in_width + w), value);
+                vst1q_f32(row + w, value);
+            }
+            for (; w < g->in_width; w++) {
+                float value = top[w];
+                for (int h = first + 1; h < end; h++) {
+                    float next = plane[(long)h * g->in_width + w];
+                    value = next > value ? next : value;
+                }
+                row[w] = value;
+            }
+            int o = lower_out;
+            if (vector_stride) {
+                for (; o + 4 <= upper_out; o += 4) {
+                    const float *start = row + o * g->stride_width - g->pad_left;
+                    float32x4_t value;
+                    if (g->stride_width == 1) {
+                        value = vld1q_f32(start);
+                        for (int k = 1; k < g->kernel_width; k++) value = max_next(vld1q_f32(start + k), value);
+                    } else {  // vld2q_f32's first register: the even floats of eight
+                        value = vld2q_f32(start).val[0];
+                        for (int k = 1; k < g->kernel_width; k++) value = max_next(vld2q_f32(start + k).val[0], value);
+                    }
+                    vst1q_f32(out + o, value);
+                }
+            }
+            for (int e = 0; e < lower_out; e++) out[e] = edge(row, e, g->stride_width, g->kernel_width, g->pad_left, g->in_width);
+            for (; o < g->out_width; o++) out[o] = edge(row, o, g->stride_width, g->kernel_width, g->pad_left, g->in_width);
+        }
+    }
+}
+
+#else
+void dl_neon_max_pool(const float *x, float *y, long planes, const DLPoolGeometry *g, float *row) {
+    (void)x; (void)y; (void)planes; (void)g; (void)row;
+}
+#endif
