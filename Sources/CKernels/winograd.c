@@ -81,7 +81,7 @@ typedef struct {
     int tiles_w, tiles;  // tiles per row of tiles, in all
     int block;           // tiles per block (the last block may hold fewer)
     int blocks;
-    int nested;          // 1: blocks run on the pool, their GEMMs alone; 0: blocks in turn, GEMMs on the pool
+    int nested;          // 1: blocks run on the pool, their GEMMs alone; 0: blocks in turn, their 16 GEMMs dealt to the pool
     int next_block;      // atomic
     int failed;          // atomic
 } Job;
@@ -306,18 +306,37 @@ static void transform_block(const Job *job, int first, int count, float *data, i
     dl_parallel_ranges(outputs ? job->m : job->g->channels, step < 1 ? 1 : step, transform_channels, &t);
 }
 
+/// A block's 16 GEMMs (one per point ξ of the 4x4 tile), dealt to the pool by ξ: each is the same
+/// product whichever thread takes it, and a 20x20 image's GEMMs (n = 64, under the size at which one
+/// GEMM splits itself) still use every thread.
+typedef struct {
+    const Job *job;
+    int count;
+    const float *v;
+    float *p;
+    int failed;  // atomic
+} BlockProducts;
+
+static void block_products(void *context, long start, long end) {
+    BlockProducts *b = context;
+    const Job *job = b->job;
+    int channels = job->g->channels, count = b->count;
+    for (long xi = start; xi < end; xi++) {
+        if (dl_sgemm_isa_ex(job->isa, job->m, count, channels, job->u + xi * padded_plane((long)job->m * channels), channels,
+                            b->v + xi * padded_plane((long)channels * count), count, b->p + xi * padded_plane((long)job->m * count),
+                            count, 0, NULL, 0) != 0)
+            __atomic_store_n(&b->failed, 1, __ATOMIC_RELAXED);
+    }
+}
+
 /// One block of tiles: transform, 16 GEMMs, transform back. 0, or -1 if a GEMM failed.
 static int run_block(Job *job, int index, float *v, float *p) {
     int first = index * job->block;
     int count = job->tiles - first < job->block ? job->tiles - first : job->block;
-    int channels = job->g->channels;
     transform_block(job, first, count, v, 0);
-    for (int xi = 0; xi < 16; xi++) {
-        if (dl_sgemm_isa_ex(job->isa, job->m, count, channels, job->u + xi * padded_plane((long)job->m * channels), channels,
-                            v + xi * padded_plane((long)channels * count), count, p + xi * padded_plane((long)job->m * count), count,
-                            0, NULL, 0) != 0)
-            return -1;
-    }
+    BlockProducts products = {job, count, v, p, 0};
+    dl_parallel_ranges(16, 1, block_products, &products);
+    if (products.failed) return -1;
     transform_block(job, first, count, p, 1);
     return 0;
 }
@@ -435,7 +454,7 @@ int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m,
         Shared shared = {&job, u + u_floats, pthread_self()};
         dl_sgemm_pool_run(shared_blocks, &shared, threads - 1 < job.blocks - 1 ? threads - 1 : job.blocks - 1);
     } else {
-        run_blocks(&job, u + u_floats);  // GEMMs split across the pool themselves
+        run_blocks(&job, u + u_floats);  // each block's 16 GEMMs dealt to the pool
     }
     release_scratch(u, sizeof(float) * (u_floats + vp_floats));
     return job.failed ? -1 : 0;
