@@ -102,27 +102,51 @@ static INLINE AVX2 void kernel_step(int vectors, const float *a, long lda, int k
     }
 }
 
-/// Stores (or adds) the finished tile acc, rows x columns of it, with the epilogue.
+/// One finished vector of a tile: acc, plus C's old value (if accumulating),
+/// the bias, the addend, then the ReLU, in that order.
+static INLINE AVX2 __m256 finish_vector(__m256 value, __m256 old, __m256 addend, float bias, Epilogue epilogue) {
+    if (epilogue.accumulate) value = _mm256_add_ps(old, value);
+    if (epilogue.last && epilogue.bias) value = _mm256_add_ps(value, _mm256_set1_ps(bias));
+    if (epilogue.last && epilogue.addend) value = _mm256_add_ps(value, addend);
+    // max with 0 second: NaN and -0 become +0, like the Swift pass's x > 0 ? x : 0.
+    if (epilogue.last && epilogue.relu) value = _mm256_max_ps(value, _mm256_setzero_ps());
+    return value;
+}
+
+/// Stores (or adds) the finished tile acc, rows x columns of it, with the
+/// epilogue. A whole tile touches acc with constant indices only (the loops
+/// unroll), so the accumulators stay in registers (see sgemm_avx512.c); a
+/// partial one goes through a copy on the stack, with the same steps.
 static INLINE AVX2 void store_tile(int vectors, __m256 acc[MR][2], float *c, long ldc, int rows, int columns, Epilogue epilogue) {
-    const __m256 zero = _mm256_setzero_ps();
+    if (rows == MR && columns == 8 * vectors) {
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) {
+            float *row = c + i * ldc;
+            const float *addend = epilogue.addend ? epilogue.addend + i * ldc : NULL;
+            float bias = epilogue.bias ? epilogue.bias[i] : 0;
+            _Pragma("GCC unroll 2") for (int v = 0; v < vectors; v++) {
+                __m256 old = epilogue.accumulate ? _mm256_loadu_ps(row + 8 * v) : _mm256_setzero_ps();
+                __m256 add = epilogue.last && addend ? _mm256_loadu_ps(addend + 8 * v) : _mm256_setzero_ps();
+                _mm256_storeu_ps(row + 8 * v, finish_vector(acc[i][v], old, add, bias, epilogue));
+            }
+        }
+        return;
+    }
+    __attribute__((aligned(32))) float tile[MR][16];
+    _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)
+        _Pragma("GCC unroll 2") for (int v = 0; v < vectors; v++) _mm256_store_ps(tile[i] + 8 * v, acc[i][v]);
     for (int i = 0; i < rows; i++) {
         float *row = c + i * ldc;
         for (int v = 0; v < vectors; v++) {
             int left = columns - 8 * v;
             if (left <= 0) break;
             __m256i mask = lane_mask(0, 0, left);
-            __m256 value = acc[i][v];
-            if (epilogue.accumulate) {
-                __m256 old = left >= 8 ? _mm256_loadu_ps(row + 8 * v) : _mm256_maskload_ps(row + 8 * v, mask);
-                value = _mm256_add_ps(old, value);
-            }
-            if (epilogue.last && epilogue.bias) value = _mm256_add_ps(value, _mm256_set1_ps(epilogue.bias[i]));
+            __m256 old = _mm256_setzero_ps(), add = _mm256_setzero_ps();
+            if (epilogue.accumulate) old = left >= 8 ? _mm256_loadu_ps(row + 8 * v) : _mm256_maskload_ps(row + 8 * v, mask);
             if (epilogue.last && epilogue.addend) {
                 const float *addend = epilogue.addend + i * ldc + 8 * v;
-                value = _mm256_add_ps(value, left >= 8 ? _mm256_loadu_ps(addend) : _mm256_maskload_ps(addend, mask));
+                add = left >= 8 ? _mm256_loadu_ps(addend) : _mm256_maskload_ps(addend, mask);
             }
-            // max with 0 second: NaN and -0 become +0, like the Swift pass's x > 0 ? x : 0.
-            if (epilogue.last && epilogue.relu) value = _mm256_max_ps(value, zero);
+            __m256 value = finish_vector(_mm256_load_ps(tile[i] + 8 * v), old, add, epilogue.bias ? epilogue.bias[i] : 0, epilogue);
             if (left >= 8) _mm256_storeu_ps(row + 8 * v, value);
             else _mm256_maskstore_ps(row + 8 * v, mask, value);
         }

@@ -69,24 +69,53 @@ static INLINE float32x4_t load_first(const float *p, int count) {
     return vld1q_f32(part);
 }
 
-/// Stores (or adds) the finished tile acc, rows x columns of it, with the epilogue.
+/// One finished vector of a tile: acc, plus C's old value (if accumulating),
+/// the bias, the addend, then the ReLU, in that order.
+static INLINE float32x4_t finish_vector(float32x4_t value, float32x4_t old, float32x4_t addend, float bias, Epilogue epilogue) {
+    const float32x4_t zero = vdupq_n_f32(0);
+    if (epilogue.accumulate) value = vaddq_f32(old, value);
+    if (epilogue.last && epilogue.bias) value = vaddq_f32(value, vdupq_n_f32(bias));
+    if (epilogue.last && epilogue.addend) value = vaddq_f32(value, addend);
+    // x > 0 ? x : 0, like the Swift pass: NaN and -0 become +0 (FMAX would keep NaN).
+    if (epilogue.last && epilogue.relu) value = vbslq_f32(vcgtq_f32(value, zero), value, zero);
+    return value;
+}
+
+/// Stores (or adds) the finished tile acc, rows x columns of it, with the
+/// epilogue. A whole tile touches acc with constant indices only, so the
+/// accumulators stay in registers (see sgemm_avx512.c); a partial one goes
+/// through a copy on the stack, with the same steps.
 static INLINE void store_tile(int vectors, float32x4_t acc[MR][4], float *c, long ldc, int rows, int columns, Epilogue epilogue) {
     const float32x4_t zero = vdupq_n_f32(0);
+    if (rows == MR && columns == 4 * vectors) {
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-        if (i >= rows) break;
-        float *row = c + i * ldc;
+        for (int i = 0; i < MR; i++) {
+            float *row = c + i * ldc;
+            const float *addend = epilogue.addend ? epilogue.addend + i * ldc : NULL;
+            float bias = epilogue.bias ? epilogue.bias[i] : 0;
 #pragma GCC unroll 4
+            for (int v = 0; v < vectors; v++) {
+                float32x4_t old = epilogue.accumulate ? vld1q_f32(row + 4 * v) : zero;
+                float32x4_t add = epilogue.last && addend ? vld1q_f32(addend + 4 * v) : zero;
+                vst1q_f32(row + 4 * v, finish_vector(acc[i][v], old, add, bias, epilogue));
+            }
+        }
+        return;
+    }
+    float tile[MR][16];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vectors; v++) vst1q_f32(tile[i] + 4 * v, acc[i][v]);
+    for (int i = 0; i < rows; i++) {
+        float *row = c + i * ldc;
         for (int v = 0; v < vectors; v++) {
             int left = columns - 4 * v;
             if (left <= 0) break;
             if (left > 4) left = 4;
-            float32x4_t value = acc[i][v];
-            if (epilogue.accumulate) value = vaddq_f32(load_first(row + 4 * v, left), value);
-            if (epilogue.last && epilogue.bias) value = vaddq_f32(value, vdupq_n_f32(epilogue.bias[i]));
-            if (epilogue.last && epilogue.addend) value = vaddq_f32(value, load_first(epilogue.addend + i * ldc + 4 * v, left));
-            // x > 0 ? x : 0, like the Swift pass: NaN and -0 become +0 (FMAX would keep NaN).
-            if (epilogue.last && epilogue.relu) value = vbslq_f32(vcgtq_f32(value, zero), value, zero);
+            float32x4_t old = epilogue.accumulate ? load_first(row + 4 * v, left) : zero;
+            float32x4_t add = epilogue.last && epilogue.addend ? load_first(epilogue.addend + i * ldc + 4 * v, left) : zero;
+            float32x4_t value = finish_vector(vld1q_f32(tile[i] + 4 * v), old, add, epilogue.bias ? epilogue.bias[i] : 0, epilogue);
             store_first(row + 4 * v, value, left);
         }
     }
