@@ -324,6 +324,8 @@ static const SgemmKernels *kernels_for(DLSgemmISA isa) {
 
 int dl_sgemm_isa_available(DLSgemmISA isa) { return kernels_for(isa) != NULL; }
 
+int dl_sgemm_slice_depth(void) { return KC; }
+
 int dl_sgemm_available(void) {
     return dl_sgemm_isa_available(DL_SGEMM_AVX512) || dl_sgemm_isa_available(DL_SGEMM_AVX2) || dl_sgemm_isa_available(DL_SGEMM_NEON);
 }

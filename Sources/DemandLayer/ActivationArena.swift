@@ -9,8 +9,13 @@ import DemandTensor
 /// Planning: each value lives from the node that writes it to the last node
 /// that reads it (graph outputs to the end). Values are placed largest first,
 /// each at the lowest offset that no value alive at the same time occupies,
-/// so a node's output never shares bytes with its inputs. Offsets are
-/// 64-byte aligned.
+/// so a node's output never shares bytes with its inputs, with one exception:
+/// a convolution with a fused residual whose kernel reads each element's
+/// residual just before writing it (`sharesResidual`) writes its output over
+/// the residual when that is the residual's last read. The two then form one
+/// value (a ResNet stage's block outputs all share one place), and the output
+/// is not a separate stream of memory beside the residual. Offsets are 64-byte
+/// aligned.
 ///
 /// Ownership and threads: the execute thread alone writes and reads the
 /// arena, one inference at a time. Graph outputs are copied out of it before
@@ -23,9 +28,10 @@ final class ActivationArena: @unchecked Sendable {
     let floatCount: Int
     let storage: ActivationStorage
 
-    /// Plans `model`'s values into `shared`, or into storage of its own (allocated now) when nil.
-    init(model: Model, shared: ActivationStorage? = nil) {
-        let plan = Self.plan(model)
+    /// Plans `model`'s values into `shared`, or into storage of its own (allocated now) when nil;
+    /// `sharesResidual(layer, node)`: whether that node may write its output over its residual input.
+    init(model: Model, shared: ActivationStorage? = nil, sharesResidual: (Int, Int) -> Bool = { _, _ in false }) {
+        let plan = Self.plan(model, sharesResidual: sharesResidual)
         offsets = plan.offsets
         floatCount = max(plan.floatCount, 16)
         storage = shared ?? ActivationStorage()
@@ -45,24 +51,48 @@ final class ActivationArena: @unchecked Sendable {
         var floatCount: Int
     }
 
-    static func plan(_ model: Model) -> Plan {
+    static func plan(_ model: Model, sharesResidual: (Int, Int) -> Bool = { _, _ in false }) -> Plan {
         struct Value { let name: String; let floats: Int; let first: Int; var last: Int }
         var values: [String: Value] = [:]
         var order: [String] = []
+        // Residual nodes: (step, layer, node, residual, output).
+        var residuals: [(step: Int, layer: Int, node: Int, residual: String, output: String, input: String)] = []
         var step = 0
-        for layer in model.layers {
-            for node in layer.nodes {
+        for (layerIndex, layer) in model.layers.enumerated() {
+            for (nodeIndex, node) in layer.nodes.enumerated() {
                 for input in node.inputs where values[input] != nil { values[input]!.last = step }
                 let output = node.outputs[0]
                 let floats = (model.shapes[output]!.elementCount + 15) / 16 * 16
                 values[output] = Value(name: output, floats: floats, first: step, last: step)
                 order.append(output)
+                if node.op == "Conv" && node.inputs.count == 4 {
+                    residuals.append((step, layerIndex, nodeIndex, node.inputs[3], output, node.inputs[0]))
+                }
                 step += 1
             }
         }
         for output in model.manifest.outputs where values[output.name] != nil { values[output.name]!.last = step }
 
-        let bySize = order.map { values[$0]! }.sorted { ($0.floats, $1.name) > ($1.floats, $0.name) }
+        // An output written over its residual joins the residual's group (the group of its first member).
+        var group: [String: String] = [:]
+        func root(_ name: String) -> String { group[name].map(root) ?? name }
+        for r in residuals {
+            guard let residual = values[r.residual], residual.last == r.step, residual.floats == values[r.output]!.floats,
+                  r.residual != r.input, sharesResidual(r.layer, r.node) else { continue }
+            group[r.output] = root(r.residual)
+        }
+        var members: [String: Value] = [:]  // each group's span, under its root's name
+        for name in order {
+            let value = values[name]!, key = root(name)
+            if var span = members[key] {
+                span.last = max(span.last, value.last)
+                members[key] = span
+            } else {
+                members[key] = Value(name: key, floats: value.floats, first: value.first, last: value.last)
+            }
+        }
+
+        let bySize = members.values.sorted { ($0.floats, $1.name) > ($1.floats, $0.name) }
         var placed: [(value: Value, offset: Int)] = []
         var offsets: [String: Int] = [:]
         var total = 0
@@ -78,6 +108,7 @@ final class ActivationArena: @unchecked Sendable {
             offsets[value.name] = offset
             total = max(total, offset + value.floats)
         }
+        for name in order { offsets[name] = offsets[root(name)] }
         return Plan(offsets: offsets, floatCount: total)
     }
 }

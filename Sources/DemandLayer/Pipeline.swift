@@ -111,7 +111,12 @@ final class Pipeline: @unchecked Sendable {
         self.requestBytes = requestBytes
         self.policy = policy
         self.source = source
-        self.activationArena = ActivationArena(model: model, shared: activationStorage)
+        // A fused residual Conv writes over its residual where its kernel reads each element's residual first.
+        self.activationArena = ActivationArena(model: model, shared: activationStorage) { layerIndex, nodeIndex in
+            let node = model.layers[layerIndex].nodes[nodeIndex]
+            return model.operators[layerIndex][nodeIndex].mayWriteOverResidual(inputs: node.inputs.map { model.shapes[$0]! },
+                                                                               output: model.shapes[node.outputs[0]]!)
+        }
         var scratchFloats = 0
         for (layerIndex, layer) in model.layers.enumerated() {
             for (nodeIndex, node) in layer.nodes.enumerated() {

@@ -88,15 +88,38 @@ enum Conv2d {
         return geometry.gemmDepth * geometry.rowsPerBand(budgetFloats: Workspace.defaultColumnBudgetFloats) * geometry.outWidth
     }
 
+    /// Whether `run` may be given a residual that is the output's own bytes: an activation
+    /// arena gives a residual that is read for the last time here to the output, sparing a
+    /// stream of memory. True where the residual reaches a GEMM epilogue that reads each
+    /// element's addend just before writing it, in a single K slice (CKernels' GEMM, ReLU or
+    /// no activation, not depthwise, K up to `dl_sgemm_slice_depth`).
+    public static func residualMayShareOutput(_ parameters: Conv2dParameters, input: Shape, weight: Shape, output: Shape,
+                                              path gemmPath: BLAS.Path = .best) -> Bool {
+        guard parameters.residual else { return false }
+        let geometry = Geometry(input: input, weight: weight, output: output, groups: parameters.groups)
+        return path(parameters, geometry) != .depthwise && fusedRelu(parameters.activation) != nil && usesPackedColumns(gemmPath)
+            && geometry.gemmDepth <= Int(dl_sgemm_slice_depth())
+    }
+
     static func run(_ parameters: Conv2dParameters, input: Tensor, weight: Tensor, bias: Tensor?, residual: Tensor? = nil,
-                    output: Tensor, workspace: Workspace) {
+                    output: Tensor, workspace: Workspace) throws(OperatorError) {
         let geometry = Geometry(input: input.shape, weight: weight.shape, output: output.shape, groups: parameters.groups)
         let pathTaken = path(parameters, geometry)
+        let residualIsOutput = residual.map { $0.data == output.data } ?? false
+        if let residual, residualIsOutput,
+           !residualMayShareOutput(parameters, input: input.shape, weight: weight.shape, output: output.shape, path: workspace.gemmPath) {
+            // A path that would overwrite the residual before reading it: from a copy (only when the
+            // arena was planned for another GEMM path than this workspace's).
+            let copy = Tensor(zeros: residual.shape)
+            copy.data.update(from: residual.data, count: residual.elementCount)
+            try run(parameters, input: input, weight: weight, bias: bias, residual: copy, output: output, workspace: workspace)
+            return
+        }
         if let residual, pathTaken == .depthwise || fusedRelu(parameters.activation) == nil || !usesPackedColumns(workspace.gemmPath) {
             // No epilogue takes the residual here: the convolution alone, then one pass adds it and activates.
             var alone = parameters
             (alone.activation, alone.residual) = (.none, false)
-            run(alone, input: input, weight: weight, bias: bias, output: output, workspace: workspace)
+            try run(alone, input: input, weight: weight, bias: bias, output: output, workspace: workspace)
             Elementwise.add(output, residual, activation: parameters.activation, output: output)
             return
         }
@@ -108,16 +131,20 @@ enum Conv2d {
                 depthwise(parameters, geometry, input: input.data, weight: weight.data, bias: bias, output: output.data)
             }
         case .pointwise, .im2col:
-            viaGemm(parameters, geometry, input: input.data, weight: weight.data, bias: bias, residual: residual.map { UnsafePointer($0.data) },
-                    output: output.data, workspace: workspace)
+            try viaGemm(parameters, geometry, input: input.data, weight: weight.data, bias: bias,
+                        residual: residual.map { UnsafePointer($0.data) }, residualIsOutput: residualIsOutput, output: output.data,
+                        workspace: workspace)
         }
     }
 
     /// Per image and group, by CKernels' GEMM (packed columns, Winograd) or the banded im2col path; `residual`
     /// (laid out as the output) only where the activation is none or ReLU and CKernels' GEMM runs.
+    /// With `residualIsOutput` (the residual is the output's bytes) only the fused kernels may run:
+    /// should one fail (its packing buffers could not be allocated), the residual may be half
+    /// overwritten, so the convolution fails instead of falling back.
     private static func viaGemm(_ parameters: Conv2dParameters, _ g: Geometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                                workspace: Workspace) {
+                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, residualIsOutput: Bool,
+                                output: UnsafeMutablePointer<Float>, workspace: Workspace) throws(OperatorError) {
         let isPointwise = path(parameters, g) == .pointwise
         let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
         for n in 0..<g.batch {
@@ -131,7 +158,9 @@ enum Conv2d {
                 let groupBias = bias.map { $0 + firstChannel }
                 if !isPointwise && usesPackedColumns(workspace.gemmPath)
                     && packedColumns(parameters, g, path: workspace.gemmPath, x: x, w: w, bias: groupBias, addend: addend, y: y) { continue }
-                banded(parameters, g, isPointwise: isPointwise, x: x, w: w, bias: groupBias, addend: addend, y: y, workspace: workspace)
+                if residualIsOutput && !isPointwise { throw kernelMemoryError }
+                try banded(parameters, g, isPointwise: isPointwise, x: x, w: w, bias: groupBias, addend: addend,
+                           addendIsOutput: residualIsOutput, y: y, workspace: workspace)
             }
         }
     }
@@ -146,6 +175,10 @@ enum Conv2d {
             pad_top: Int32(parameters.pads.top), pad_left: Int32(parameters.pads.left),
             out_height: Int32(g.outHeight), out_width: Int32(g.outWidth))
     }
+
+    /// A fused kernel that could not allocate its packing buffers, with the residual in the output's bytes.
+    private static let kernelMemoryError = OperatorError(
+        .kernelMemory, "the convolution's GEMM could not allocate its packing buffers (its residual shares the output's memory, so there is no fallback)")
 
     /// Bias and ReLU (or none) ride in CKernels' GEMM epilogue: nil for other activations.
     private static func fusedRelu(_ activation: Activation) -> Bool? {
@@ -196,7 +229,7 @@ enum Conv2d {
     /// epilogue on CKernels' paths).
     private static func banded(_ parameters: Conv2dParameters, _ g: Geometry, isPointwise: Bool, x: UnsafePointer<Float>,
                                w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
-                               y: UnsafeMutablePointer<Float>, workspace: Workspace) {
+                               addendIsOutput: Bool = false, y: UnsafeMutablePointer<Float>, workspace: Workspace) throws(OperatorError) {
         let (perGroupIn, perGroupOut, depth) = (g.inChannelsPerGroup, g.outChannelsPerGroup, g.gemmDepth)
         let rowsPerBand = isPointwise ? g.outHeight : g.rowsPerBand(budgetFloats: workspace.columnBudgetFloats)
         let columns = isPointwise ? nil : workspace.floats(depth * rowsPerBand * g.outWidth)
@@ -219,6 +252,7 @@ enum Conv2d {
                                               path: workspace.gemmPath) {
                 continue
             }
+            if addendIsOutput { throw kernelMemoryError }
             BLAS.sgemm(m: perGroupOut, n: bandColumns, k: depth, a: w, lda: depth, b: b, ldb: ldb, c: bandOutput, ldc: g.outPlane,
                        path: workspace.gemmPath)
             // Channels dealt to the pool's threads (a SiLU over a pointwise conv's output is a pass of its own).

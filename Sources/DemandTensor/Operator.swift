@@ -114,17 +114,28 @@ public enum Operator: Hashable, Sendable {
     /// see `RecurrentParameters`.
     case recurrent(RecurrentParameters)
 
+    /// Whether this node may be run with its last input (a fused residual) in the
+    /// output's own bytes: true only for a Conv whose kernel then reads each
+    /// element's residual just before writing it (see `Conv2d.residualMayShareOutput`).
+    public func mayWriteOverResidual(inputs: [Shape], output: Shape) -> Bool {
+        guard case .conv(let parameters) = self, inputs.count == 4 else { return false }
+        return Conv2d.residualMayShareOutput(parameters, input: inputs[0], weight: inputs[1], output: output)
+    }
+
     /// Computes the output into `output`, whose shape must be
     /// `outputShape(inputs:)` of the input shapes. Shapes are validated when a
     /// model is opened, so a mismatch here is a programming error and traps.
-    /// `output` must not overlap any input; its prior contents are ignored.
+    /// `output` must not overlap any input, except a fused residual that is the
+    /// output's own bytes where `mayWriteOverResidual` allows it; its prior
+    /// contents are otherwise ignored.
     /// - Throws: only for failures that depend on the input values, such as a
-    ///   Gather index out of range (`.indexOutOfRange`).
+    ///   Gather index out of range (`.indexOutOfRange`), or a kernel left without
+    ///   scratch memory and without a fallback (`.kernelMemory`).
     public func execute(inputs: [Tensor], output: Tensor, workspace: Workspace) throws(OperatorError) {
         checkShapes(inputs: inputs, output: output)
         switch self {
         case .conv(let parameters):
-            Conv2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
+            try Conv2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,
                        residual: inputs.count > 3 ? inputs[3] : nil, output: output, workspace: workspace)
         case .convTranspose(let parameters):
             ConvTranspose2d.run(parameters, input: inputs[0], weight: inputs[1], bias: inputs.count > 2 ? inputs[2] : nil,

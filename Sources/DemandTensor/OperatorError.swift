@@ -18,6 +18,9 @@ public struct OperatorError: Error, CustomStringConvertible, Sendable, Equatable
         /// At run time: an index input (Gather's indices) holds a value out of
         /// range or not a whole number.
         case indexOutOfRange
+        /// At run time: a kernel could not allocate its scratch memory and had no
+        /// fallback (the process is out of memory).
+        case kernelMemory
     }
 
     /// What kind of problem it is.

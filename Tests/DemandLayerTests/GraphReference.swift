@@ -6,18 +6,26 @@ import Foundation
 /// every node through the naive `Reference` kernels, on one thread. Shares no
 /// code with the session's IO, ring, stages or fast kernels.
 enum GraphReference {
+    /// Layer `layerIndex`'s weights, read from its files with Foundation.
+    static func weights(_ model: Model, layer layerIndex: Int) throws -> [String: Tensor] {
+        let layer = model.layers[layerIndex]
+        var fileBytes: [Data] = []
+        for file in layer.files { fileBytes.append(try Data(contentsOf: URL(fileURLWithPath: model.filePath(file)))) }
+        var values: [String: Tensor] = [:]
+        for weight in layer.weights {
+            let floats: [Float] = fileBytes[weight.file].withUnsafeBytes { raw in
+                Array(UnsafeBufferPointer(start: (raw.baseAddress! + weight.offsetBytes).assumingMemoryBound(to: Float.self),
+                                          count: weight.shape.elementCount))
+            }
+            values[weight.name] = Tensor(shape: weight.shape, values: floats)
+        }
+        return values
+    }
+
     static func run(_ model: Model, inputs: [String: Tensor]) throws -> [String: Tensor] {
         var values = inputs
         for (layerIndex, layer) in model.layers.enumerated() {
-            var fileBytes: [Data] = []
-            for file in layer.files { fileBytes.append(try Data(contentsOf: URL(fileURLWithPath: model.filePath(file)))) }
-            for weight in layer.weights {
-                let floats: [Float] = fileBytes[weight.file].withUnsafeBytes { raw in
-                    Array(UnsafeBufferPointer(start: (raw.baseAddress! + weight.offsetBytes).assumingMemoryBound(to: Float.self),
-                                              count: weight.shape.elementCount))
-                }
-                values[weight.name] = Tensor(shape: weight.shape, values: floats)
-            }
+            values.merge(try weights(model, layer: layerIndex)) { _, new in new }
             for (nodeIndex, node) in layer.nodes.enumerated() {
                 let op = model.operators[layerIndex][nodeIndex]
                 let output = Tensor(zeros: model.shapes[node.outputs[0]]!)

@@ -1,7 +1,7 @@
 import DemandFormat
 import DemandIO
 @testable import DemandLayer
-import DemandTensor
+@testable import DemandTensor
 import DemandTestSupport
 import DemandZoo
 import Foundation
@@ -158,6 +158,68 @@ func tinyInputs(seed: UInt64 = 1) -> [String: Tensor] {
         }
         let everything = names.reduce(0) { $0 + model.shapes[$1]!.elementCount }
         #expect(plan.floatCount < everything, "planning reuses memory")
+    }
+
+    /// A stack of residual blocks: `a` and `c` are read for the last time by 1x1 Convs with a fused
+    /// residual (K = 16, one slice: they may write over them); `g`'s residual Conv has K = 288 (it may not).
+    static let residualModelPath: String = {
+        let path = Scratch.directory("residual") + "/residual.dlm"
+        let b = GraphBuilder(writer: try! ModelWriter(destination: path, name: "residual"), seed: 21)
+        b.input("input", shape: [1, 8, 12, 12])
+        let a = try! b.conv("input", 16, kernel: 3, name: "a")
+        let bb = try! b.conv(a, 16, kernel: 1, name: "b")
+        let c = try! b.conv(bb, 16, kernel: 1, residual: a, name: "c")
+        let d = try! b.conv(c, 16, kernel: 1, name: "d")
+        let e = try! b.conv(d, 16, kernel: 1, residual: c, name: "e")
+        let f = try! b.conv(e, 32, kernel: 1, name: "f")
+        let g = try! b.conv(f, 16, kernel: 3, residual: e, name: "g")
+        var x = try! b.globalAveragePool(g)
+        x = try! b.flatten(x)
+        try! b.output(try! b.softmax(try! b.dense(x, 10)))
+        _ = try! b.finish()
+        return path
+    }()
+
+    @Test func aResidualConvWritesOverItsResidualOnlyWhereItsKernelAllowsIt() throws {
+        let model = try Model.open(Self.residualModelPath)
+        let mayShare: (Int, Int) -> Bool = { layerIndex, nodeIndex in
+            let node = model.layers[layerIndex].nodes[nodeIndex]
+            return model.operators[layerIndex][nodeIndex].mayWriteOverResidual(inputs: node.inputs.map { model.shapes[$0]! },
+                                                                               output: model.shapes[node.outputs[0]]!)
+        }
+        let plan = ActivationArena.plan(model, sharesResidual: mayShare)
+        let alone = ActivationArena.plan(model)
+        let conv = { (name: String) in model.layers.flatMap(\.nodes).first { $0.outputs[0].hasPrefix(name) && $0.op == "Conv" }! }
+        let (a, c, e, g) = (conv("a").outputs[0], conv("c").outputs[0], conv("e").outputs[0], conv("g").outputs[0])
+        if BLAS.Path.best.isa != nil {
+            #expect(plan.offsets[c] == plan.offsets[a] && plan.offsets[e] == plan.offsets[c], "c over a, e over c")
+            #expect(plan.offsets[g] != plan.offsets[e], "g's K of 288 is summed in two slices: it may not write over e")
+            #expect(plan.floatCount <= alone.floatCount, "sharing never grows the arena")
+        } else {
+            #expect(plan.offsets == alone.offsets, "without CKernels' GEMM nothing shares")
+        }
+        #expect(alone.offsets[c] != alone.offsets[a], "without the predicate nothing shares")
+        // The session (sharing) against the same kernels on separate buffers, bit for bit, on 1 and 2 threads.
+        var random = SeededRandom(seed: 3)
+        let input = Tensor(zeros: [1, 8, 12, 12])
+        random.fill(input.buffer, bound: 1)
+        var values: [String: Tensor] = ["input": input]
+        let workspace = Workspace()
+        for (layerIndex, layer) in model.layers.enumerated() {
+            let weights = try GraphReference.weights(model, layer: layerIndex)
+            values.merge(weights) { old, _ in old }
+            for (nodeIndex, node) in layer.nodes.enumerated() {
+                let output = Tensor(zeros: model.shapes[node.outputs[0]]!)
+                try model.operators[layerIndex][nodeIndex].execute(inputs: node.inputs.map { values[$0]! }, output: output,
+                                                                   workspace: workspace)
+                values[node.outputs[0]] = output
+            }
+        }
+        let expected = Dictionary(uniqueKeysWithValues: model.manifest.outputs.map { ($0.name, values[$0.name]!) })
+        for threads in [1, 2] {
+            let session = try Session(model: model, options: .init(policy: .resident, threadCount: threads))
+            #expect(bitIdentical(try session.run(["input": input]), expected), "\(threads) thread(s)")
+        }
     }
 
     @Test func outputsSurviveTheNextInference() throws {

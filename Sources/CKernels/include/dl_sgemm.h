@@ -88,11 +88,18 @@ int dl_sgemm_ex(int m, int n, int k, const float *a, int lda, const float *b, in
 int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                     int accumulate, const float *row_bias, int relu);
 
+/// The most K a product sums in one slice (256): with K up to this each
+/// element of C is written once, by the epilogue that reads its addend.
+int dl_sgemm_slice_depth(void);
+
 /// dl_sgemm_isa_ex with an addend: after the row bias, C[i][j] += addend[i·ldc
 /// + j] (when addend is not NULL; laid out as C, row stride ldc), then the
 /// ReLU: a residual connection's Add (and its ReLU) fused into the product that
 /// feeds it. Same rounding as the bias, the Add and the ReLU done separately,
-/// so bit for bit those passes. The addend may not overlap C.
+/// so bit for bit those passes. The addend may be C itself (addend == c, the
+/// same layout) when k is at most dl_sgemm_slice_depth() and `accumulate` is
+/// 0: each element is then stored once, after its addend was read. Otherwise
+/// it may not overlap C.
 int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                        int accumulate, const float *row_bias, const float *addend, int relu);
 
@@ -125,7 +132,8 @@ int dl_conv2d_gemm(const DLConvGeometry *geometry, int m, const float *w, const 
 int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y, int ldy,
                        const float *row_bias, int relu);
 
-/// dl_conv2d_gemm_isa with an addend as in dl_sgemm_isa_fused (laid out as y, row stride ldy).
+/// dl_conv2d_gemm_isa with an addend as in dl_sgemm_isa_fused (laid out as y, row stride ldy;
+/// it may be y itself when K = channels·kH·kW is at most dl_sgemm_slice_depth()).
 int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
                              int ldy, const float *row_bias, const float *addend, int relu);
 
@@ -153,7 +161,8 @@ int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, 
 int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
                            int ldy, const float *row_bias, int relu);
 
-/// dl_conv2d_winograd_isa with an addend as in dl_sgemm_isa_fused (laid out as y, row stride ldy).
+/// dl_conv2d_winograd_isa with an addend as in dl_sgemm_isa_fused (laid out as y, row stride ldy;
+/// it may be y itself: the output transform reads each element's addend just before it writes it).
 int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
                                  int ldy, const float *row_bias, const float *addend, int relu);
 
