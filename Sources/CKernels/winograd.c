@@ -467,15 +467,19 @@ int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *g) {
     long tiles = (long)((g->out_width + 1) / 2) * ((g->out_height + 1) / 2);
     // The weight transform (16 floats per filter, every call) must stay small beside the 20·tiles multiply-adds
     // per filter it saves, and the GEMMs want more columns than a small image has tiles. Measured on Zen 4: alone,
-    // 14x14 outputs (49 tiles, 256 channels) took 0.82-0.88 of the direct time and 7x7 (16 tiles) 3.5 times it.
+    // 14x14 outputs (49 tiles, 256 channels) took 0.82-0.88 of the direct time.
     // With n = 49 the AVX-512 set's GEMMs run a 48-wide kernel and a 1-column one, so below 10x10 tiles
     // dl_conv2d_winograd_isa runs the AVX2 set's (16-wide) instead: Tools/conv_probe.c, one thread, cold
     // weights, Zen 4, 256 channels at 14x14: 0.66-0.79 of the AVX-512 direct time (AVX-512 Winograd 0.83-0.91).
-    // So from 7x7 tiles on for every set. The output channels play no part, so a layer cut into pieces of
-    // channels takes the same path in every piece.
+    // The output channels play no part, so a layer cut into pieces of channels takes the same path in
+    // every piece.
     // Every set reads the input in place for K = 9·channels ≤ DIRECT_MAX_DEPTH, and takes 16 channels faster
     // that way (16 channels at 80x80, one thread, Zen 4: AVX-512 0.37 ms against Winograd's 0.49-0.52, AVX2
     // 0.38 against 0.49).
     if (g->channels * 9 <= dl_sgemm_direct_depth(isa)) return 0;
-    return g->channels >= 16 && tiles >= 49;
+    // From 5x5 tiles (9x9 outputs) on. One thread, Zen 4, against the packed product (AVX-512): 10x10 outputs
+    // with 128 channels 0.297 ms against 0.368, 64 of 256 channels 0.303 against 0.431, 12x12 with 128
+    // channels 0.350 against 0.483; at 7x7 (16 tiles) 512 channels took 3.3 ms against 2.5 (the weight
+    // transform, 16 MiB of U, dominates), so ResNet's last stage stays direct.
+    return g->channels >= 16 && tiles >= 25;
 }

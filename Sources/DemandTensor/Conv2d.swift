@@ -11,7 +11,7 @@ import CKernels
 ///   summing its kH·kW taps in a register, bias and ReLU fused; should it fail
 ///   (its scratch could not be allocated), a direct Swift loop;
 /// - 3x3 stride 1 with at least 18 input channels (16 run faster in place, below)
-///   and 14x14 outputs (`dl_conv2d_winograd_wanted` says why), on CPUs with AVX2 + FMA or AVX-512: Winograd F(2x2, 3x3) by `dl_conv2d_winograd_isa`
+///   and 9x9 outputs (`dl_conv2d_winograd_wanted` says why), on CPUs with AVX2 + FMA or AVX-512: Winograd F(2x2, 3x3) by `dl_conv2d_winograd_isa`
 ///   (16 GEMMs, 2.25 times fewer multiply-adds; within about 1e-6 of Σ|w·x| of the
 ///   direct sum; transient memory 16/9 of the layer's weights);
 /// - everything else, on CPUs with AVX2 + FMA or AVX-512: Y_g = W_g (M/g, C/g·kH·kW) ·

@@ -169,7 +169,7 @@ int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry,
 /// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
 /// dl_conv2d_gemm_isa on `isa` there (3x3, stride 1, dilation 1, at least 16
 /// input channels (18: 16 run faster through dl_conv2d_direct_isa), and
-/// 7x7 output tiles, i.e. 14x14 outputs), else 0. Does not depend on the output
+/// 5x5 output tiles, i.e. 9x9 outputs), else 0. Does not depend on the output
 /// channels, so every piece of a layer cut by output channels gets the same answer.
 int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *geometry);
 
