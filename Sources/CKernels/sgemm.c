@@ -465,11 +465,22 @@ static void prepare_channels(void *context, long first, long end) {
                 continue;
             }
             const float *from = p->x + (c * g->in_height + ih) * g->in_width;
-            for (int phase = 0; phase < s; phase++)
-                for (long j = 0; j < p->phase_width; j++) {
-                    long iw = s * j + phase - g->pad_left;
-                    to[phase * p->phase_width + j] = iw >= 0 && iw < g->in_width ? from[iw] : 0;
-                }
+            for (int phase = 0; phase < s; phase++) {
+                // Column j of this phase is input column s·j + phase − pad_left: inside the row for j in [lower, upper).
+                float *d = to + phase * p->phase_width;
+                long first = g->pad_left - phase;  // s·lower ≥ first
+                long lower = first <= 0 ? 0 : (first + s - 1) / s;
+                long last = g->in_width - 1 + g->pad_left - phase;  // s·(upper − 1) ≤ last
+                long upper = last < 0 ? 0 : last / s + 1;
+                if (upper > p->phase_width) upper = p->phase_width;
+                if (lower > upper) lower = upper;
+                memset(d, 0, sizeof(float) * lower);
+                memset(d + upper, 0, sizeof(float) * (p->phase_width - upper));
+                const float *source = from + phase - g->pad_left;  // d[j] = source[s·j]
+                if (s == 1) memcpy(d + lower, source + lower, sizeof(float) * (upper - lower));
+                else
+                    for (long j = lower; j < upper; j++) d[j] = source[2 * j];
+            }
         }
     }
 }
