@@ -236,10 +236,19 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
                     memset(odd[r], 0, sizeof(float) * (n + 1));
                     continue;
                 }
-                for (int j = 0; j <= n; j++) {
-                    int iw = left + 2 * j;
-                    even[r][j] = inside && iw >= 0 && iw < g->in_width ? row[iw] : 0;
-                    odd[r][j] = inside && iw + 1 >= 0 && iw + 1 < g->in_width ? row[iw + 1] : 0;
+                // A row of tiles touching the image's edge (every row starting at tx = 0 does): zeros where
+                // the column falls outside, the rest in one unchecked run per parity.
+                for (int parity = 0; parity < 2; parity++) {
+                    float *d = parity ? odd[r] : even[r];
+                    int base = left + parity;  // the input column of j = 0
+                    int lower = base >= 0 ? 0 : (1 - base) / 2;
+                    int last = g->in_width - 1 - base;
+                    int upper = last < 0 ? 0 : last / 2 + 1;
+                    if (upper > n + 1) upper = n + 1;
+                    if (lower > upper) lower = upper;
+                    for (int j = 0; j < lower; j++) d[j] = 0;
+                    for (int j = lower; j < upper; j++) d[j] = row[base + 2 * j];
+                    for (int j = upper; j <= n; j++) d[j] = 0;
                 }
             }
             transform((const float (*)[CHUNK + 1])even, (const float (*)[CHUNK + 1])odd, n, v + (long)c * count + t, plane);
