@@ -410,6 +410,8 @@ int dl_sgemm_isa_ex(DLSgemmISA isa, int m, int n, int k, const float *a, int lda
 
 /// Bytes of the prepared input a thread keeps between calls; larger ones are allocated for the call.
 #define DIRECT_RETAINED_BYTES (8L << 20)
+/// The largest prepared input a stride-2 product packs from; larger ones gather from the input.
+#define PACKING_COPY_BYTES (2L << 20)
 
 typedef struct {
     const SgemmKernels *kernels;
@@ -531,6 +533,15 @@ typedef struct {
 /// channels dealt to the pool: then for output row oh, the columns [ow0, ow0 + count) of the matrix's
 /// row k = (channel, kh, kw) lie contiguous at prepared + stride_height·oh·row_floats + offsets[k] + ow0.
 /// 0, or -1 if its memory could not be allocated. Give it back with release_input.
+static long prepared_bytes_of(const DLConvGeometry *g) {
+    int s = g->stride_width;
+    long rows = (long)g->stride_height * (g->out_height - 1) + (long)g->dilation_height * (g->kernel_height - 1) + 1;
+    long columns = (long)s * (g->out_width - 1) + (long)g->dilation_width * (g->kernel_width - 1) + 1;
+    long row_floats = s * ((columns + s - 1) / s);
+    return (long)sizeof(float) * ((long)g->channels * rows * row_floats + 64) +
+           (long)sizeof(long) * g->channels * g->kernel_height * g->kernel_width;
+}
+
 static int prepare_input(const DLConvGeometry *g, const float *x, PreparedInput *out) {
     int s = g->stride_width;
     long k = (long)g->channels * g->kernel_height * g->kernel_width;
@@ -585,8 +596,12 @@ int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const f
     int nr = kernels->panel_width, last_columns = n - (n - 1) / nr * nr;
     int tail = last_columns % kernels->lanes <= TAIL_MAX ? last_columns % kernels->lanes : 0;
     DirectJob job = {kernels, g, m, k, n, w, y, ldy, row_bias, addend, relu, input.prepared, input.offsets, input.row_floats, tail, 0};
-    // Output rows dealt to the pool, about 32768 output floats per piece.
+    // Output rows dealt to the pool, about 32768 output floats per piece and at least four pieces per
+    // thread: YOLOv8n's 16 channels at 80x80 made 25-row pieces, 25, 25, 25 and 5 rows, which two threads
+    // split 50:30.
     long grain = 32768 / ((long)m * g->out_width);
+    long threads = dl_sgemm_pool_threads(), even = (g->out_height + 4 * threads - 1) / (4 * threads);
+    if (grain > even) grain = even;
     if ((long)m * n * k < (1L << 20)) direct_rows(&job, 0, g->out_height);
     else dl_parallel_ranges(g->out_height, grain < 1 ? 1 : grain, direct_rows, &job);
     release_input(&input);
@@ -612,7 +627,11 @@ int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, con
     // most, and the copy made it slower (1.94 -> 2.25): it gathers. The panels hold the same values either
     // way, so the same bits.
     PreparedInput input;
-    int prepared = g->stride_width == 2 && g->kernel_width > 1 && prepare_input(g, x, &input) == 0;
+    // Only where the copy is small (ResNet-50's largest is 1.7 MiB): it is memory outside any budget, and
+    // YOLOv3's first stride-2 layer would want 22 MiB (three models sharing a 128 MiB budget in a 320 MiB
+    // cgroup ran out of memory with it).
+    int prepared = g->stride_width == 2 && g->kernel_width > 1 && prepared_bytes_of(g) <= PACKING_COPY_BYTES &&
+                   prepare_input(g, x, &input) == 0;
     if (prepared) job.prepared = input.prepared, job.prepared_offsets = input.offsets, job.prepared_row_floats = input.row_floats;
     int status = run(&job);
     if (prepared) release_input(&input);
