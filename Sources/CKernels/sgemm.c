@@ -608,6 +608,28 @@ int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const f
     return job.failed ? -1 : 0;
 }
 
+/// A 1x1 convolution's column matrix: the input at every stride-th row and column.
+typedef struct {
+    const DLConvGeometry *g;
+    const float *x;
+    float *columns;  // (channels, out_height·out_width)
+} Subsampling;
+
+static void subsample_channels(void *context, long first, long end) {
+    const Subsampling *p = context;
+    const DLConvGeometry *g = p->g;
+    long n = (long)g->out_height * g->out_width;
+    for (long c = first; c < end; c++)
+        for (long oh = 0; oh < g->out_height; oh++) {
+            const float *row = p->x + (c * g->in_height + oh * g->stride_height) * g->in_width;
+            float *to = p->columns + c * n + oh * g->out_width;
+            if (g->stride_width == 2)
+                for (long ow = 0; ow < g->out_width; ow++) to[ow] = row[2 * ow];
+            else
+                for (long ow = 0; ow < g->out_width; ow++) to[ow] = row[ow * g->stride_width];
+        }
+}
+
 int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y, int ldy,
                              const float *row_bias, const float *addend, int relu) {
     const SgemmKernels *kernels = kernels_for(isa);
@@ -618,6 +640,19 @@ int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, con
     // Few output channels: read the input where it lies (the same bits; falls back to packing if it cannot).
     if (m <= DIRECT_MAX_ROWS && k <= DIRECT_MAX_DEPTH && dl_conv2d_direct_isa(isa, g, m, w, x, y, ldy, row_bias, addend, relu) == 0)
         return 0;
+    // A 1x1 stride-s projection without padding: its column matrix is the input subsampled, copied once
+    // (a fraction of the input), then a plain product, which packs it with memcpy instead of gathering
+    // every s-th float of each run. Same bits: the same product of the same matrix.
+    if (g->kernel_height == 1 && g->kernel_width == 1 && g->pad_top == 0 && g->pad_left == 0 &&
+        (long)sizeof(float) * g->channels * n <= PACKING_COPY_BYTES) {
+        float *columns = dl_thread_buffer(DL_BUFFER_CONV_INPUT, sizeof(float) * (size_t)g->channels * n);
+        if (columns) {
+            Subsampling subsampling = {g, x, columns};
+            long per_piece = 32768 / n;
+            dl_parallel_ranges(g->channels, per_piece < 1 ? 1 : per_piece, subsample_channels, &subsampling);
+            return dl_sgemm_isa_fused(isa, m, n, k, w, k, columns, n, y, ldy, 0, row_bias, addend, relu);
+        }
+    }
     Job job = {kernels, m, n, k, w, x, y, k, 0, ldy, row_bias, addend, relu, 0, g, NULL, NULL, NULL, 0, 1, 1, 1, 0, 0};
     // Stride 2 with a wider kernel: packing straight from the input gathers every other column, bounds
     // checked, in runs of at most an output row, once per tap; from the prepared copy (made once) each run

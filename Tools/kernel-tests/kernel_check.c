@@ -286,6 +286,8 @@ static const Conv convs[] = {
     {3, 33, 35, 3, 2, 1, 1, 9}, {4, 12, 12, 2, 2, 1, 0, 6},
     // Stride 2 and K above the direct path's 160: packed from the input's prepared copy.
     {20, 13, 15, 3, 2, 1, 1, 70}, {24, 17, 16, 5, 2, 1, 2, 9}, {19, 21, 20, 3, 2, 2, 2, 8},
+    // 1x1 stride 2 and 3 without padding: a plain product of the subsampled input.
+    {170, 14, 15, 1, 2, 1, 0, 70}, {9, 13, 17, 1, 3, 1, 0, 5},
 };
 
 static DLConvGeometry geometry_of(Conv c) {
