@@ -356,11 +356,11 @@ enum Folding {
         }
         let count = span > 0 ? Int(span.rounded(.up)) : 0
         if start.isInteger && limit.isInteger && delta.isInteger {
-            let (s, l, d) = (start.ints[0], limit.ints[0], delta.ints[0])
+            let (s, d) = (start.ints[0], delta.ints[0])
             guard d != 0 else { throw ImportError(.invalidModel, "Range delta is 0") }
             return ConstantTensor(ints: (0..<count).map { s + Int64($0) * d })
         }
-        let (s, l, d) = (start.floats[0], limit.floats[0], delta.floats[0])
+        let (s, d) = (start.floats[0], delta.floats[0])
         guard d != 0 else { throw ImportError(.invalidModel, "Range delta is 0") }
         return ConstantTensor(shape: [count], floats: (0..<count).map { s + Float($0) * d })
     }
