@@ -131,19 +131,6 @@ static void pack_b(const float *b, int ldb, int depth, int columns, int nr, floa
     }
 }
 
-/// The output positions o in [0, count) whose input column o·stride + offset
-/// lies in [0, length): [*lower, *upper).
-static void valid_span(int count, int stride, int offset, int length, int *lower, int *upper) {
-    int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-    int last = length - 1 - offset;
-    int hi = last < 0 ? 0 : last / stride + 1;
-    if (lo > count) lo = count;
-    if (hi > count) hi = count;
-    if (hi < lo) hi = lo;
-    *lower = lo;
-    *upper = hi;
-}
-
 /// A run of output pixels in one output row and one packed panel, for pack_conv.
 typedef struct Run {
     int to;      // offset in the packed block of the first one (panel · nr · depth + column in panel)
@@ -210,7 +197,7 @@ static void pack_conv_gather(const SgemmKernels *kernels, const DLConvGeometry *
         int kh = tap / g->kernel_width, kw = tap % g->kernel_width;
         int offset_w = kw * g->dilation_width - g->pad_left;
         int lower, upper;
-        valid_span(g->out_width, stride, offset_w, g->in_width, &lower, &upper);
+        dl_valid_span(g->out_width, stride, offset_w, g->in_width, &lower, &upper);
         const float *source_plane = x + channel * plane;
         for (int r = 0; r < run_count; r++) {
             Run run = runs[r];
@@ -333,9 +320,8 @@ static int run(Job *job) {
     // into pieces as evenly as whole units allow. A product below about 2 MFLOP
     // runs on the caller alone.
     job->split_columns = threads == 1 || column_units >= 4 * threads || row_units < threads;
-    int wanted = threads;
     job->units = job->split_columns ? column_units : row_units;
-    job->pieces = wanted < job->units ? wanted : job->units;
+    job->pieces = threads < job->units ? threads : job->units;
     int helpers = threads - 1 < job->pieces - 1 ? threads - 1 : job->pieces - 1;
     if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
     dl_sgemm_pool_run(gemm_pieces, job, helpers);
@@ -378,7 +364,8 @@ int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int 
             for (int j = 0; j < n; j++) dl_sgemm_finish(accumulate ? c[(long)i * ldc + j] : 0, c, ldc, i, j, e);
         return 0;
     }
-    Job job = {kernels, m, n, k, a, b, c, lda, ldb, ldc, row_bias, addend, relu, accumulate != 0, NULL, NULL, NULL, NULL, 0, 1, 1, 1, 0, 0};
+    Job job = {.kernels = kernels, .m = m, .n = n, .k = k, .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc,
+               .row_bias = row_bias, .addend = addend, .relu = relu, .accumulate = accumulate != 0};
     // Few rows of A and a short K (a pointwise convolution with few output channels): B's panels are reused
     // too few times to pay for packing, so the direct kernels read them where they lie (the same bits).
     long offsets[DIRECT_MAX_DEPTH];
@@ -495,14 +482,10 @@ static void prepare_channels(void *context, long first, long end) {
             }
             const float *from = p->x + (c * g->in_height + ih) * g->in_width;
             for (int phase = 0; phase < s; phase++) {
-                // Column j of this phase is input column s·j + phase − pad_left: inside the row for j in [lower, upper).
+                // Column j of this phase is input column s·j + phase − pad_left, inside the row for j in [lower, upper).
                 float *d = to + phase * p->phase_width;
-                long first = g->pad_left - phase;  // s·lower ≥ first
-                long lower = first <= 0 ? 0 : (first + s - 1) / s;
-                long last = g->in_width - 1 + g->pad_left - phase;  // s·(upper − 1) ≤ last
-                long upper = last < 0 ? 0 : last / s + 1;
-                if (upper > p->phase_width) upper = p->phase_width;
-                if (lower > upper) lower = upper;
+                int lower, upper;
+                dl_valid_span((int)p->phase_width, s, phase - g->pad_left, g->in_width, &lower, &upper);
                 memset(d, 0, sizeof(float) * lower);
                 memset(d + upper, 0, sizeof(float) * (p->phase_width - upper));
                 const float *source = from + phase - g->pad_left;  // d[j] = source[s·j]
@@ -529,49 +512,53 @@ typedef struct {
     int retained;        // 1: this thread's buffer, kept; 0: allocated for the call
 } PreparedInput;
 
+/// The prepared copy's shape: padded rows and columns the outputs reach, the columns split into
+/// stride_width phases of `phase_width`; `bytes` for the copy and its offsets table.
+typedef struct {
+    long rows, phase_width, row_floats, plane;
+    size_t prepared_bytes, bytes;
+} PreparedLayout;
+
+static PreparedLayout prepared_layout(const DLConvGeometry *g) {
+    int s = g->stride_width;
+    PreparedLayout l;
+    l.rows = (long)g->stride_height * (g->out_height - 1) + (long)g->dilation_height * (g->kernel_height - 1) + 1;
+    long columns = (long)s * (g->out_width - 1) + (long)g->dilation_width * (g->kernel_width - 1) + 1;
+    l.phase_width = (columns + s - 1) / s;
+    l.row_floats = s * l.phase_width;
+    l.plane = l.rows * l.row_floats;
+    l.prepared_bytes = sizeof(float) * ((size_t)g->channels * l.plane + 64);  // + one vector row read past the end
+    l.bytes = l.prepared_bytes + sizeof(long) * (size_t)g->channels * g->kernel_height * g->kernel_width;
+    return l;
+}
+
 /// Copies x zero-padded, each row's columns split into stride_width phases (stride 1 or 2), the
 /// channels dealt to the pool: then for output row oh, the columns [ow0, ow0 + count) of the matrix's
 /// row k = (channel, kh, kw) lie contiguous at prepared + stride_height·oh·row_floats + offsets[k] + ow0.
 /// 0, or -1 if its memory could not be allocated. Give it back with release_input.
-static long prepared_bytes_of(const DLConvGeometry *g) {
-    int s = g->stride_width;
-    long rows = (long)g->stride_height * (g->out_height - 1) + (long)g->dilation_height * (g->kernel_height - 1) + 1;
-    long columns = (long)s * (g->out_width - 1) + (long)g->dilation_width * (g->kernel_width - 1) + 1;
-    long row_floats = s * ((columns + s - 1) / s);
-    return (long)sizeof(float) * ((long)g->channels * rows * row_floats + 64) +
-           (long)sizeof(long) * g->channels * g->kernel_height * g->kernel_width;
-}
-
 static int prepare_input(const DLConvGeometry *g, const float *x, PreparedInput *out) {
     int s = g->stride_width;
     long k = (long)g->channels * g->kernel_height * g->kernel_width;
-    // Padded rows and columns the outputs reach; columns split into s phases of `phase_width`.
-    long rows = (long)g->stride_height * (g->out_height - 1) + (long)g->dilation_height * (g->kernel_height - 1) + 1;
-    long columns = (long)s * (g->out_width - 1) + (long)g->dilation_width * (g->kernel_width - 1) + 1;
-    long phase_width = (columns + s - 1) / s;
-    long row_floats = s * phase_width;
-    long plane = rows * row_floats;
-    size_t prepared_bytes = sizeof(float) * ((size_t)g->channels * plane + 64);  // + one vector row read past the end
-    size_t bytes = prepared_bytes + sizeof(long) * (size_t)k;
-    int retained = bytes <= (size_t)DIRECT_RETAINED_BYTES;
-    char *memory = retained ? dl_thread_buffer(DL_BUFFER_CONV_INPUT, bytes) : malloc(bytes);
+    PreparedLayout l = prepared_layout(g);
+    int retained = l.bytes <= (size_t)DIRECT_RETAINED_BYTES;
+    char *memory = retained ? dl_thread_buffer(DL_BUFFER_CONV_INPUT, l.bytes) : malloc(l.bytes);
     if (!memory) return -1;
-    if (!retained) dl_kernel_scratch_add((long)bytes);
+    if (!retained) dl_kernel_scratch_add((long)l.bytes);
     float *prepared = (float *)memory;
-    long *offsets = (long *)(memory + prepared_bytes);
+    long *offsets = (long *)(memory + l.prepared_bytes);
     // The copy, channels dealt to the pool (about 32768 floats a piece): a pass over the input the
     // execute thread would otherwise make alone.
-    Preparation preparation = {g, x, prepared, rows, phase_width, row_floats, plane};
-    long channels_per_piece = 32768 / plane;
+    Preparation preparation = {g, x, prepared, l.rows, l.phase_width, l.row_floats, l.plane};
+    long channels_per_piece = 32768 / l.plane;
     dl_parallel_ranges(g->channels, channels_per_piece < 1 ? 1 : channels_per_piece, prepare_channels, &preparation);
-    memset(prepared + (long)g->channels * plane, 0, sizeof(float) * 64);
+    memset(prepared + (long)g->channels * l.plane, 0, sizeof(float) * 64);
     long taps = (long)g->kernel_height * g->kernel_width;
     for (long kk = 0; kk < k; kk++) {
         long c = kk / taps, tap = kk % taps, kh = tap / g->kernel_width, kw = tap % g->kernel_width;
         long dw = kw * g->dilation_width;
-        offsets[kk] = c * plane + kh * g->dilation_height * row_floats + (dw % s) * phase_width + dw / s;
+        offsets[kk] = c * l.plane + kh * g->dilation_height * l.row_floats + (dw % s) * l.phase_width + dw / s;
     }
-    *out = (PreparedInput){prepared, offsets, row_floats, memory, bytes, retained};
+    *out = (PreparedInput){prepared, offsets, l.row_floats, memory, l.bytes, retained};
     return 0;
 }
 
@@ -637,14 +624,16 @@ int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, con
     int n = g->out_height * g->out_width;
     int k = g->channels * g->kernel_height * g->kernel_width;
     if (m <= 0 || n <= 0 || k <= 0) return dl_sgemm_isa_fused(isa, m, n, k, w, k, x, n, y, ldy, 0, row_bias, addend, relu);
+    // A 1x1 convolution without padding: its column matrix is the input itself (stride 1) or the input
+    // subsampled, copied once (a fraction of the input), then a plain product, which packs it with memcpy
+    // instead of gathering every s-th float of each run. Same bits: the same product of the same matrix.
+    int pointwise = g->kernel_height == 1 && g->kernel_width == 1 && g->pad_top == 0 && g->pad_left == 0;
+    if (pointwise && g->stride_height == 1 && g->stride_width == 1)
+        return dl_sgemm_isa_fused(isa, m, n, k, w, k, x, n, y, ldy, 0, row_bias, addend, relu);
     // Few output channels: read the input where it lies (the same bits; falls back to packing if it cannot).
     if (m <= DIRECT_MAX_ROWS && k <= DIRECT_MAX_DEPTH && dl_conv2d_direct_isa(isa, g, m, w, x, y, ldy, row_bias, addend, relu) == 0)
         return 0;
-    // A 1x1 stride-s projection without padding: its column matrix is the input subsampled, copied once
-    // (a fraction of the input), then a plain product, which packs it with memcpy instead of gathering
-    // every s-th float of each run. Same bits: the same product of the same matrix.
-    if (g->kernel_height == 1 && g->kernel_width == 1 && g->pad_top == 0 && g->pad_left == 0 &&
-        (long)sizeof(float) * g->channels * n <= PACKING_COPY_BYTES) {
+    if (pointwise && (long)sizeof(float) * g->channels * n <= PACKING_COPY_BYTES) {
         float *columns = dl_thread_buffer(DL_BUFFER_CONV_INPUT, sizeof(float) * (size_t)g->channels * n);
         if (columns) {
             Subsampling subsampling = {g, x, columns};
@@ -653,19 +642,18 @@ int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, con
             return dl_sgemm_isa_fused(isa, m, n, k, w, k, columns, n, y, ldy, 0, row_bias, addend, relu);
         }
     }
-    Job job = {kernels, m, n, k, w, x, y, k, 0, ldy, row_bias, addend, relu, 0, g, NULL, NULL, NULL, 0, 1, 1, 1, 0, 0};
+    Job job = {.kernels = kernels, .m = m, .n = n, .k = k, .a = w, .b = x, .c = y, .lda = k, .ldc = ldy, .row_bias = row_bias,
+               .addend = addend, .relu = relu, .conv = g};
     // Stride 2 with a wider kernel: packing straight from the input gathers every other column, bounds
     // checked, in runs of at most an output row, once per tap; from the prepared copy (made once) each run
     // is one plain copy. Tools/conv_probe.c, one thread, Zen 4: ResNet-50's 3x3 stride-2 at 56x56 2.54 ->
     // 2.49 ms on AVX-512, 2.74 -> 2.56 on AVX2; at 28x28 2.43 -> 2.43 and 2.60 -> 2.52; YOLOv8n's 32->64 at
-    // 80x80 0.713 -> 0.690 and 0.784 -> 0.714. A 1x1 stride-2 projection reads each input column once at
-    // most, and the copy made it slower (1.94 -> 2.25): it gathers. The panels hold the same values either
-    // way, so the same bits.
-    PreparedInput input;
+    // 80x80 0.713 -> 0.690 and 0.784 -> 0.714. The panels hold the same values either way, so the same bits.
     // Only where the copy is small (ResNet-50's largest is 1.7 MiB): it is memory outside any budget, and
     // YOLOv3's first stride-2 layer would want 22 MiB (three models sharing a 128 MiB budget in a 320 MiB
     // cgroup ran out of memory with it).
-    int prepared = g->stride_width == 2 && g->kernel_width > 1 && prepared_bytes_of(g) <= PACKING_COPY_BYTES &&
+    PreparedInput input;
+    int prepared = g->stride_width == 2 && g->kernel_width > 1 && prepared_layout(g).bytes <= (size_t)PACKING_COPY_BYTES &&
                    prepare_input(g, x, &input) == 0;
     if (prepared) job.prepared = input.prepared, job.prepared_offsets = input.offsets, job.prepared_row_floats = input.row_floats;
     int status = run(&job);

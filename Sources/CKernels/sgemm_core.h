@@ -72,6 +72,19 @@ typedef struct {
 enum { DIRECT_MAX_ROWS = 64, DIRECT_MAX_DEPTH = 160 };
 
 
+/// The output positions o in [0, count) whose input column o·stride + offset
+/// lies in [0, length): [*lower, *upper).
+static inline void dl_valid_span(int count, int stride, int offset, int length, int *lower, int *upper) {
+    int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+    int last = length - 1 - offset;
+    int hi = last < 0 ? 0 : last / stride + 1;
+    if (lo > count) lo = count;
+    if (hi > count) hi = count;
+    if (hi < lo) hi = lo;
+    *lower = lo;
+    *upper = hi;
+}
+
 /// DIRECT_MAX_DEPTH when `isa`'s set has direct kernels and this process may use it, else 0.
 int dl_sgemm_direct_depth(DLSgemmISA isa);
 

@@ -81,7 +81,6 @@ typedef struct {
     int tiles_w, tiles;  // tiles per row of tiles, in all
     int block;           // tiles per block (the last block may hold fewer)
     int blocks;
-    int nested;          // 1: blocks run on the pool, their GEMMs alone; 0: blocks in turn, their 16 GEMMs dealt to the pool
     int next_block;      // atomic
     int failed;          // atomic
 } Job;
@@ -219,33 +218,21 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
             if (n > CHUNK) n = CHUNK;
             // Window columns of tiles tx ..< tx + n: input columns left + 2j (+1) for j in 0 ... n.
             int top = 2 * ty - g->pad_top, left = 2 * tx - g->pad_left;
-            int columns_inside = left >= 0 && left + 2 * n + 1 < g->in_width;
             for (int r = 0; r < 4; r++) {
                 int ih = top + r;
                 const float *row = image + (long)ih * g->in_width;
-                int inside = ih >= 0 && ih < g->in_height;
-                if (inside && columns_inside) {
-                    for (int j = 0; j <= n; j++) {
-                        even[r][j] = row[left + 2 * j];
-                        odd[r][j] = row[left + 2 * j + 1];
-                    }
-                    continue;
-                }
-                if (!inside) {
+                if (ih < 0 || ih >= g->in_height) {
                     memset(even[r], 0, sizeof(float) * (n + 1));
                     memset(odd[r], 0, sizeof(float) * (n + 1));
                     continue;
                 }
-                // A row of tiles touching the image's edge (every row starting at tx = 0 does): zeros where
-                // the column falls outside, the rest in one unchecked run per parity.
+                // Zeros where the column falls outside the image (every row of tiles starting at tx = 0
+                // touches its edge), the rest in one unchecked run per parity.
                 for (int parity = 0; parity < 2; parity++) {
                     float *d = parity ? odd[r] : even[r];
                     int base = left + parity;  // the input column of j = 0
-                    int lower = base >= 0 ? 0 : (1 - base) / 2;
-                    int last = g->in_width - 1 - base;
-                    int upper = last < 0 ? 0 : last / 2 + 1;
-                    if (upper > n + 1) upper = n + 1;
-                    if (lower > upper) lower = upper;
+                    int lower, upper;
+                    dl_valid_span(n + 1, 2, base, g->in_width, &lower, &upper);
                     for (int j = 0; j < lower; j++) d[j] = 0;
                     for (int j = lower; j < upper; j++) d[j] = row[base + 2 * j];
                     for (int j = upper; j <= n; j++) d[j] = 0;

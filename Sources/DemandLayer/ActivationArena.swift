@@ -55,8 +55,8 @@ final class ActivationArena: @unchecked Sendable {
         struct Value { let name: String; let floats: Int; let first: Int; var last: Int }
         var values: [String: Value] = [:]
         var order: [String] = []
-        // Residual nodes: (step, layer, node, residual, output).
-        var residuals: [(step: Int, layer: Int, node: Int, residual: String, output: String, input: String)] = []
+        // Nodes that may write their output over their residual (the last of four inputs).
+        var residuals: [(step: Int, residual: String, output: String, input: String)] = []
         var step = 0
         for (layerIndex, layer) in model.layers.enumerated() {
             for (nodeIndex, node) in layer.nodes.enumerated() {
@@ -65,8 +65,8 @@ final class ActivationArena: @unchecked Sendable {
                 let floats = (model.shapes[output]!.elementCount + 15) / 16 * 16
                 values[output] = Value(name: output, floats: floats, first: step, last: step)
                 order.append(output)
-                if node.op == "Conv" && node.inputs.count == 4 {
-                    residuals.append((step, layerIndex, nodeIndex, node.inputs[3], output, node.inputs[0]))
+                if node.inputs.count == 4 && sharesResidual(layerIndex, nodeIndex) {
+                    residuals.append((step, node.inputs[3], output, node.inputs[0]))
                 }
                 step += 1
             }
@@ -78,7 +78,7 @@ final class ActivationArena: @unchecked Sendable {
         func root(_ name: String) -> String { group[name].map(root) ?? name }
         for r in residuals {
             guard let residual = values[r.residual], residual.last == r.step, residual.floats == values[r.output]!.floats,
-                  r.residual != r.input, sharesResidual(r.layer, r.node) else { continue }
+                  r.residual != r.input else { continue }
             group[r.output] = root(r.residual)
         }
         var members: [String: Value] = [:]  // each group's span, under its root's name
