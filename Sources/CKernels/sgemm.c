@@ -93,7 +93,7 @@ typedef struct {
     const float *prepared;  // when set (with `conv`), the input's prepared copy (see prepare_input) that pack_conv copies from
     const long *prepared_offsets;
     long prepared_row_floats;
-    int split_columns;  // 1: pieces are column units (SPLIT_COLUMNS wide), 0: row groups (MR rows)
+    int split_columns;  // 1: pieces are column units (SPLIT_UNIT wide), 0: row groups (MR rows)
     int units;          // column units or row groups in all
     int pieces;         // pieces the units are dealt into, as evenly as whole units allow
     int next_piece;     // the next piece to take (atomic)
@@ -278,11 +278,11 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
     }
 }
 
-/// Takes pieces of the job (runs of SPLIT_COLUMNS-wide column units or of
+/// Takes pieces of the job (runs of SPLIT_UNIT-wide column units or of
 /// MR-row groups) until none are left; run by the caller and by pool threads at once.
 static void gemm_pieces(void *context) {
     Job *job = context;
-    int unit = job->split_columns ? SPLIT_COLUMNS : MR;
+    int unit = job->split_columns ? SPLIT_UNIT : MR;
     int extent = job->split_columns ? job->n : job->m;
     Panels *panels = NULL;
     for (;;) {
@@ -316,11 +316,13 @@ static int run(Job *job) {
     // With fewer units (a small image: 14x14 is four 64-wide units, which two
     // threads would split 3:1), row groups, one piece per thread, since each
     // packs all of B's (then few) columns. Each column piece reads all of A, so
-    // the unit stays 64 columns wide whatever the panel width. Units are dealt
+    // that choice counts 64-wide units whatever the panel width. Units are dealt
     // into pieces as evenly as whole units allow. A product below about 2 MFLOP
     // runs on the caller alone.
     job->split_columns = threads == 1 || column_units >= 4 * threads || row_units < threads;
-    job->units = job->split_columns ? column_units : row_units;
+    // The pieces themselves are cut at SPLIT_UNIT columns, so that they balance: 28x28 is 12.25 units of
+    // 64, which two threads would share 7:6 (the larger piece 14% over half); in units of 16 it is 25:24.
+    job->units = job->split_columns ? (job->n + SPLIT_UNIT - 1) / SPLIT_UNIT : row_units;
     job->pieces = threads < job->units ? threads : job->units;
     int helpers = threads - 1 < job->pieces - 1 ? threads - 1 : job->pieces - 1;
     if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
@@ -368,8 +370,10 @@ int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int 
                .row_bias = row_bias, .addend = addend, .relu = relu, .accumulate = accumulate != 0};
     // Few rows of A and a short K (a pointwise convolution with few output channels): B's panels are reused
     // too few times to pay for packing, so the direct kernels read them where they lie (the same bits).
-    long offsets[DIRECT_MAX_DEPTH];
-    if (m <= DIRECT_MAX_ROWS && k <= DIRECT_MAX_DEPTH && kernels->direct[0]) {
+    // So do sets that say so (in_place_rows) for up to that many rows with a K of one slice, above that.
+    long offsets[KC];
+    int in_place = k <= DIRECT_MAX_DEPTH ? m <= DIRECT_MAX_ROWS : k <= KC && m <= kernels->in_place_rows;
+    if (kernels->direct[0] && in_place) {
         for (int kk = 0; kk < k; kk++) offsets[kk] = (long)kk * ldb;
         job.b_offsets = offsets;
     }

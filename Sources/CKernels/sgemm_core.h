@@ -10,9 +10,12 @@
 
 // MR: rows of C per micro-kernel tile (and per row piece of the thread split).
 // KC: K per slice. TAIL_MAX: the most last columns of a block that go to the
-// dot-product kernel. SPLIT_COLUMNS: width of a column piece's unit in the
-// thread split, a multiple of every set's panel width.
-enum { MR = 6, KC = 256, TAIL_MAX = 4, SPLIT_COLUMNS = 64, NC_MAX = 512 };
+// dot-product kernel. SPLIT_COLUMNS: the column unit by which the thread split
+// decides between column and row pieces, a multiple of every set's panel
+// width. SPLIT_UNIT: where column pieces are cut, every set's `lanes`, so
+// that only the matrix's last piece has a tail for the dot kernel and every
+// column gets the same kernel steps whatever the cut (the same bits).
+enum { MR = 6, KC = 256, TAIL_MAX = 4, SPLIT_COLUMNS = 64, SPLIT_UNIT = 16, NC_MAX = 512 };
 
 /// What a micro-kernel does with its tile: the first K slice stores it, later
 /// ones add it to C; the last one also adds `bias[i]` to row i (if given),
@@ -62,6 +65,7 @@ typedef struct {
     SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
     SgemmRowGather gather;
     SgemmDirectKernel direct[4];  // like kernels[], B read in place; NULL where the set has none
+    int in_place_rows;  // products of at most this many rows with K in (DIRECT_MAX_DEPTH, KC] read B in place too (dl_sgemm_isa_fused)
 } SgemmKernels;
 
 /// Where products read B in place instead of packing it (dl_conv2d_gemm_isa_fused, dl_sgemm_isa_fused): up to 64 output
