@@ -368,11 +368,11 @@ int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int 
     }
     Job job = {.kernels = kernels, .m = m, .n = n, .k = k, .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc,
                .row_bias = row_bias, .addend = addend, .relu = relu, .accumulate = accumulate != 0};
-    // Few rows of A and a short K (a pointwise convolution with few output channels): B's panels are reused
-    // too few times to pay for packing, so the direct kernels read them where they lie (the same bits).
-    // So do sets that say so (in_place_rows) for up to that many rows with a K of one slice, above that.
+    // Few rows of A (a pointwise convolution with few output channels): B's panels are reused too few times
+    // to pay for packing, so the direct kernels read them where they lie (the same bits), up to as many
+    // rows as the set says for K up to DIRECT_MAX_DEPTH and for K up to one slice.
     long offsets[KC];
-    int in_place = k <= DIRECT_MAX_DEPTH ? m <= DIRECT_MAX_ROWS : k <= KC && m <= kernels->in_place_rows;
+    int in_place = m <= (k <= DIRECT_MAX_DEPTH ? kernels->in_place_short_rows : k <= KC ? kernels->in_place_rows : 0);
     if (kernels->direct[0] && in_place) {
         for (int kk = 0; kk < k; kk++) offsets[kk] = (long)kk * ldb;
         job.b_offsets = offsets;

@@ -195,6 +195,7 @@ const SgemmKernels dl_sgemm_avx512_kernels = {
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
     .direct = {kernel_direct_1, kernel_direct_2, kernel_direct_3, kernel_direct_4},
+    .in_place_short_rows = DIRECT_MAX_ROWS,
     // Reading B in place instead of packing it, Zen 4, one thread: ResNet-50's pointwise layers with K 256
     // in a session (bench --trace, alternated), 64 channels 1.07 -> 0.99 ms, 128 channels 2.03 -> 1.97.
     // With K 512 or 1024 (several slices) they were 1-2% slower.

@@ -65,7 +65,10 @@ typedef struct {
     SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
     SgemmRowGather gather;
     SgemmDirectKernel direct[4];  // like kernels[], B read in place; NULL where the set has none
-    int in_place_rows;  // products of at most this many rows with K in (DIRECT_MAX_DEPTH, KC] read B in place too (dl_sgemm_isa_fused)
+    // dl_sgemm_isa_fused reads B in place (the direct kernels) for products of at most this many rows, with
+    // K up to DIRECT_MAX_DEPTH and with K in (DIRECT_MAX_DEPTH, KC]; 0: never.
+    int in_place_short_rows;
+    int in_place_rows;
 } SgemmKernels;
 
 /// Where products read B in place instead of packing it (dl_conv2d_gemm_isa_fused, dl_sgemm_isa_fused): up to 64 output

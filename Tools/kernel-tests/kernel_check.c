@@ -177,8 +177,9 @@ typedef struct {
 // wide, blocks 256 (AVX-512: 512) wide, slices 256 deep, the dot kernel takes
 // a block's last 1-4 columns; products ≥ 2^20 multiply-adds use the second thread
 // (48x300x80 splits by rows, 12x640x140 by columns). Up to 64 rows and K 160, B's
-// full panels are read in place (the direct kernels), beyond that packed: 70x130x100
-// is packed whole and direct in its row pieces, which must agree bit for bit. The
+// full panels are read in place (the AVX-512 and NEON sets' direct kernels; AVX2
+// packs), beyond that packed: 70x130x100 is packed whole and direct in its row
+// pieces, which must agree bit for bit. The
 // AVX-512 set also reads B in place up to 256 rows with K up to 256: 300x70x250 is
 // packed whole and in place in its row pieces; 200x596x200 is in place in 2-thread
 // column pieces cut at 16 columns, one ending in the dot kernel's 4-column tail.
