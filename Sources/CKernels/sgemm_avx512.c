@@ -57,6 +57,24 @@ static AVX512 void gather_row(const float *row, int stride, int begin, int end, 
     for (int o = begin; o < end; o += 16) gather_chunk(row, stride, o, end - o < 16 ? end - o : 16, lower, upper, d + (o - begin));
 }
 
+/// SgemmCopyRuns: each run in 16-float pieces, the last one masked.
+static AVX512 void copy_runs(const float *base, const long *offsets, int depth, const Run *runs, int run_count, int nr, float *out) {
+    for (int kk = 0; kk < depth; kk++) {
+        const float *source = base + offsets[kk];
+        float *row = out + (long)kk * nr;
+        for (int r = 0; r < run_count; r++) {
+            const float *from = source + runs[r].from;
+            float *to = row + runs[r].to;
+            int count = runs[r].count, j = 0;
+            for (; j + 16 <= count; j += 16) _mm512_storeu_ps(to + j, _mm512_loadu_ps(from + j));
+            if (j < count) {
+                __mmask16 mask = (__mmask16)((1u << (count - j)) - 1);
+                _mm512_mask_storeu_ps(to + j, mask, _mm512_maskz_loadu_ps(mask, from + j));
+            }
+        }
+    }
+}
+
 /// One finished vector of a tile: acc, plus C's old value (if accumulating),
 /// the bias, the addend, then the ReLU, in that order; `old` and `addend` are
 /// read only where asked.
@@ -194,6 +212,7 @@ const SgemmKernels dl_sgemm_avx512_kernels = {
     .kernels = {kernel_6xv_1, kernel_6xv_2, kernel_6xv_3, kernel_6xv_4},
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
+    .copy_runs = copy_runs,
     .direct = {kernel_direct_1, kernel_direct_2, kernel_direct_3, kernel_direct_4},
     .in_place_short_rows = DIRECT_MAX_ROWS,
     // Reading B in place instead of packing it, Zen 4, one thread: ResNet-50's pointwise layers with K 256

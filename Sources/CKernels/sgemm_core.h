@@ -55,6 +55,18 @@ typedef void (*SgemmDirectKernel)(int depth, const float *a, long lda, const flo
 /// no memory outside row[lower·stride ..< upper·stride] is read.
 typedef void (*SgemmRowGather)(const float *row, int stride, int begin, int end, int lower, int upper, float *d);
 
+/// A run of output pixels in one output row and one packed panel, for the convolution packing.
+typedef struct Run {
+    int to;      // offset in the packed block of the first one (panel · nr · depth + column in panel)
+    int oh, ow;  // the output pixel it starts at
+    int count;   // ≤ the panel width
+    long from;   // where it starts in a prepared copy's row k, past that row's offset
+} Run;
+
+/// For each k < depth and each run: out[run.to + k·nr ..< + run.count] = (base + offsets[k] + run.from)[0 ..<
+/// run.count]; nothing else is read or written.
+typedef void (*SgemmCopyRuns)(const float *base, const long *offsets, int depth, const Run *runs, int run_count, int nr, float *out);
+
 /// One instruction set's kernels and the blocking they want.
 typedef struct {
     int panel_width;   // NR: columns of B per packed panel, the widest kernel's width
@@ -64,6 +76,7 @@ typedef struct {
     SgemmKernel kernels[4];
     SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
     SgemmRowGather gather;
+    SgemmCopyRuns copy_runs;
     SgemmDirectKernel direct[4];  // like kernels[], B read in place; NULL where the set has none
     // dl_sgemm_isa_fused reads B in place (the direct kernels) for products of at most this many rows, with
     // K up to DIRECT_MAX_DEPTH and with K in (DIRECT_MAX_DEPTH, KC]; 0: never.

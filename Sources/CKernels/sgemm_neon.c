@@ -50,6 +50,21 @@ static void gather_row(const float *row, int stride, int begin, int end, int low
     for (int o = begin; o < end; o += 4) gather_chunk(row, stride, o, end - o < 4 ? end - o : 4, lower, upper, d + (o - begin));
 }
 
+/// SgemmCopyRuns: each run in 4-float pieces, then one float at a time.
+static void copy_runs(const float *base, const long *offsets, int depth, const Run *runs, int run_count, int nr, float *out) {
+    for (int kk = 0; kk < depth; kk++) {
+        const float *source = base + offsets[kk];
+        float *row = out + (long)kk * nr;
+        for (int r = 0; r < run_count; r++) {
+            const float *from = source + runs[r].from;
+            float *to = row + runs[r].to;
+            int count = runs[r].count, j = 0;
+            for (; j + 4 <= count; j += 4) vst1q_f32(to + j, vld1q_f32(from + j));
+            for (; j < count; j++) to[j] = from[j];
+        }
+    }
+}
+
 /// Stores lanes [0, count) of v at d (count ≤ 4).
 static INLINE void store_first(float *d, float32x4_t v, int count) {
     if (count == 4) {
@@ -241,6 +256,7 @@ const SgemmKernels dl_sgemm_neon_kernels = {
     .kernels = {kernel_tiles_1, kernel_tiles_2, kernel_tiles_3, kernel_tiles_4},
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
+    .copy_runs = copy_runs,
     .direct = {direct_tiles_1, direct_tiles_2, direct_tiles_3, direct_tiles_4},
     // Not timed on ARM64 hardware: as the sets were before they were told apart.
     .in_place_short_rows = DIRECT_MAX_ROWS,
