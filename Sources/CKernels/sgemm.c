@@ -257,10 +257,11 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
                         if (columns == 0) continue;
                     }
                     if (jr < in_place_end)
-                        kernels->direct[(columns - 1) / lanes](kc, ap, lda, b_block + jr, job->b_offsets, c, job->ldc, rows, columns,
-                                                              tile);
+                        dl_sgemm_pick_direct(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, b_block + jr, job->b_offsets, c,
+                                                                                   job->ldc, rows, columns, tile);
                     else
-                        kernels->kernels[(columns - 1) / lanes](kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows, columns, tile);
+                        dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows,
+                                                                            columns, tile);
                 }
             }
         }
@@ -441,8 +442,8 @@ static void direct_rows(void *context, long first, long end) {
                 float *c = job->y + (long)ir * job->ldy + pixel;
                 for (int ow0 = 0; ow0 < vector_end; ow0 += nr) {
                     int columns = vector_end - ow0 < nr ? vector_end - ow0 : nr;
-                    kernels->direct[(columns - 1) / lanes](kc, ap, lda, row_base + ow0, offsets, c + ow0, job->ldy, rows, columns,
-                                                          dl_sgemm_shifted(epilogue, ow0));
+                    dl_sgemm_pick_direct(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, row_base + ow0, offsets, c + ow0, job->ldy,
+                                                                               rows, columns, dl_sgemm_shifted(epilogue, ow0));
                 }
                 if (tail)
                     kernels->tail_kernels[tail - 1](kc, ap, lda, panels->tail, c + vector_end, job->ldy, rows,

@@ -114,11 +114,11 @@ static AVX2 void copy_runs(const float *base, const long *offsets, int depth, co
     }
 }
 
-/// acc += A's column k (six rows) times one k row of B (8·vectors columns; any alignment).
-static INLINE AVX2 void kernel_step(int vectors, const float *a, long lda, int k, const float *b, __m256 acc[MR][2]) {
+/// acc += A's column k (`height` rows) times one k row of B (8·vectors columns; any alignment).
+static INLINE AVX2 void kernel_step(int height, int vectors, const float *a, long lda, int k, const float *b, __m256 acc[MR][2]) {
     __m256 bv[2];
     for (int v = 0; v < vectors; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < height; i++) {
         __m256 ai = _mm256_broadcast_ss(a + i * lda + k);
         for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
@@ -139,9 +139,10 @@ static INLINE AVX2 __m256 finish_vector(__m256 value, __m256 old, __m256 addend,
 /// epilogue. A whole tile touches acc with constant indices only (the loops
 /// unroll), so the accumulators stay in registers (see sgemm_avx512.c); a
 /// partial one goes through a copy on the stack, with the same steps.
-static INLINE AVX2 void store_tile(int vectors, __m256 acc[MR][2], float *c, long ldc, int rows, int columns, Epilogue epilogue) {
-    if (rows == MR && columns == 8 * vectors) {
-        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) {
+static INLINE AVX2 void store_tile(int height, int vectors, __m256 acc[MR][2], float *c, long ldc, int rows, int columns,
+                                   Epilogue epilogue) {
+    if (rows == height && columns == 8 * vectors) {
+        _Pragma("GCC unroll 6") for (int i = 0; i < height; i++) {
             float *row = c + i * ldc;
             const float *addend = epilogue.addend ? epilogue.addend + i * ldc : NULL;
             float bias = epilogue.bias ? epilogue.bias[i] : 0;
@@ -154,7 +155,7 @@ static INLINE AVX2 void store_tile(int vectors, __m256 acc[MR][2], float *c, lon
         return;
     }
     __attribute__((aligned(32))) float tile[MR][16];
-    _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)
+    _Pragma("GCC unroll 6") for (int i = 0; i < height; i++)
         _Pragma("GCC unroll 2") for (int v = 0; v < vectors; v++) _mm256_store_ps(tile[i] + 8 * v, acc[i][v]);
     for (int i = 0; i < rows; i++) {
         float *row = c + i * ldc;
@@ -175,85 +176,103 @@ static INLINE AVX2 void store_tile(int vectors, __m256 acc[MR][2], float *c, lon
     }
 }
 
-/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
-/// 8·vectors columns of a B panel over `depth`; `vectors` (1 or 2) is a
-/// constant at each instance below, so the loops unroll into registers.
-static INLINE AVX2 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,
-                                  int columns, Epilogue epilogue) {
+/// C tile (rows ≤ height, columns) ⟵ or += the product of an A panel
+/// (`height` rows of it) and the first 8·vectors columns of a B panel over
+/// `depth`; `height` and `vectors` (1 or 2) are constants at each instance
+/// below, so the loops unroll into registers. Each element gets the same
+/// operations whatever the height, so the same bits.
+static INLINE AVX2 void kernel_hxv(int height, int vectors, int depth, const float *a, long lda, const float *b, float *c, long ldc,
+                                  int rows, int columns, Epilogue epilogue) {
     __m256 acc[MR][2];
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < height; i++)
         for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
     // The next row group's A (a + MR·lda, same k range) is prefetched, one
-    // line per row every 16 k: see the comment at the top.
+    // line per row every 16 k: see the comment at the top. A short tile is a
+    // matrix's last rows: nothing follows.
     const float *next = a + MR * lda;
     int k = 0;
     for (; k + 16 <= depth; k += 16) {
-        for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T1);
+        if (height == MR)
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T1);
 #pragma GCC unroll 16
-        for (int kk = 0; kk < 16; kk++) kernel_step(vectors, a, lda, k + kk, b + kk * NR, acc);
+        for (int kk = 0; kk < 16; kk++) kernel_step(height, vectors, a, lda, k + kk, b + kk * NR, acc);
         b += 16 * NR;
     }
     for (; k < depth; k++) {
-        kernel_step(vectors, a, lda, k, b, acc);
+        kernel_step(height, vectors, a, lda, k, b, acc);
         b += NR;
     }
-    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+    store_tile(height, vectors, acc, c, ldc, rows, columns, epilogue);
 }
 
-static AVX2 void kernel_6x8(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
-    kernel_6xv(1, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-
-static AVX2 void kernel_6x16(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows, int columns, Epilogue e) {
-    kernel_6xv(2, depth, a, lda, b, c, ldc, rows, columns, e);
-}
-
-/// kernel_6xv with B's row k read at base + offsets[k]: the same operations
+/// kernel_hxv with B's row k read at base + offsets[k]: the same operations
 /// column by column (kernel_step), so the same bits. Its own loop: a
-/// variable B stride inside kernel_6xv's 16-fold unrolling made the compiler
+/// variable B stride inside kernel_hxv's 16-fold unrolling made the compiler
 /// spill the accumulators.
-static INLINE AVX2 void kernel_6xv_direct(int vectors, int depth, const float *a, long lda, const float *base, const long *offsets,
-                                         float *c, long ldc, int rows, int columns, Epilogue epilogue) {
+static INLINE AVX2 void kernel_hxv_direct(int height, int vectors, int depth, const float *a, long lda, const float *base,
+                                         const long *offsets, float *c, long ldc, int rows, int columns, Epilogue epilogue) {
     __m256 acc[MR][2];
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < height; i++)
         for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
     const float *next = a + MR * lda;
     for (int k = 0; k < depth; k++) {
-        if ((k & 15) == 0)
+        if (height == MR && (k & 15) == 0)
             for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T1);
-        kernel_step(vectors, a, lda, k, base + offsets[k], acc);
+        kernel_step(height, vectors, a, lda, k, base + offsets[k], acc);
     }
-    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+    store_tile(height, vectors, acc, c, ldc, rows, columns, epilogue);
 }
 
-static AVX2 void kernel_6x8_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
-                                   int rows, int columns, Epilogue e) {
-    kernel_6xv_direct(1, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
-}
-
-static AVX2 void kernel_6x16_direct(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, long ldc,
-                                    int rows, int columns, Epilogue e) {
-    kernel_6xv_direct(2, depth, a, lda, base, offsets, c, ldc, rows, columns, e);
-}
-
-/// The first `columns` (≤ 16·tiles) columns of a panel, 16 at a time: a
-/// packed panel (offsets NULL) or B read in place.
-static INLINE void panel_tiles(int tiles, int depth, const float *a, long lda, const float *b, const long *offsets, float *c, long ldc,
-                               int rows, int columns, Epilogue epilogue) {
-    for (int t = 0; t < tiles; t++) {
-        int left = columns - 16 * t, width = left < 16 ? left : 16;
-        Epilogue e = dl_sgemm_shifted(epilogue, 16 * t);
-        if (offsets && left > 8) kernel_6x16_direct(depth, a, lda, b + 16 * t, offsets, c + 16 * t, ldc, rows, width, e);
-        else if (offsets) kernel_6x8_direct(depth, a, lda, b + 16 * t, offsets, c + 16 * t, ldc, rows, width, e);
-        else if (left > 8) kernel_6x16(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, width, e);
-        else kernel_6x8(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, width, e);
+/// kernel_tiles_<h>_<n> (SgemmKernel) and direct_tiles_<h>_<n> (SgemmDirectKernel): panel_tiles_<h> over n tiles.
+#define PANEL_INSTANCE(h, n)                                                                                                  \
+    static void kernel_tiles_##h##_##n(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,  \
+                                       int columns, Epilogue e) {                                                            \
+        panel_tiles_##h(n, depth, a, lda, b, NULL, c, ldc, rows, columns, e);                                                 \
+    }                                                                                                                         \
+    static void direct_tiles_##h##_##n(int depth, const float *a, long lda, const float *base, const long *offsets, float *c, \
+                                       long ldc, int rows, int columns, Epilogue e) {                                        \
+        panel_tiles_##h(n, depth, a, lda, base, offsets, c, ldc, rows, columns, e);                                           \
     }
-}
 
-DL_SGEMM_PANEL_INSTANCE(panel_tiles, 1)
-DL_SGEMM_PANEL_INSTANCE(panel_tiles, 2)
-DL_SGEMM_PANEL_INSTANCE(panel_tiles, 3)
-DL_SGEMM_PANEL_INSTANCE(panel_tiles, 4)
+/// One tile height's kernels: kernel_<h>x8, kernel_<h>x16 (packed) and their _direct twins, then
+/// panel_tiles_<h>: the first `columns` (≤ 16·tiles) columns of a panel, 16 at a time, packed
+/// (offsets NULL) or read in place; and its instances kernel_tiles_<h>_1...4 and direct_tiles_<h>_1...4.
+#define HEIGHT_KERNELS(h)                                                                                                     \
+    static AVX2 void kernel_##h##x8(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,       \
+                                    int columns, Epilogue e) {                                                                \
+        kernel_hxv(h, 1, depth, a, lda, b, c, ldc, rows, columns, e);                                                         \
+    }                                                                                                                         \
+    static AVX2 void kernel_##h##x16(int depth, const float *a, long lda, const float *b, float *c, long ldc, int rows,      \
+                                     int columns, Epilogue e) {                                                               \
+        kernel_hxv(h, 2, depth, a, lda, b, c, ldc, rows, columns, e);                                                         \
+    }                                                                                                                         \
+    static AVX2 void kernel_##h##x8_direct(int depth, const float *a, long lda, const float *base, const long *offsets,      \
+                                           float *c, long ldc, int rows, int columns, Epilogue e) {                          \
+        kernel_hxv_direct(h, 1, depth, a, lda, base, offsets, c, ldc, rows, columns, e);                                     \
+    }                                                                                                                         \
+    static AVX2 void kernel_##h##x16_direct(int depth, const float *a, long lda, const float *base, const long *offsets,     \
+                                            float *c, long ldc, int rows, int columns, Epilogue e) {                         \
+        kernel_hxv_direct(h, 2, depth, a, lda, base, offsets, c, ldc, rows, columns, e);                                     \
+    }                                                                                                                         \
+    static INLINE void panel_tiles_##h(int tiles, int depth, const float *a, long lda, const float *b, const long *offsets,  \
+                                       float *c, long ldc, int rows, int columns, Epilogue epilogue) {                       \
+        for (int t = 0; t < tiles; t++) {                                                                                     \
+            int left = columns - 16 * t, width = left < 16 ? left : 16;                                                       \
+            Epilogue e = dl_sgemm_shifted(epilogue, 16 * t);                                                                  \
+            if (offsets && left > 8) kernel_##h##x16_direct(depth, a, lda, b + 16 * t, offsets, c + 16 * t, ldc, rows, width, e); \
+            else if (offsets) kernel_##h##x8_direct(depth, a, lda, b + 16 * t, offsets, c + 16 * t, ldc, rows, width, e);   \
+            else if (left > 8) kernel_##h##x16(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, width, e);                 \
+            else kernel_##h##x8(depth, a, lda, b + 16 * t, c + 16 * t, ldc, rows, width, e);                                \
+        }                                                                                                                     \
+    }                                                                                                                         \
+    PANEL_INSTANCE(h, 1)                                                                               \
+    PANEL_INSTANCE(h, 2)                                                                               \
+    PANEL_INSTANCE(h, 3)                                                                               \
+    PANEL_INSTANCE(h, 4)
+
+HEIGHT_KERNELS(6)
+HEIGHT_KERNELS(4)
+HEIGHT_KERNELS(2)
 
 /// The sum of v's eight lanes, always in the same order.
 static INLINE AVX2 float sum_lanes(__m256 v) {
@@ -314,11 +333,15 @@ const SgemmKernels dl_sgemm_avx2_kernels = {
     .panel_width = NR,
     .block_width = 4 * NR,
     .lanes = 16,
-    .kernels = {kernel_tiles_1, kernel_tiles_2, kernel_tiles_3, kernel_tiles_4},
+    .kernels = {kernel_tiles_6_1, kernel_tiles_6_2, kernel_tiles_6_3, kernel_tiles_6_4},
+    .short_kernels = {{kernel_tiles_2_1, kernel_tiles_2_2, kernel_tiles_2_3, kernel_tiles_2_4},
+                      {kernel_tiles_4_1, kernel_tiles_4_2, kernel_tiles_4_3, kernel_tiles_4_4}},
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
     .copy_runs = copy_runs,
-    .direct = {direct_tiles_1, direct_tiles_2, direct_tiles_3, direct_tiles_4},
+    .direct = {direct_tiles_6_1, direct_tiles_6_2, direct_tiles_6_3, direct_tiles_6_4},
+    .short_direct = {{direct_tiles_2_1, direct_tiles_2_2, direct_tiles_2_3, direct_tiles_2_4},
+                     {direct_tiles_4_1, direct_tiles_4_2, direct_tiles_4_3, direct_tiles_4_4}},
     // Plain products pack B: read in place, 64 rows with K 64 at 3136 columns took 0.34 ms against 0.29
     // packed (Zen 4, one thread), and the shapes the AVX-512 set reads in place with K up to 256 were
     // 10-40% slower. (Its direct convolutions, whose packing gathers, gain: see dl_conv2d_direct_isa.)

@@ -94,10 +94,10 @@ static inline __attribute__((always_inline)) AVX512 __m512 finish_vector(__m512 
 /// the stack around the k loop while a row or column count indexed them,
 /// which cost about 5% with K = 64. A partial tile (the matrix's last rows or
 /// columns) goes through a copy on the stack instead, with the same steps.
-static inline __attribute__((always_inline)) AVX512 void store_tile(int vectors, __m512 acc[MR][4], float *c, long ldc, int rows,
-                                                                    int columns, Epilogue epilogue) {
-    if (rows == MR && columns == 16 * vectors) {
-        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++) {
+static inline __attribute__((always_inline)) AVX512 void store_tile(int height, int vectors, __m512 acc[MR][4], float *c, long ldc,
+                                                                    int rows, int columns, Epilogue epilogue) {
+    if (rows == height && columns == 16 * vectors) {
+        _Pragma("GCC unroll 6") for (int i = 0; i < height; i++) {
             float *row = c + i * ldc;
             const float *addend = epilogue.addend ? epilogue.addend + i * ldc : NULL;
             float bias = epilogue.bias ? epilogue.bias[i] : 0;
@@ -110,7 +110,7 @@ static inline __attribute__((always_inline)) AVX512 void store_tile(int vectors,
         return;
     }
     __attribute__((aligned(64))) float tile[MR][64];
-    _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)
+    _Pragma("GCC unroll 6") for (int i = 0; i < height; i++)
         _Pragma("GCC unroll 4") for (int v = 0; v < vectors; v++) _mm512_store_ps(tile[i] + 16 * v, acc[i][v]);
     for (int i = 0; i < rows; i++) {
         float *row = c + i * ldc;
@@ -127,55 +127,61 @@ static inline __attribute__((always_inline)) AVX512 void store_tile(int vectors,
     }
 }
 
-/// C tile (rows, columns) ⟵ or += the product of an A panel and the first
-/// 16·vectors columns of B over `depth`: B's row k is a packed panel's
-/// (b + k·NR) or, with `offsets`, read where it lies (b + offsets[k],
-/// unaligned); each column gets the same operations either way, so the same
-/// bits. `vectors` and whether `offsets` is NULL are constants at each
-/// instance below, so the loops unroll into registers.
-static inline __attribute__((always_inline)) AVX512 void kernel_tile(int vectors, int depth, const float *a, long lda, const float *b,
-                                                                     const long *offsets, float *c, long ldc, int rows, int columns,
-                                                                     Epilogue epilogue) {
+/// C tile (rows ≤ height, columns) ⟵ or += the product of an A panel
+/// (`height` rows of it) and the first 16·vectors columns of B over `depth`:
+/// B's row k is a packed panel's (b + k·NR) or, with `offsets`, read where it
+/// lies (b + offsets[k], unaligned); each column gets the same operations
+/// either way, and whatever the height, so the same bits. `height`, `vectors`
+/// and whether `offsets` is NULL are constants at each instance below, so the
+/// loops unroll into registers.
+static inline __attribute__((always_inline)) AVX512 void kernel_tile(int height, int vectors, int depth, const float *a, long lda,
+                                                                     const float *b, const long *offsets, float *c, long ldc, int rows,
+                                                                     int columns, Epilogue epilogue) {
     __m512 acc[MR][4];
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < height; i++)
         for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_setzero_ps();
     // The next row group's A (a + MR·lda, same k range) is prefetched, one
-    // line per row every 16 k: see the comment at the top.
+    // line per row every 16 k: see the comment at the top. A short tile is a
+    // matrix's last rows: nothing follows.
     const float *next = a + MR * lda;
     for (int k = 0; k < depth; k++) {
-        if ((k & 15) == 0)
+        if (height == MR && (k & 15) == 0)
             for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(next + i * lda + k), _MM_HINT_T0);
         const float *row = offsets ? b + offsets[k] : b + (long)k * NR;
         __m512 bv[4];
         for (int v = 0; v < vectors; v++) bv[v] = _mm512_loadu_ps(row + 16 * v);
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < height; i++) {
             __m512 ai = _mm512_set1_ps(a[i * lda + k]);
             for (int v = 0; v < vectors; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
     }
-    store_tile(vectors, acc, c, ldc, rows, columns, epilogue);
+    store_tile(height, vectors, acc, c, ldc, rows, columns, epilogue);
 }
 
-static inline __attribute__((always_inline)) AVX512 void kernel_6xv(int vectors, int depth, const float *a, long lda, const float *b,
-                                                                    float *c, long ldc, int rows, int columns, Epilogue epilogue) {
-    kernel_tile(vectors, depth, a, lda, b, NULL, c, ldc, rows, columns, epilogue);
-}
+/// The packed and direct kernels of one tile height: kernel_<h>xv_1...4 and direct_<h>xv_1...4.
+#define HEIGHT_KERNELS(h)                                                                                                   \
+    static inline __attribute__((always_inline)) AVX512 void kernel_##h##xv(int vectors, int depth, const float *a, long lda, \
+                                                                         const float *b, float *c, long ldc, int rows,      \
+                                                                         int columns, Epilogue epilogue) {                  \
+        kernel_tile(h, vectors, depth, a, lda, b, NULL, c, ldc, rows, columns, epilogue);                                  \
+    }                                                                                                                       \
+    static inline __attribute__((always_inline)) AVX512 void direct_##h##xv(int vectors, int depth, const float *a, long lda, \
+                                                                         const float *base, const long *offsets, float *c,  \
+                                                                         long ldc, int rows, int columns, Epilogue epilogue) { \
+        kernel_tile(h, vectors, depth, a, lda, base, offsets, c, ldc, rows, columns, epilogue);                            \
+    }                                                                                                                       \
+    DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_##h##xv, 1)                                                                     \
+    DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_##h##xv, 2)                                                                     \
+    DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_##h##xv, 3)                                                                     \
+    DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_##h##xv, 4)                                                                     \
+    DL_SGEMM_DIRECT_INSTANCE(AVX512, direct_##h##xv, 1)                                                                     \
+    DL_SGEMM_DIRECT_INSTANCE(AVX512, direct_##h##xv, 2)                                                                     \
+    DL_SGEMM_DIRECT_INSTANCE(AVX512, direct_##h##xv, 3)                                                                     \
+    DL_SGEMM_DIRECT_INSTANCE(AVX512, direct_##h##xv, 4)
 
-static inline __attribute__((always_inline)) AVX512 void kernel_direct(int vectors, int depth, const float *a, long lda,
-                                                                       const float *base, const long *offsets, float *c, long ldc,
-                                                                       int rows, int columns, Epilogue epilogue) {
-    kernel_tile(vectors, depth, a, lda, base, offsets, c, ldc, rows, columns, epilogue);
-}
-
-DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 1)
-DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 2)
-DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 3)
-DL_SGEMM_DIRECT_INSTANCE(AVX512, kernel_direct, 4)
-
-DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_6xv, 1)
-DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_6xv, 2)
-DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_6xv, 3)
-DL_SGEMM_KERNEL_INSTANCE(AVX512, kernel_6xv, 4)
+HEIGHT_KERNELS(6)
+HEIGHT_KERNELS(4)
+HEIGHT_KERNELS(2)
 
 /// C tile (rows, columns ≤ TAIL_MAX) ⟵ or += A panel · B columns over `depth`,
 /// with B's columns stored k-contiguous: 16 k at a time into rows x columns
@@ -210,10 +216,12 @@ const SgemmKernels dl_sgemm_avx512_kernels = {
     .block_width = 8 * NR,
     .lanes = 16,
     .kernels = {kernel_6xv_1, kernel_6xv_2, kernel_6xv_3, kernel_6xv_4},
+    .short_kernels = {{kernel_2xv_1, kernel_2xv_2, kernel_2xv_3, kernel_2xv_4}, {kernel_4xv_1, kernel_4xv_2, kernel_4xv_3, kernel_4xv_4}},
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
     .copy_runs = copy_runs,
-    .direct = {kernel_direct_1, kernel_direct_2, kernel_direct_3, kernel_direct_4},
+    .direct = {direct_6xv_1, direct_6xv_2, direct_6xv_3, direct_6xv_4},
+    .short_direct = {{direct_2xv_1, direct_2xv_2, direct_2xv_3, direct_2xv_4}, {direct_4xv_1, direct_4xv_2, direct_4xv_3, direct_4xv_4}},
     .in_place_short_rows = DIRECT_MAX_ROWS,
     // Reading B in place instead of packing it, Zen 4, one thread: ResNet-50's pointwise layers with K 256
     // in a session (bench --trace, alternated), 64 channels 1.07 -> 0.99 ms, 128 channels 2.03 -> 1.97.

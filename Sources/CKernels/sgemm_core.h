@@ -74,10 +74,14 @@ typedef struct {
     int lanes;         // kernels[i] serves panels of up to (i + 1)·lanes valid columns; a block's last
                        // columns % lanes, when 1...TAIL_MAX, go to the tail kernels
     SgemmKernel kernels[4];
+    // kernels[] for a matrix's last row group when it has 1-2 rows ([0]) or 3-4 ([1]): tiles that
+    // compute only those rows (the same operations per element, so the same bits); NULL: kernels[].
+    SgemmKernel short_kernels[2][4];
     SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
     SgemmRowGather gather;
     SgemmCopyRuns copy_runs;
     SgemmDirectKernel direct[4];  // like kernels[], B read in place; NULL where the set has none
+    SgemmDirectKernel short_direct[2][4];  // like short_kernels, for direct[]
     // dl_sgemm_isa_fused reads B in place (the direct kernels) for products of at most this many rows, with
     // K up to DIRECT_MAX_DEPTH and with K in (DIRECT_MAX_DEPTH, KC]; 0: never.
     int in_place_short_rows;
@@ -113,6 +117,18 @@ int dl_sgemm_direct_depth(DLSgemmISA isa);
 extern const SgemmKernels dl_sgemm_avx512_kernels;
 extern const SgemmKernels dl_sgemm_avx2_kernels;
 extern const SgemmKernels dl_sgemm_neon_kernels;
+
+/// kernels->kernels[index], or its short_kernels for a last row group of `rows` ≤ 4 where the set has them.
+static inline SgemmKernel dl_sgemm_pick(const SgemmKernels *kernels, int rows, int index) {
+    SgemmKernel shorter = rows <= 4 ? kernels->short_kernels[(rows - 1) / 2][index] : NULL;
+    return shorter ? shorter : kernels->kernels[index];
+}
+
+/// kernels->direct[index], or its short_direct for a last row group of `rows` ≤ 4 where the set has them.
+static inline SgemmDirectKernel dl_sgemm_pick_direct(const SgemmKernels *kernels, int rows, int index) {
+    SgemmDirectKernel shorter = rows <= 4 ? kernels->short_direct[(rows - 1) / 2][index] : NULL;
+    return shorter ? shorter : kernels->direct[index];
+}
 
 /// The tail kernels' store of one finished sum into C tile element (row,
 /// column) with row stride ldc (same steps as the vector epilogues).

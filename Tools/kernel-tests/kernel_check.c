@@ -175,7 +175,9 @@ typedef struct {
 
 // Tails of every kind: the tile is 6 x 16 (x86 AVX-512: 6 x 64), panels 64
 // wide, blocks 256 (AVX-512: 512) wide, slices 256 deep, the dot kernel takes
-// a block's last 1-4 columns; products ≥ 2^20 multiply-adds use the second thread
+// a block's last 1-4 columns; a last row group of 1-2 or 3-4 rows runs on the x86
+// sets' 2- and 4-row tiles (m = 1, 2, 7, 8, 13, 14, 19, 25, 200 and 3, 4, 9, 70);
+// products ≥ 2^20 multiply-adds use the second thread
 // (48x300x80 splits by rows, 12x640x140 by columns). Up to 64 rows and K 160, B's
 // full panels are read in place (the AVX-512 and NEON sets' direct kernels; AVX2
 // packs), beyond that packed: 70x130x100 is packed whole and direct in its row
