@@ -256,6 +256,11 @@ static void check_gemm_isa(DLSgemmISA isa) {
             char also[400];
             snprintf(also, sizeof also, "%s, 2 threads vs 1", what);
             check_same(also, c1, c2, ldc, m, n);
+            // Four threads on this machine's cores: a thread that gets its core late leaves part of its
+            // column piece to the others (sgemm.c's shared pieces), wherever the cuts fall the same bits.
+            CHECK(run_gemm(isa, 4, m, n, k, a, lda, b, ldb, before, c2, ldc, accumulate, row_bias, relu) == 0, "%s: failed", what);
+            snprintf(also, sizeof also, "%s, 4 threads vs 1", what);
+            check_same(also, c1, c2, ldc, m, n);
             // Rows in three pieces by separate calls, cut off the tile's 6-row grid.
             for (long p = 0; p < (long)m * ldc; p++) c3[p] = accumulate ? c0[p] : sentinel;
             int cuts[4] = {0, m / 3 + 1 < m ? m / 3 + 1 : m, 0, m};
@@ -276,7 +281,7 @@ static void check_gemm_isa(DLSgemmISA isa) {
         free(a), free(b), free(bias), free(c0), free(c1), free(c2), free(c3), free(ref), free(scale);
     }
     dl_sgemm_set_threads(1);
-    printf("  gemm %-6s %d shapes x 3 epilogues: double reference, 1 vs 2 threads, row pieces; addend = separate Add\n",
+    printf("  gemm %-6s %d shapes x 3 epilogues: double reference, 1 vs 2 and 4 threads, row pieces; addend = separate Add\n",
            isa_name(isa), shape_count);
 }
 
