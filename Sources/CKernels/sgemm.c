@@ -517,6 +517,7 @@ typedef struct {
     const float *x;
     float *prepared;
     long rows, phase_width, row_floats, plane;
+    SgemmRowGather gather;  // the set's prepare_row, or NULL
 } Preparation;
 
 /// Channels [first, end) of the prepared copy: each padded row's columns by phase, 0 outside the image.
@@ -534,13 +535,18 @@ static void prepare_channels(void *context, long first, long end) {
             }
             const float *from = p->x + (c * g->in_height + ih) * g->in_width;
             for (int phase = 0; phase < s; phase++) {
-                // Column j of this phase is input column s·j + phase − pad_left, inside the row for j in [lower, upper).
+                // Column j of this phase is input column s·j + phase − pad_left, inside the row for j in [lower, upper):
+                // d[j] = source[s·j] there, else 0.
                 float *d = to + phase * p->phase_width;
                 int lower, upper;
                 dl_valid_span((int)p->phase_width, s, phase - g->pad_left, g->in_width, &lower, &upper);
+                const float *source = from + phase - g->pad_left;
+                if (p->gather) {
+                    p->gather(source, s, 0, (int)p->phase_width, lower, upper, d);
+                    continue;
+                }
                 memset(d, 0, sizeof(float) * lower);
                 memset(d + upper, 0, sizeof(float) * (p->phase_width - upper));
-                const float *source = from + phase - g->pad_left;  // d[j] = source[s·j]
                 if (s == 1) memcpy(d + lower, source + lower, sizeof(float) * (upper - lower));
                 else
                     for (long j = lower; j < upper; j++) d[j] = source[2 * j];
@@ -588,7 +594,7 @@ static PreparedLayout prepared_layout(const DLConvGeometry *g) {
 /// channels dealt to the pool: then for output row oh, the columns [ow0, ow0 + count) of the matrix's
 /// row k = (channel, kh, kw) lie contiguous at prepared + stride_height·oh·row_floats + offsets[k] + ow0.
 /// 0, or -1 if its memory could not be allocated. Give it back with release_input.
-static int prepare_input(const DLConvGeometry *g, const float *x, PreparedInput *out) {
+static int prepare_input(const SgemmKernels *kernels, const DLConvGeometry *g, const float *x, PreparedInput *out) {
     int s = g->stride_width;
     long k = (long)g->channels * g->kernel_height * g->kernel_width;
     PreparedLayout l = prepared_layout(g);
@@ -600,7 +606,7 @@ static int prepare_input(const DLConvGeometry *g, const float *x, PreparedInput 
     long *offsets = (long *)(memory + l.prepared_bytes);
     // The copy, channels dealt to the pool (about 32768 floats a piece): a pass over the input the
     // execute thread would otherwise make alone.
-    Preparation preparation = {g, x, prepared, l.rows, l.phase_width, l.row_floats, l.plane};
+    Preparation preparation = {g, x, prepared, l.rows, l.phase_width, l.row_floats, l.plane, kernels->prepare_row};
     long channels_per_piece = 32768 / l.plane;
     dl_parallel_ranges(g->channels, channels_per_piece < 1 ? 1 : channels_per_piece, prepare_channels, &preparation);
     memset(prepared + (long)g->channels * l.plane, 0, sizeof(float) * 64);
@@ -630,7 +636,7 @@ int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const f
     int n = g->out_height * g->out_width;
     int k = g->channels * g->kernel_height * g->kernel_width;
     PreparedInput input;
-    if (prepare_input(g, x, &input) != 0) return -1;
+    if (prepare_input(kernels, g, x, &input) != 0) return -1;
     // The dot kernel's columns: as gemm_block finds them in the matrix's last panel.
     int nr = kernels->panel_width, last_columns = n - (n - 1) / nr * nr;
     int tail = last_columns % kernels->lanes <= TAIL_MAX ? last_columns % kernels->lanes : 0;
@@ -706,7 +712,7 @@ int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, con
     // cgroup ran out of memory with it).
     PreparedInput input;
     int prepared = g->stride_width == 2 && g->kernel_width > 1 && prepared_layout(g).bytes <= (size_t)PACKING_COPY_BYTES &&
-                   prepare_input(g, x, &input) == 0;
+                   prepare_input(kernels, g, x, &input) == 0;
     if (prepared) job.prepared = input.prepared, job.prepared_offsets = input.offsets, job.prepared_row_floats = input.row_floats;
     int status = run(&job);
     if (prepared) release_input(&input);

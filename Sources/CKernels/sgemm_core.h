@@ -79,6 +79,9 @@ typedef struct {
     SgemmKernel short_kernels[2][4];
     SgemmTailKernel tail_kernels[TAIL_MAX];  // [j]: j + 1 columns
     SgemmRowGather gather;
+    // The prepared input copy's rows (sgemm.c's prepare_channels) with this gather; NULL: memset, memcpy
+    // and a plain loop.
+    SgemmRowGather prepare_row;
     SgemmCopyRuns copy_runs;
     SgemmDirectKernel direct[4];  // like kernels[], B read in place; NULL where the set has none
     SgemmDirectKernel short_direct[2][4];  // like short_kernels, for direct[]
