@@ -520,37 +520,37 @@ typedef struct {
     SgemmRowGather gather;  // the set's prepare_row, or NULL
 } Preparation;
 
-/// Channels [first, end) of the prepared copy: each padded row's columns by phase, 0 outside the image.
-static void prepare_channels(void *context, long first, long end) {
+/// Rows [first, end) of the prepared copy, counted across channels (row r of channel c is c·rows + r):
+/// each padded row's columns by phase, 0 outside the image.
+static void prepare_rows(void *context, long first, long end) {
     const Preparation *p = context;
     const DLConvGeometry *g = p->g;
     int s = g->stride_width;
-    for (long c = first; c < end; c++) {
-        for (long r = 0; r < p->rows; r++) {
-            float *to = p->prepared + c * p->plane + r * p->row_floats;
-            long ih = r - g->pad_top;
-            if (ih < 0 || ih >= g->in_height) {
-                memset(to, 0, sizeof(float) * p->row_floats);
+    for (long index = first; index < end; index++) {
+        long c = index / p->rows, r = index % p->rows;
+        float *to = p->prepared + c * p->plane + r * p->row_floats;
+        long ih = r - g->pad_top;
+        if (ih < 0 || ih >= g->in_height) {
+            memset(to, 0, sizeof(float) * p->row_floats);
+            continue;
+        }
+        const float *from = p->x + (c * g->in_height + ih) * g->in_width;
+        for (int phase = 0; phase < s; phase++) {
+            // Column j of this phase is input column s·j + phase − pad_left, inside the row for j in [lower, upper):
+            // d[j] = source[s·j] there, else 0.
+            float *d = to + phase * p->phase_width;
+            int lower, upper;
+            dl_valid_span((int)p->phase_width, s, phase - g->pad_left, g->in_width, &lower, &upper);
+            const float *source = from + phase - g->pad_left;
+            if (p->gather) {
+                p->gather(source, s, 0, (int)p->phase_width, lower, upper, d);
                 continue;
             }
-            const float *from = p->x + (c * g->in_height + ih) * g->in_width;
-            for (int phase = 0; phase < s; phase++) {
-                // Column j of this phase is input column s·j + phase − pad_left, inside the row for j in [lower, upper):
-                // d[j] = source[s·j] there, else 0.
-                float *d = to + phase * p->phase_width;
-                int lower, upper;
-                dl_valid_span((int)p->phase_width, s, phase - g->pad_left, g->in_width, &lower, &upper);
-                const float *source = from + phase - g->pad_left;
-                if (p->gather) {
-                    p->gather(source, s, 0, (int)p->phase_width, lower, upper, d);
-                    continue;
-                }
-                memset(d, 0, sizeof(float) * lower);
-                memset(d + upper, 0, sizeof(float) * (p->phase_width - upper));
-                if (s == 1) memcpy(d + lower, source + lower, sizeof(float) * (upper - lower));
-                else
-                    for (long j = lower; j < upper; j++) d[j] = source[2 * j];
-            }
+            memset(d, 0, sizeof(float) * lower);
+            memset(d + upper, 0, sizeof(float) * (p->phase_width - upper));
+            if (s == 1) memcpy(d + lower, source + lower, sizeof(float) * (upper - lower));
+            else
+                for (long j = lower; j < upper; j++) d[j] = source[2 * j];
         }
     }
 }
@@ -604,11 +604,12 @@ static int prepare_input(const SgemmKernels *kernels, const DLConvGeometry *g, c
     if (!retained) dl_kernel_scratch_add((long)l.bytes);
     float *prepared = (float *)memory;
     long *offsets = (long *)(memory + l.prepared_bytes);
-    // The copy, channels dealt to the pool (about 32768 floats a piece): a pass over the input the
-    // execute thread would otherwise make alone.
+    // The copy, rows dealt to the pool (about 32768 floats a piece): a pass over the input the execute
+    // thread would otherwise make alone. By rows, not channels: a stem's 3 channels made 3 pieces, which
+    // two threads shared 2:1.
     Preparation preparation = {g, x, prepared, l.rows, l.phase_width, l.row_floats, l.plane, kernels->prepare_row};
-    long channels_per_piece = 32768 / l.plane;
-    dl_parallel_ranges(g->channels, channels_per_piece < 1 ? 1 : channels_per_piece, prepare_channels, &preparation);
+    long rows_per_piece = 32768 / l.row_floats;
+    dl_parallel_ranges(g->channels * l.rows, rows_per_piece < 1 ? 1 : rows_per_piece, prepare_rows, &preparation);
     memset(prepared + (long)g->channels * l.plane, 0, sizeof(float) * 64);
     long taps = (long)g->kernel_height * g->kernel_width;
     for (long kk = 0; kk < k; kk++) {
