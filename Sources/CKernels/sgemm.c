@@ -341,8 +341,8 @@ static void gemm_pieces(void *context) {
 static int run(Job *job) {
     int threads = dl_sgemm_pool_threads();
     int column_units = (job->n + SPLIT_COLUMNS - 1) / SPLIT_COLUMNS, row_units = (job->m + MR - 1) / MR;
-    // Column units when there are at least four per thread: each piece packs
-    // only its own columns. One piece per thread, each as wide as the units
+    // Column units when there are at least four per thread (the AVX-512 set:
+    // eight, see column_units_per_thread): each piece packs only its own columns. One piece per thread, each as wide as the units
     // allow: the pieces write C in row segments as wide as the piece (and read
     // an in-place residual the same way), and narrow segments at 256 places at
     // once starved the hardware prefetcher. Zen 4, two threads, ResNet-50's
@@ -362,7 +362,7 @@ static int run(Job *job) {
     // onnxruntime: 39.8 ms against 40.4 before, AVX2 set 41.2 against 41.0);
     // with a busy loop sharing the second CPU, 66-72 ms against 76-80 (one
     // thread alone: 75).
-    job->split_columns = threads == 1 || column_units >= 4 * threads || row_units < threads;
+    job->split_columns = threads == 1 || column_units >= job->kernels->column_units_per_thread * threads || row_units < threads;
     // The pieces themselves are cut at SPLIT_UNIT columns, so that they balance: 28x28 is 12.25 units of
     // 64, which two threads would share 7:6 (the larger piece 14% over half); in units of 16 it is 25:24.
     job->units = job->split_columns ? (job->n + SPLIT_UNIT - 1) / SPLIT_UNIT : row_units;

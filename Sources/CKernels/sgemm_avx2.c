@@ -341,6 +341,7 @@ const SgemmKernels dl_sgemm_avx2_kernels = {
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
     .copy_runs = copy_runs,
+    .column_units_per_thread = 4,
     .direct = {direct_tiles_6_1, direct_tiles_6_2, direct_tiles_6_3, direct_tiles_6_4},
     .short_direct = {{direct_tiles_2_1, direct_tiles_2_2, direct_tiles_2_3, direct_tiles_2_4},
                      {direct_tiles_4_1, direct_tiles_4_2, direct_tiles_4_3, direct_tiles_4_4}},

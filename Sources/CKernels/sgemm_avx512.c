@@ -224,6 +224,10 @@ const SgemmKernels dl_sgemm_avx512_kernels = {
     // slower (its masked loads), so that set keeps the plain loops.
     .prepare_row = gather_row,
     .copy_runs = copy_runs,
+    // Eight: a 28x28 product (12.25 units) split by rows instead of columns, two threads, Zen 4, inputs in
+    // cache: m 512 k 128 0.532 -> 0.473 ms, m 256 k 512 1.00 -> 0.96, m 128 k 512 the same. Each thread then
+    // writes C in whole rows rather than 400-column segments. (The AVX2 set, four: 2% faster and 3% slower.)
+    .column_units_per_thread = 8,
     .direct = {direct_6xv_1, direct_6xv_2, direct_6xv_3, direct_6xv_4},
     .short_direct = {{direct_2xv_1, direct_2xv_2, direct_2xv_3, direct_2xv_4}, {direct_4xv_1, direct_4xv_2, direct_4xv_3, direct_4xv_4}},
     .in_place_short_rows = DIRECT_MAX_ROWS,

@@ -83,6 +83,9 @@ typedef struct {
     // and a plain loop.
     SgemmRowGather prepare_row;
     SgemmCopyRuns copy_runs;
+    // The thread split cuts a product by columns when it has at least this many 64-wide column units per
+    // thread, else by row groups (sgemm.c's run).
+    int column_units_per_thread;
     SgemmDirectKernel direct[4];  // like kernels[], B read in place; NULL where the set has none
     SgemmDirectKernel short_direct[2][4];  // like short_kernels, for direct[]
     // dl_sgemm_isa_fused reads B in place (the direct kernels) for products of at most this many rows, with

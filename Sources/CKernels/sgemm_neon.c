@@ -257,6 +257,7 @@ const SgemmKernels dl_sgemm_neon_kernels = {
     .tail_kernels = {kernel_dot_1, kernel_dot_2, kernel_dot_3, kernel_dot_4},
     .gather = gather_row,
     .copy_runs = copy_runs,
+    .column_units_per_thread = 4,
     .direct = {direct_tiles_1, direct_tiles_2, direct_tiles_3, direct_tiles_4},
     // Not timed on ARM64 hardware: as the sets were before they were told apart.
     .in_place_short_rows = DIRECT_MAX_ROWS,

@@ -178,7 +178,8 @@ typedef struct {
 // a block's last 1-4 columns; a last row group of 1-2 or 3-4 rows runs on the x86
 // sets' 2- and 4-row tiles (m = 1, 2, 7, 8, 13, 14, 19, 25, 200 and 3, 4, 9, 70);
 // products ≥ 2^20 multiply-adds use the second thread
-// (48x300x80 splits by rows, 12x640x140 by columns). Up to 64 rows and K 160, B's
+// (48x300x80 splits by rows, 12x1100x90 by columns, 12x640x140 by columns on AVX2 and
+// NEON and by rows on AVX-512, which wants 8 column units per thread). Up to 64 rows and K 160, B's
 // full panels are read in place (the AVX-512 and NEON sets' direct kernels; AVX2
 // packs), beyond that packed: 70x130x100 is packed whole and direct in its row
 // pieces, which must agree bit for bit. The
@@ -189,7 +190,7 @@ static const Shape shapes[] = {
     {1, 1, 1},    {6, 16, 1},   {7, 17, 3},   {5, 1, 9},    {13, 2, 31},   {6, 3, 257},  {11, 4, 64},  {1, 64, 1},
     {2, 5, 7},    {6, 20, 8},   {9, 21, 300}, {4, 33, 2},   {8, 48, 16},   {7, 49, 70},  {12, 52, 5},  {3, 63, 17},
     {6, 65, 4},   {5, 68, 1},   {14, 80, 33}, {19, 99, 13}, {3, 130, 9},   {6, 196, 40}, {2, 260, 3},  {7, 515, 6},
-    {1, 7, 513},  {25, 12, 1},  {48, 300, 80}, {12, 640, 140}, {70, 130, 100}, {300, 70, 250}, {200, 596, 200},
+    {1, 7, 513},  {25, 12, 1},  {48, 300, 80}, {12, 640, 140}, {70, 130, 100}, {300, 70, 250}, {200, 596, 200}, {12, 1100, 90},
 };
 
 /// expected[i][j] = ReLU (if relu) of expected[i][j] + addend[i·ld + j]: the Add and ReLU passes a fused
