@@ -6,7 +6,9 @@
 // `next > value ? next : value` taken in window order (rows, then columns), so
 // a NaN is kept only where it comes first, and the three paths give the same
 // bits. Whole windows run eight (AVX2) or four (NEON) outputs at a time for
-// strides 1 and 2; window edges and other strides run one output at a time.
+// strides 1 and 2, the last few as one more vector that ends where they end
+// (over outputs already done: the same values again), and so do the rows'
+// last columns; window edges and other strides run one output at a time.
 // One loop (max_pool_planes) serves both sets; each gives it its two vector
 // steps: a window's rows reduced into `row`, and whole windows of that row.
 #include "ckernels.h"
@@ -82,31 +84,46 @@ static inline AVX2 __m256 evens_shuffled(const float *p) {
     return _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
 }
 
+static AVX2 void reduce_rows_at(const float *plane, int first, int end, int width, float *row, int w) {
+    __m256 value = _mm256_loadu_ps(plane + (long)first * width + w);
+    for (int h = first + 1; h < end; h++) value = _mm256_max_ps(_mm256_loadu_ps(plane + (long)h * width + w), value);
+    _mm256_storeu_ps(row + w, value);
+}
+
 static AVX2 int reduce_rows_avx2(const float *plane, int first, int end, int width, float *row) {
     int w = 0;
-    for (; w + 8 <= width; w += 8) {
-        __m256 value = _mm256_loadu_ps(plane + (long)first * width + w);
-        for (int h = first + 1; h < end; h++) value = _mm256_max_ps(_mm256_loadu_ps(plane + (long)h * width + w), value);
-        _mm256_storeu_ps(row + w, value);
+    for (; w + 8 <= width; w += 8) reduce_rows_at(plane, first, end, width, row, w);
+    // The last columns: one more vector ending at the row's end, over columns already done (the same values).
+    if (w < width && width >= 8) {
+        reduce_rows_at(plane, first, end, width, row, width - 8);
+        w = width;
     }
     return w;
+}
+
+/// out[o ..< o + 8], each the maximum of its whole window in `row`.
+static AVX2 void reduce_windows_at(const float *row, float *out, int o, const DLPoolGeometry *g) {
+    const float *start = row + o * g->stride_width - g->pad_left;
+    __m256 value;
+    if (g->stride_width == 1) {
+        value = _mm256_loadu_ps(start);
+        for (int k = 1; k < g->kernel_width; k++) value = _mm256_max_ps(_mm256_loadu_ps(start + k), value);
+    } else {
+        value = evens_shuffled(start);
+        for (int k = 1; k < g->kernel_width; k++) value = _mm256_max_ps(evens_shuffled(start + k), value);
+        value = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(value), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    _mm256_storeu_ps(out + o, value);
 }
 
 static AVX2 int reduce_windows_avx2(const float *row, float *out, int lower, int upper, const DLPoolGeometry *g) {
     int o = lower;
     if (g->stride_width != 1 && g->stride_width != 2) return o;
-    for (; o + 8 <= upper; o += 8) {
-        const float *start = row + o * g->stride_width - g->pad_left;
-        __m256 value;
-        if (g->stride_width == 1) {
-            value = _mm256_loadu_ps(start);
-            for (int k = 1; k < g->kernel_width; k++) value = _mm256_max_ps(_mm256_loadu_ps(start + k), value);
-        } else {
-            value = evens_shuffled(start);
-            for (int k = 1; k < g->kernel_width; k++) value = _mm256_max_ps(evens_shuffled(start + k), value);
-            value = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(value), _MM_SHUFFLE(3, 1, 2, 0)));
-        }
-        _mm256_storeu_ps(out + o, value);
+    for (; o + 8 <= upper; o += 8) reduce_windows_at(row, out, o, g);
+    // The last whole windows: one more vector ending at `upper`, over outputs already done (the same values).
+    if (o < upper && upper - lower >= 8) {
+        reduce_windows_at(row, out, upper - 8, g);
+        o = upper;
     }
     return o;
 }
@@ -129,30 +146,42 @@ static inline float32x4_t max_next(float32x4_t next, float32x4_t value) {
     return vbslq_f32(vcgtq_f32(next, value), next, value);
 }
 
+static void reduce_rows_at_neon(const float *plane, int first, int end, int width, float *row, int w) {
+    float32x4_t value = vld1q_f32(plane + (long)first * width + w);
+    for (int h = first + 1; h < end; h++) value = max_next(vld1q_f32(plane + (long)h * width + w), value);
+    vst1q_f32(row + w, value);
+}
+
 static int reduce_rows_neon(const float *plane, int first, int end, int width, float *row) {
     int w = 0;
-    for (; w + 4 <= width; w += 4) {
-        float32x4_t value = vld1q_f32(plane + (long)first * width + w);
-        for (int h = first + 1; h < end; h++) value = max_next(vld1q_f32(plane + (long)h * width + w), value);
-        vst1q_f32(row + w, value);
+    for (; w + 4 <= width; w += 4) reduce_rows_at_neon(plane, first, end, width, row, w);
+    if (w < width && width >= 4) {  // as on AVX2: one more vector ending at the row's end
+        reduce_rows_at_neon(plane, first, end, width, row, width - 4);
+        w = width;
     }
     return w;
+}
+
+static void reduce_windows_at_neon(const float *row, float *out, int o, const DLPoolGeometry *g) {
+    const float *start = row + o * g->stride_width - g->pad_left;
+    float32x4_t value;
+    if (g->stride_width == 1) {
+        value = vld1q_f32(start);
+        for (int k = 1; k < g->kernel_width; k++) value = max_next(vld1q_f32(start + k), value);
+    } else {  // vld2q_f32's first register: the even floats of eight
+        value = vld2q_f32(start).val[0];
+        for (int k = 1; k < g->kernel_width; k++) value = max_next(vld2q_f32(start + k).val[0], value);
+    }
+    vst1q_f32(out + o, value);
 }
 
 static int reduce_windows_neon(const float *row, float *out, int lower, int upper, const DLPoolGeometry *g) {
     int o = lower;
     if (g->stride_width != 1 && g->stride_width != 2) return o;
-    for (; o + 4 <= upper; o += 4) {
-        const float *start = row + o * g->stride_width - g->pad_left;
-        float32x4_t value;
-        if (g->stride_width == 1) {
-            value = vld1q_f32(start);
-            for (int k = 1; k < g->kernel_width; k++) value = max_next(vld1q_f32(start + k), value);
-        } else {  // vld2q_f32's first register: the even floats of eight
-            value = vld2q_f32(start).val[0];
-            for (int k = 1; k < g->kernel_width; k++) value = max_next(vld2q_f32(start + k).val[0], value);
-        }
-        vst1q_f32(out + o, value);
+    for (; o + 4 <= upper; o += 4) reduce_windows_at_neon(row, out, o, g);
+    if (o < upper && upper - lower >= 4) {  // as on AVX2: one more vector ending at `upper`
+        reduce_windows_at_neon(row, out, upper - 4, g);
+        o = upper;
     }
     return o;
 }
