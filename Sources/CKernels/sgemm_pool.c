@@ -48,8 +48,10 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t start = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t finished = PTHREAD_COND_INITIALIZER;
 static uint64_t generation;  // bumped for each job (release), read by workers (acquire)
+static uint64_t wakes;       // bumped by dl_sgemm_pool_wake, under `lock`
 static uint64_t entry;       // generation << 32 | CLOSED | workers inside
 static int worker_count;     // started workers, changed only by the owner
+static int worker_count_started;  // worker_count, for dl_sgemm_pool_wake (atomic)
 // The current job, written by the owner before it bumps `generation`; read
 // by a worker only once it is inside.
 static void (*job_work)(void *);
@@ -112,10 +114,13 @@ static void *worker_main(void *argument) {
     for (;;) {
         if (!spin_while(&generation, ~0ull, seen, WORKER_SPIN_NANOSECONDS)) {
             pthread_mutex_lock(&lock);
-            while (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(&start, &lock);
+            uint64_t woken = wakes;
+            while (__atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen && wakes == woken) pthread_cond_wait(&start, &lock);
             pthread_mutex_unlock(&lock);
         }
-        seen = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        uint64_t now = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        if (now == seen) continue;  // woken ahead of a job (dl_sgemm_pool_wake): spin for it
+        seen = now;
         if (!enter(seen)) continue;
         job_work(job_context);
         pthread_mutex_lock(&lock);
@@ -124,6 +129,14 @@ static void *worker_main(void *argument) {
         pthread_mutex_unlock(&lock);
     }
     return NULL;
+}
+
+void dl_sgemm_pool_wake(void) {
+    if (__atomic_load_n(&worker_count_started, __ATOMIC_ACQUIRE) == 0) return;
+    pthread_mutex_lock(&lock);
+    wakes++;
+    pthread_cond_broadcast(&start);
+    pthread_mutex_unlock(&lock);
 }
 
 void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers) {
@@ -137,6 +150,7 @@ void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers) 
         if (pthread_create(&thread, NULL, worker_main, argument) != 0) break;
         pthread_detach(thread);
         worker_count++;
+        __atomic_store_n(&worker_count_started, worker_count, __ATOMIC_RELEASE);
     }
     job_work = work;
     job_context = context;

@@ -207,6 +207,9 @@ public final class Session: @unchecked Sendable {
         guard !closed else { throw RuntimeError(.sessionClosed, "the session is closed") }
         let job = Job(inputs: inputs, layerCount: model.layers.count, timeoutNanoseconds: timeoutNanoseconds)
         inFlight.withLock { $0 = job }
+        // The kernels' pool threads sleep between inferences: wake them now, while the job passes through
+        // the read and restore stages, rather than at the first layer.
+        BLAS.wakeThreads()
         pipeline.readInbox.send(.run(job))
         job.finished.wait()
         inFlight.withLock { $0 = nil }

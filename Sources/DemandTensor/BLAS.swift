@@ -88,6 +88,10 @@ public enum BLAS {
         dl_sgemm_set_threads(count)
     }
 
+    /// Wakes the kernels' sleeping pool threads ahead of work about to come
+    /// (`dl_sgemm_pool_wake`), so their wake-up overlaps the caller's setup.
+    package static func wakeThreads() { dl_sgemm_pool_wake() }
+
     /// Row-major `c = alpha * op(a) * op(b) + beta * c` (`cblas_sgemm`), where
     /// op(a) is (m, k), op(b) is (k, n) and c is (m, n); `lda`, `ldb`, `ldc` are
     /// row strides in floats of the matrices as stored.

@@ -44,6 +44,12 @@ DLSgemmISA dl_sgemm_best_isa(void);
 /// like openblas_set_num_threads. Extra threads are started on first use.
 void dl_sgemm_set_threads(int threadCount);
 
+/// Wakes the pool's sleeping threads ahead of work about to come (they spin
+/// for a while, as after a job): a caller that knows it will start a product
+/// soon (a session starting an inference) hides their wake-up behind its own
+/// setup. Does nothing when no pool thread has been started.
+void dl_sgemm_pool_wake(void);
+
 /// Bytes of the kernels' own scratch held now, across all threads: the GEMM's
 /// per-thread packing buffers, Winograd's and the depthwise kernel's per-thread
 /// scratch, and what a running call allocated for itself. None of it is part
