@@ -78,10 +78,10 @@ static Panels *thread_panels(void) {
     return panels;
 }
 
-/// One product, shared by the threads that take its pieces (see run).
 /// The most pieces a product is cut into (one per thread).
 enum { MAX_PIECES = 64 };
 
+/// One product, shared by the threads that take its pieces (see run).
 typedef struct {
     const SgemmKernels *kernels;
     int m, n, k;
@@ -136,7 +136,6 @@ static void pack_b(const float *b, int ldb, int depth, int columns, int nr, floa
         out += nr * depth;
     }
 }
-
 
 static void pack_conv_gather(const SgemmKernels *kernels, const DLConvGeometry *g, const float *x, int k0, int depth,
                              const struct Run *runs, int run_count, int nr, float *out);
@@ -342,8 +341,9 @@ static int run(Job *job) {
     int threads = dl_sgemm_pool_threads();
     int column_units = (job->n + SPLIT_COLUMNS - 1) / SPLIT_COLUMNS, row_units = (job->m + MR - 1) / MR;
     // Column units when there are at least four per thread (the AVX-512 set:
-    // eight, see column_units_per_thread): each piece packs only its own columns. One piece per thread, each as wide as the units
-    // allow: the pieces write C in row segments as wide as the piece (and read
+    // eight, see column_units_per_thread): each piece packs only its own
+    // columns. One piece per thread, each as wide as the units allow: the
+    // pieces write C in row segments as wide as the piece (and read
     // an in-place residual the same way), and narrow segments at 256 places at
     // once starved the hardware prefetcher. Zen 4, two threads, ResNet-50's
     // 56x56 pointwise layers (bench --trace, alternated): 0.61-0.65 ms with four

@@ -97,22 +97,16 @@ static AVX2 void gather_row(const float *row, int stride, int begin, int end, in
     for (int o = begin; o < end; o += 8) gather_chunk(row, stride, o, end - o < 8 ? end - o : 8, lower, upper, d + (o - begin));
 }
 
-/// SgemmCopyRuns: each run in 8-float pieces, then 4, then one at a time (AMD's masked stores are slow:
-/// with them ResNet-50's 3x3 stride-2 layers were 2% slower than with memcpy).
-static AVX2 void copy_runs(const float *base, const long *offsets, int depth, const Run *runs, int run_count, int nr, float *out) {
-    for (int kk = 0; kk < depth; kk++) {
-        const float *source = base + offsets[kk];
-        float *row = out + (long)kk * nr;
-        for (int r = 0; r < run_count; r++) {
-            const float *from = source + runs[r].from;
-            float *to = row + runs[r].to;
-            int count = runs[r].count, j = 0;
-            for (; j + 8 <= count; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
-            if (j + 4 <= count) _mm_storeu_ps(to + j, _mm_loadu_ps(from + j)), j += 4;
-            for (; j < count; j++) to[j] = from[j];
-        }
-    }
+/// One run of copy_runs: 8-float pieces, then 4, then one at a time (AMD's masked stores are slow: with
+/// them ResNet-50's 3x3 stride-2 layers were 2% slower than with memcpy).
+static INLINE AVX2 void copy_run(float *to, const float *from, int count) {
+    int j = 0;
+    for (; j + 8 <= count; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
+    if (j + 4 <= count) _mm_storeu_ps(to + j, _mm_loadu_ps(from + j)), j += 4;
+    for (; j < count; j++) to[j] = from[j];
 }
+
+DL_SGEMM_COPY_RUNS(AVX2, copy_run)
 
 /// acc += A's column k (`height` rows) times one k row of B (8·vectors columns; any alignment).
 static INLINE AVX2 void kernel_step(int height, int vectors, const float *a, long lda, int k, const float *b, __m256 acc[MR][2]) {

@@ -57,23 +57,17 @@ static AVX512 void gather_row(const float *row, int stride, int begin, int end, 
     for (int o = begin; o < end; o += 16) gather_chunk(row, stride, o, end - o < 16 ? end - o : 16, lower, upper, d + (o - begin));
 }
 
-/// SgemmCopyRuns: each run in 16-float pieces, the last one masked.
-static AVX512 void copy_runs(const float *base, const long *offsets, int depth, const Run *runs, int run_count, int nr, float *out) {
-    for (int kk = 0; kk < depth; kk++) {
-        const float *source = base + offsets[kk];
-        float *row = out + (long)kk * nr;
-        for (int r = 0; r < run_count; r++) {
-            const float *from = source + runs[r].from;
-            float *to = row + runs[r].to;
-            int count = runs[r].count, j = 0;
-            for (; j + 16 <= count; j += 16) _mm512_storeu_ps(to + j, _mm512_loadu_ps(from + j));
-            if (j < count) {
-                __mmask16 mask = (__mmask16)((1u << (count - j)) - 1);
-                _mm512_mask_storeu_ps(to + j, mask, _mm512_maskz_loadu_ps(mask, from + j));
-            }
-        }
+/// One run of copy_runs: 16-float pieces, the last one masked.
+static inline __attribute__((always_inline)) AVX512 void copy_run(float *to, const float *from, int count) {
+    int j = 0;
+    for (; j + 16 <= count; j += 16) _mm512_storeu_ps(to + j, _mm512_loadu_ps(from + j));
+    if (j < count) {
+        __mmask16 mask = (__mmask16)((1u << (count - j)) - 1);
+        _mm512_mask_storeu_ps(to + j, mask, _mm512_maskz_loadu_ps(mask, from + j));
     }
 }
+
+DL_SGEMM_COPY_RUNS(AVX512, copy_run)
 
 /// One finished vector of a tile: acc, plus C's old value (if accumulating),
 /// the bias, the addend, then the ReLU, in that order; `old` and `addend` are

@@ -67,6 +67,18 @@ typedef struct Run {
 /// run.count]; nothing else is read or written.
 typedef void (*SgemmCopyRuns)(const float *base, const long *offsets, int depth, const Run *runs, int run_count, int nr, float *out);
 
+/// `static target void copy_runs(...)`, an SgemmCopyRuns around the set's always-inlined
+/// `copy_run(float *to, const float *from, int count)`.
+#define DL_SGEMM_COPY_RUNS(target, copy_run)                                                                        \
+    static target void copy_runs(const float *base, const long *offsets, int depth, const Run *runs, int run_count, \
+                                 int nr, float *out) {                                                              \
+        for (int kk = 0; kk < depth; kk++) {                                                                        \
+            const float *source = base + offsets[kk];                                                               \
+            float *row = out + (long)kk * nr;                                                                       \
+            for (int r = 0; r < run_count; r++) copy_run(row + runs[r].to, source + runs[r].from, runs[r].count);   \
+        }                                                                                                           \
+    }
+
 /// One instruction set's kernels and the blocking they want.
 typedef struct {
     int panel_width;   // NR: columns of B per packed panel, the widest kernel's width

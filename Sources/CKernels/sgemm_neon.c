@@ -50,20 +50,14 @@ static void gather_row(const float *row, int stride, int begin, int end, int low
     for (int o = begin; o < end; o += 4) gather_chunk(row, stride, o, end - o < 4 ? end - o : 4, lower, upper, d + (o - begin));
 }
 
-/// SgemmCopyRuns: each run in 4-float pieces, then one float at a time.
-static void copy_runs(const float *base, const long *offsets, int depth, const Run *runs, int run_count, int nr, float *out) {
-    for (int kk = 0; kk < depth; kk++) {
-        const float *source = base + offsets[kk];
-        float *row = out + (long)kk * nr;
-        for (int r = 0; r < run_count; r++) {
-            const float *from = source + runs[r].from;
-            float *to = row + runs[r].to;
-            int count = runs[r].count, j = 0;
-            for (; j + 4 <= count; j += 4) vst1q_f32(to + j, vld1q_f32(from + j));
-            for (; j < count; j++) to[j] = from[j];
-        }
-    }
+/// One run of copy_runs: 4-float pieces, then one float at a time.
+static inline __attribute__((always_inline)) void copy_run(float *to, const float *from, int count) {
+    int j = 0;
+    for (; j + 4 <= count; j += 4) vst1q_f32(to + j, vld1q_f32(from + j));
+    for (; j < count; j++) to[j] = from[j];
 }
+
+DL_SGEMM_COPY_RUNS(, copy_run)
 
 /// Stores lanes [0, count) of v at d (count ≤ 4).
 static INLINE void store_first(float *d, float32x4_t v, int count) {

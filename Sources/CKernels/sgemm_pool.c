@@ -50,8 +50,7 @@ static pthread_cond_t finished = PTHREAD_COND_INITIALIZER;
 static uint64_t generation;  // bumped for each job (release), read by workers (acquire)
 static uint64_t wakes;       // bumped by dl_sgemm_pool_wake, under `lock`
 static uint64_t entry;       // generation << 32 | CLOSED | workers inside
-static int worker_count;     // started workers, changed only by the owner
-static int worker_count_started;  // worker_count, for dl_sgemm_pool_wake (atomic)
+static int worker_count;     // started workers, changed only by the owner (stored atomically for dl_sgemm_pool_wake)
 // The current job, written by the owner before it bumps `generation`; read
 // by a worker only once it is inside.
 static void (*job_work)(void *);
@@ -132,7 +131,7 @@ static void *worker_main(void *argument) {
 }
 
 void dl_sgemm_pool_wake(void) {
-    if (__atomic_load_n(&worker_count_started, __ATOMIC_ACQUIRE) == 0) return;
+    if (__atomic_load_n(&worker_count, __ATOMIC_ACQUIRE) == 0) return;
     pthread_mutex_lock(&lock);
     wakes++;
     pthread_cond_broadcast(&start);
@@ -149,8 +148,7 @@ void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers) 
         void *argument = (void *)(uintptr_t)__atomic_load_n(&generation, __ATOMIC_ACQUIRE);
         if (pthread_create(&thread, NULL, worker_main, argument) != 0) break;
         pthread_detach(thread);
-        worker_count++;
-        __atomic_store_n(&worker_count_started, worker_count, __ATOMIC_RELEASE);
+        __atomic_store_n(&worker_count, worker_count + 1, __ATOMIC_RELEASE);
     }
     job_work = work;
     job_context = context;
