@@ -93,11 +93,50 @@ static long padded_plane(long floats) { return (floats + 15) / 16 * 16 + 16; }
 /// Most tiles (or channels) a transform handles per inner loop: its local rows.
 enum { CHUNK = 64 };
 
+/// taps[tap][c] = g[c·9 + tap] for c < n: n filters' nine taps, transposed for the weight transform.
+static void taps_plain(const float *g, int n, float (*taps)[CHUNK]) {
+    for (int c = 0; c < n; c++)
+        for (int tap = 0; tap < 9; tap++) taps[tap][c] = g[c * 9 + tap];
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+/// taps_plain, eight filters at a time: their first eight taps (eight unaligned rows) through an 8x8
+/// transpose in registers, the ninth by single loads. The compilers made the plain loop one insert per
+/// float, which was most of the weight transform's time: the whole transform of a 256x256 layer, weights
+/// in cache, Zen 4, 0.27 ms.
+__attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, float (*taps)[CHUNK]) {
+    int c = 0;
+    for (; c + 8 <= n; c += 8) {
+        const float *f = g + c * 9;
+        __m256 r[8], t[8], s[8];
+        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(f + 9 * i);
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int h = 0; h < 8; h += 4) {
+            s[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            s[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+            s[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+            s[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        for (int j = 0; j < 4; j++) {
+            _mm256_storeu_ps(taps[j] + c, _mm256_permute2f128_ps(s[j], s[4 + j], 0x20));
+            _mm256_storeu_ps(taps[4 + j] + c, _mm256_permute2f128_ps(s[j], s[4 + j], 0x31));
+        }
+        _mm256_storeu_ps(taps[8] + c, _mm256_setr_ps(f[8], f[17], f[26], f[35], f[44], f[53], f[62], f[71]));
+    }
+    taps_plain(g + c * 9, n - c, (float (*)[CHUNK])(&taps[0][c]));
+}
+#endif
+
 /// The transforms are written as loops along tiles (or channels) with unit
 /// strides, which compilers vectorize; each is built for baseline x86-64 (or
 /// ARM64) and again for AVX2 and AVX-512, picked with the GEMM's set. They only
 /// add, subtract and halve, so every build gives the same bits.
-#define DL_WINOGRAD_TRANSFORMS(suffix, target)                                                                          \
+#define DL_WINOGRAD_TRANSFORMS(suffix, target, gather_taps)                                                             \
     /* U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1) */                                                      \
     target static void transform_weights##suffix(const float *w, int i0, int i1, int channels, float *u, long plane) { \
         float taps[9][CHUNK];                                                                                         \
@@ -105,8 +144,7 @@ enum { CHUNK = 64 };
             for (int c0 = 0; c0 < channels; c0 += CHUNK) {                                                            \
                 int n = channels - c0 < CHUNK ? channels - c0 : CHUNK;                                                \
                 const float *g = w + ((long)i * channels + c0) * 9;                                                   \
-                for (int c = 0; c < n; c++)                                                                           \
-                    for (int tap = 0; tap < 9; tap++) taps[tap][c] = g[c * 9 + tap];                                  \
+                gather_taps(g, n, taps);                                                                              \
                 float *to = u + (long)i * channels + c0;                                                              \
                 for (int c = 0; c < n; c++) {                                                                         \
                     float t[4][3];                                                                                    \
@@ -179,10 +217,10 @@ enum { CHUNK = 64 };
         }                                                                                                             \
     }
 
-DL_WINOGRAD_TRANSFORMS(_base, )
+DL_WINOGRAD_TRANSFORMS(_base, , taps_plain)
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-DL_WINOGRAD_TRANSFORMS(_avx2, __attribute__((target("avx2,fma"))))
-DL_WINOGRAD_TRANSFORMS(_avx512, __attribute__((target("avx512f"))))
+DL_WINOGRAD_TRANSFORMS(_avx2, __attribute__((target("avx2,fma"))), taps_avx2)
+DL_WINOGRAD_TRANSFORMS(_avx512, __attribute__((target("avx512f"))), taps_avx2)
 #endif
 
 typedef void (*WeightTransform)(const float *, int, int, int, float *, long);
