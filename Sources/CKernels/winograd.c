@@ -441,39 +441,26 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     return dl_conv2d_winograd_isa_fused(isa, g, m, w, x, y, ldy, row_bias, NULL, relu);
 }
 
-int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y,
-                                 int ldy, const float *row_bias, const float *addend, int relu) {
-    if (!dl_sgemm_isa_available(isa)) return -1;
-    if (g->kernel_height != 3 || g->kernel_width != 3 || g->stride_height != 1 || g->stride_width != 1 ||
-        g->dilation_height != 1 || g->dilation_width != 1)
-        return -1;
-    if (m <= 0 || g->out_height <= 0 || g->out_width <= 0) return 0;
-    if (g->channels <= 0) return dl_conv2d_gemm_isa_fused(isa, g, m, w, x, y, ldy, row_bias, addend, relu);
-    // Fewer than 10x10 tiles (14x14 outputs: 49): the 16 GEMMs have n = 49, which the AVX-512 set's 64-wide
-    // panels run as a 48-wide block and a 1-column one and the AVX2 set's 16-wide panels as three and one.
-    // Tools/conv_probe.c, one thread, cold weights, Zen 4, 256 channels at 14x14, against the AVX-512 direct
-    // product: AVX-512 Winograd 0.83-0.91 of its time, AVX2 Winograd 0.66-0.79. So the AVX-512 set runs
-    // these through the AVX2 kernels (still one fixed sequence per set: exact to itself).
-    if (isa == DL_SGEMM_AVX512 && (long)((g->out_width + 1) / 2) * ((g->out_height + 1) / 2) < 100 &&
-        dl_sgemm_isa_available(DL_SGEMM_AVX2))
-        isa = DL_SGEMM_AVX2;
-    // The transformed weights U take 16/9 of the layer's weights, outside any session's budget: cut the
-    // output channels into runs whose U stays within WEIGHT_TRANSFORM_BYTES (each run is what a layer split
-    // into pieces of channels would compute, with the same bits), so a large 3x3 layer (VGG's 512x512, 9 MiB)
-    // needs 4 MiB of transient memory, not 16.
-    long rows_per_run = WEIGHT_TRANSFORM_BYTES / (16L * (long)sizeof(float) * g->channels);
-    if (rows_per_run < 16) rows_per_run = 16;
-    if (m > rows_per_run) {
-        long per_filter = (long)g->channels * 9;
-        for (long first = 0; first < m; first += rows_per_run) {
-            int rows = (int)(m - first < rows_per_run ? m - first : rows_per_run);
-            int status = dl_conv2d_winograd_isa_fused(isa, g, rows, w + first * per_filter, x, y + first * (long)ldy, ldy,
-                                                      row_bias ? row_bias + first : NULL, addend ? addend + first * (long)ldy : NULL,
-                                                      relu);
-            if (status != 0) return status;
-        }
-        return 0;
-    }
+/// Output channels per run: as many as WEIGHT_TRANSFORM_BYTES of U holds, at least 16.
+static long rows_per_run(const DLConvGeometry *g) {
+    long rows = WEIGHT_TRANSFORM_BYTES / (16L * (long)sizeof(float) * g->channels);
+    return rows < 16 ? 16 : rows;
+}
+
+/// Floats of one run's U: its 16 planes of rows x channels.
+static long run_u_floats(const DLConvGeometry *g, long rows) { return 16 * padded_plane(rows * g->channels); }
+
+/// The weight transform of filters [0, m) into u (one run's layout), dealt to the pool when large enough.
+static void transform_run(WeightTransform transform, const DLConvGeometry *g, int m, const float *w, float *u) {
+    WeightJob weights = {transform, w, g->channels, u, padded_plane((long)m * g->channels)};
+    if ((long)m * g->channels >= 4096) dl_parallel_ranges(m, WEIGHT_ROWS, weight_rows, &weights);
+    else weight_rows(&weights, 0, m);  // too small to hand out
+}
+
+/// One run of output channels (m ≤ rows_per_run): U transformed from w into scratch, or `prepared` (that
+/// run's U, from dl_conv2d_winograd_transform_weights) when given.
+static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *prepared, const float *x, float *y,
+                        int ldy, const float *row_bias, const float *addend, int relu) {
     Job job = {0};
     job.isa = isa, job.g = g, job.m = m, job.x = x, job.bias = row_bias, job.addend = addend, job.y = y, job.ldy = ldy, job.relu = relu != 0;
     job.tiles_w = (g->out_width + 1) / 2;
@@ -488,16 +475,14 @@ int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m,
     block = block < 64 ? 64 : block > 256 ? 256 : block;
     job.block = block < job.tiles ? block : job.tiles;
     job.blocks = (job.tiles + job.block - 1) / job.block;
-    // U, then the caller's V and P, in one block.
-    size_t u_floats = 16 * (size_t)padded_plane((long)m * g->channels);
+    // U (unless prepared), then the caller's V and P, in one block.
+    size_t u_floats = prepared ? 0 : (size_t)run_u_floats(g, m);
     size_t vp_floats = 16 * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
     float *u = scratch(sizeof(float) * (u_floats + vp_floats));
     if (!u) return -1;
     int threads = dl_sgemm_pool_threads();
-    WeightJob weights = {transforms_for(isa).weights, w, g->channels, u, padded_plane((long)m * g->channels)};
-    if ((long)m * g->channels >= 4096) dl_parallel_ranges(m, WEIGHT_ROWS, weight_rows, &weights);
-    else weight_rows(&weights, 0, m);  // too small to hand out
-    job.u = u;
+    if (!prepared) transform_run(transforms_for(isa).weights, g, m, w, u);
+    job.u = prepared ? prepared : u;
     if (threads > 1 && job.blocks >= 2 * threads && blocks_balance(&job, threads)) {
         // Whole blocks per thread; their GEMMs find the pool busy and run alone.
         Shared shared = {&job, u + u_floats, pthread_self()};
@@ -507,6 +492,83 @@ int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m,
     }
     release_scratch(u, sizeof(float) * (u_floats + vp_floats));
     return job.failed ? -1 : 0;
+}
+
+/// dl_conv2d_winograd_isa_fused and dl_conv2d_winograd_prepared_isa: w, or U prepared from it.
+static int winograd(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *prepared, const float *x, float *y,
+                    int ldy, const float *row_bias, const float *addend, int relu) {
+    if (!dl_sgemm_isa_available(isa)) return -1;
+    if (g->kernel_height != 3 || g->kernel_width != 3 || g->stride_height != 1 || g->stride_width != 1 ||
+        g->dilation_height != 1 || g->dilation_width != 1)
+        return -1;
+    if (m <= 0 || g->out_height <= 0 || g->out_width <= 0) return 0;
+    if (g->channels <= 0) {
+        if (prepared) return -1;
+        return dl_conv2d_gemm_isa_fused(isa, g, m, w, x, y, ldy, row_bias, addend, relu);
+    }
+    // Fewer than 10x10 tiles (14x14 outputs: 49): the 16 GEMMs have n = 49, which the AVX-512 set's 64-wide
+    // panels run as a 48-wide block and a 1-column one and the AVX2 set's 16-wide panels as three and one.
+    // Tools/conv_probe.c, one thread, cold weights, Zen 4, 256 channels at 14x14, against the AVX-512 direct
+    // product: AVX-512 Winograd 0.83-0.91 of its time, AVX2 Winograd 0.66-0.79. So the AVX-512 set runs
+    // these through the AVX2 kernels (still one fixed sequence per set: exact to itself).
+    if (isa == DL_SGEMM_AVX512 && (long)((g->out_width + 1) / 2) * ((g->out_height + 1) / 2) < 100 &&
+        dl_sgemm_isa_available(DL_SGEMM_AVX2))
+        isa = DL_SGEMM_AVX2;
+    // The transformed weights U take 16/9 of the layer's weights, outside any session's budget: cut the
+    // output channels into runs whose U stays within WEIGHT_TRANSFORM_BYTES (each run is what a layer split
+    // into pieces of channels would compute, with the same bits), so a large 3x3 layer (VGG's 512x512, 9 MiB)
+    // needs 4 MiB of transient memory, not 16. Prepared U lies run after run in the same layout.
+    long per_run = rows_per_run(g), per_filter = (long)g->channels * 9;
+    for (long first = 0; first < m; first += per_run) {
+        int rows = (int)(m - first < per_run ? m - first : per_run);
+        const float *run_u = prepared ? prepared + first / per_run * run_u_floats(g, per_run) : NULL;
+        int status = winograd_run(isa, g, rows, prepared ? NULL : w + first * per_filter, run_u, x, y + first * (long)ldy, ldy,
+                                  row_bias ? row_bias + first : NULL, addend ? addend + first * (long)ldy : NULL, relu);
+        if (status != 0) return status;
+    }
+    return 0;
+}
+
+int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *x, float *y,
+                                 int ldy, const float *row_bias, const float *addend, int relu) {
+    return winograd(isa, g, m, w, NULL, x, y, ldy, row_bias, addend, relu);
+}
+
+int dl_conv2d_winograd_prepared_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *u, const float *x, float *y,
+                                    int ldy, const float *row_bias, const float *addend, int relu) {
+    if (!u) return -1;
+    return winograd(isa, g, m, NULL, u, x, y, ldy, row_bias, addend, relu);
+}
+
+long dl_conv2d_winograd_prepared_floats(const DLConvGeometry *g, int m) {
+    if (m <= 0 || g->channels <= 0) return 0;
+    long per_run = rows_per_run(g), runs = (m + per_run - 1) / per_run;
+    return runs * run_u_floats(g, per_run);
+}
+
+float *dl_conv2d_winograd_prepare(const DLConvGeometry *g, int m, const float *w) {
+    if (m <= 0 || g->channels <= 0 || g->kernel_height != 3 || g->kernel_width != 3) return NULL;
+    long floats = dl_conv2d_winograd_prepared_floats(g, m);
+    float *u = aligned_alloc(64, (size_t)(floats * (long)sizeof(float) + 63) / 64 * 64);
+    if (!u) return NULL;
+    dl_kernel_scratch_add(floats * (long)sizeof(float));
+    // Every build of the transform gives the same bits (it only adds, subtracts and halves); the fastest here.
+    WeightTransform transform = transform_weights_base;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (dl_sgemm_isa_available(DL_SGEMM_AVX2)) transform = transform_weights_avx2;
+#endif
+    long per_run = rows_per_run(g), per_filter = (long)g->channels * 9;
+    for (long first = 0; first < m; first += per_run) {
+        int rows = (int)(m - first < per_run ? m - first : per_run);
+        transform_run(transform, g, rows, w + first * per_filter, u + first / per_run * run_u_floats(g, per_run));
+    }
+    return u;
+}
+
+void dl_conv2d_winograd_release(const DLConvGeometry *g, int m, float *u) {
+    if (!u) return;
+    dl_kernel_scratch_add(-dl_conv2d_winograd_prepared_floats(g, m) * (long)sizeof(float));
+    free(u);
 }
 
 int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *g) {

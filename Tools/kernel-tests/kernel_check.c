@@ -635,13 +635,44 @@ static void check_winograd_isa(DLSgemmISA isa) {
             snprintf(also, sizeof also, "%s, channels [0,%d) and [%d,%d) vs whole", what, cut, cut, m);
             check_same(also, y, y2, n, m, n);
             check_conv_addend(dl_conv2d_winograd_isa_fused, what, isa, &g, m, w, x, bias, fused, y, y2);
+            // The weights transformed once (dl_conv2d_winograd_prepare): the same bits, with an addend too, 1 and 2 threads.
+            long held = dl_kernel_scratch_bytes();
+            float *u = dl_conv2d_winograd_prepare(&g, m, w), *addend = allocate(sizeof(float) * m * n);
+            float *expected = allocate(sizeof(float) * m * n);
+            fill(addend, (long)m * n);
+            CHECK(u != NULL, "%s: prepare failed", what);
+            CHECK(dl_kernel_scratch_bytes() - held == dl_conv2d_winograd_prepared_floats(&g, m) * (long)sizeof(float),
+                  "%s: prepared weights not counted as kernel scratch", what);
+            for (int with_addend = 0; with_addend < 2; with_addend++) {
+                const float *add = with_addend ? addend : NULL;
+                dl_sgemm_set_threads(1);
+                CHECK(dl_conv2d_winograd_isa_fused(isa, &g, m, w, x, expected, n, row_bias, add, fused) == 0, "%s: failed", what);
+                for (int threads = 1; threads <= 2; threads++) {
+                    dl_sgemm_set_threads(threads);
+                    for (long i = 0; i < (long)m * n; i++) y2[i] = sentinel;
+                    CHECK(dl_conv2d_winograd_prepared_isa(isa, &g, m, u, x, y2, n, row_bias, add, fused) == 0, "%s: prepared failed", what);
+                    snprintf(also, sizeof also, "%s, weights prepared once%s, %d threads, vs transformed per call", what,
+                             with_addend ? ", addend" : "", threads);
+                    check_same(also, expected, y2, n, m, n);
+                }
+            }
+            dl_sgemm_set_threads(1);
+            held = dl_kernel_scratch_bytes();
+            dl_conv2d_winograd_release(&g, m, u);
+            CHECK(held - dl_kernel_scratch_bytes() == dl_conv2d_winograd_prepared_floats(&g, m) * (long)sizeof(float),
+                  "%s: prepared weights still counted after release", what);
+            free(addend), free(expected);
         }
         free(w), free(bias), free(x), free(columns), free(y), free(y2), free(ref), free(scale);
     }
     DLConvGeometry strided = geometry_of((Conv){16, 12, 12, 3, 2, 1, 1, 16});
     float one = 0;
     CHECK(dl_conv2d_winograd_isa(isa, &strided, 1, &one, &one, &one, 1, NULL, 0) == -1, "winograd took a stride-2 convolution");
-    printf("  winograd %-6s %d geometries x 2 epilogues: double reference (1e-5), 1 and 2 threads, pieces\n", isa_name(isa), count);
+    float none = 0;
+    CHECK(dl_conv2d_winograd_prepared_isa(isa, &strided, 1, &none, &one, &one, 1, NULL, NULL, 0) == -1,
+          "prepared winograd took a stride-2 convolution");
+    printf("  winograd %-6s %d geometries x 2 epilogues: double reference (1e-5), 1 and 2 threads, pieces, weights prepared once\n",
+           isa_name(isa), count);
 }
 
 // ---------------------------------------------------------------- sgemv_rows

@@ -172,6 +172,26 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m
 int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
                                  int ldy, const float *row_bias, const float *addend, int relu);
 
+/// Floats of the transformed weights (U) dl_conv2d_winograd_prepare makes for
+/// `m` filters of this geometry's channels (16/9 of the weights, plus padding).
+long dl_conv2d_winograd_prepared_floats(const DLConvGeometry *geometry, int m);
+
+/// The transformed weights (U) of `m` 3x3 filters w (m, channels, 3, 3), made
+/// once for dl_conv2d_winograd_prepared_isa to run with any number of times:
+/// what dl_conv2d_winograd_isa_fused does at every call. Counted in
+/// dl_kernel_scratch_bytes until dl_conv2d_winograd_release. NULL for a
+/// geometry that is not 3x3 or memory that could not be allocated.
+float *dl_conv2d_winograd_prepare(const DLConvGeometry *geometry, int m, const float *w);
+
+/// Frees what dl_conv2d_winograd_prepare(geometry, m, ...) returned (NULL: nothing).
+void dl_conv2d_winograd_release(const DLConvGeometry *geometry, int m, float *u);
+
+/// dl_conv2d_winograd_isa_fused with the weights already transformed by
+/// dl_conv2d_winograd_prepare (same geometry and m): the same bits, without
+/// the transform or its 4 MiB of scratch. -1 as dl_conv2d_winograd_isa_fused.
+int dl_conv2d_winograd_prepared_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *u, const float *x, float *y,
+                                    int ldy, const float *row_bias, const float *addend, int relu);
+
 /// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
 /// dl_conv2d_gemm_isa on `isa` there (3x3, stride 1, dilation 1, at least 16
 /// input channels (18: 16 run faster through dl_conv2d_direct_isa), and
