@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -542,16 +543,18 @@ int dl_conv2d_winograd_prepared_isa(DLSgemmISA isa, const DLConvGeometry *g, int
 
 long dl_conv2d_winograd_prepared_floats(const DLConvGeometry *g, int m) {
     if (m <= 0 || g->channels <= 0) return 0;
-    long per_run = rows_per_run(g), runs = (m + per_run - 1) / per_run;
-    return runs * run_u_floats(g, per_run);
+    long per_run = rows_per_run(g), full = m / per_run, last = m % per_run;
+    return full * run_u_floats(g, per_run) + (last ? run_u_floats(g, last) : 0);
 }
 
 float *dl_conv2d_winograd_prepare(const DLConvGeometry *g, int m, const float *w) {
     if (m <= 0 || g->channels <= 0 || g->kernel_height != 3 || g->kernel_width != 3) return NULL;
-    long floats = dl_conv2d_winograd_prepared_floats(g, m);
-    float *u = aligned_alloc(64, (size_t)(floats * (long)sizeof(float) + 63) / 64 * 64);
-    if (!u) return NULL;
-    dl_kernel_scratch_add(floats * (long)sizeof(float));
+    // Its own pages (not the heap's), so that releasing it gives them back to the system at once.
+    long bytes = dl_conv2d_winograd_prepared_floats(g, m) * (long)sizeof(float);
+    void *pages = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pages == MAP_FAILED) return NULL;
+    float *u = pages;
+    dl_kernel_scratch_add(bytes);
     // Every build of the transform gives the same bits (it only adds, subtracts and halves); the fastest here.
     WeightTransform transform = transform_weights_base;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -567,8 +570,9 @@ float *dl_conv2d_winograd_prepare(const DLConvGeometry *g, int m, const float *w
 
 void dl_conv2d_winograd_release(const DLConvGeometry *g, int m, float *u) {
     if (!u) return;
-    dl_kernel_scratch_add(-dl_conv2d_winograd_prepared_floats(g, m) * (long)sizeof(float));
-    free(u);
+    long bytes = dl_conv2d_winograd_prepared_floats(g, m) * (long)sizeof(float);
+    munmap(u, (size_t)bytes);
+    dl_kernel_scratch_add(-bytes);
 }
 
 int dl_conv2d_winograd_wanted(DLSgemmISA isa, const DLConvGeometry *g) {

@@ -125,6 +125,9 @@ final class Pipeline: @unchecked Sendable {
             }
         }
         workspace.reserve(floatCount: scratchFloats)
+        // A resident session's weights stay where they were read for the session's life: their transformed
+        // forms (Winograd's U) are made once, at the first run, and kept with them.
+        if policy == .resident { workspace.preparedWeights = PreparedWeights() }
     }
 
     /// Starts the three stage threads (and deepeye's background reader), or

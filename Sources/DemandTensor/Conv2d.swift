@@ -157,7 +157,8 @@ enum Conv2d {
                 let addend = residual.map { $0 + (n * g.outChannels + firstChannel) * g.outPlane }
                 let groupBias = bias.map { $0 + firstChannel }
                 if !isPointwise && usesPackedColumns(workspace.gemmPath)
-                    && packedColumns(parameters, g, path: workspace.gemmPath, x: x, w: w, bias: groupBias, addend: addend, y: y) { continue }
+                    && packedColumns(parameters, g, path: workspace.gemmPath, x: x, w: w, bias: groupBias, addend: addend, y: y,
+                                     prepared: workspace.preparedWeights) { continue }
                 if residualIsOutput && !isPointwise { throw kernelMemoryError }
                 try banded(parameters, g, isPointwise: isPointwise, x: x, w: w, bias: groupBias, addend: addend,
                            addendIsOutput: residualIsOutput, y: y, workspace: workspace)
@@ -199,15 +200,22 @@ enum Conv2d {
     /// packing buffers): nothing useful was written.
     private static func packedColumns(_ parameters: Conv2dParameters, _ g: Geometry, path: BLAS.Path, x: UnsafePointer<Float>,
                                       w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
-                                      y: UnsafeMutablePointer<Float>) -> Bool {
+                                      y: UnsafeMutablePointer<Float>, prepared: PreparedWeights?) -> Bool {
         guard let isa = path.isa else { return false }
         var geometry = cGeometry(parameters, g, channels: g.inChannelsPerGroup)
         let relu = fusedRelu(parameters.activation)
         let (m, rowBias, reluFlag) = (Int32(g.outChannelsPerGroup), relu == nil ? nil : bias, Int32(relu == true ? 1 : 0))
         let ldy = Int32(g.outPlane)
-        // 3x3 stride 1 (large enough for this set): Winograd F(2x2, 3x3), 2.25 times fewer multiply-adds; else the packed GEMM.
-        let viaWinograd = dl_conv2d_winograd_wanted(isa, &geometry) != 0
-            && dl_conv2d_winograd_isa_fused(isa, &geometry, m, w, x, y, ldy, rowBias, addend, reluFlag) == 0
+        // 3x3 stride 1 (large enough for this set): Winograd F(2x2, 3x3), 2.25 times fewer multiply-adds, with the
+        // weights' Winograd form from `prepared` when there is one (the same bits); else the packed GEMM.
+        var viaWinograd = false
+        if dl_conv2d_winograd_wanted(isa, &geometry) != 0 {
+            if let u = prepared?.winograd(weight: w, geometry: geometry, filters: m) {
+                viaWinograd = dl_conv2d_winograd_prepared_isa(isa, &geometry, m, u, x, y, ldy, rowBias, addend, reluFlag) == 0
+            } else {
+                viaWinograd = dl_conv2d_winograd_isa_fused(isa, &geometry, m, w, x, y, ldy, rowBias, addend, reluFlag) == 0
+            }
+        }
         guard viaWinograd || dl_conv2d_gemm_isa_fused(isa, &geometry, m, w, x, y, ldy, rowBias, addend, reluFlag) == 0 else {
             return false
         }

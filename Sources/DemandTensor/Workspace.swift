@@ -23,6 +23,9 @@ public final class Workspace {
     /// run the im2col path (which uses this workspace) on AVX2, AVX-512 and
     /// ARM64 machines, or `.avx2` to run that kernel set on an AVX-512 machine.
     var gemmPath = BLAS.Path.best
+    /// Transformed weights kept from run to run, for weights that stay put
+    /// (a resident session's); nil: transformed at every call.
+    public var preparedWeights: PreparedWeights?
 
     /// An empty workspace; it grows on first use.
     public init() {}

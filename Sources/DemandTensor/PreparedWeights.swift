@@ -1,0 +1,64 @@
+import CKernels
+
+/// Weights transformed once and kept from run to run: the Winograd form (U) of
+/// 3x3 convolutions, which `dl_conv2d_winograd_isa_fused` would otherwise make
+/// from the raw weights at every call (in ResNet-50, 256 channels at 14x14,
+/// about a sixth of the layer's time).
+///
+/// Only for weights that neither move nor change while it lives: a resident
+/// session's (the pipeline sets one on its workspace for the resident policy
+/// alone; the other policies reuse their buffers for other layers). Entries
+/// are keyed by the weights' address and the filters' shape. They take 16/9
+/// of those layers' weights, counted as kernel scratch
+/// (`dl_kernel_scratch_bytes`) until the cache is released with its workspace.
+/// Execute thread only, like the workspace that holds it.
+public final class PreparedWeights {
+    private struct Key: Hashable {
+        let weight: UnsafePointer<Float>
+        let filters: Int32
+        let channels: Int32
+    }
+
+    private struct Entry {
+        var geometry: DLConvGeometry
+        let filters: Int32
+        let u: UnsafeMutablePointer<Float>
+    }
+
+    private var winograd: [Key: Entry] = [:]
+
+    /// An empty cache.
+    public init() {}
+
+    deinit {
+        for var entry in winograd.values { dl_conv2d_winograd_release(&entry.geometry, entry.filters, entry.u) }
+    }
+
+    /// Bytes the cache holds.
+    public var byteCount: Int {
+        winograd.values.reduce(0) { total, entry in
+            var geometry = entry.geometry
+            return total + Int(dl_conv2d_winograd_prepared_floats(&geometry, entry.filters)) * MemoryLayout<Float>.stride
+        }
+    }
+
+    /// Bytes the Winograd form of `filters` 3x3 filters over `channels` input channels takes.
+    static func winogradByteCount(channels: Int, filters: Int) -> Int {
+        var geometry = DLConvGeometry(channels: Int32(channels), in_height: 3, in_width: 3, kernel_height: 3, kernel_width: 3,
+                                      stride_height: 1, stride_width: 1, dilation_height: 1, dilation_width: 1, pad_top: 0,
+                                      pad_left: 0, out_height: 1, out_width: 1)
+        return Int(dl_conv2d_winograd_prepared_floats(&geometry, Int32(filters))) * MemoryLayout<Float>.stride
+    }
+
+    /// The Winograd form of `filters` 3x3 filters at `weight` (for `geometry`'s
+    /// channels), made on first use; nil if it could not be allocated (the
+    /// caller then transforms per call).
+    func winograd(weight: UnsafePointer<Float>, geometry: DLConvGeometry, filters: Int32) -> UnsafePointer<Float>? {
+        let key = Key(weight: weight, filters: filters, channels: geometry.channels)
+        if let entry = winograd[key] { return UnsafePointer(entry.u) }
+        var geometry = geometry
+        guard let u = dl_conv2d_winograd_prepare(&geometry, filters, weight) else { return nil }
+        winograd[key] = Entry(geometry: geometry, filters: filters, u: u)
+        return UnsafePointer(u)
+    }
+}

@@ -1,0 +1,59 @@
+import DemandFormat
+@testable import DemandLayer
+@testable import DemandTensor
+import DemandTestSupport
+import DemandZoo
+import Foundation
+import Testing
+
+/// A resident session keeps its 3x3 convolutions' Winograd form from run to
+/// run (`PreparedWeights`); every other policy transforms the weights at each
+/// call. Both must give the same bits.
+@Suite struct PreparedWeightsTests {
+    /// Two 3x3 convolutions large enough for Winograd on the AVX2 and AVX-512
+    /// paths (32 and 48 channels, 20x20: 100 tiles), then a classifier.
+    static let modelPath: String = {
+        let path = Scratch.directory("prepared") + "/winograd.dlm"
+        let writer = try! ModelWriter(destination: path, name: "winograd")
+        let b = GraphBuilder(writer: writer, seed: 23)
+        b.input("input", shape: [1, 32, 20, 20])
+        var x = try! b.conv("input", 48, kernel: 3, activation: .relu)
+        x = try! b.conv(x, 48, kernel: 3)
+        x = try! b.globalAveragePool(x)
+        x = try! b.flatten(x)
+        x = try! b.dense(x, 10)
+        try! b.output(try! b.softmax(x))
+        _ = try! b.finish()
+        return path
+    }()
+
+    static func inputs(for model: Model) -> [String: Tensor] {
+        var random = SeededRandom(seed: 3)
+        let input = Tensor(zeros: model.manifest.inputs[0].shape)
+        random.fill(input.buffer, bound: 1)
+        return ["input": input]
+    }
+
+    @Test func residentKeepsTheWinogradFormAndGivesTheOtherPoliciesBits() throws {
+        let model = try Model.open(Self.modelPath)
+        let inputs = Self.inputs(for: model)
+        let resident = try Session(model: model, options: .init(policy: .resident))
+        let first = try resident.run(inputs)
+        let prepared = try #require(resident.pipeline.workspace.preparedWeights, "the resident policy keeps transformed weights")
+        // Both convolutions take Winograd wherever CKernels' GEMM runs (AVX2, AVX-512); with the portable
+        // kernels (CI's DEMANDLAYER_PORTABLE_KERNELS run) nothing is transformed.
+        let winogradBytes = PreparedWeights.winogradByteCount(channels: 32, filters: 48)
+            + PreparedWeights.winogradByteCount(channels: 48, filters: 48)
+        let expectedBytes = Conv2d.usesPackedColumns() ? winogradBytes : 0
+        #expect(prepared.byteCount == expectedBytes)
+        for _ in 0..<2 {
+            #expect(bitIdentical(try resident.run(inputs), first), "later runs read the kept form")
+            #expect(prepared.byteCount == expectedBytes, "made once, not again")
+        }
+        for policy in [Policy.linear, .pipelined] {
+            let session = try Session(model: model, options: .init(policy: policy))
+            #expect(session.pipeline.workspace.preparedWeights == nil, "\(policy) reuses its buffers: no kept forms")
+            #expect(bitIdentical(try session.run(inputs), first), "\(policy) transforms per call, with the same bits")
+        }
+    }
+}
