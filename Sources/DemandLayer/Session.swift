@@ -173,7 +173,8 @@ public final class Session: @unchecked Sendable {
         pipeline = Pipeline(model: model, policy: options.policy, source: source, widening: widening,
                             fileDescriptors: fds, requestBytes: options.requestBytes,
                             units: streaming.units, splits: streaming.splits, gathers: streaming.gathers, held: held,
-                            activationStorage: share?.activations, background: background)
+                            activationStorage: share?.activations, background: background,
+                            keepsTransformedWeights: options.keepsTransformedWeights)
         pipeline.turns = share?.turns
         whole = true
         try pipeline.start(cpus: pinnedCPUs)

@@ -50,6 +50,11 @@ import Testing
             #expect(bitIdentical(try resident.run(inputs), first), "later runs read the kept form")
             #expect(prepared.byteCount == expectedBytes, "made once, not again")
         }
+        var options = SessionOptions(policy: .resident)
+        options.keepsTransformedWeights = false
+        let perRun = try Session(model: model, options: options)
+        #expect(perRun.pipeline.workspace.preparedWeights == nil, "asked not to keep them")
+        #expect(bitIdentical(try perRun.run(inputs), first), "resident transforming per run: the same bits")
         for policy in [Policy.linear, .pipelined] {
             let session = try Session(model: model, options: .init(policy: policy))
             #expect(session.pipeline.workspace.preparedWeights == nil, "\(policy) reuses its buffers: no kept forms")
