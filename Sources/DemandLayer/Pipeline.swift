@@ -97,7 +97,7 @@ final class Pipeline: @unchecked Sendable {
 
     init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int,
          units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], gathers: [Int: RowGather] = [:], held: HeldWeights = .none,
-         activationStorage: ActivationStorage? = nil, background: BackgroundReader? = nil, keepsTransformedWeights: Bool = false) {
+         activationStorage: ActivationStorage? = nil, background: BackgroundReader? = nil, transformedWeightBytes: Int = 0) {
         self.model = model
         let units = units ?? ReadUnit.wholeLayers(model)
         self.units = units
@@ -126,8 +126,8 @@ final class Pipeline: @unchecked Sendable {
         }
         workspace.reserve(floatCount: scratchFloats)
         // A resident session's weights stay where they were read for the session's life: their transformed
-        // forms (Winograd's U) are made once, at the first run, and kept with them (SessionOptions.keepsTransformedWeights).
-        if policy == .resident && keepsTransformedWeights { workspace.preparedWeights = PreparedWeights() }
+        // forms (Winograd's U) are made once, at the first run, and kept with them (up to SessionOptions.transformedWeightBytes).
+        if policy == .resident && transformedWeightBytes > 0 { workspace.preparedWeights = PreparedWeights(limitBytes: transformedWeightBytes) }
     }
 
     /// Starts the three stage threads (and deepeye's background reader), or

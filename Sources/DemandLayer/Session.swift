@@ -174,7 +174,7 @@ public final class Session: @unchecked Sendable {
                             fileDescriptors: fds, requestBytes: options.requestBytes,
                             units: streaming.units, splits: streaming.splits, gathers: streaming.gathers, held: held,
                             activationStorage: share?.activations, background: background,
-                            keepsTransformedWeights: options.keepsTransformedWeights)
+                            transformedWeightBytes: options.transformedWeightBytes)
         pipeline.turns = share?.turns
         whole = true
         try pipeline.start(cpus: pinnedCPUs)

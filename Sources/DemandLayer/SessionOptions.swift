@@ -32,12 +32,15 @@ public struct SessionOptions: Sendable {
     public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
     /// Which CPUs the stage threads run on (default `.automatic`).
     public var placement: ThreadPlacement = .automatic
-    /// Resident: keep the Winograd form of the 3x3 convolutions' weights from
-    /// the first run on instead of transforming them at every run (default
-    /// true). It takes 16/9 of those layers' weights more, counted as kernel
-    /// scratch: ResNet-50 about 20 MiB (its runs about 2% faster), VGG-19 about
-    /// 126 MiB. The other policies always transform per run.
-    public var keepsTransformedWeights = true
+    /// Resident: the most bytes of transformed weights kept from run to run
+    /// (default 32 MiB; 0: none). The Winograd form of a 3x3 convolution's
+    /// weights is 16/9 of them; a layer whose form is kept is not transformed
+    /// again at every run (layers taken in the order they run, until the next
+    /// would pass the limit). Counted as kernel scratch, outside the weights.
+    /// ResNet-50's take 20 MiB and make its runs about 2% faster (one thread,
+    /// Zen 4); ResNet-152's would take about 150 MiB and VGG-19's 142, whose
+    /// first 32 MiB are kept. The other policies transform at every run.
+    public var transformedWeightBytes = 32 << 20
     /// Largest single read request; a larger layer is split into several in
     /// flight. The default, 512 KiB (16 in flight: 8 MiB), measured best on
     /// ResNet-152 side by side with 256 KiB to 4 MiB and 16 to 64 in flight: a

@@ -3,13 +3,14 @@ import CKernels
 /// Weights transformed once and kept from run to run: the Winograd form (U) of
 /// 3x3 convolutions, which `dl_conv2d_winograd_isa_fused` would otherwise make
 /// from the raw weights at every call (in ResNet-50, 256 channels at 14x14,
-/// about a sixth of the layer's time).
+/// about a sixth of the layer's time), up to `limitBytes`, layers taken in the
+/// order they first run.
 ///
 /// Only for weights that neither move nor change while it lives: a resident
 /// session's (the pipeline sets one on its workspace for the resident policy
 /// alone; the other policies reuse their buffers for other layers). Entries
 /// are keyed by the weights' address and the filters' shape. They take 16/9
-/// of those layers' weights, counted as kernel scratch
+/// of those layers' weights (a little more: each run of channels is padded), counted as kernel scratch
 /// (`dl_kernel_scratch_bytes`) until the cache is released with its workspace.
 /// Execute thread only, like the workspace that holds it.
 public final class PreparedWeights {
@@ -26,20 +27,16 @@ public final class PreparedWeights {
     }
 
     private var winograd: [Key: Entry] = [:]
+    /// The most bytes the cache holds: once full, further layers transform per call.
+    public let limitBytes: Int
+    /// Bytes the cache holds.
+    public private(set) var byteCount = 0
 
-    /// An empty cache.
-    public init() {}
+    /// An empty cache that holds at most `limitBytes`.
+    public init(limitBytes: Int) { self.limitBytes = limitBytes }
 
     deinit {
         for var entry in winograd.values { dl_conv2d_winograd_release(&entry.geometry, entry.filters, entry.u) }
-    }
-
-    /// Bytes the cache holds.
-    public var byteCount: Int {
-        winograd.values.reduce(0) { total, entry in
-            var geometry = entry.geometry
-            return total + Int(dl_conv2d_winograd_prepared_floats(&geometry, entry.filters)) * MemoryLayout<Float>.stride
-        }
     }
 
     /// Bytes the Winograd form of `filters` 3x3 filters over `channels` input channels takes.
@@ -57,8 +54,10 @@ public final class PreparedWeights {
         let key = Key(weight: weight, filters: filters, channels: geometry.channels)
         if let entry = winograd[key] { return UnsafePointer(entry.u) }
         var geometry = geometry
-        guard let u = dl_conv2d_winograd_prepare(&geometry, filters, weight) else { return nil }
+        let bytes = Int(dl_conv2d_winograd_prepared_floats(&geometry, filters)) * MemoryLayout<Float>.stride
+        guard byteCount + bytes <= limitBytes, let u = dl_conv2d_winograd_prepare(&geometry, filters, weight) else { return nil }
         winograd[key] = Entry(geometry: geometry, filters: filters, u: u)
+        byteCount += bytes
         return UnsafePointer(u)
     }
 }

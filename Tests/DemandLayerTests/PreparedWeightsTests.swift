@@ -51,10 +51,17 @@ import Testing
             #expect(prepared.byteCount == expectedBytes, "made once, not again")
         }
         var options = SessionOptions(policy: .resident)
-        options.keepsTransformedWeights = false
+        options.transformedWeightBytes = 0
         let perRun = try Session(model: model, options: options)
         #expect(perRun.pipeline.workspace.preparedWeights == nil, "asked not to keep them")
         #expect(bitIdentical(try perRun.run(inputs), first), "resident transforming per run: the same bits")
+        // Room for the first layer's form only: the second transforms per run, with the same bits.
+        options.transformedWeightBytes = PreparedWeights.winogradByteCount(channels: 32, filters: 48) + 1
+        let partly = try Session(model: model, options: options)
+        for _ in 0..<2 { #expect(bitIdentical(try partly.run(inputs), first)) }
+        let kept = try #require(partly.pipeline.workspace.preparedWeights)
+        #expect(kept.byteCount == (Conv2d.usesPackedColumns() ? PreparedWeights.winogradByteCount(channels: 32, filters: 48) : 0),
+                "the first layer's form, and no more than the limit")
         for policy in [Policy.linear, .pipelined] {
             let session = try Session(model: model, options: .init(policy: policy))
             #expect(session.pipeline.workspace.preparedWeights == nil, "\(policy) reuses its buffers: no kept forms")
