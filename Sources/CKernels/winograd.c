@@ -4,7 +4,7 @@
 // channel instead of 36, 2.25 times fewer; the products are 16 independent
 // GEMMs run by CKernels' own dl_sgemm_isa_ex. See dl_sgemm.h.
 //
-//   U[ξ] (M, C)  = (G g G^T)[ξ] for each filter g (3x3)      weights, per call
+//   U[ξ] (M, C)  = (G g G^T)[ξ] for each filter g (3x3)      weights, per call (or once: dl_conv2d_winograd_prepare)
 //   V[ξ] (C, T)  = (B^T d B)[ξ] for each input tile d (4x4)  a block of tiles at a time
 //   P[ξ] (M, T)  = U[ξ] · V[ξ]                               16 GEMMs per block
 //   y tile (2x2) = A^T P A + bias, then ReLU if asked
@@ -27,7 +27,9 @@
 // of V and P (16·Tb·(C + M) floats, Tb about 32768 / C tiles). Each thread
 // keeps up to RETAINED_BYTES of them from call to call (fresh pages cost a
 // fault and a clearing each, which showed as a tenth of YOLOv8n's time); what
-// is beyond is allocated for the call and freed before it returns.
+// is beyond is allocated for the call and freed before it returns. A U made
+// once by dl_conv2d_winograd_prepare (what a resident session keeps) lives in
+// its own pages until dl_conv2d_winograd_release.
 //
 // Measured against the direct GEMM (dl_conv2d_gemm_isa) at ResNet-50's 3x3
 // stride-1 shapes, one thread, AMD EPYC Zen 4, AVX-512 set: 64 channels at
@@ -104,9 +106,9 @@ static void taps_plain(const float *g, int n, float (*taps)[CHUNK]) {
 #include <immintrin.h>
 
 /// taps_plain, eight filters at a time: their first eight taps (eight unaligned rows) through an 8x8
-/// transpose in registers, the ninth by single loads. The compilers made the plain loop one insert per
-/// float, which was most of the weight transform's time: the whole transform of a 256x256 layer, weights
-/// in cache, Zen 4, 0.27 ms.
+/// transpose in registers, the ninth by single loads (the compilers made the plain loop one insert per
+/// float). The whole transform of a 256x256 layer, weights in cache, Zen 4: 0.26 -> 0.22-0.24 ms; with
+/// the GEMMs, 128 channels at 28x28 1.50 -> 1.42 ms (the AVX-512 build's plain loop was the slower one).
 __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, float (*taps)[CHUNK]) {
     int c = 0;
     for (; c + 8 <= n; c += 8) {
@@ -459,7 +461,7 @@ static void transform_run(WeightTransform transform, const DLConvGeometry *g, in
 }
 
 /// One run of output channels (m ≤ rows_per_run): U transformed from w into scratch, or `prepared` (that
-/// run's U, from dl_conv2d_winograd_transform_weights) when given.
+/// run's U, from dl_conv2d_winograd_prepare) when given.
 static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const float *w, const float *prepared, const float *x, float *y,
                         int ldy, const float *row_bias, const float *addend, int relu) {
     Job job = {0};
