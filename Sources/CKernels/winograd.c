@@ -524,7 +524,7 @@ static int winograd(DLSgemmISA isa, const DLConvGeometry *g, int m, const float 
     long per_run = rows_per_run(g), per_filter = (long)g->channels * 9;
     for (long first = 0; first < m; first += per_run) {
         int rows = (int)(m - first < per_run ? m - first : per_run);
-        const float *run_u = prepared ? prepared + first / per_run * run_u_floats(g, per_run) : NULL;
+        const float *run_u = prepared ? prepared + dl_conv2d_winograd_prepared_floats(g, (int)first) : NULL;
         int status = winograd_run(isa, g, rows, prepared ? NULL : w + first * per_filter, run_u, x, y + first * (long)ldy, ldy,
                                   row_bias ? row_bias + first : NULL, addend ? addend + first * (long)ldy : NULL, relu);
         if (status != 0) return status;
@@ -565,7 +565,7 @@ float *dl_conv2d_winograd_prepare(const DLConvGeometry *g, int m, const float *w
     long per_run = rows_per_run(g), per_filter = (long)g->channels * 9;
     for (long first = 0; first < m; first += per_run) {
         int rows = (int)(m - first < per_run ? m - first : per_run);
-        transform_run(transform, g, rows, w + first * per_filter, u + first / per_run * run_u_floats(g, per_run));
+        transform_run(transform, g, rows, w + first * per_filter, u + dl_conv2d_winograd_prepared_floats(g, (int)first));
     }
     return u;
 }

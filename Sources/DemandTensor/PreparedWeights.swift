@@ -10,8 +10,9 @@ import CKernels
 /// session's (the pipeline sets one on its workspace for the resident policy
 /// alone; the other policies reuse their buffers for other layers). Entries
 /// are keyed by the weights' address and the filters' shape. They take 16/9
-/// of those layers' weights (a little more: each run of channels is padded), counted as kernel scratch
-/// (`dl_kernel_scratch_bytes`) until the cache is released with its workspace.
+/// of those layers' weights (a little more: each run of channels is padded),
+/// counted as kernel scratch (`dl_kernel_scratch_bytes`) until the cache is
+/// released with its workspace.
 /// Execute thread only, like the workspace that holds it.
 public final class PreparedWeights {
     private struct Key: Hashable {
@@ -20,13 +21,7 @@ public final class PreparedWeights {
         let channels: Int32
     }
 
-    private struct Entry {
-        var geometry: DLConvGeometry
-        let filters: Int32
-        let u: UnsafeMutablePointer<Float>
-    }
-
-    private var winograd: [Key: Entry] = [:]
+    private var winograd: [Key: UnsafeMutablePointer<Float>] = [:]
     /// The most bytes the cache holds: once full, further layers transform per call.
     public let limitBytes: Int
     /// Bytes the cache holds.
@@ -36,14 +31,21 @@ public final class PreparedWeights {
     public init(limitBytes: Int) { self.limitBytes = limitBytes }
 
     deinit {
-        for var entry in winograd.values { dl_conv2d_winograd_release(&entry.geometry, entry.filters, entry.u) }
+        for (key, u) in winograd {
+            var geometry = Self.filterGeometry(channels: key.channels)
+            dl_conv2d_winograd_release(&geometry, key.filters, u)
+        }
+    }
+
+    /// A 3x3 geometry over `channels` input channels: all the Winograd form's size depends on besides the filters.
+    private static func filterGeometry(channels: Int32) -> DLConvGeometry {
+        DLConvGeometry(channels: channels, in_height: 3, in_width: 3, kernel_height: 3, kernel_width: 3, stride_height: 1,
+                       stride_width: 1, dilation_height: 1, dilation_width: 1, pad_top: 0, pad_left: 0, out_height: 1, out_width: 1)
     }
 
     /// Bytes the Winograd form of `filters` 3x3 filters over `channels` input channels takes.
     static func winogradByteCount(channels: Int, filters: Int) -> Int {
-        var geometry = DLConvGeometry(channels: Int32(channels), in_height: 3, in_width: 3, kernel_height: 3, kernel_width: 3,
-                                      stride_height: 1, stride_width: 1, dilation_height: 1, dilation_width: 1, pad_top: 0,
-                                      pad_left: 0, out_height: 1, out_width: 1)
+        var geometry = filterGeometry(channels: Int32(channels))
         return Int(dl_conv2d_winograd_prepared_floats(&geometry, Int32(filters))) * MemoryLayout<Float>.stride
     }
 
@@ -52,11 +54,11 @@ public final class PreparedWeights {
     /// caller then transforms per call).
     func winograd(weight: UnsafePointer<Float>, geometry: DLConvGeometry, filters: Int32) -> UnsafePointer<Float>? {
         let key = Key(weight: weight, filters: filters, channels: geometry.channels)
-        if let entry = winograd[key] { return UnsafePointer(entry.u) }
+        if let u = winograd[key] { return UnsafePointer(u) }
         var geometry = geometry
-        let bytes = Int(dl_conv2d_winograd_prepared_floats(&geometry, filters)) * MemoryLayout<Float>.stride
+        let bytes = Self.winogradByteCount(channels: Int(geometry.channels), filters: Int(filters))
         guard byteCount + bytes <= limitBytes, let u = dl_conv2d_winograd_prepare(&geometry, filters, weight) else { return nil }
-        winograd[key] = Entry(geometry: geometry, filters: filters, u: u)
+        winograd[key] = u
         byteCount += bytes
         return UnsafePointer(u)
     }

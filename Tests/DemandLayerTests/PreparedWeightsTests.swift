@@ -27,16 +27,9 @@ import Testing
         return path
     }()
 
-    static func inputs(for model: Model) -> [String: Tensor] {
-        var random = SeededRandom(seed: 3)
-        let input = Tensor(zeros: model.manifest.inputs[0].shape)
-        random.fill(input.buffer, bound: 1)
-        return ["input": input]
-    }
-
     @Test func residentKeepsTheWinogradFormAndGivesTheOtherPoliciesBits() throws {
         let model = try Model.open(Self.modelPath)
-        let inputs = Self.inputs(for: model)
+        let inputs = DeepEyeAndPartialTests.inputs(for: model)   // seeded, named "input" as here
         let resident = try Session(model: model, options: .init(policy: .resident))
         let first = try resident.run(inputs)
         let prepared = try #require(resident.pipeline.workspace.preparedWeights, "the resident policy keeps transformed weights")
