@@ -300,18 +300,19 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
                     int columns = nc - jr < nr ? nc - jr : nr;
                     float *c = job->c + (long)ir * job->ldc + jc + jr;
                     Epilogue tile = dl_sgemm_shifted(epilogue, jr);
-                    if (jr == last_panel && tail) {
-                        columns -= tail;
-                        kernels->tail_kernels[tail - 1](kc, ap, lda, tail_columns, c + columns, job->ldc, rows,
-                                                        dl_sgemm_shifted(tile, columns));
-                        if (columns == 0) continue;
-                    }
-                    if (jr < in_place_end)
+                    int tail_here = jr == last_panel ? tail : 0;
+                    columns -= tail_here;
+                    if (columns > 0 && jr < in_place_end)
                         dl_sgemm_pick_direct(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, b_block + jr, job->b_offsets, c,
                                                                                    job->ldc, rows, columns, tile);
-                    else
+                    else if (columns > 0)
                         dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, packed + jr * kc, c, job->ldc, rows,
                                                                             columns, tile);
+                    // The dot kernel after the vector ones, which bring the row group's A into L1 (the first kernel
+                    // to touch a cold A waits on it, and a 1-column kernel has nothing to do meanwhile).
+                    if (tail_here)
+                        kernels->tail_kernels[tail - 1](kc, ap, lda, tail_columns, c + columns, job->ldc, rows,
+                                                        dl_sgemm_shifted(tile, columns));
                 }
             }
         }
