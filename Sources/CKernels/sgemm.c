@@ -102,8 +102,6 @@ typedef struct {
     long prepared_row_floats;
     float *packed;              // when set: B's every (block, K slice) packed ahead for all threads (see pack_ahead)
     float *packed_tails;        // and the tails of its last block, TAIL_MAX·KC floats per K slice
-    int pack_per_thread;        // 1: shared row pieces of a plain product: each thread packs all of B once, for
-                                // all its claims (see gemm_pieces)
     int split_columns;  // 1: pieces are column units (SPLIT_UNIT wide), 0: row groups (MR rows)
     int units;          // column units or row groups in all
     int pieces;         // pieces the units are dealt into, as evenly as whole units allow
@@ -245,45 +243,28 @@ static long packed_floats(const Job *job) {
     return packed_offset(job, last_jc, job->n - last_jc, 0) + (long)job->k * ((job->n - last_jc + nr - 1) / nr * nr);
 }
 
-/// Packs (block, K slice) pairs [first, end) of B, numbered block-major, into `packed` and `tails` laid out
-/// as packed_offset says, exactly as gemm_block would pack them for itself (the same panels, so the same bits).
-static void pack_items(const Job *job, float *packed, float *tails, long first, long end) {
+/// Packs (block, K slice) pairs [first, end) of B, numbered block-major, into the job's packing done ahead,
+/// exactly as gemm_block would pack them for itself (the same panels, so the same bits).
+static void pack_ahead(void *context, long first, long end) {
+    const Job *job = context;
     const SgemmKernels *kernels = job->kernels;
     int nr = kernels->panel_width, block = kernels->block_width, lanes = kernels->lanes;
     int slices = (job->k + KC - 1) / KC;
     for (long item = first; item < end; item++) {
         int jc = (int)(item / slices) * block, pc = (int)(item % slices) * KC;
         int nc = job->n - jc < block ? job->n - jc : block, kc = job->k - pc < KC ? job->k - pc : KC;
-        float *out = packed + packed_offset(job, jc, nc, pc);
-        if (job->conv)
-            pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc, nc, out);
-        else
-            pack_b(job->b + (long)pc * job->ldb + jc, job->ldb, kc, nc, nr, out);
+        float *out = job->packed + packed_offset(job, jc, nc, pc);
+        pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc, nc, out);
         int last_panel = (nc - 1) / nr * nr, last_columns = nc - last_panel;
         int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
-        if (tail) transpose_tail(out + last_panel * kc, kc, nr, last_columns - tail, tail, tails + (long)(pc / KC) * TAIL_MAX * KC);
+        if (tail)
+            transpose_tail(out + last_panel * kc, kc, nr, last_columns - tail, tail,
+                           job->packed_tails + (long)(pc / KC) * TAIL_MAX * KC);
     }
 }
 
-/// (block, K slice) pairs of B: what pack_items numbers.
-static long pack_item_count(const Job *job) {
-    int block = job->kernels->block_width;
-    return (long)((job->n + block - 1) / block) * ((job->k + KC - 1) / KC);
-}
-
-/// Floats of the tails packed with packed_floats: TAIL_MAX·KC per K slice.
-static long packed_tail_floats(const Job *job) { return (long)((job->k + KC - 1) / KC) * TAIL_MAX * KC; }
-
-/// pack_items into the job's packing done ahead, dealt to the pool.
-static void pack_ahead(void *context, long first, long end) {
-    Job *job = context;
-    pack_items(job, job->packed, job->packed_tails, first, end);
-}
-
 /// C[row0..<row1, col0..<col1] = A[row0..<row1, :] · B[:, col0..<col1].
-/// `ahead`, when not NULL, holds all of B packed (pack_items) and `ahead_tails` its tails: nothing is packed here.
-static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, Panels *panels, const float *ahead,
-                       const float *ahead_tails) {
+static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, Panels *panels) {
     const SgemmKernels *kernels = job->kernels;
     int nr = kernels->panel_width, block = kernels->block_width, lanes = kernels->lanes;
     for (int jc = col0; jc < col1; jc += block) {
@@ -298,9 +279,9 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
             const float *b_block = job->b + (long)pc * job->ldb + jc;
             int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
             const float *packed = panels->b, *tail_columns = panels->tail;
-            if (ahead) {
-                packed = ahead + packed_offset(job, jc, nc, pc);
-                tail_columns = ahead_tails + (long)(pc / KC) * TAIL_MAX * KC;
+            if (job->packed) {
+                packed = job->packed + packed_offset(job, jc, nc, pc);
+                tail_columns = job->packed_tails + (long)(pc / KC) * TAIL_MAX * KC;
             } else {
                 if (job->conv)
                     pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc,
@@ -340,15 +321,9 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
 
 /// Units a claim on `left` units takes: all of them, unless the job is shared: then a piece's first
 /// claim leaves its last quarter, and later claims (and a claim on another piece's end) take half
-/// of what is left; columns in whole 64-column panels (PANEL_UNITS), all of it when little is left,
-/// row groups down to one.
+/// of what is left; each in whole 64-column panels (PANEL_UNITS), all of it when little is left.
 enum { PANEL_UNITS = SPLIT_COLUMNS / SPLIT_UNIT };
 static int claim_size(const Job *job, int left, int first_claim) {
-    if (job->shared && !job->split_columns) {
-        // Row groups: B is packed already, so a claim costs nothing beyond its rows.
-        int keep = first_claim ? left / 4 : left / 2;
-        return keep < 1 ? left : left - keep;
-    }
     if (!job->shared || left <= 2 * PANEL_UNITS) return left;
     int keep = first_claim ? left / 4 : left / 2;
     keep = keep / PANEL_UNITS * PANEL_UNITS;
@@ -372,29 +347,13 @@ static int claim(Job *job, int p, int from_end, int first_claim, int *first, int
     }
 }
 
-/// B packed for every claim of a thread: the job's packing done ahead, or the thread's own (packed on its
-/// first claim when the job packs per thread), or none (each gemm_block packs for itself).
-typedef struct {
-    float *b, *tails;
-} Ahead;
-
 /// Runs units [first, end) of the job (column units or row groups).
-static void run_units(Job *job, int first, int end, Panels *panels, Ahead *ahead) {
+static void run_units(Job *job, int first, int end, Panels *panels) {
     int unit = job->split_columns ? SPLIT_UNIT : MR, extent = job->split_columns ? job->n : job->m;
     int lo = first * unit, hi = end * unit < extent ? end * unit : extent;
     if (lo >= hi) return;
-    if (job->pack_per_thread && !ahead->b) {
-        long floats = packed_floats(job);
-        float *own = dl_thread_buffer(DL_BUFFER_PACKED_AHEAD, sizeof(float) * (size_t)(floats + packed_tail_floats(job)));
-        if (!own) {
-            __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
-            return;
-        }
-        pack_items(job, own, own + floats, 0, pack_item_count(job));
-        *ahead = (Ahead){own, own + floats};
-    }
-    if (job->split_columns) gemm_block(job, 0, job->m, lo, hi, panels, ahead->b, ahead->tails);
-    else gemm_block(job, lo, hi, 0, job->n, panels, ahead->b, ahead->tails);
+    if (job->split_columns) gemm_block(job, 0, job->m, lo, hi, panels);
+    else gemm_block(job, lo, hi, 0, job->n, panels);
 }
 
 /// Takes a piece of the job (a run of SPLIT_UNIT-wide column units or of MR-row groups) and runs it
@@ -409,10 +368,8 @@ static void gemm_pieces(void *context) {
         return;
     }
     int first, end;
-    Ahead ahead = {job->packed, job->packed_tails};
     for (int piece; (piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED)) < job->pieces;)
-        for (int first_claim = 1; claim(job, piece, 0, first_claim, &first, &end); first_claim = 0)
-            run_units(job, first, end, panels, &ahead);
+        for (int first_claim = 1; claim(job, piece, 0, first_claim, &first, &end); first_claim = 0) run_units(job, first, end, panels);
     while (job->shared) {
         int victim = -1, most = 0;
         for (int p = 0; p < job->pieces; p++) {
@@ -421,7 +378,7 @@ static void gemm_pieces(void *context) {
             if (left > most) most = left, victim = p;
         }
         if (victim < 0) return;
-        if (claim(job, victim, 1, 0, &first, &end)) run_units(job, first, end, panels, &ahead);
+        if (claim(job, victim, 1, 0, &first, &end)) run_units(job, first, end, panels);
     }
 }
 
@@ -463,28 +420,21 @@ static int run(Job *job) {
         job->left[p] = (uint64_t)((long)p * job->units / job->pieces) << 32 | (uint32_t)((long)(p + 1) * job->units / job->pieces);
     int helpers = threads - 1 < job->pieces - 1 ? threads - 1 : job->pieces - 1;
     if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
-    // Column pieces are shared out (see gemm_pieces). So are row pieces when all of B fits in
-    // PACKED_AHEAD_BYTES packed: a thread then packs it once for all its claims, and claims row groups the
-    // way column pieces claim columns. Otherwise each row piece packs all of B for itself, so stays whole.
-    // A convolution's column matrix is packed once for all threads, before any piece starts (gathered from
-    // the input, it cost each thread about an eighth of ResNet-50's 3x3 layers at 7x7); a plain product's B
-    // by each thread (copied, it is cheap; packed once ahead, one more round trip to the pool cost more).
-    // ResNet-50, 2 threads, Zen 4: the caller's waits at the end of row-split products (a helper finishing
-    // its fixed half) were 0.3-1.2 ms per inference; with shared row pieces all products wait 0.2-0.25 ms.
+    // Column pieces are shared out (see gemm_pieces); row pieces each pack all of B, so they stay whole.
     job->shared = helpers > 0 && job->split_columns;
-    size_t ahead_bytes = sizeof(float) * (size_t)(packed_floats(job) + packed_tail_floats(job));
-    if (helpers > 0 && !job->split_columns && !job->b_offsets && ahead_bytes <= (size_t)PACKED_AHEAD_BYTES) {
-        if (job->conv) {
-            float *ahead = dl_thread_buffer(DL_BUFFER_PACKED_AHEAD, ahead_bytes);
-            if (ahead) {
-                job->packed = ahead;
-                job->packed_tails = ahead + packed_floats(job);
-                dl_parallel_ranges(pack_item_count(job), 1, pack_ahead, job);
-                job->shared = 1;
-            }
-        } else {
-            job->pack_per_thread = 1;
-            job->shared = 1;
+    // Row pieces of a convolution: its column matrix is packed once, all threads sharing the packing, before
+    // any piece starts, instead of by every thread for itself (gathered from the input, it cost each thread
+    // about an eighth of ResNet-50's 3x3 layers at 7x7). Up to PACKED_AHEAD_BYTES, in the caller's buffer.
+    if (helpers > 0 && !job->split_columns && job->conv) {
+        long floats = packed_floats(job), tail_floats = (long)((job->k + KC - 1) / KC) * TAIL_MAX * KC;
+        size_t bytes = sizeof(float) * (size_t)(floats + tail_floats);
+        float *ahead = bytes <= (size_t)PACKED_AHEAD_BYTES ? dl_thread_buffer(DL_BUFFER_PACKED_AHEAD, bytes) : NULL;
+        if (ahead) {
+            job->packed = ahead;
+            job->packed_tails = ahead + floats;
+            int block = job->kernels->block_width;
+            long items = (long)((job->n + block - 1) / block) * ((job->k + KC - 1) / KC);
+            dl_parallel_ranges(items, 1, pack_ahead, job);
         }
     }
     dl_sgemm_pool_run(gemm_pieces, job, helpers);
