@@ -78,9 +78,6 @@ static Panels *thread_panels(void) {
     return panels;
 }
 
-/// The most bytes of a convolution's column matrix packed ahead for all threads (see run).
-#define PACKED_AHEAD_BYTES (4L << 20)
-
 /// The most pieces a product is cut into (one per thread).
 enum { MAX_PIECES = 64 };
 
@@ -100,8 +97,6 @@ typedef struct {
     const float *prepared;  // when set (with `conv`), the input's prepared copy (see prepare_input) that pack_conv copies from
     const long *prepared_offsets;
     long prepared_row_floats;
-    float *packed;              // when set: B's every (block, K slice) packed ahead for all threads (see pack_ahead)
-    float *packed_tails;        // and the tails of its last block, TAIL_MAX·KC floats per K slice
     int split_columns;  // 1: pieces are column units (SPLIT_UNIT wide), 0: row groups (MR rows)
     int units;          // column units or row groups in all
     int pieces;         // pieces the units are dealt into, as evenly as whole units allow
@@ -229,40 +224,6 @@ static void transpose_tail(const float *panel, int depth, int nr, int first, int
         for (int k = 0; k < depth; k++) bt[(long)j * depth + k] = panel[(long)k * nr + first + j];
 }
 
-/// Where the block of B's columns [jc, jc + nc) and K slice pc lies in the packing done ahead: block after
-/// block, each its K slices in turn (kc · nc rounded up to whole panels, floats each).
-static long packed_offset(const Job *job, int jc, int nc, int pc) {
-    int nr = job->kernels->panel_width;
-    return (long)jc * job->k + (long)pc * ((nc + nr - 1) / nr * nr);
-}
-
-/// Floats of B packed ahead: every block's K slices (see packed_offset).
-static long packed_floats(const Job *job) {
-    int nr = job->kernels->panel_width, block = job->kernels->block_width;
-    int last_jc = (job->n - 1) / block * block;
-    return packed_offset(job, last_jc, job->n - last_jc, 0) + (long)job->k * ((job->n - last_jc + nr - 1) / nr * nr);
-}
-
-/// Packs (block, K slice) pairs [first, end) of B, numbered block-major, into the job's packing done ahead,
-/// exactly as gemm_block would pack them for itself (the same panels, so the same bits).
-static void pack_ahead(void *context, long first, long end) {
-    const Job *job = context;
-    const SgemmKernels *kernels = job->kernels;
-    int nr = kernels->panel_width, block = kernels->block_width, lanes = kernels->lanes;
-    int slices = (job->k + KC - 1) / KC;
-    for (long item = first; item < end; item++) {
-        int jc = (int)(item / slices) * block, pc = (int)(item % slices) * KC;
-        int nc = job->n - jc < block ? job->n - jc : block, kc = job->k - pc < KC ? job->k - pc : KC;
-        float *out = job->packed + packed_offset(job, jc, nc, pc);
-        pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc, nc, out);
-        int last_panel = (nc - 1) / nr * nr, last_columns = nc - last_panel;
-        int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
-        if (tail)
-            transpose_tail(out + last_panel * kc, kc, nr, last_columns - tail, tail,
-                           job->packed_tails + (long)(pc / KC) * TAIL_MAX * KC);
-    }
-}
-
 /// C[row0..<row1, col0..<col1] = A[row0..<row1, :] · B[:, col0..<col1].
 static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, Panels *panels) {
     const SgemmKernels *kernels = job->kernels;
@@ -277,19 +238,13 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
             // With B read in place (see run), only a partial last panel is packed.
             int in_place_end = job->b_offsets ? (last_columns == nr ? nc : last_panel) : 0;
             const float *b_block = job->b + (long)pc * job->ldb + jc;
+            if (job->conv)
+                pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc, nc,
+                          panels->b);
+            else if (in_place_end < nc)
+                pack_b(b_block + in_place_end, job->ldb, kc, nc - in_place_end, nr, panels->b + (long)in_place_end * kc);
             int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
-            const float *packed = panels->b, *tail_columns = panels->tail;
-            if (job->packed) {
-                packed = job->packed + packed_offset(job, jc, nc, pc);
-                tail_columns = job->packed_tails + (long)(pc / KC) * TAIL_MAX * KC;
-            } else {
-                if (job->conv)
-                    pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc,
-                              nc, panels->b);
-                else if (in_place_end < nc)
-                    pack_b(b_block + in_place_end, job->ldb, kc, nc - in_place_end, nr, panels->b + (long)in_place_end * kc);
-                if (tail) transpose_tail(panels->b + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
-            }
+            if (tail) transpose_tail(panels->b + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
             for (int ir = row0; ir < row1; ir += MR) {
                 int rows = row1 - ir < MR ? row1 - ir : MR;
                 long lda;
@@ -306,12 +261,12 @@ static void gemm_block(const Job *job, int row0, int row1, int col0, int col1, P
                         dl_sgemm_pick_direct(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, b_block + jr, job->b_offsets, c,
                                                                                    job->ldc, rows, columns, tile);
                     else if (columns > 0)
-                        dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, packed + jr * kc, c, job->ldc, rows,
+                        dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows,
                                                                             columns, tile);
                     // The dot kernel after the vector ones, which bring the row group's A into L1 (the first kernel
                     // to touch a cold A waits on it, and a 1-column kernel has nothing to do meanwhile).
                     if (tail_here)
-                        kernels->tail_kernels[tail - 1](kc, ap, lda, tail_columns, c + columns, job->ldc, rows,
+                        kernels->tail_kernels[tail - 1](kc, ap, lda, panels->tail, c + columns, job->ldc, rows,
                                                         dl_sgemm_shifted(tile, columns));
                 }
             }
@@ -422,21 +377,6 @@ static int run(Job *job) {
     if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
     // Column pieces are shared out (see gemm_pieces); row pieces each pack all of B, so they stay whole.
     job->shared = helpers > 0 && job->split_columns;
-    // Row pieces of a convolution: its column matrix is packed once, all threads sharing the packing, before
-    // any piece starts, instead of by every thread for itself (gathered from the input, it cost each thread
-    // about an eighth of ResNet-50's 3x3 layers at 7x7). Up to PACKED_AHEAD_BYTES, in the caller's buffer.
-    if (helpers > 0 && !job->split_columns && job->conv) {
-        long floats = packed_floats(job), tail_floats = (long)((job->k + KC - 1) / KC) * TAIL_MAX * KC;
-        size_t bytes = sizeof(float) * (size_t)(floats + tail_floats);
-        float *ahead = bytes <= (size_t)PACKED_AHEAD_BYTES ? dl_thread_buffer(DL_BUFFER_PACKED_AHEAD, bytes) : NULL;
-        if (ahead) {
-            job->packed = ahead;
-            job->packed_tails = ahead + floats;
-            int block = job->kernels->block_width;
-            long items = (long)((job->n + block - 1) / block) * ((job->k + KC - 1) / KC);
-            dl_parallel_ranges(items, 1, pack_ahead, job);
-        }
-    }
     dl_sgemm_pool_run(gemm_pieces, job, helpers);
     return job->failed ? -1 : 0;
 }

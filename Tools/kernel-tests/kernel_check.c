@@ -300,8 +300,8 @@ static const Conv convs[] = {
     {20, 13, 15, 3, 2, 1, 1, 70}, {24, 17, 16, 5, 2, 1, 2, 9}, {19, 21, 20, 3, 2, 2, 2, 8},
     // 1x1 stride 2 and 3 without padding: a plain product of the subsampled input.
     {170, 14, 15, 1, 2, 1, 0, 70}, {9, 13, 17, 1, 3, 1, 0, 5},
-    // Few columns, enough rows and work for two threads: row pieces sharing one packing done ahead (one
-    // block of B and a 1-column tail; on AVX2 two blocks and a 4-column tail), K in several slices.
+    // Few columns, enough rows and work for two threads: row pieces (one block of B and a 1-column tail;
+    // on AVX2 two blocks and a 4-column tail), K in several slices.
     {64, 9, 9, 3, 1, 1, 1, 40}, {32, 18, 18, 3, 1, 1, 1, 24},
 };
 
