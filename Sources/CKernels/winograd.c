@@ -425,10 +425,10 @@ static void shared_blocks(void *context) {
 }
 
 /// Whether whole blocks dealt in turn to `threads` threads keep them about equally busy (the busiest
-/// within 15% of an even share): ResNet-50's 28x28 layers have four blocks of 64, 64, 64 and 4 tiles,
-/// which two threads split 128:68. Otherwise each block's transforms and 16 GEMMs are shared instead.
-/// Two threads, Zen 4, 128 channels at 28x28: 0.99 ms with whole blocks, 0.91 shared; 64 channels at
-/// 56x56 (blocks of 208, 208, 208 and 160): 0.83-0.90 whole, 0.96 shared.
+/// within 15% of an even share): four blocks of 64, 64, 64 and 4 tiles would be split 128:68 by two
+/// threads. Otherwise each block's transforms and 16 GEMMs are shared instead. Two threads, Zen 4, 64
+/// channels at 56x56 (blocks of 208, 208, 208 and 160): 0.83-0.90 ms whole, 0.96 shared; 128 channels at
+/// 28x28, two blocks of 98: 0.69 whole.
 static int blocks_balance(const Job *job, int threads) {
     long busiest = 0;
     for (int t = 0; t < threads; t++) {
@@ -472,10 +472,16 @@ static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const fl
     // geometry alone, whatever the thread count or m (the GEMMs' bits depend on their n).
     // At least four blocks when there are 256 tiles or more, so that two threads share them evenly (the
     // transforms run inside the blocks, on the threads that take them).
+    // From 128 to 255 tiles, two blocks of half each (their GEMMs then end in a few columns for the dot
+    // kernel): ResNet-50's 28x28 layers were four blocks of 64, 64, 64 and 4 tiles, which two threads could
+    // only share block by block, three round trips to the pool each. As two of 98, alone, Zen 4: one thread
+    // 1.37 -> 1.33 ms, two 0.77 -> 0.69 (AVX2 1.48 -> 1.45 and 0.81 -> 0.75). Larger images keep blocks of
+    // whole 16-column units: at 56x56, four blocks of 196 tiles took 5% longer than 208, 208, 208 and 160.
     int block = 32768 / g->channels / 16 * 16;
     int quarter = (job.tiles / 4 + 15) / 16 * 16;
     if (block > quarter) block = quarter;
     block = block < 64 ? 64 : block > 256 ? 256 : block;
+    if (job.tiles >= 128 && job.tiles < 256) block = (job.tiles + 1) / 2;
     job.block = block < job.tiles ? block : job.tiles;
     job.blocks = (job.tiles + job.block - 1) / job.block;
     // U (unless prepared), then the caller's V and P, in one block.
@@ -486,7 +492,7 @@ static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const fl
     int threads = dl_sgemm_pool_threads();
     if (!prepared) transform_run(transforms_for(isa).weights, g, m, w, u);
     job.u = prepared ? prepared : u;
-    if (threads > 1 && job.blocks >= 2 * threads && blocks_balance(&job, threads)) {
+    if (threads > 1 && job.blocks >= threads && blocks_balance(&job, threads)) {
         // Whole blocks per thread; their GEMMs find the pool busy and run alone.
         Shared shared = {&job, u + u_floats, pthread_self()};
         dl_sgemm_pool_run(shared_blocks, &shared, threads - 1 < job.blocks - 1 ? threads - 1 : job.blocks - 1);
