@@ -235,12 +235,10 @@ static int gemm_dot_block(const Job *job, int row0, int row1, int jc, int nc, Pa
     int slices = (job->k + KC - 1) / KC;
     float *columns = dl_thread_buffer(DL_BUFFER_DOT_COLUMNS, sizeof(float) * (size_t)slices * TAIL_MAX * KC);
     if (!columns) return -1;
-    for (int pc = 0; pc < job->k; pc += KC) {
-        int kc = job->k - pc < KC ? job->k - pc : KC;
-        float *to = columns + (long)(pc / KC) * TAIL_MAX * KC;
-        for (int j = 0; j < nc; j++)
-            for (int kk = 0; kk < kc; kk++) to[(long)j * kc + kk] = job->b[(long)(pc + kk) * job->ldb + jc + j];
-    }
+    // B's rows read as one panel ldb wide: transpose_tail lays out each slice's columns as gemm_block has them.
+    for (int pc = 0; pc < job->k; pc += KC)
+        transpose_tail(job->b + (long)pc * job->ldb + jc, job->k - pc < KC ? job->k - pc : KC, job->ldb, 0, nc,
+                       columns + (long)(pc / KC) * TAIL_MAX * KC);
     for (int ir = row0; ir < row1; ir += MR) {
         int rows = row1 - ir < MR ? row1 - ir : MR;
         for (int pc = 0; pc < job->k; pc += KC) {
