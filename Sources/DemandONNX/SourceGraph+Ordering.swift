@@ -45,8 +45,10 @@ extension SourceGraph {
         while seen[current] == nil {
             seen[current] = path.count
             path.append(current)
-            // A node still waiting reads at least one node still waiting.
-            current = nodes[current].inputs.compactMap { producer[$0] }.first { stuck[$0] > 0 }!
+            // A node still waiting reads at least one node still waiting, through the same inputs the sort
+            // counted (a subgraph's implicit inputs too: the cycle may pass through them).
+            let node = nodes[current]
+            current = (node.inputs + node.implicitInputs).compactMap { producer[$0] }.first { stuck[$0] > 0 }!
         }
         return Array(path[seen[current]!...]) + [current]
     }
