@@ -117,6 +117,7 @@ extension Pipeline {
 
     private func execute(node nodeIndex: Int, of index: Int, inputs: [Tensor], output: Tensor, job: Job) -> Bool {
         do {
+            if !exclusiveWeights.isEmpty { workspace.preparedWeights?.weightIsExclusive = exclusiveWeights[index][nodeIndex] }
             try model.operators[index][nodeIndex].execute(inputs: inputs, output: output, workspace: workspace)
             return true
         } catch {

@@ -94,6 +94,8 @@ final class Pipeline: @unchecked Sendable {
     weak var turns: (any ExecutionTurns)?
     /// Tests only: sees each layer's weight views on the execute thread. Set before `run`.
     var weightObserver: (@Sendable ([String: Tensor]) -> Void)?
+    /// Resident: per layer and node, whether the node's weight is its own (see init); empty otherwise.
+    private(set) var exclusiveWeights: [[Bool]] = []
 
     init(model: Model, policy: Policy, source: WeightSource, widening: Widening?, fileDescriptors: [[Int32]], requestBytes: Int,
          units: [ReadUnit]? = nil, splits: [Int: LayerSplit] = [:], gathers: [Int: RowGather] = [:], held: HeldWeights = .none,
@@ -127,7 +129,17 @@ final class Pipeline: @unchecked Sendable {
         workspace.reserve(floatCount: scratchFloats)
         // A resident session's weights stay where they were read for the session's life: their transformed
         // forms (Winograd's U) are made once, at the first run, and kept with them (up to SessionOptions.transformedWeightBytes).
-        if policy == .resident && transformedWeightBytes > 0 { workspace.preparedWeights = PreparedWeights(limitBytes: transformedWeightBytes) }
+        if policy == .resident && transformedWeightBytes > 0 {
+            workspace.preparedWeights = PreparedWeights(limitBytes: transformedWeightBytes)
+            // Per node: whether its weight (second input) is read by no other node, so that it may be kept
+            // rearranged in place (PreparedWeights.slicedWeights).
+            exclusiveWeights = model.layers.map { layer in
+                let names = Set(layer.weights.map(\.name))
+                var readers: [String: Int] = [:]
+                for node in layer.nodes { for input in node.inputs where names.contains(input) { readers[input, default: 0] += 1 } }
+                return layer.nodes.map { $0.inputs.count > 1 && readers[$0.inputs[1]] == 1 }
+            }
+        }
     }
 
     /// Starts the three stage threads (and deepeye's background reader), or

@@ -156,6 +156,9 @@ enum Conv2d {
                 let y = output + (n * g.outChannels + firstChannel) * g.outPlane
                 let addend = residual.map { $0 + (n * g.outChannels + firstChannel) * g.outPlane }
                 let groupBias = bias.map { $0 + firstChannel }
+                if g.groups == 1 && !residualIsOutput,
+                   try viaSlicedWeights(parameters, g, gemmPath: workspace.gemmPath, x: x, w: w, bias: groupBias, addend: addend, y: y,
+                                        prepared: workspace.preparedWeights) { continue }
                 if !isPointwise && usesPackedColumns(workspace.gemmPath)
                     && packedColumns(parameters, g, path: workspace.gemmPath, x: x, w: w, bias: groupBias, addend: addend, y: y,
                                      prepared: workspace.preparedWeights) { continue }
@@ -164,6 +167,28 @@ enum Conv2d {
                            addendIsOutput: residualIsOutput, y: y, workspace: workspace)
             }
         }
+    }
+
+    /// One image by CKernels' GEMM on weights kept in its slice layout (`PreparedWeights.slicedWeights`: a
+    /// resident session's products with a K a multiple of 1024, not run by Winograd), bias, addend and ReLU in its epilogue. False
+    /// (nothing done) where that does not apply. Once the weights are rearranged only this path can read them,
+    /// so a failure (packing buffers that could not be allocated) is an error, not a fallback.
+    private static func viaSlicedWeights(_ parameters: Conv2dParameters, _ g: Geometry, gemmPath: BLAS.Path, x: UnsafePointer<Float>,
+                                         w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
+                                         y: UnsafeMutablePointer<Float>, prepared: PreparedWeights?) throws(OperatorError) -> Bool {
+        guard let prepared, let isa = gemmPath.isa, usesPackedColumns(gemmPath), let relu = fusedRelu(parameters.activation) else {
+            return false
+        }
+        var geometry = cGeometry(parameters, g, channels: g.inChannelsPerGroup)
+        // Not where Winograd runs instead (its own form of the weights).
+        guard path(parameters, g) == .pointwise || dl_conv2d_winograd_wanted(isa, &geometry) == 0,
+              prepared.slicedWeights(w, filters: Int32(g.outChannelsPerGroup), depth: Int32(g.gemmDepth), columns: Int32(g.outPlane))
+        else { return false }
+        guard dl_conv2d_gemm_isa_fused_sliced(isa, &geometry, Int32(g.outChannelsPerGroup), w, x, y, Int32(g.outPlane), bias, addend,
+                                              relu ? 1 : 0) == 0 else {
+            throw OperatorError(.kernelMemory, "the convolution's GEMM could not allocate its packing buffers (its weights are kept in that GEMM's order, so there is no fallback)")
+        }
+        return true
     }
 
     /// The convolution as CKernels describes it, with `channels` input channels.

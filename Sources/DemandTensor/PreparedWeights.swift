@@ -6,6 +6,9 @@ import CKernels
 /// about a sixth of the layer's time), up to `limitBytes`, layers taken in the
 /// order they first run.
 ///
+/// Also the weights of products with a K a multiple of 1024, rearranged in place into
+/// the order the GEMM reads them (see `slicedWeights`), at no cost in memory.
+///
 /// Only for weights that neither move nor change while it lives: a resident
 /// session's (the pipeline sets one on its workspace for the resident policy
 /// alone; the other policies reuse their buffers for other layers). Entries
@@ -22,6 +25,11 @@ public final class PreparedWeights {
     }
 
     private var winograd: [Key: UnsafeMutablePointer<Float>] = [:]
+    /// Weights rearranged in place into CKernels' slice layout (`filters` rows of `channels`: the product's K).
+    private var sliced: Set<Key> = []
+    /// Whether the weight of the node about to run is read by that node alone, so that it may be
+    /// rearranged in place (`slicedWeights`). The pipeline sets it before each node.
+    public var weightIsExclusive = false
     /// The most bytes the cache holds: once full, further layers transform per call.
     public let limitBytes: Int
     /// Bytes the cache holds.
@@ -48,6 +56,23 @@ public final class PreparedWeights {
         var geometry = filterGeometry(channels: Int32(channels))
         return Int(dl_conv2d_winograd_prepared_floats(&geometry, Int32(filters))) * MemoryLayout<Float>.stride
     }
+
+    /// Whether `weight` (`filters` rows of `depth`, a product's A with `columns` columns) is in CKernels'
+    /// slice layout (`dl_sgemm_sliced_wanted`: K a multiple of 1024), rearranged in place the first time the
+    /// layout pays and the weight is the running node's alone (`weightIsExclusive`). Costs no memory (a copy
+    /// of the weight for the moment of the rearranging): the weight's bytes are the layout from then on, so
+    /// only `dl_sgemm_isa_fused_sliced` and `dl_conv2d_gemm_isa_fused_sliced` may read them. The same bits.
+    func slicedWeights(_ weight: UnsafePointer<Float>, filters: Int32, depth: Int32, columns: Int32) -> Bool {
+        let key = Key(weight: weight, filters: filters, channels: depth)
+        if sliced.contains(key) { return true }
+        guard weightIsExclusive, dl_sgemm_sliced_wanted(filters, columns, depth) != 0,
+              dl_sgemm_sliced_from_rows(filters, depth, UnsafeMutablePointer(mutating: weight)) == 0 else { return false }
+        sliced.insert(key)
+        return true
+    }
+
+    /// Weights held in the slice layout.
+    public var slicedCount: Int { sliced.count }
 
     /// The Winograd form of `filters` 3x3 filters at `weight` (for `geometry`'s
     /// channels), made on first use; nil if it could not be allocated (the

@@ -61,4 +61,61 @@ import Testing
             #expect(bitIdentical(try session.run(inputs), first), "\(policy) transforms per call, with the same bits")
         }
     }
+
+    /// Three 1x1 convolutions over 1024 channels (K = 1024, the slice layout's case): 70 filters (11 whole
+    /// groups of six and 4 rows), 13 filters at stride 2, and 1024 filters adding the input back (a
+    /// residual), then a classifier over all three.
+    static let slicedModelPath: String = {
+        let path = Scratch.directory("prepared") + "/sliced.dlm"
+        let writer = try! ModelWriter(destination: path, name: "sliced")
+        let b = GraphBuilder(writer: writer, seed: 29)
+        b.input("input", shape: [1, 1024, 9, 8])
+        let a = try! b.conv("input", 70, kernel: 1, activation: .relu)
+        let strided = try! b.conv("input", 13, kernel: 1, stride: 2, activation: .none)
+        let residual = try! b.conv("input", 1024, kernel: 1, activation: .relu, residual: "input")
+        let pooled = try! [a, strided, residual].map { x throws(FormatError) in try b.flatten(try b.globalAveragePool(x)) }
+        let x = try! b.dense(try! b.concat(pooled), 10)
+        try! b.output(try! b.softmax(x))
+        _ = try! b.finish()
+        return path
+    }()
+
+    @Test func residentKeepsKOf1024InTheSliceLayoutWithTheSameBits() throws {
+        let model = try Model.open(Self.slicedModelPath)
+        let inputs = DeepEyeAndPartialTests.inputs(for: model)
+        let pipelined = try Session(model: model, options: .init(policy: .pipelined)).run(inputs)
+        let resident = try Session(model: model, options: .init(policy: .resident))
+        let prepared = try #require(resident.pipeline.workspace.preparedWeights)
+        // CKernels' GEMM (AVX2, AVX-512, NEON) reads the three weights in the slice layout from the first
+        // run on; the portable kernels (DEMANDLAYER_PORTABLE_KERNELS) leave them as rows.
+        let expected = Conv2d.usesPackedColumns() ? 3 : 0
+        for run in 0..<3 {
+            #expect(bitIdentical(try resident.run(inputs), pipelined), "run \(run): the rearranged weights give the rows' bits")
+            #expect(prepared.slicedCount == expected, "run \(run): rearranged once, at the first run")
+        }
+        var options = SessionOptions(policy: .resident)
+        options.transformedWeightBytes = 0
+        let plain = try Session(model: model, options: options)
+        #expect(bitIdentical(try plain.run(inputs), pipelined), "no kept forms: the rows")
+    }
+
+    @Test func aWeightAnotherNodeReadsIsNotRearranged() throws {
+        let (m, k): (Int32, Int32) = (12, 1024)
+        let rows = (0..<Int(m * k)).map { Float($0) }
+        let weight = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows.count)
+        defer { weight.deallocate() }
+        _ = weight.initialize(from: rows)
+        let prepared = PreparedWeights(limitBytes: 1 << 20)
+        prepared.weightIsExclusive = false
+        #expect(!prepared.slicedWeights(weight.baseAddress!, filters: m, depth: k, columns: 49))
+        #expect(Array(weight) == rows && prepared.slicedCount == 0, "left as rows")
+        prepared.weightIsExclusive = true
+        #expect(!prepared.slicedWeights(weight.baseAddress!, filters: m, depth: 1000, columns: 49), "K 1000: not wanted")
+        #expect(Array(weight) == rows)
+        #expect(prepared.slicedWeights(weight.baseAddress!, filters: m, depth: k, columns: 49))
+        #expect(prepared.slicedWeights(weight.baseAddress!, filters: m, depth: k, columns: 49), "kept: not rearranged again")
+        #expect(prepared.slicedCount == 1)
+        // Row 1's first slice follows row 0's (256 floats); the second slice starts after all 12 rows' first.
+        #expect(weight[256] == rows[1024] && weight[0] == rows[0] && weight[256 * 12] == rows[256])
+    }
 }

@@ -427,6 +427,101 @@ static void check_conv_isa(DLSgemmISA isa) {
            isa_name(isa), conv_count);
 }
 
+// ---------------------------------------------------------------- the slice layout of A
+
+// Products whose A is stored in the slice layout (dl_sgemm_sliced_from_rows): the layout as documented, and
+// every product on it bit for bit the same product on the rows, on 1, 2 and 4 threads, plain, bias + ReLU,
+// accumulating, with an addend. m: no whole group (5), whole groups only (12), groups and a 1- and 4-row
+// remainder (13, 256, 70); k: one slice, a slice and a piece, four and a piece; n: the dot kernel's 1-4
+// columns, one tile, a block and a tail, past a block.
+static const Shape sliced_shapes[] = {
+    {5, 20, 1024}, {12, 17, 300}, {13, 196, 1030}, {256, 49, 1024}, {70, 300, 513}, {13, 3, 600}, {7, 1, 257}, {256, 196, 2048},
+};
+
+static void check_sliced_layout(int m, int k, const float *rows, const float *sliced) {
+    long whole = (long)m / 6 * 6;
+    int slice = dl_sgemm_slice_depth(), wrong = 0;
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < k; j++) {
+            long p = j / slice * slice, s = k - p < slice ? k - p : slice;
+            long at = i < whole ? p * whole + i * s + (j - p) : whole * k + (i - whole) * k + j;
+            wrong += memcmp(&sliced[at], &rows[i * k + j], sizeof(float)) != 0;
+        }
+    CHECK(wrong == 0, "sliced layout m=%d k=%d: %d elements not where the header says", m, k, wrong);
+}
+
+static void check_sliced_isa(DLSgemmISA isa) {
+    int shape_count = (int)(sizeof sliced_shapes / sizeof sliced_shapes[0]);
+    for (int s = 0; s < shape_count; s++) {
+        int m = sliced_shapes[s].m, n = sliced_shapes[s].n, k = sliced_shapes[s].k;
+        int ldb = n + 1, ldc = n + 2;
+        float *a = allocate(sizeof(float) * m * k), *sliced = allocate(sizeof(float) * m * k);
+        float *b = allocate(sizeof(float) * k * ldb), *bias = allocate(sizeof(float) * m), *addend = allocate(sizeof(float) * m * ldc);
+        float *c0 = allocate(sizeof(float) * m * ldc), *c1 = allocate(sizeof(float) * m * ldc), *c2 = allocate(sizeof(float) * m * ldc);
+        fill(a, (long)m * k);
+        fill(b, (long)k * ldb);
+        fill(bias, m);
+        fill(addend, (long)m * ldc);
+        fill(c0, (long)m * ldc);
+        memcpy(sliced, a, sizeof(float) * m * k);
+        CHECK(dl_sgemm_sliced_from_rows(m, k, sliced) == 0, "sliced layout m=%d k=%d: failed", m, k);
+        check_sliced_layout(m, k, a, sliced);
+        for (int variant = 0; variant < 4; variant++) {
+            // 0: plain; 1: bias + ReLU; 2: accumulate + bias; 3: bias + addend + ReLU.
+            int accumulate = variant == 2, relu = variant == 1 || variant == 3;
+            const float *row_bias = variant ? bias : NULL, *add = variant == 3 ? addend : NULL;
+            dl_sgemm_set_threads(1);
+            for (long p = 0; p < (long)m * ldc; p++) c1[p] = accumulate && p % ldc < n ? c0[p] : sentinel;
+            CHECK(dl_sgemm_isa_fused(isa, m, n, k, a, k, b, ldb, c1, ldc, accumulate, row_bias, add, relu) == 0, "rows failed");
+            for (int threads = 1; threads <= 4; threads *= 2) {
+                char what[200];
+                snprintf(what, sizeof what, "%s gemm on sliced A m=%d n=%d k=%d variant %d, %d threads, vs rows", isa_name(isa), m, n,
+                         k, variant, threads);
+                dl_sgemm_set_threads(threads);
+                for (long p = 0; p < (long)m * ldc; p++) c2[p] = accumulate && p % ldc < n ? c0[p] : sentinel;
+                CHECK(dl_sgemm_isa_fused_sliced(isa, m, n, k, sliced, b, ldb, c2, ldc, accumulate, row_bias, add, relu) == 0,
+                      "%s: failed", what);
+                check_same(what, c1, c2, ldc, m, n);
+                check_padding(what, c2, ldc, m, n);
+            }
+        }
+        dl_sgemm_set_threads(1);
+        free(a), free(sliced), free(b), free(bias), free(addend), free(c0), free(c1), free(c2);
+    }
+    // Convolutions with sliced weights: a 1x1 stride-2 one (the input subsampled, then the product) and a 3x3
+    // stride-2 one (columns packed from the input), each bit for bit its row-layout twin.
+    static const Conv sliced_convs[] = {{1030, 9, 8, 1, 2, 1, 0, 13}, {120, 10, 11, 3, 2, 1, 1, 70}};
+    for (int s = 0; s < 2; s++) {
+        Conv c = sliced_convs[s];
+        DLConvGeometry g = {c.channels, c.in_height, c.in_width, c.kernel, c.kernel, c.stride, c.stride, c.dilation, c.dilation,
+                            c.pad, c.pad, (c.in_height + 2 * c.pad - c.dilation * (c.kernel - 1) - 1) / c.stride + 1,
+                            (c.in_width + 2 * c.pad - c.dilation * (c.kernel - 1) - 1) / c.stride + 1};
+        int k = c.channels * c.kernel * c.kernel, n = g.out_height * g.out_width;
+        float *w = allocate(sizeof(float) * c.m * k), *sliced = allocate(sizeof(float) * c.m * k);
+        float *x = allocate(sizeof(float) * c.channels * c.in_height * c.in_width), *bias = allocate(sizeof(float) * c.m);
+        float *y1 = allocate(sizeof(float) * c.m * n), *y2 = allocate(sizeof(float) * c.m * n);
+        fill(w, (long)c.m * k);
+        fill(x, (long)c.channels * c.in_height * c.in_width);
+        fill(bias, c.m);
+        memcpy(sliced, w, sizeof(float) * c.m * k);
+        CHECK(dl_sgemm_sliced_from_rows(c.m, k, sliced) == 0, "sliced conv weights: failed");
+        dl_sgemm_set_threads(1);
+        CHECK(dl_conv2d_gemm_isa_fused(isa, &g, c.m, w, x, y1, n, bias, NULL, 1) == 0, "conv rows failed");
+        for (int threads = 1; threads <= 2; threads++) {
+            char what[200];
+            snprintf(what, sizeof what, "%s conv on sliced weights %dx%d/%d m=%d k=%d, %d threads, vs rows", isa_name(isa), c.kernel,
+                     c.kernel, c.stride, c.m, k, threads);
+            dl_sgemm_set_threads(threads);
+            CHECK(dl_conv2d_gemm_isa_fused_sliced(isa, &g, c.m, sliced, x, y2, n, bias, NULL, 1) == 0, "%s: failed", what);
+            check_same(what, y1, y2, n, c.m, n);
+        }
+        dl_sgemm_set_threads(1);
+        free(w), free(sliced), free(x), free(bias), free(y1), free(y2);
+    }
+    printf("  sliced %-6s %d products x 4 epilogues and 2 convolutions on A in the slice layout: the layout, same bits as rows\n",
+           isa_name(isa), shape_count);
+}
+
 // ---------------------------------------------------------------- depthwise
 
 typedef struct {
@@ -1010,6 +1105,7 @@ int main(void) {
             continue;
         }
         check_gemm_isa(isas[s]);
+        check_sliced_isa(isas[s]);
         check_conv_isa(isas[s]);
         check_winograd_isa(isas[s]);
         check_direct_isa(isas[s]);

@@ -109,6 +109,26 @@ int dl_sgemm_slice_depth(void);
 int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                        int accumulate, const float *row_bias, const float *addend, int relu);
 
+/// The slice layout of a product's A (m rows of k), the order in which the
+/// product reads it. With w = m / 6 · 6 (the rows in whole groups of six):
+/// for each K slice [p, p + s) (s = min(dl_sgemm_slice_depth(), k − p)), in
+/// order, the slice's part of the w rows, row i at a[p·w + i·s ..< + s]; then
+/// the last m − w rows whole, row i at a[w·k + (i − w)·k ..< + k]. m·k floats.
+/// 1 when a product of (m, n, k) reads A in this layout faster than in rows
+/// (k a multiple of 1024: rows a multiple of 4 KiB apart collide in the L1
+/// cache), else 0.
+int dl_sgemm_sliced_wanted(int m, int n, int k);
+
+/// Rearranges a row-major A (m, k; row stride k) into the slice layout, in
+/// place. 0, or -1 (A unchanged) if its scratch (a copy of A, freed before it
+/// returns) could not be allocated.
+int dl_sgemm_sliced_from_rows(int m, int k, float *a);
+
+/// dl_sgemm_isa_fused with A in the slice layout (what dl_sgemm_sliced_from_rows
+/// makes of A with row stride k): the same bits as that call on the rows.
+int dl_sgemm_isa_fused_sliced(DLSgemmISA isa, int m, int n, int k, const float *a, const float *b, int ldb, float *c, int ldc,
+                              int accumulate, const float *row_bias, const float *addend, int relu);
+
 /// c[j] = alpha · Σ_p b[j·ldb + p] · a[p] for j < n (c[j] += that when
 /// `accumulate` is not 0): a fully connected layer on one sample with its
 /// weight stored (n, k). Portable C on every CPU; each row's sum has a fixed
@@ -142,6 +162,11 @@ int dl_conv2d_gemm_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, co
 /// it may be y itself when K = channels·kH·kW is at most dl_sgemm_slice_depth()).
 int dl_conv2d_gemm_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
                              int ldy, const float *row_bias, const float *addend, int relu);
+
+/// dl_conv2d_gemm_isa_fused with w (m, channels·kH·kW) in the slice layout
+/// (see dl_sgemm_sliced_wanted): the same bits as that call on the rows.
+int dl_conv2d_gemm_isa_fused_sliced(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *w, const float *x, float *y,
+                                    int ldy, const float *row_bias, const float *addend, int relu);
 
 /// dl_conv2d_gemm_isa_fused's result, bit for bit, computed without packing
 /// the columns: the input is copied once (zero-padded, columns split by
