@@ -298,6 +298,8 @@ static const Conv convs[] = {
     {3, 33, 35, 3, 2, 1, 1, 9}, {4, 12, 12, 2, 2, 1, 0, 6},
     // Stride 2 and K above the direct path's 160: packed from the input's prepared copy.
     {20, 13, 15, 3, 2, 1, 1, 70}, {24, 17, 16, 5, 2, 1, 2, 9}, {19, 21, 20, 3, 2, 2, 2, 8},
+    // Stride 1, output rows narrower than 16, past the direct path: also from the prepared copy.
+    {64, 7, 7, 3, 1, 1, 1, 70}, {24, 9, 9, 3, 1, 2, 2, 66},
     // 1x1 stride 2 and 3 without padding: a plain product of the subsampled input.
     {170, 14, 15, 1, 2, 1, 0, 70}, {9, 13, 17, 1, 3, 1, 0, 5},
     // Few columns, enough rows and work for two threads: row pieces (one block of B and a 1-column tail;
