@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /// Packing buffers of one thread, sized for the widest blocking of any set:
 /// A's last (MR, KC) rows, B's (KC, NC) block and its tail.
@@ -105,6 +106,11 @@ typedef struct {
     uint64_t left[MAX_PIECES];  // piece p's units not yet taken: first << 32 | end (atomic)
     int failed;         // set by a thread whose buffers could not be allocated (atomic)
     int a_sliced;       // 1: A is in the slice layout (dl_sgemm_sliced_from_rows), lda unused
+    // Row pieces (not shared): piece 0 is the caller's, sized for its measured speed (see run).
+    int weighted;
+    pthread_t caller;
+    long piece_ns[MAX_PIECES];      // how long the thread that took each piece ran it (weighted jobs)
+    int piece_by_caller[MAX_PIECES];
 } Job;
 
 /// The row group of A at `a` (`rows` rows of a k-range `depth` long, row
@@ -322,6 +328,12 @@ static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels 
     }
 }
 
+static long clock_nanoseconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
 /// Units a claim on `left` units takes: all of them, unless the job is shared: then a piece's first
 /// claim leaves its last quarter, and later claims (and a claim on another piece's end) take half
 /// of what is left; each in whole 64-column panels (PANEL_UNITS), all of it when little is left.
@@ -371,6 +383,20 @@ static void gemm_pieces(void *context) {
         return;
     }
     int first, end;
+    if (job->weighted) {
+        // Row pieces: the caller runs piece 0, sized for it; pool threads take the others from 1 on;
+        // then the caller takes any no thread has begun. Each piece runs whole on one thread, timed.
+        int caller = pthread_equal(pthread_self(), job->caller);
+        for (int piece = caller ? 0 : __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED); piece < job->pieces;
+             piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED)) {
+            if (!claim(job, piece, 0, 1, &first, &end)) continue;
+            long start = clock_nanoseconds();
+            run_units(job, first, end, panels);
+            job->piece_ns[piece] = clock_nanoseconds() - start;
+            job->piece_by_caller[piece] = caller;
+        }
+        return;
+    }
     for (int piece; (piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED)) < job->pieces;)
         for (int first_claim = 1; claim(job, piece, 0, first_claim, &first, &end); first_claim = 0) run_units(job, first, end, panels);
     while (job->shared) {
@@ -384,6 +410,10 @@ static void gemm_pieces(void *context) {
         if (claim(job, victim, 1, 0, &first, &end)) run_units(job, first, end, panels);
     }
 }
+
+/// The caller's speed in row pieces against a pool thread's, in thousandths (1000: the same), as last
+/// measured: how much of a row-split product the caller's own piece takes (see run). Shared by all callers.
+static int caller_speed = 1000;
 
 /// Cuts `job` into pieces and runs them on the caller and the pool.
 static int run(Job *job) {
@@ -419,13 +449,38 @@ static int run(Job *job) {
     job->units = job->split_columns ? (job->n + SPLIT_UNIT - 1) / SPLIT_UNIT : row_units;
     job->pieces = threads < job->units ? threads : job->units;
     if (job->pieces > MAX_PIECES) job->pieces = MAX_PIECES;
-    for (int p = 0; p < job->pieces; p++)
-        job->left[p] = (uint64_t)((long)p * job->units / job->pieces) << 32 | (uint32_t)((long)(p + 1) * job->units / job->pieces);
     int helpers = threads - 1 < job->pieces - 1 ? threads - 1 : job->pieces - 1;
     if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
-    // Column pieces are shared out (see gemm_pieces); row pieces each pack all of B, so they stay whole.
+    // Column pieces are shared out (see gemm_pieces); row pieces each pack all of B, so they stay whole,
+    // and the caller's (piece 0) is sized for the speed measured on earlier row pieces: on a shared host
+    // one CPU can run a quarter slower than the other for seconds (another guest's load), and an even cut
+    // then leaves the faster thread waiting at the end of every product.
     job->shared = helpers > 0 && job->split_columns;
+    job->weighted = helpers > 0 && !job->split_columns && job->pieces == helpers + 1;
+    int first_end = job->units / job->pieces;
+    if (job->weighted) {
+        int speed = __atomic_load_n(&caller_speed, __ATOMIC_RELAXED);
+        first_end = (int)(((long)job->units * speed + (long)(job->pieces - 1) * 500) / (speed + 1000L * (job->pieces - 1)));
+        if (first_end < 1) first_end = 1;
+        if (first_end > job->units - (job->pieces - 1)) first_end = job->units - (job->pieces - 1);
+        job->caller = pthread_self();
+        job->next_piece = 1;
+    }
+    for (int p = 0; p < job->pieces; p++) {
+        long lo = p == 0 ? 0 : first_end + (long)(p - 1) * (job->units - first_end) / (job->pieces - 1);
+        long hi = p == 0 ? first_end : first_end + (long)p * (job->units - first_end) / (job->pieces - 1);
+        if (job->pieces == 1) lo = 0, hi = job->units;
+        job->left[p] = (uint64_t)lo << 32 | (uint32_t)hi;
+    }
     dl_sgemm_pool_run(gemm_pieces, job, helpers);
+    if (job->weighted && job->piece_by_caller[0] && !job->piece_by_caller[1] && job->piece_ns[0] > 50000 && job->piece_ns[1] > 50000) {
+        // Units per second, caller against pool thread, folded into the running estimate (a quarter weight).
+        double observed = (double)first_end / job->piece_ns[0] * job->piece_ns[1] /
+                          ((double)(job->units - first_end) / (job->pieces - 1));
+        int now = __atomic_load_n(&caller_speed, __ATOMIC_RELAXED);
+        int next = (int)(0.75 * now + 250 * observed);
+        __atomic_store_n(&caller_speed, next < 500 ? 500 : next > 2000 ? 2000 : next, __ATOMIC_RELAXED);
+    }
     return job->failed ? -1 : 0;
 }
 
