@@ -106,10 +106,11 @@ typedef struct {
     uint64_t left[MAX_PIECES];  // piece p's units not yet taken: first << 32 | end (atomic)
     int failed;         // set by a thread whose buffers could not be allocated (atomic)
     int a_sliced;       // 1: A is in the slice layout (dl_sgemm_sliced_from_rows), lda unused
-    // Row pieces (not shared): piece 0 is the caller's, sized for its measured speed (see run).
+    // One piece per thread: piece 0 is the caller's, sized for its measured speed (see run).
     int weighted;
     pthread_t caller;
-    long piece_ns[MAX_PIECES];      // how long the thread that took each piece ran it (weighted jobs)
+    long piece_ns[MAX_PIECES];      // how long each piece's first claim took the thread that took the piece
+    int piece_units[MAX_PIECES];    // and how many units it was
     int piece_by_caller[MAX_PIECES];
 } Job;
 
@@ -383,22 +384,20 @@ static void gemm_pieces(void *context) {
         return;
     }
     int first, end;
-    if (job->weighted) {
-        // Row pieces: the caller runs piece 0, sized for it; pool threads take the others from 1 on;
-        // then the caller takes any no thread has begun. Each piece runs whole on one thread, timed.
-        int caller = pthread_equal(pthread_self(), job->caller);
-        for (int piece = caller ? 0 : __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED); piece < job->pieces;
-             piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED)) {
-            if (!claim(job, piece, 0, 1, &first, &end)) continue;
-            long start = clock_nanoseconds();
+    // A weighted job's caller runs piece 0 (sized for it) and pool threads take the others from 1 on;
+    // then any thread takes a piece no thread has begun. Each piece's first claim is timed.
+    int caller = job->weighted && pthread_equal(pthread_self(), job->caller);
+    for (int piece = caller ? 0 : __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED); piece < job->pieces;
+         piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED))
+        for (int first_claim = 1; claim(job, piece, 0, first_claim, &first, &end); first_claim = 0) {
+            long start = first_claim ? clock_nanoseconds() : 0;
             run_units(job, first, end, panels);
-            job->piece_ns[piece] = clock_nanoseconds() - start;
-            job->piece_by_caller[piece] = caller;
+            if (first_claim) {
+                job->piece_ns[piece] = clock_nanoseconds() - start;
+                job->piece_units[piece] = end - first;
+                job->piece_by_caller[piece] = caller;
+            }
         }
-        return;
-    }
-    for (int piece; (piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED)) < job->pieces;)
-        for (int first_claim = 1; claim(job, piece, 0, first_claim, &first, &end); first_claim = 0) run_units(job, first, end, panels);
     while (job->shared) {
         int victim = -1, most = 0;
         for (int p = 0; p < job->pieces; p++) {
@@ -411,8 +410,9 @@ static void gemm_pieces(void *context) {
     }
 }
 
-/// The caller's speed in row pieces against a pool thread's, in thousandths (1000: the same), as last
-/// measured: how much of a row-split product the caller's own piece takes (see run). Shared by all callers.
+/// The caller's speed against a pool thread's, in thousandths (1000: the same), as last measured on
+/// products cut a piece per thread: how much of the next such product the caller's own piece takes (see
+/// run). Shared by all callers.
 static int caller_speed = 1000;
 
 /// Cuts `job` into pieces and runs them on the caller and the pool.
@@ -451,12 +451,12 @@ static int run(Job *job) {
     if (job->pieces > MAX_PIECES) job->pieces = MAX_PIECES;
     int helpers = threads - 1 < job->pieces - 1 ? threads - 1 : job->pieces - 1;
     if ((long)job->m * job->n * job->k < (1L << 20)) helpers = 0;
-    // Column pieces are shared out (see gemm_pieces); row pieces each pack all of B, so they stay whole,
-    // and the caller's (piece 0) is sized for the speed measured on earlier row pieces: on a shared host
-    // one CPU can run a quarter slower than the other for seconds (another guest's load), and an even cut
-    // then leaves the faster thread waiting at the end of every product.
+    // Column pieces are shared out (see gemm_pieces); row pieces each pack all of B, so they stay whole.
+    // With a piece per thread, the caller's (piece 0) is sized for the speed measured on earlier pieces:
+    // on a shared host one CPU can run a quarter slower than the other for seconds (another guest's load),
+    // and an even cut then leaves the faster thread waiting at the end of every product.
     job->shared = helpers > 0 && job->split_columns;
-    job->weighted = helpers > 0 && !job->split_columns && job->pieces == helpers + 1;
+    job->weighted = helpers > 0 && job->pieces == helpers + 1;
     int first_end = job->units / job->pieces;
     if (job->weighted) {
         int speed = __atomic_load_n(&caller_speed, __ATOMIC_RELAXED);
@@ -475,8 +475,7 @@ static int run(Job *job) {
     dl_sgemm_pool_run(gemm_pieces, job, helpers);
     if (job->weighted && job->piece_by_caller[0] && !job->piece_by_caller[1] && job->piece_ns[0] > 50000 && job->piece_ns[1] > 50000) {
         // Units per second, caller against pool thread, folded into the running estimate (a quarter weight).
-        double observed = (double)first_end / job->piece_ns[0] * job->piece_ns[1] /
-                          ((double)(job->units - first_end) / (job->pieces - 1));
+        double observed = (double)job->piece_units[0] / job->piece_ns[0] * job->piece_ns[1] / job->piece_units[1];
         int now = __atomic_load_n(&caller_speed, __ATOMIC_RELAXED);
         int next = (int)(0.75 * now + 250 * observed);
         __atomic_store_n(&caller_speed, next < 500 ? 500 : next > 2000 ? 2000 : next, __ATOMIC_RELAXED);
