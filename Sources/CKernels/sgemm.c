@@ -866,8 +866,36 @@ int dl_conv2d_gemm_isa_fused_sliced(DLSgemmISA isa, const DLConvGeometry *g, int
 
 int dl_sgemm_sliced_wanted(int m, int n, int k) { return m >= MR && n > TAIL_MAX && k % (4 * KC) == 0; }
 
+/// The slice layout made in place when k is a whole number of slices: the whole groups' rows are then a
+/// (rows, slices) matrix of KC-float blocks, which the layout stores transposed. Each cycle of that
+/// transpose moves its blocks through one spare block; a bitmap marks the blocks already moved. The rows
+/// past the whole groups are where the layout wants them already. -1 if the bitmap cannot be allocated.
+static int sliced_in_place(long whole, long slices, float *a) {
+    long count = whole * slices;  // blocks; block (r, c) at r·slices + c goes to c·whole + r
+    unsigned char *moved = calloc((size_t)(count + 7) / 8, 1);
+    if (!moved) return -1;
+    float spare[KC];
+    for (long start = 0; start < count; start++) {
+        if (moved[start / 8] & (1u << (start % 8))) continue;
+        memcpy(spare, a + start * KC, sizeof spare);
+        for (long to = start;;) {
+            moved[to / 8] |= (unsigned char)(1u << (to % 8));
+            long from = (to % whole) * slices + to / whole;  // the block that belongs at `to`
+            if (from == start) {
+                memcpy(a + to * KC, spare, sizeof spare);
+                break;
+            }
+            memcpy(a + to * KC, a + from * KC, sizeof spare);
+            to = from;
+        }
+    }
+    free(moved);
+    return 0;
+}
+
 int dl_sgemm_sliced_from_rows(int m, int k, float *a) {
     if (m <= 0 || k <= 0) return 0;
+    if (k % KC == 0) return sliced_in_place((long)m / MR * MR, k / KC, a);
     size_t bytes = sizeof(float) * (size_t)m * (size_t)k;
     float *copy = malloc(bytes);
     if (!copy) return -1;

@@ -59,9 +59,9 @@ public final class PreparedWeights {
 
     /// Whether `weight` (`filters` rows of `depth`, a product's A with `columns` columns) is in CKernels'
     /// slice layout (`dl_sgemm_sliced_wanted`: K a multiple of 1024), rearranged in place the first time the
-    /// layout pays and the weight is the running node's alone (`weightIsExclusive`). Costs no memory (a copy
-    /// of the weight for the moment of the rearranging): the weight's bytes are the layout from then on, so
-    /// only `dl_sgemm_isa_fused_sliced` and `dl_conv2d_gemm_isa_fused_sliced` may read them. The same bits.
+    /// layout pays and the weight is the running node's alone (`weightIsExclusive`). Costs no memory (the
+    /// rearranging moves the weight's 1 KiB blocks in place): the weight's bytes are the layout from then on,
+    /// so only `dl_sgemm_isa_fused_sliced` and `dl_conv2d_gemm_isa_fused_sliced` may read them. The same bits.
     func slicedWeights(_ weight: UnsafePointer<Float>, filters: Int32, depth: Int32, columns: Int32) -> Bool {
         let key = Key(weight: weight, filters: filters, channels: depth)
         if sliced.contains(key) { return true }

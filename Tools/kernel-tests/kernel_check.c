@@ -434,10 +434,12 @@ static void check_conv_isa(DLSgemmISA isa) {
 // Products whose A is stored in the slice layout (dl_sgemm_sliced_from_rows): the layout as documented, and
 // every product on it bit for bit the same product on the rows, on 1, 2 and 4 threads, plain, bias + ReLU,
 // accumulating, with an addend. m: no whole group (5), whole groups only (12), groups and a 1- and 4-row
-// remainder (13, 256, 70); k: one slice, a slice and a piece, four and a piece; n: the dot kernel's 1-4
-// columns, one tile, a block and a tail, past a block.
+// remainder (13, 256, 70); k: one slice, a slice and a piece, four and a piece, and whole numbers of slices
+// (made in place); n: the dot kernel's 1-4 columns, one tile, a block and a tail, past a block.
 static const Shape sliced_shapes[] = {
     {5, 20, 1024}, {12, 17, 300}, {13, 196, 1030}, {256, 49, 1024}, {70, 300, 513}, {13, 3, 600}, {7, 1, 257}, {256, 196, 2048},
+    // K a whole number of slices (rearranged in place, block by block): with a remainder of rows, and not.
+    {13, 20, 768}, {70, 33, 512}, {12, 5, 256},
 };
 
 static void check_sliced_layout(int m, int k, const float *rows, const float *sliced) {

@@ -120,8 +120,10 @@ int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int 
 int dl_sgemm_sliced_wanted(int m, int n, int k);
 
 /// Rearranges a row-major A (m, k; row stride k) into the slice layout, in
-/// place. 0, or -1 (A unchanged) if its scratch (a copy of A, freed before it
-/// returns) could not be allocated.
+/// place: with k a multiple of dl_sgemm_slice_depth(), through one slice of
+/// one row and a bitmap of about m·k/256 bits; otherwise through a copy of A (freed
+/// before it returns). 0, or -1 (A unchanged) if that memory could not be
+/// allocated.
 int dl_sgemm_sliced_from_rows(int m, int k, float *a);
 
 /// dl_sgemm_isa_fused with A in the slice layout (what dl_sgemm_sliced_from_rows
