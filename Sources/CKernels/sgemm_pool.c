@@ -65,6 +65,8 @@ void dl_sgemm_set_threads(int threadCount) {
 
 int dl_sgemm_pool_threads(void) { return __atomic_load_n(&wanted_threads, __ATOMIC_RELAXED); }
 
+int dl_sgemm_threads(void) { return dl_sgemm_pool_threads(); }
+
 static long now_nanoseconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

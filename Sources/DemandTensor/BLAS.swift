@@ -77,15 +77,21 @@ public enum BLAS {
         }
     }
 
-    /// Threads each sgemm may use (`openblas_get_num_threads`).
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    /// OpenBLAS pinned to one thread before its first product, even where no thread count was ever set.
+    private static let openBLASOnOneThread: Void = openblas_set_num_threads(1)
 
-    /// Sets the thread count of both implementations (`openblas_set_num_threads`,
-    /// `dl_sgemm_set_threads`); values below 1 mean 1.
+    /// Threads each of CKernels' products and passes may use (`dl_sgemm_threads`).
+    public static var threadCount: Int { Int(dl_sgemm_threads()) }
+
+    /// Sets the thread count of CKernels' products and passes (`dl_sgemm_set_threads`);
+    /// values below 1 mean 1. OpenBLAS runs on one thread whatever the count: its
+    /// results can depend on its thread count and on how a product's rows are cut
+    /// (OpenBLAS 0.3.21 on AMD Zen 3: a 16x3477x216 product differs in 36323 of its
+    /// 55632 elements between one and two threads), and every path must give the
+    /// same bits on any thread count.
     public static func setThreadCount(_ threadCount: Int) {
-        let count = Int32(clamping: max(1, threadCount))
-        openblas_set_num_threads(count)
-        dl_sgemm_set_threads(count)
+        openblas_set_num_threads(1)
+        dl_sgemm_set_threads(Int32(clamping: max(1, threadCount)))
     }
 
     /// Wakes the kernels' sleeping pool threads ahead of work about to come
@@ -130,6 +136,7 @@ public enum BLAS {
             dl_sgemv_rows(Int32(n), Int32(k), a, b, Int32(ldb), c, alpha, beta == 1 ? 1 : 0)
             return
         }
+        _ = openBLASOnOneThread
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -193,7 +193,8 @@ typedef struct dl_session_options {
     uint64_t budget_bytes;
     dl_io_engine io_engine;
     /// Threads the kernels use; 0 means all cores but one (at least one).
-    /// The stage threads are extra. The count is per process (OpenBLAS).
+    /// The stage threads are extra. The count is per process (the kernels'
+    /// pool; OpenBLAS, where it is the GEMM, runs on one thread).
     int32_t threads;
     /// Where the stage threads run. Default DL_PLACEMENT_AUTO. (Added after
     /// the first release: a caller built with the struct ending at `threads`
@@ -238,7 +239,8 @@ typedef struct dl_runtime_options {
     /// Which kernel interface reads the layer files, for every model. Default DL_IO_AUTO.
     dl_io_engine io_engine;
     /// Threads the kernels use; 0 means all cores but one (at least one).
-    /// The count is per process (OpenBLAS).
+    /// The count is per process (the kernels' pool; OpenBLAS, where it is the
+    /// GEMM, runs on one thread).
     int32_t threads;
     /// Where the stage threads run, as for a session; resolved once for all
     /// the models. Default DL_PLACEMENT_AUTO.

@@ -44,6 +44,9 @@ DLSgemmISA dl_sgemm_best_isa(void);
 /// like openblas_set_num_threads. Extra threads are started on first use.
 void dl_sgemm_set_threads(int threadCount);
 
+/// The thread count dl_sgemm_set_threads last set (1 until it is called).
+int dl_sgemm_threads(void);
+
 /// Wakes the pool's sleeping threads ahead of work about to come (they spin
 /// for a while, as after a job): a caller that knows it will start a product
 /// soon (a session starting an inference) hides their wake-up behind its own
