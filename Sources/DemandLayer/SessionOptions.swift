@@ -23,9 +23,10 @@ public struct SessionOptions: Sendable {
     public var profile: LayerProfile?
     /// Which IO engine reads the layer files.
     public var io: IOEngineChoice
-    /// Threads the kernels (OpenBLAS) use; the stage threads are extra. The
-    /// default leaves one core to the read and restore stages. OpenBLAS keeps
+    /// Threads the kernels use; the stage threads are extra. The default
+    /// leaves one core to the read and restore stages. The kernels' pool keeps
     /// one thread count per process: the session opened last sets it.
+    /// (OpenBLAS, where it is the GEMM, runs on one thread: see `BLAS.setThreadCount`.)
     public var threadCount: Int
 
     /// All cores but one, and at least one.
