@@ -30,7 +30,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /// Packing buffers of one thread, sized for the widest blocking of any set:
 /// A's last (MR, KC) rows, B's (KC, NC) block and its tail.
@@ -329,12 +328,6 @@ static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels 
     }
 }
 
-static long clock_nanoseconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000L + t.tv_nsec;
-}
-
 /// Units a claim on `left` units takes: all of them, unless the job is shared: then a piece's first
 /// claim leaves its last quarter, and later claims (and a claim on another piece's end) take half
 /// of what is left; each in whole 64-column panels (PANEL_UNITS), all of it when little is left.
@@ -390,10 +383,10 @@ static void gemm_pieces(void *context) {
     for (int piece = caller ? 0 : __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED); piece < job->pieces;
          piece = __atomic_fetch_add(&job->next_piece, 1, __ATOMIC_RELAXED))
         for (int first_claim = 1; claim(job, piece, 0, first_claim, &first, &end); first_claim = 0) {
-            long start = first_claim ? clock_nanoseconds() : 0;
+            long start = first_claim ? dl_now_nanoseconds() : 0;
             run_units(job, first, end, panels);
             if (first_claim) {
-                job->piece_ns[piece] = clock_nanoseconds() - start;
+                job->piece_ns[piece] = dl_now_nanoseconds() - start;
                 job->piece_units[piece] = end - first;
                 job->piece_by_caller[piece] = caller;
             }
@@ -469,7 +462,6 @@ static int run(Job *job) {
     for (int p = 0; p < job->pieces; p++) {
         long lo = p == 0 ? 0 : first_end + (long)(p - 1) * (job->units - first_end) / (job->pieces - 1);
         long hi = p == 0 ? first_end : first_end + (long)p * (job->units - first_end) / (job->pieces - 1);
-        if (job->pieces == 1) lo = 0, hi = job->units;
         job->left[p] = (uint64_t)lo << 32 | (uint32_t)hi;
     }
     dl_sgemm_pool_run(gemm_pieces, job, helpers);

@@ -67,7 +67,7 @@ int dl_sgemm_pool_threads(void) { return __atomic_load_n(&wanted_threads, __ATOM
 
 int dl_sgemm_threads(void) { return dl_sgemm_pool_threads(); }
 
-static long now_nanoseconds(void) {
+long dl_now_nanoseconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1000000000L + t.tv_nsec;
@@ -84,7 +84,7 @@ static int spin_while(const uint64_t *value, uint64_t mask, uint64_t unchanged, 
 #endif
         if (spins % 256 == 0) {
             sched_yield();
-            long now = now_nanoseconds();
+            long now = dl_now_nanoseconds();
             if (deadline == 0) deadline = now + limit;
             else if (now > deadline) return 0;
         }

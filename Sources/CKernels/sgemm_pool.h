@@ -14,6 +14,9 @@ int dl_sgemm_pool_threads(void);
 /// helper that arrives after the caller has finished does not start it.
 void dl_sgemm_pool_run(void (*work)(void *context), void *context, int helpers);
 
+/// CLOCK_MONOTONIC in nanoseconds: the pool's spin limits, and sgemm.c's timing of row and column pieces.
+long dl_now_nanoseconds(void);
+
 /// Counts `bytes` (negative: freed) of kernel scratch: per-thread packing,
 /// transform and band buffers, and memory a call holds only while it runs.
 void dl_kernel_scratch_add(long bytes);

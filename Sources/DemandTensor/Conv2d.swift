@@ -176,16 +176,16 @@ enum Conv2d {
     private static func viaSlicedWeights(_ parameters: Conv2dParameters, _ g: Geometry, gemmPath: BLAS.Path, x: UnsafePointer<Float>,
                                          w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
                                          y: UnsafeMutablePointer<Float>, prepared: PreparedWeights?) throws(OperatorError) -> Bool {
-        guard let prepared, let isa = gemmPath.isa, usesPackedColumns(gemmPath), let relu = fusedRelu(parameters.activation) else {
-            return false
-        }
+        // The layout's shapes first: one comparison for every other convolution on the execute thread.
+        let (m, k, n) = (Int32(g.outChannelsPerGroup), Int32(g.gemmDepth), Int32(g.outPlane))
+        guard let prepared, dl_sgemm_sliced_wanted(m, n, k) != 0, let isa = gemmPath.isa, usesPackedColumns(gemmPath),
+              let relu = fusedRelu(parameters.activation) else { return false }
         var geometry = cGeometry(parameters, g, channels: g.inChannelsPerGroup)
         // Not where Winograd runs instead (its own form of the weights).
         guard path(parameters, g) == .pointwise || dl_conv2d_winograd_wanted(isa, &geometry) == 0,
-              prepared.slicedWeights(w, filters: Int32(g.outChannelsPerGroup), depth: Int32(g.gemmDepth), columns: Int32(g.outPlane))
+              prepared.slicedWeights(w, filters: m, depth: k, columns: n)
         else { return false }
-        guard dl_conv2d_gemm_isa_fused_sliced(isa, &geometry, Int32(g.outChannelsPerGroup), w, x, y, Int32(g.outPlane), bias, addend,
-                                              relu ? 1 : 0) == 0 else {
+        guard dl_conv2d_gemm_isa_fused_sliced(isa, &geometry, m, w, x, y, n, bias, addend, relu ? 1 : 0) == 0 else {
             throw OperatorError(.kernelMemory, "the convolution's GEMM could not allocate its packing buffers (its weights are kept in that GEMM's order, so there is no fallback)")
         }
         return true

@@ -27,6 +27,13 @@ import Testing
         return path
     }()
 
+    /// A resident session that keeps at most `bytes` of transformed weights.
+    static func resident(_ model: Model, keeping bytes: Int) throws -> Session {
+        var options = SessionOptions(policy: .resident)
+        options.transformedWeightBytes = bytes
+        return try Session(model: model, options: options)
+    }
+
     @Test func residentKeepsTheWinogradFormAndGivesTheOtherPoliciesBits() throws {
         let model = try Model.open(Self.modelPath)
         let inputs = DeepEyeAndPartialTests.inputs(for: model)   // seeded, named "input" as here
@@ -43,14 +50,11 @@ import Testing
             #expect(bitIdentical(try resident.run(inputs), first), "later runs read the kept form")
             #expect(prepared.byteCount == expectedBytes, "made once, not again")
         }
-        var options = SessionOptions(policy: .resident)
-        options.transformedWeightBytes = 0
-        let perRun = try Session(model: model, options: options)
+        let perRun = try Self.resident(model, keeping: 0)
         #expect(perRun.pipeline.workspace.preparedWeights == nil, "asked not to keep them")
         #expect(bitIdentical(try perRun.run(inputs), first), "resident transforming per run: the same bits")
         // Room for the first layer's form only: the second transforms per run, with the same bits.
-        options.transformedWeightBytes = PreparedWeights.winogradByteCount(channels: 32, filters: 48) + 1
-        let partly = try Session(model: model, options: options)
+        let partly = try Self.resident(model, keeping: PreparedWeights.winogradByteCount(channels: 32, filters: 48) + 1)
         for _ in 0..<2 { #expect(bitIdentical(try partly.run(inputs), first)) }
         let kept = try #require(partly.pipeline.workspace.preparedWeights)
         #expect(kept.byteCount == (Conv2d.usesPackedColumns() ? PreparedWeights.winogradByteCount(channels: 32, filters: 48) : 0),
@@ -93,9 +97,7 @@ import Testing
             #expect(bitIdentical(try resident.run(inputs), pipelined), "run \(run): the rearranged weights give the rows' bits")
             #expect(prepared.slicedCount == expected, "run \(run): rearranged once, at the first run")
         }
-        var options = SessionOptions(policy: .resident)
-        options.transformedWeightBytes = 0
-        let plain = try Session(model: model, options: options)
+        let plain = try Self.resident(model, keeping: 0)
         #expect(bitIdentical(try plain.run(inputs), pipelined), "no kept forms: the rows")
     }
 
