@@ -1098,6 +1098,10 @@ int main(void) {
            "other",
 #endif
            dl_cpu_level_name(dl_cpu_level()), forced ? " (DEMANDLAYER_PORTABLE_KERNELS set)" : "");
+    // KERNEL_CHECK_LEVEL_ONLY=1 stops after that line: CI checks which level a DEMANDLAYER_CPU
+    // setting leads to without running every check again (they depend on the level alone).
+    const char *level_only = getenv("KERNEL_CHECK_LEVEL_ONLY");
+    if (level_only != NULL && level_only[0] != '\0' && strcmp(level_only, "0") != 0) return 0;
 
     const DLSgemmISA isas[] = {DL_SGEMM_NEON, DL_SGEMM_AVX512, DL_SGEMM_AVX2};
     int tested = 0;
