@@ -82,8 +82,10 @@ typedef struct {
     int ldy, relu;
     const float *u;      // (16, m, channels)
     int tiles_w, tiles;  // tiles per row of tiles, in all
-    int block;           // tiles per block (the last block may hold fewer)
+    int block;           // the most tiles a block holds (its V and P buffers' width)
     int blocks;
+    int units;           // when not 0: blocks are cut at whole 16-tile units, `units` of them dealt as evenly
+                         // as they allow, the larger blocks first, the last block taking the tiles past them
     int next_block;      // atomic
     int failed;          // atomic
 } Job;
@@ -366,10 +368,20 @@ static void block_products(void *context, long start, long end) {
     }
 }
 
+/// The first tile of block `index` (index = job->blocks: the number of tiles).
+static int block_first(const Job *job, int index) {
+    if (index >= job->blocks) return job->tiles;
+    if (!job->units) return index * job->block;
+    int each = job->units / job->blocks, extra = job->units % job->blocks;
+    return 16 * (index * each + (index < extra ? index : extra));
+}
+
+/// Tiles in block `index`.
+static int block_count(const Job *job, int index) { return block_first(job, index + 1) - block_first(job, index); }
+
 /// One block of tiles: transform, 16 GEMMs, transform back. 0, or -1 if a GEMM failed.
 static int run_block(Job *job, int index, float *v, float *p) {
-    int first = index * job->block;
-    int count = job->tiles - first < job->block ? job->tiles - first : job->block;
+    int first = block_first(job, index), count = block_count(job, index);
     transform_block(job, first, count, v, 0);
     BlockProducts products = {job, count, v, p, 0};
     dl_parallel_ranges(16, 1, block_products, &products);
@@ -433,7 +445,7 @@ static int blocks_balance(const Job *job, int threads) {
     long busiest = 0;
     for (int t = 0; t < threads; t++) {
         long load = 0;
-        for (int b = t; b < job->blocks; b += threads) load += b == job->blocks - 1 ? job->tiles - (long)b * job->block : job->block;
+        for (int b = t; b < job->blocks; b += threads) load += block_count(job, b);
         if (load > busiest) busiest = load;
     }
     return busiest * threads <= (long)job->tiles * 115 / 100;
@@ -484,6 +496,12 @@ static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const fl
     if (job.tiles >= 128 && job.tiles < 256) block = (job.tiles + 1) / 2;
     job.block = block < job.tiles ? block : job.tiles;
     job.blocks = (job.tiles + job.block - 1) / job.block;
+    // Blocks of whole 16-tile units, dealt evenly: at 56x56 (49 units) 13, 12, 12 and 12 units instead of
+    // 13, 13, 13 and 10, which two threads took as 26:23 units (the last, shorter block went to the thread
+    // done first with its first block) and now take as 25:24. A block's GEMMs compute the same columns with
+    // the same kernels either way (only the last block's last tiles % 16 columns can fall to the dot
+    // kernel, as before), so the same bits.
+    if (job.block % 16 == 0 && job.blocks > 1) job.units = job.tiles / 16;
     // U (unless prepared), then the caller's V and P, in one block.
     size_t u_floats = prepared ? 0 : (size_t)run_u_floats(g, m);
     size_t vp_floats = 16 * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
