@@ -2,6 +2,12 @@
 # Builds the libFuzzer targets and runs one of them for a bounded time.
 #
 #   Tools/fuzz/run.sh [TARGET] [SECONDS]      TARGET: manifest (default) or onnx; SECONDS: 60
+#   Tools/fuzz/run.sh --build-only [TARGET]   build the target's binary, do not run it
+#   Tools/fuzz/run.sh --no-build [TARGET] [SECONDS]
+#                                             run the binary the last build left
+#
+# The two stages apart let CI build both targets, one build at a time, and
+# then run the two fuzzers side by side (libFuzzer uses one core).
 #
 # The library modules are built by SwiftPM with fuzzer and address-sanitizer
 # instrumentation (scratch path .build-fuzz); the target file in Tools/fuzz/ is
@@ -16,6 +22,11 @@
 # there), then fix the bug.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+stage=all
+case "${1:-}" in
+    --build-only) stage=build; shift ;;
+    --no-build) stage=run; shift ;;
+esac
 target=${1:-manifest}
 seconds=${2:-60}
 # Per target: its source, the SwiftPM target whose build brings every module
@@ -38,23 +49,31 @@ esac
 
 scratch=.build-fuzz
 build=$scratch/debug
-# The flags go straight to the compilers: SwiftPM's own --sanitize=fuzzer
-# leaves the library targets without coverage instrumentation (its compile
-# steps get only the address sanitizer), and the fuzzer is then blind.
-swift build --scratch-path "$scratch" --target "$build_target" \
-    -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address >&2
+build_fuzzer() {
+    # The flags go straight to the compilers: SwiftPM's own --sanitize=fuzzer
+    # leaves the library targets without coverage instrumentation (its compile
+    # steps get only the address sanitizer), and the fuzzer is then blind.
+    swift build --scratch-path "$scratch" --target "$build_target" \
+        -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address >&2
 
-objects=()
-flags=(-I "$build/Modules")
-for module in "${c_modules[@]}"; do
-    flags+=(-Xcc -fmodule-map-file="$build/$module.build/module.modulemap" -Xcc -I -Xcc "Sources/$module/include")
-    objects+=("$build/$module.build"/*.o)
-done
-for module in "${swift_modules[@]}"; do objects+=("$build/$module.build"/*.o); done
-# ld.gold warns about every asan symbol it cannot export; those lines are noise.
-swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone "${flags[@]}" \
-    "$source_file" "${objects[@]}" -luring -laio -lopenblas -lm \
-    -o "$build/$target-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+    objects=()
+    flags=(-I "$build/Modules")
+    for module in "${c_modules[@]}"; do
+        flags+=(-Xcc -fmodule-map-file="$build/$module.build/module.modulemap" -Xcc -I -Xcc "Sources/$module/include")
+        objects+=("$build/$module.build"/*.o)
+    done
+    for module in "${swift_modules[@]}"; do objects+=("$build/$module.build"/*.o); done
+    # ld.gold warns about every asan symbol it cannot export; those lines are noise.
+    swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone "${flags[@]}" \
+        "$source_file" "${objects[@]}" -luring -laio -lopenblas -lm \
+        -o "$build/$target-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+}
+[ "$stage" = run ] || build_fuzzer
+[ "$stage" = build ] && exit 0
+if [ ! -x "$build/$target-fuzz" ]; then
+    echo "no $build/$target-fuzz: build it first (Tools/fuzz/run.sh --build-only $target)" >&2
+    exit 1
+fi
 
 corpus=$scratch/$target-corpus
 artifacts=$scratch/$target-artifacts
@@ -78,4 +97,4 @@ options=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=409
 [ -n "${FUZZ_RUNS:-}" ] && options+=(-runs="$FUZZ_RUNS")
 [ -f "Tools/fuzz/$target.dict" ] && options+=(-dict="Tools/fuzz/$target.dict")
 echo "fuzzing $target for $seconds s" >&2
-FUZZ_WORK_DIR="$PWD/$scratch/work" "$build/$target-fuzz" "${options[@]}" "${inputs[@]}"
+FUZZ_WORK_DIR="$PWD/$scratch/work" exec "$build/$target-fuzz" "${options[@]}" "${inputs[@]}"
