@@ -14,8 +14,15 @@
 #            at exit, with the toolchain's own leaks suppressed by
 #            Tools/ci/lsan.supp.
 #
-# Bounded: from clean scratch paths both took 2.5 minutes here, builds
-# included; each is killed after 10 minutes.
+# The builds carry no debug info (-gnone, -g0): 12% off the address build
+# and 5% off the thread build here. Reports still name every function; ours
+# are printed mangled, and `swift demangle < LOG` reads them.
+#
+# The thread tests keep about one core of two busy, so they run in the
+# background while the address build runs; the address tests run last. Each
+# build and each test run writes its own log (.build-SANITIZER-san/build.log,
+# test.log); the summary lines are printed from them. Each build and each test
+# run is killed after 10 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -24,16 +31,30 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=0"
 export LSAN_OPTIONS="suppressions=$root/Tools/ci/lsan.supp print_suppressions=0"
 
+build() {
+    local sanitizer=$1 start=$(date +%s)
+    local log=".build-$sanitizer-san/build.log"
+    mkdir -p ".build-$sanitizer-san"
+    echo "--- swift build --build-tests --sanitize=$sanitizer" >&2
+    if ! timeout 600 swift build --build-tests --scratch-path ".build-$sanitizer-san" --sanitize="$sanitizer" \
+        -Xswiftc -gnone -Xcc -g0 > "$log" 2>&1; then
+        tail -30 "$log" >&2
+        echo "the $sanitizer sanitizer build failed: see $log" >&2
+        return 1
+    fi
+    echo "--- $sanitizer: built in $(( $(date +%s) - start )) s" >&2
+}
+
 run() {
     local sanitizer=$1 filter=$2 skip=${3:-}
     local start=$(date +%s)
     local log=".build-$sanitizer-san/test.log"
-    mkdir -p ".build-$sanitizer-san"
-    echo "--- swift test --sanitize=$sanitizer ${filter:+--filter '$filter'} ${skip:+--skip '$skip'}" >&2
     set +e
-    timeout 600 swift test --scratch-path ".build-$sanitizer-san" --sanitize="$sanitizer" ${filter:+--filter "$filter"} ${skip:+--skip "$skip"} > "$log" 2>&1
+    timeout 600 swift test --skip-build --scratch-path ".build-$sanitizer-san" --sanitize="$sanitizer" \
+        ${filter:+--filter "$filter"} ${skip:+--skip "$skip"} > "$log" 2>&1
     local status=$?
     set -e
+    echo "--- swift test --sanitize=$sanitizer ${filter:+--filter '$filter'} ${skip:+--skip '$skip'}" >&2
     grep -E "Test run with|✘|WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|SUMMARY" "$log" >&2 || true
     if grep -qE "WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer" "$log"; then
         echo "$sanitizer sanitizer reported a problem: see $log" >&2
@@ -43,5 +64,22 @@ run() {
     echo "--- $sanitizer: clean in $(( $(date +%s) - start )) s" >&2
 }
 
-run thread "DemandLayerTests|DemandIOTests|DemandFormatTests|CLITests"
+# Stops a background job and its children (timeout, swift test, the test binary).
+stop_tree() {
+    local child
+    for child in $(pgrep -P "$1" || true); do stop_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
+
+build thread
+# Its summary goes to a file, printed once the address build is done.
+run thread "DemandLayerTests|DemandIOTests|DemandFormatTests|CLITests" 2> .build-thread-san/summary.txt &
+thread_tests=$!
+trap 'stop_tree "$thread_tests"' EXIT
+build address
+thread_status=0
+wait "$thread_tests" || thread_status=$?
+trap - EXIT
+cat .build-thread-san/summary.txt >&2
 run address "" "largeModelMatchesOnnxruntime"
+exit "$thread_status"
