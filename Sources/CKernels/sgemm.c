@@ -81,12 +81,6 @@ static Panels *thread_panels(void) {
 /// The most pieces a product is cut into (one per thread).
 enum { MAX_PIECES = 64 };
 
-/// The most regions of B (blocks of columns times K slices) a product packs once for all its row pieces,
-/// and the most bytes they take (the thread's DL_BUFFER_PACKED_B); larger products pack B per piece.
-enum { MAX_REGIONS = 64 };
-#define SHARED_PACKING_BYTES (3L << 20)
-enum { REGION_FREE, REGION_BUSY, REGION_PACKED };
-
 /// One product, shared by the threads that take its pieces (see run).
 typedef struct {
     const SgemmKernels *kernels;
@@ -117,13 +111,6 @@ typedef struct {
     long piece_ns[MAX_PIECES];      // how long each piece's first claim took the thread that took the piece
     int piece_units[MAX_PIECES];    // and how many units it was
     int piece_by_caller[MAX_PIECES];
-    // Row pieces on several threads each need all of B packed: when set, B is packed once, into `packed`,
-    // region by region (a block of columns over a K slice; see shared_region), by whichever thread gets
-    // there first.
-    float *packed;
-    int slices;                       // K slices per block of columns
-    long block_floats;                // floats from one block's regions to the next's
-    int region_state[MAX_REGIONS];    // REGION_FREE, REGION_BUSY or REGION_PACKED (atomic)
 } Job;
 
 /// The row group of A at `a` (`rows` rows of a k-range `depth` long, row
@@ -287,91 +274,6 @@ static int gemm_dot_block(const Job *job, int row0, int row1, int jc, int nc, Pa
     return 0;
 }
 
-/// The columns of an nc-wide block of B that the dot kernel computes: the last 1 to TAIL_MAX of its last
-/// panel's columns past a whole number of vectors, or 0. Blocks start at multiples of NR, so only the
-/// matrix's last panel is partial.
-static int block_tail(const SgemmKernels *kernels, int nc) {
-    int last_columns = nc - (nc - 1) / kernels->panel_width * kernels->panel_width;
-    return last_columns % kernels->lanes <= TAIL_MAX ? last_columns % kernels->lanes : 0;
-}
-
-/// Packs the panels of columns [first, end) (multiples of the panel width, or the block's end) of B's
-/// block at column jc (nc wide) over the K slice [pc, pc + kc) into `b` (panel at column q at b + q·kc),
-/// and, when the last panel is among them, its dot-kernel columns k-contiguous into `tail`.
-static void pack_panels(const Job *job, int jc, int nc, int pc, int kc, int first, int end, float *b, float *tail) {
-    const SgemmKernels *kernels = job->kernels;
-    int nr = kernels->panel_width, last_panel = (nc - 1) / nr * nr, tail_columns = block_tail(kernels, nc);
-    if (first >= end) return;
-    if (job->conv)
-        pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc + first,
-                  end - first, b + (long)first * kc);
-    else
-        pack_b(job->b + (long)pc * job->ldb + jc + first, job->ldb, kc, end - first, nr, b + (long)first * kc);
-    if (tail_columns && last_panel >= first && last_panel < end)
-        transpose_tail(b + (long)last_panel * kc, kc, nr, nc - last_panel - tail_columns, tail_columns, tail);
-}
-
-/// Region r of a job that packs B once (blocks of columns times K slices, block-major): its place in
-/// job->packed (*b: its panels; *tail: its dot-kernel columns) and extent.
-static void region_at(const Job *job, int r, int *jc, int *nc, int *pc, int *kc, float **b, float **tail) {
-    int block = job->kernels->block_width, nr = job->kernels->panel_width;
-    int bi = r / job->slices;
-    *jc = bi * block;
-    *nc = job->n - *jc < block ? job->n - *jc : block;
-    *pc = r % job->slices * KC;
-    *kc = job->k - *pc < KC ? job->k - *pc : KC;
-    long width = (*nc + nr - 1) / nr * nr;
-    float *base = job->packed + bi * job->block_floats;
-    *b = base + width * *pc;
-    *tail = base + width * job->k + (long)(r % job->slices) * TAIL_MAX * KC;
-}
-
-/// Packs region r if no thread has begun it: 1 if this thread did.
-static int pack_region_if_free(Job *job, int r) {
-    int expected = REGION_FREE;
-    if (!__atomic_compare_exchange_n(&job->region_state[r], &expected, REGION_BUSY, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return 0;
-    int jc, nc, pc, kc;
-    float *b, *tail;
-    region_at(job, r, &jc, &nc, &pc, &kc, &b, &tail);
-    pack_panels(job, jc, nc, pc, kc, 0, nc, b, tail);
-    __atomic_store_n(&job->region_state[r], REGION_PACKED, __ATOMIC_RELEASE);
-    return 1;
-}
-
-/// How long a thread waits for another to finish packing a region it needs, having nothing else to
-/// pack, before it packs the region into its own buffers (same values: same bits).
-enum { REGION_WAIT_NANOSECONDS = 200000 };
-
-/// B's block at column jc over the K slice at pc, packed, for a job that packs B once (job->packed): the
-/// region's panels and tail columns, packed by this thread if no other has begun them. While another
-/// thread packs it, this one packs regions further on; if none is left, it waits for that thread, up to
-/// REGION_WAIT_NANOSECONDS, then packs the region itself into `panels`.
-static void shared_region(Job *job, int jc, int nc, int pc, int kc, Panels *panels, const float **b, const float **tail) {
-    int block = job->kernels->block_width;
-    int r = jc / block * job->slices + pc / KC, regions = (job->n + block - 1) / block * job->slices;
-    int same_jc, same_nc, same_pc, same_kc;  // jc, nc, pc and kc again
-    float *region_b, *region_tail;
-    region_at(job, r, &same_jc, &same_nc, &same_pc, &same_kc, &region_b, &region_tail);
-    *b = region_b, *tail = region_tail;
-    long waited_since = 0;
-    for (int ahead = r + 1;;) {
-        int state = __atomic_load_n(&job->region_state[r], __ATOMIC_ACQUIRE);
-        if (state == REGION_PACKED) return;
-        if (state == REGION_FREE && pack_region_if_free(job, r)) return;
-        while (ahead < regions && !pack_region_if_free(job, ahead)) ahead++;
-        if (ahead < regions) continue;  // packed one ahead: look again
-        if (!waited_since) waited_since = dl_now_nanoseconds();
-        else if (dl_now_nanoseconds() - waited_since > REGION_WAIT_NANOSECONDS) break;
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield");
-#endif
-    }
-    pack_panels(job, jc, nc, pc, kc, 0, nc, panels->b, panels->tail);
-    *b = panels->b, *tail = panels->tail;
-}
-
 /// C[row0..<row1, col0..<col1] = A[row0..<row1, :] · B[:, col0..<col1].
 static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels *panels) {
     const SgemmKernels *kernels = job->kernels;
@@ -385,14 +287,18 @@ static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels 
         for (int pc = 0; pc < job->k; pc += KC) {
             int kc = job->k - pc < KC ? job->k - pc : KC;
             // The block's last panel: its vector columns for the vector kernels, then `tail` for the dot kernel.
+            // Blocks start at multiples of NR, so only the matrix's last panel is partial.
             int last_panel = (nc - 1) / nr * nr, last_columns = nc - last_panel;
             // With B read in place (see run), only a partial last panel is packed.
             int in_place_end = job->b_offsets ? (last_columns == nr ? nc : last_panel) : 0;
             const float *b_block = job->b + (long)pc * job->ldb + jc;
-            const float *packed = panels->b, *packed_tail = panels->tail;
-            if (job->packed) shared_region(job, jc, nc, pc, kc, panels, &packed, &packed_tail);
-            else pack_panels(job, jc, nc, pc, kc, in_place_end, nc, panels->b, panels->tail);
-            int tail = block_tail(kernels, nc);
+            if (job->conv)
+                pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc, nc,
+                          panels->b);
+            else if (in_place_end < nc)
+                pack_b(b_block + in_place_end, job->ldb, kc, nc - in_place_end, nr, panels->b + (long)in_place_end * kc);
+            int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
+            if (tail) transpose_tail(panels->b + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
             for (int ir = row0; ir < row1; ir += MR) {
                 int rows = row1 - ir < MR ? row1 - ir : MR;
                 long lda;
@@ -409,12 +315,12 @@ static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels 
                         dl_sgemm_pick_direct(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, b_block + jr, job->b_offsets, c,
                                                                                    job->ldc, rows, columns, tile);
                     else if (columns > 0)
-                        dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, packed + jr * kc, c, job->ldc, rows,
+                        dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows,
                                                                             columns, tile);
                     // The dot kernel after the vector ones, which bring the row group's A into L1 (the first kernel
                     // to touch a cold A waits on it, and a 1-column kernel has nothing to do meanwhile).
                     if (tail_here)
-                        kernels->tail_kernels[tail - 1](kc, ap, lda, packed_tail, c + columns, job->ldc, rows,
+                        kernels->tail_kernels[tail - 1](kc, ap, lda, panels->tail, c + columns, job->ldc, rows,
                                                         dl_sgemm_shifted(tile, columns));
                 }
             }
@@ -497,24 +403,6 @@ static void gemm_pieces(void *context) {
     }
 }
 
-/// Row pieces each run over all of B: with several threads, each packed all of it, and the packing did not
-/// get faster with more threads (ResNet-50's 3x3 layers at 7x7, K 4608, lost a tenth of their time at two
-/// threads to it). B's regions are packed once instead, by whichever thread gets there first, into the
-/// caller's DL_BUFFER_PACKED_B (see shared_region), where B is small enough. Same values, same bits.
-static void share_packing(Job *job) {
-    const SgemmKernels *kernels = job->kernels;
-    int block = kernels->block_width, nr = kernels->panel_width;
-    int blocks = (job->n + block - 1) / block, slices = (job->k + KC - 1) / KC;
-    if ((long)blocks * slices > MAX_REGIONS) return;
-    long tails = (long)slices * TAIL_MAX * KC, last_width = (job->n - (blocks - 1) * block + nr - 1) / nr * nr;
-    long block_floats = (long)block * job->k + tails;
-    long floats = (blocks - 1) * block_floats + last_width * job->k + tails;
-    if ((long)sizeof(float) * floats > SHARED_PACKING_BYTES) return;
-    float *packed = dl_thread_buffer(DL_BUFFER_PACKED_B, sizeof(float) * (size_t)floats);
-    if (!packed) return;  // each piece packs for itself, as with one thread
-    job->packed = packed, job->slices = slices, job->block_floats = block_floats;
-}
-
 /// The caller's speed against a pool thread's, in thousandths (1000: the same), as last measured on
 /// products cut a piece per thread: how much of the next such product the caller's own piece takes (see
 /// run). Shared by all callers.
@@ -571,7 +459,6 @@ static int run(Job *job) {
         job->caller = pthread_self();
         job->next_piece = 1;
     }
-    if (helpers > 0 && !job->split_columns && !job->b_offsets) share_packing(job);
     for (int p = 0; p < job->pieces; p++) {
         long lo = p == 0 ? 0 : first_end + (long)(p - 1) * (job->units - first_end) / (job->pieces - 1);
         long hi = p == 0 ? first_end : first_end + (long)p * (job->units - first_end) / (job->pieces - 1);
@@ -860,7 +747,8 @@ int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const f
     PreparedInput input;
     if (prepare_input(kernels, g, x, &input) != 0) return -1;
     // The dot kernel's columns: as gemm_block finds them in the matrix's last panel.
-    int tail = block_tail(kernels, n);
+    int nr = kernels->panel_width, last_columns = n - (n - 1) / nr * nr;
+    int tail = last_columns % kernels->lanes <= TAIL_MAX ? last_columns % kernels->lanes : 0;
     DirectJob job = {kernels, g, m, k, n, w, y, ldy, row_bias, addend, relu, input.prepared, input.offsets, input.row_floats, tail, 0};
     // Output rows dealt to the pool, about 32768 output floats per piece and at least four pieces per
     // thread: YOLOv8n's 16 channels at 80x80 made 25-row pieces, 25, 25, 25 and 5 rows, which two threads

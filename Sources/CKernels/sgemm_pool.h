@@ -22,7 +22,7 @@ long dl_now_nanoseconds(void);
 void dl_kernel_scratch_add(long bytes);
 
 /// The kinds of buffer a thread keeps between kernel calls (dl_thread_buffer).
-typedef enum { DL_BUFFER_WINOGRAD, DL_BUFFER_DEPTHWISE, DL_BUFFER_CONV_INPUT, DL_BUFFER_DOT_COLUMNS, DL_BUFFER_PACKED_B, DL_BUFFER_KINDS } DLThreadBufferKind;
+typedef enum { DL_BUFFER_WINOGRAD, DL_BUFFER_DEPTHWISE, DL_BUFFER_CONV_INPUT, DL_BUFFER_DOT_COLUMNS, DL_BUFFER_KINDS } DLThreadBufferKind;
 
 /// This thread's buffer of `kind`, of at least `bytes` (64-byte aligned): kept
 /// from call to call, grown when a call needs more (its contents are not kept
