@@ -16,7 +16,11 @@
 #
 # The builds carry no debug info (-gnone, -g0): 12% off the address build
 # and 5% off the thread build here. Reports still name every function; ours
-# are printed mangled, and `swift demangle < LOG` reads them.
+# are printed mangled, and `swift demangle < LOG` reads them. The address
+# build also carries libFuzzer's coverage instrumentation, so that
+# 60-fuzz.sh links its targets against it rather than building the library
+# a third time (Tools/fuzz/address-build.sh: its flags, shared by both); the
+# address tests take about 10% longer for it.
 #
 # The thread tests keep about one core of two busy, so they run in the
 # background while the address build runs; the address tests run last. Each
@@ -26,18 +30,35 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+source Tools/fuzz/address-build.sh
 
-export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-export ASAN_OPTIONS="detect_leaks=1 abort_on_error=0"
-export LSAN_OPTIONS="suppressions=$root/Tools/ci/lsan.supp print_suppressions=0"
+# Given to the test runs only: a build with other environment variables than
+# the last one in the same scratch path compiles parts of it again (seen
+# here), and 60-fuzz.sh builds in the address one without these.
+sanitizer_options=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+    ASAN_OPTIONS="detect_leaks=1 abort_on_error=0"
+    LSAN_OPTIONS="suppressions=$root/Tools/ci/lsan.supp print_suppressions=0")
+
+# The test runs get the same flags as the builds: `swift test --skip-build`
+# plans the build again with the flags it is given, and with others the next
+# build in that scratch path (60-fuzz.sh's, in the address one) compiles again.
+thread_flags=(--sanitize=thread -Xswiftc -gnone -Xcc -g0)
 
 build() {
     local sanitizer=$1 start=$(date +%s)
     local log=".build-$sanitizer-san/build.log"
-    mkdir -p ".build-$sanitizer-san"
-    echo "--- swift build --build-tests --sanitize=$sanitizer" >&2
-    if ! timeout 600 swift build --build-tests --scratch-path ".build-$sanitizer-san" --sanitize="$sanitizer" \
-        -Xswiftc -gnone -Xcc -g0 > "$log" 2>&1; then
+    local status=0
+    if [ "$sanitizer" = address ]; then
+        address_build_prepare
+        echo "--- swift build --build-tests ${address_build_flags[*]}" >&2
+        address_build timeout 600 > "$log" 2>&1 || status=$?
+    else
+        mkdir -p ".build-$sanitizer-san"
+        echo "--- swift build --build-tests ${thread_flags[*]}" >&2
+        timeout 600 swift build --build-tests --scratch-path ".build-$sanitizer-san" "${thread_flags[@]}" > "$log" 2>&1 \
+            || status=$?
+    fi
+    if [ "$status" -ne 0 ]; then
         tail -30 "$log" >&2
         echo "the $sanitizer sanitizer build failed: see $log" >&2
         return 1
@@ -49,8 +70,10 @@ run() {
     local sanitizer=$1 filter=$2 skip=${3:-}
     local start=$(date +%s)
     local log=".build-$sanitizer-san/test.log"
+    local flags=("${thread_flags[@]}")
+    [ "$sanitizer" = address ] && flags=("${address_build_flags[@]}")
     set +e
-    timeout 600 swift test --skip-build --scratch-path ".build-$sanitizer-san" --sanitize="$sanitizer" \
+    env "${sanitizer_options[@]}" timeout 600 swift test --skip-build --scratch-path ".build-$sanitizer-san" "${flags[@]}" \
         ${filter:+--filter "$filter"} ${skip:+--skip "$skip"} > "$log" 2>&1
     local status=$?
     set -e

@@ -9,17 +9,21 @@
 # .build-fuzz/TARGET-artifacts/ (see Tools/fuzz/run.sh for turning it into a
 # regression test).
 #
-# The two targets are built one after the other, then fuzzed side by side:
-# libFuzzer runs on one core, and CI has two. Each writes its own log
-# (.build-fuzz/TARGET.log), printed whole once both have finished; either
-# failing fails the step. Side by side each tried about 85% of the inputs per
-# second it tries alone on a 2-core Zen 3, so each gets 70 s instead of 60 s:
-# about as many inputs as one minute each, one after the other, tried there.
+# The targets are linked against 50-sanitizers.sh's address build, which
+# carries their coverage instrumentation (Tools/fuzz/address-build.sh); run
+# alone, this step first builds what they need of it. Then the two are fuzzed
+# side by side: libFuzzer runs on one core, and CI has two. Each writes its
+# own log (.build-fuzz/TARGET.log), printed whole once both have finished;
+# either failing fails the step. Side by side each tried about 85% of the
+# inputs per second it tries alone on a 2-core Zen 3, so each gets 70 s
+# instead of 60 s: about as many inputs as one minute each, one after the
+# other, tried there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-70}
 Tools/fuzz/run.sh --build-only manifest
 Tools/fuzz/run.sh --build-only onnx
+mkdir -p .build-fuzz
 
 running=()
 trap 'for pid in "${running[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT

@@ -9,11 +9,15 @@
 # The two stages apart let CI build both targets, one build at a time, and
 # then run the two fuzzers side by side (libFuzzer uses one core).
 #
-# The library modules are built by SwiftPM with fuzzer and address-sanitizer
-# instrumentation (scratch path .build-fuzz); the target file in Tools/fuzz/ is
-# then compiled and linked with swiftc against those modules and objects. (A
-# SwiftPM executable target cannot be used: SwiftPM renames its `main`, which
-# clashes with the `main` libFuzzer brings.)
+# The library modules come from the AddressSanitizer build that
+# Tools/ci/50-sanitizers.sh tests, which carries libFuzzer's coverage
+# instrumentation too (Tools/fuzz/address-build.sh; scratch path
+# .build-address-san; the tests are built with it): after that step this
+# builds nothing more. The target
+# file in Tools/fuzz/ is then compiled and linked with swiftc against those
+# modules and objects, into .build-fuzz/TARGET-fuzz. (A SwiftPM executable
+# target cannot be used: SwiftPM renames its `main`, which clashes with the
+# `main` libFuzzer brings.)
 #
 # Inputs start from fixtures/fuzz/TARGET/seeds; new interesting inputs go to a
 # scratch corpus under .build-fuzz/. A crash leaves its input in
@@ -29,32 +33,27 @@ case "${1:-}" in
 esac
 target=${1:-manifest}
 seconds=${2:-60}
-# Per target: its source, the SwiftPM target whose build brings every module
-# it needs, and those modules (C ones first), in dependency order.
+# Per target: its source and the modules it needs (C ones first), in dependency order.
 case "$target" in
     manifest)
         source_file=Tools/fuzz/ManifestFuzz.swift
-        build_target=DemandZoo
         c_modules=(CURing COpenBLAS CKernels)
         swift_modules=(DemandIO DemandTensor DemandFormat DemandZoo)
         ;;
     onnx)
         source_file=Tools/fuzz/OnnxFuzz.swift
-        build_target=DemandONNX
         c_modules=(CURing COpenBLAS CKernels)
         swift_modules=(SwiftProtobuf DemandIO DemandTensor DemandFormat DemandONNX)
         ;;
     *) echo "unknown fuzz target '$target' (known: manifest, onnx)" >&2; exit 2 ;;
 esac
 
+source Tools/fuzz/address-build.sh
 scratch=.build-fuzz
-build=$scratch/debug
+build=$address_scratch/debug
+fuzzer=$scratch/$target-fuzz
 build_fuzzer() {
-    # The flags go straight to the compilers: SwiftPM's own --sanitize=fuzzer
-    # leaves the library targets without coverage instrumentation (its compile
-    # steps get only the address sanitizer), and the fuzzer is then blind.
-    swift build --scratch-path "$scratch" --target "$build_target" \
-        -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address >&2
+    address_build >&2
 
     objects=()
     flags=(-I "$build/Modules")
@@ -63,15 +62,22 @@ build_fuzzer() {
         objects+=("$build/$module.build"/*.o)
     done
     for module in "${swift_modules[@]}"; do objects+=("$build/$module.build"/*.o); done
+    # Linked again only when these scripts, the target file or an object is newer than the binary.
+    if [ -x "$fuzzer" ] && [ -z "$(find Tools/fuzz/run.sh Tools/fuzz/address-build.sh "$source_file" "${objects[@]}" \
+        -newer "$fuzzer" | head -1)" ]; then
+        echo "$fuzzer is up to date" >&2
+        return 0
+    fi
+    mkdir -p "$scratch"
     # ld.gold warns about every asan symbol it cannot export; those lines are noise.
     swiftc -sanitize=fuzzer,address -parse-as-library -g -Onone "${flags[@]}" \
         "$source_file" "${objects[@]}" -luring -laio -lopenblas -lm \
-        -o "$build/$target-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+        -o "$fuzzer" 2> >(grep -v "Cannot export local symbol" >&2)
 }
 [ "$stage" = run ] || build_fuzzer
 [ "$stage" = build ] && exit 0
-if [ ! -x "$build/$target-fuzz" ]; then
-    echo "no $build/$target-fuzz: build it first (Tools/fuzz/run.sh --build-only $target)" >&2
+if [ ! -x "$fuzzer" ]; then
+    echo "no $fuzzer: build it first (Tools/fuzz/run.sh --build-only $target)" >&2
     exit 1
 fi
 
@@ -97,4 +103,4 @@ options=(-max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=409
 [ -n "${FUZZ_RUNS:-}" ] && options+=(-runs="$FUZZ_RUNS")
 [ -f "Tools/fuzz/$target.dict" ] && options+=(-dict="Tools/fuzz/$target.dict")
 echo "fuzzing $target for $seconds s" >&2
-FUZZ_WORK_DIR="$PWD/$scratch/work" exec "$build/$target-fuzz" "${options[@]}" "${inputs[@]}"
+FUZZ_WORK_DIR="$PWD/$scratch/work" exec "$fuzzer" "${options[@]}" "${inputs[@]}"
