@@ -6,18 +6,17 @@
 #   Tools/fuzz/run.sh --no-build [TARGET] [SECONDS]
 #                                             run the binary the last build left
 #
-# The two stages apart let CI build both targets, one build at a time, and
-# then run the two fuzzers side by side (libFuzzer uses one core).
+# The two stages apart let CI link both targets first and then run the two
+# fuzzers side by side (libFuzzer uses one core).
 #
 # The library modules come from the AddressSanitizer build that
-# Tools/ci/50-sanitizers.sh tests, which carries libFuzzer's coverage
-# instrumentation too (Tools/fuzz/address-build.sh; scratch path
-# .build-address-san; the tests are built with it): after that step this
-# builds nothing more. The target
-# file in Tools/fuzz/ is then compiled and linked with swiftc against those
-# modules and objects, into .build-fuzz/TARGET-fuzz. (A SwiftPM executable
-# target cannot be used: SwiftPM renames its `main`, which clashes with the
-# `main` libFuzzer brings.)
+# Tools/ci/50-sanitizers.sh tests, which also carries libFuzzer's coverage
+# instrumentation (Tools/fuzz/address-build.sh; scratch path
+# .build-address-san, tests included): after that step nothing is built
+# again. The target file in Tools/fuzz/ is compiled and linked with swiftc
+# against those modules and objects, into .build-fuzz/TARGET-fuzz. (A
+# SwiftPM executable target cannot be used: SwiftPM renames its `main`,
+# which clashes with the `main` libFuzzer brings.)
 #
 # Inputs start from fixtures/fuzz/TARGET/seeds; new interesting inputs go to a
 # scratch corpus under .build-fuzz/. A crash leaves its input in
