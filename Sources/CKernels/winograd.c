@@ -1,8 +1,9 @@
-// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3)
-// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
-// each 2x2 block of outputs ("tile") costs 16 multiply-adds per input
-// channel instead of 36, 2.25 times fewer; the products are 16 independent
-// GEMMs run by CKernels' own dl_sgemm_isa_ex. See dl_sgemm.h.
+// 3x3 stride-1 convolution by Winograd's minimal filtering (Lavin and Gray, "Fast Algorithms for
+// Convolutional Neural Networks", 2015), in two variants picked by the geometry (tile_of):
+// F(2x2, 3x3), each 2x2 block of outputs ("tile") from a 4x4 window, 16 multiply-adds per tile and input
+// channel instead of 36 (2.25 times fewer), and F(4x4, 3x3), 4x4 tiles from 6x6 windows, 36 instead of 144
+// (4 times fewer). The products are independent GEMMs (16 or 36, one per point ξ of the transformed tile)
+// run by CKernels' own dl_sgemm_isa_ex. See dl_sgemm.h. For F(2x2, 3x3):
 //
 //   U[ξ] (M, C)  = (G g G^T)[ξ] for each filter g (3x3)      weights, per call (or once: dl_conv2d_winograd_prepare)
 //   V[ξ] (C, T)  = (B^T d B)[ξ] for each input tile d (4x4)  a block of tiles at a time
@@ -12,19 +13,22 @@
 // with ξ the 16 positions of the 4x4 transformed tile and
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],
 //   A^T = [1 1 1 0; 0 1 -1 -1].
+// F(4x4, 3x3) is the same with 6x6 windows, 36 points and the matrices given above its transforms.
 //
 // Accuracy: the transforms add and subtract values of the size of the
 // inputs, so the rounding error is a few times that of the direct sum (about
-// 1e-6 relative to Σ|w·x| here), well inside the operators' 1e-4.
+// 1e-6 relative to Σ|w·x| for F(2x2, 3x3), 3e-6 for F(4x4, 3x3), whose
+// transforms scale by up to 8), well inside the operators' 1e-4.
 //
 // Exactness: every step is a fixed sequence of float operations (no
 // contraction into fused multiply-adds in the transforms: FP_CONTRACT OFF),
 // blocks of tiles are cut by the geometry alone (never by the thread count
-// or the number of output channels), and dl_sgemm_isa_ex is exact to itself,
-// so 1 and N threads and any cut of the output channels give the same bits.
+// or the number of output channels), the variant too, and dl_sgemm_isa_ex is
+// exact to itself, so 1 and N threads and any cut of the output channels give
+// the same bits.
 //
-// Memory: U takes 16·M·C floats (16/9 of the weights) and each thread a block
-// of V and P (16·Tb·(C + M) floats, Tb about 32768 / C tiles). Each thread
+// Memory: U takes 16·M·C floats (16/9 of the weights; F(4x4, 3x3): 36·M·C, 4 times) and each thread a
+// block of V and P (16 or 36 ·Tb·(C + M) floats, Tb about 32768 / C tiles). Each thread
 // keeps up to RETAINED_BYTES of them from call to call (fresh pages cost a
 // fault and a clearing each, which showed as a tenth of YOLOv8n's time); what
 // is beyond is allocated for the call and freed before it returns. A U made
@@ -32,10 +36,10 @@
 // its own pages until dl_conv2d_winograd_release.
 //
 // Measured against the direct GEMM (dl_conv2d_gemm_isa) at ResNet-50's 3x3
-// stride-1 shapes, one thread, AMD EPYC Zen 4, AVX-512 set: 64 channels at
+// stride-1 shapes, one thread, AMD EPYC Zen 4, AVX-512 set, F(2x2, 3x3): 64 channels at
 // 56x56 0.67-0.69 of its time, 128 at 28x28 0.61-0.65, 256 at 14x14 0.82-0.88
 // (alone; at 14x14 the AVX-512 set runs the AVX2 set's GEMMs, see
-// dl_conv2d_winograd_isa).
+// dl_conv2d_winograd_isa). F(4x4, 3x3) against F(2x2, 3x3): see tile_of.
 #include "dl_sgemm.h"
 #include "sgemm_core.h"
 #include "sgemm_pool.h"
@@ -80,7 +84,9 @@ typedef struct {
     const float *addend;  // laid out as y, added after the bias and before the ReLU, or NULL
     float *y;
     int ldy, relu;
-    const float *u;      // (16, m, channels)
+    const float *u;      // (planes, m, channels)
+    int tile, alpha;     // the variant: tile x tile outputs from alpha x alpha windows (2 and 4, or 4 and 6)
+    int planes;          // alpha², the transformed tile's points ξ: U, V and P have that many planes
     int tiles_w, tiles;  // tiles per row of tiles, in all
     int block;           // the most tiles a block holds (its V and P buffers' width)
     int blocks;
@@ -95,8 +101,9 @@ typedef struct {
 /// not fall into the same L1 set when `floats` is a large power of two.
 static long padded_plane(long floats) { return (floats + 15) / 16 * 16 + 16; }
 
-/// Most tiles (or channels) a transform handles per inner loop: its local rows.
-enum { CHUNK = 64 };
+/// Most tiles (or channels) a transform handles per inner loop: its local rows. TILE_MAX and ALPHA_MAX:
+/// the larger variant's output tile (4x4) and input window (6x6).
+enum { CHUNK = 64, TILE_MAX = 4, ALPHA_MAX = 6 };
 
 /// taps[tap][c] = g[c·9 + tap] for c < n: n filters' nine taps, transposed for the weight transform.
 static void taps_plain(const float *g, int n, float (*taps)[CHUNK]) {
@@ -174,9 +181,9 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
         }                                                                                                             \
     }                                                                                                                 \
     /* V[ξ][c][t] = (B^T d B)[ξ] for tiles t of one tile row, from 4 padded input rows split into even and odd     \
-       columns: tile tx's window row r is even[r][tx], odd[r][tx], even[r][tx + 1], odd[r][tx + 1]. */              \
-    target static void transform_inputs##suffix(const float (*even)[CHUNK + 1], const float (*odd)[CHUNK + 1], int n,  \
-                                                float *to, long plane) {                                              \
+       columns (phases 0 and 1): tile tx's window row r is even[r][tx], odd[r][tx], even[r][tx + 1], odd[r][tx + 1]. */ \
+    target static void transform_inputs##suffix(const float (*phases)[ALPHA_MAX][CHUNK + 1], int n, float *to, long plane) { \
+        const float (*even)[CHUNK + 1] = phases[0], (*odd)[CHUNK + 1] = phases[1];                                    \
         for (int t = 0; t < n; t++) {                                                                                 \
             float h[4][4];                                                                                            \
             for (int r = 0; r < 4; r++) {                                                                             \
@@ -197,7 +204,7 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
     /* The 2x2 outputs of n tiles of one output channel from P (16 planes, unit stride along tiles):                \
        out[r][s][t] = (A^T q A)[r][s] + bias, then ReLU if asked. */                                                  \
     target static void transform_outputs##suffix(const float *from, long plane, int n, float bias, int has_bias,       \
-                                                 int relu, float (*out)[2][CHUNK]) {                                  \
+                                                 int relu, float (*out)[TILE_MAX][CHUNK]) {                           \
         for (int t = 0; t < n; t++) {                                                                                 \
             float e[2][4];                                                                                            \
             for (int s = 0; s < 4; s++) {                                                                             \
@@ -228,9 +235,138 @@ DL_WINOGRAD_TRANSFORMS(_avx2, __attribute__((target("avx2,fma"))), taps_avx2)
 DL_WINOGRAD_TRANSFORMS(_avx512, __attribute__((target("avx512f"))), taps_avx2)
 #endif
 
+// F(4x4, 3x3): 4x4 output tiles from 6x6 windows, 36 multiply-adds per tile and input channel instead of
+// F(2x2, 3x3)'s 4 x 16 = 64 (direct: 144), with the interpolation points 0, 1, -1, 2, -2 and infinity:
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+// Each is applied along one axis, then the other, as the fixed sequences of operations below (every build,
+// with contraction off, gives the same bits). Its rounding error is larger than F(2x2, 3x3)'s (the
+// transforms scale values by up to 5 and 8): see dl_conv2d_winograd_isa in dl_sgemm.h for the bound.
+
+/// (B^T d)[0..6) of the six values d0...d5.
+#define DL_WINOGRAD4_IN(d0, d1, d2, d3, d4, d5, v)        \
+    do {                                                  \
+        float a_ = d4 - 4.0f * d2, b_ = d3 - 4.0f * d1;   \
+        float c_ = d4 - d2, e_ = 2.0f * (d3 - d1);        \
+        v[0] = (4.0f * d0 - 5.0f * d2) + d4;              \
+        v[1] = a_ + b_;                                   \
+        v[2] = a_ - b_;                                   \
+        v[3] = c_ + e_;                                   \
+        v[4] = c_ - e_;                                   \
+        v[5] = (4.0f * d1 - 5.0f * d3) + d5;              \
+    } while (0)
+
+/// (A^T q)[0..4) of the six values q0...q5.
+#define DL_WINOGRAD4_OUT(q0, q1, q2, q3, q4, q5, y)       \
+    do {                                                  \
+        float a_ = q1 + q2, b_ = q1 - q2;                 \
+        float c_ = q3 + q4, d_ = q3 - q4;                 \
+        y[0] = (q0 + a_) + c_;                            \
+        y[1] = b_ + 2.0f * d_;                            \
+        y[2] = a_ + 4.0f * c_;                            \
+        y[3] = (b_ + 8.0f * d_) + q5;                     \
+    } while (0)
+
+/// (G g)[0..6) of the three taps g0, g1, g2.
+#define DL_WINOGRAD4_WEIGHTS(g0, g1, g2, u)                       \
+    do {                                                          \
+        float quarter_ = g0 * 0.25f, half_ = g1 * 0.5f;           \
+        u[0] = quarter_;                                          \
+        u[1] = ((g0 + g1) + g2) * (-1.0f / 6.0f);                 \
+        u[2] = ((g0 - g1) + g2) * (-1.0f / 6.0f);                 \
+        u[3] = ((quarter_ + half_) + g2) * (1.0f / 6.0f);         \
+        u[4] = ((quarter_ - half_) + g2) * (1.0f / 6.0f);         \
+        u[5] = g2;                                                \
+    } while (0)
+
+#define DL_WINOGRAD4_TRANSFORMS(suffix, target, gather_taps)                                                          \
+    /* U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1), 36 planes */                                          \
+    target static void transform_weights4##suffix(const float *w, int i0, int i1, int channels, float *u, long plane) { \
+        float taps[9][CHUNK];                                                                                         \
+        for (int i = i0; i < i1; i++) {                                                                               \
+            for (int c0 = 0; c0 < channels; c0 += CHUNK) {                                                            \
+                int n = channels - c0 < CHUNK ? channels - c0 : CHUNK;                                                \
+                gather_taps(w + ((long)i * channels + c0) * 9, n, taps);                                              \
+                float *to = u + (long)i * channels + c0;                                                              \
+                for (int c = 0; c < n; c++) {                                                                         \
+                    float t[6][3], row[6];                                                                            \
+                    for (int j = 0; j < 3; j++) {                                                                     \
+                        DL_WINOGRAD4_WEIGHTS(taps[j][c], taps[3 + j][c], taps[6 + j][c], row);                        \
+                        for (int r = 0; r < 6; r++) t[r][j] = row[r];                                                 \
+                    }                                                                                                 \
+                    for (int r = 0; r < 6; r++) {                                                                     \
+                        DL_WINOGRAD4_WEIGHTS(t[r][0], t[r][1], t[r][2], row);                                         \
+                        for (int s = 0; s < 6; s++) to[(r * 6 + s) * plane + c] = row[s];                             \
+                    }                                                                                                 \
+                }                                                                                                     \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+    /* V[ξ][c][t] for tiles t of one tile row, from 6 padded input rows split into 4 column phases: tile tx's       \
+       window row r is phases[0..4)[r][tx], then phases[0][r][tx + 1], phases[1][r][tx + 1]. Rows first, then      \
+       columns, each a loop along the tiles with unit strides (which compilers vectorize). */                       \
+    target static void transform_inputs4##suffix(const float (*phases)[ALPHA_MAX][CHUNK + 1], int n, float *to, long plane) { \
+        float h[6][6][CHUNK];                                                                                         \
+        for (int r = 0; r < 6; r++) {                                                                                 \
+            const float *p0 = phases[0][r], *p1 = phases[1][r], *p2 = phases[2][r], *p3 = phases[3][r];               \
+            float *h0 = h[r][0], *h1 = h[r][1], *h2 = h[r][2], *h3 = h[r][3], *h4 = h[r][4], *h5 = h[r][5];           \
+            for (int t = 0; t < n; t++) {                                                                             \
+                float v[6];                                                                                           \
+                DL_WINOGRAD4_IN(p0[t], p1[t], p2[t], p3[t], p0[t + 1], p1[t + 1], v);                                 \
+                h0[t] = v[0], h1[t] = v[1], h2[t] = v[2], h3[t] = v[3], h4[t] = v[4], h5[t] = v[5];                   \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int s = 0; s < 6; s++) {                                                                                 \
+            float *t0 = to + (0 * 6 + s) * plane, *t1 = to + (1 * 6 + s) * plane, *t2 = to + (2 * 6 + s) * plane;    \
+            float *t3 = to + (3 * 6 + s) * plane, *t4 = to + (4 * 6 + s) * plane, *t5 = to + (5 * 6 + s) * plane;    \
+            for (int t = 0; t < n; t++) {                                                                             \
+                float v[6];                                                                                           \
+                DL_WINOGRAD4_IN(h[0][s][t], h[1][s][t], h[2][s][t], h[3][s][t], h[4][s][t], h[5][s][t], v);            \
+                t0[t] = v[0], t1[t] = v[1], t2[t] = v[2], t3[t] = v[3], t4[t] = v[4], t5[t] = v[5];                   \
+            }                                                                                                         \
+        }                                                                                                             \
+    }                                                                                                                 \
+    /* The 4x4 outputs of n tiles of one output channel from P (36 planes): out[r][s][t] = (A^T q A)[r][s] + bias,  \
+       then ReLU if asked. Columns first, then rows, as loops along the tiles. */                                     \
+    target static void transform_outputs4##suffix(const float *from, long plane, int n, float bias, int has_bias,      \
+                                                  int relu, float (*out)[TILE_MAX][CHUNK]) {                          \
+        float e[4][6][CHUNK];                                                                                         \
+        for (int s = 0; s < 6; s++) {                                                                                 \
+            const float *q0 = from + (0 * 6 + s) * plane, *q1 = from + (1 * 6 + s) * plane;                           \
+            const float *q2 = from + (2 * 6 + s) * plane, *q3 = from + (3 * 6 + s) * plane;                           \
+            const float *q4 = from + (4 * 6 + s) * plane, *q5 = from + (5 * 6 + s) * plane;                           \
+            float *e0 = e[0][s], *e1 = e[1][s], *e2 = e[2][s], *e3 = e[3][s];                                         \
+            for (int t = 0; t < n; t++) {                                                                             \
+                float y[4];                                                                                           \
+                DL_WINOGRAD4_OUT(q0[t], q1[t], q2[t], q3[t], q4[t], q5[t], y);                                        \
+                e0[t] = y[0], e1[t] = y[1], e2[t] = y[2], e3[t] = y[3];                                               \
+            }                                                                                                         \
+        }                                                                                                             \
+        for (int r = 0; r < 4; r++) {                                                                                 \
+            float *o0 = out[r][0], *o1 = out[r][1], *o2 = out[r][2], *o3 = out[r][3];                                 \
+            for (int t = 0; t < n; t++) {                                                                             \
+                float z[4];                                                                                           \
+                DL_WINOGRAD4_OUT(e[r][0][t], e[r][1][t], e[r][2][t], e[r][3][t], e[r][4][t], e[r][5][t], z);          \
+                if (has_bias) z[0] = z[0] + bias, z[1] = z[1] + bias, z[2] = z[2] + bias, z[3] = z[3] + bias;         \
+                if (relu) {                                                                                           \
+                    z[0] = z[0] > 0 ? z[0] : 0, z[1] = z[1] > 0 ? z[1] : 0;                                           \
+                    z[2] = z[2] > 0 ? z[2] : 0, z[3] = z[3] > 0 ? z[3] : 0;                                           \
+                }                                                                                                     \
+                o0[t] = z[0], o1[t] = z[1], o2[t] = z[2], o3[t] = z[3];                                               \
+            }                                                                                                         \
+        }                                                                                                             \
+    }
+
+DL_WINOGRAD4_TRANSFORMS(_base, , taps_plain)
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+DL_WINOGRAD4_TRANSFORMS(_avx2, __attribute__((target("avx2,fma"))), taps_avx2)
+DL_WINOGRAD4_TRANSFORMS(_avx512, __attribute__((target("avx512f"))), taps_avx2)
+#endif
+
 typedef void (*WeightTransform)(const float *, int, int, int, float *, long);
-typedef void (*InputTransform)(const float (*)[CHUNK + 1], const float (*)[CHUNK + 1], int, float *, long);
-typedef void (*OutputTransform)(const float *, long, int, float, int, int, float (*)[2][CHUNK]);
+typedef void (*InputTransform)(const float (*)[ALPHA_MAX][CHUNK + 1], int, float *, long);
+typedef void (*OutputTransform)(const float *, long, int, float, int, int, float (*)[TILE_MAX][CHUNK]);
 
 typedef struct {
     WeightTransform weights;
@@ -238,42 +374,73 @@ typedef struct {
     OutputTransform outputs;
 } Transforms;
 
-static Transforms transforms_for(DLSgemmISA isa) {
+/// The transforms of the variant with `tile`x`tile` output tiles (2 or 4) built for `isa`.
+static Transforms transforms_for(DLSgemmISA isa, int tile) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (isa == DL_SGEMM_AVX512 && tile == 4)
+        return (Transforms){transform_weights4_avx512, transform_inputs4_avx512, transform_outputs4_avx512};
     if (isa == DL_SGEMM_AVX512) return (Transforms){transform_weights_avx512, transform_inputs_avx512, transform_outputs_avx512};
+    if (isa == DL_SGEMM_AVX2 && tile == 4) return (Transforms){transform_weights4_avx2, transform_inputs4_avx2, transform_outputs4_avx2};
     if (isa == DL_SGEMM_AVX2) return (Transforms){transform_weights_avx2, transform_inputs_avx2, transform_outputs_avx2};
 #endif
     (void)isa;
+    if (tile == 4) return (Transforms){transform_weights4_base, transform_inputs4_base, transform_outputs4_base};
     return (Transforms){transform_weights_base, transform_inputs_base, transform_outputs_base};
+}
+
+/// Row r of F(4x4, 3x3)'s window columns for tiles tx ..< tx + n, split into four phases: phases[q][r][j] =
+/// row[left + 4j + q] for j in 0 ... n, 0 outside [0, width). The columns go through a zero-padded copy
+/// first, then one interleaved pass (which compilers vectorize) deals them out: reading every fourth float
+/// of the row once per phase took longer than the transform itself.
+static void split_phases4(const float *row, int left, int n, int width, float (*phases)[ALPHA_MAX][CHUNK + 1], int r) {
+    float padded[4 * (CHUNK + 1)];
+    int columns = 4 * (n + 1);
+    int lower = left < 0 ? -left : 0, upper = width - left < columns ? width - left : columns;
+    if (lower > columns) lower = columns;
+    if (upper < lower) upper = lower;
+    for (int j = 0; j < lower; j++) padded[j] = 0;
+    memcpy(padded + lower, row + left + lower, sizeof(float) * (upper - lower));
+    for (int j = upper; j < columns; j++) padded[j] = 0;
+    float *d0 = phases[0][r], *d1 = phases[1][r], *d2 = phases[2][r], *d3 = phases[3][r];
+    for (int j = 0; j <= n; j++) {
+        d0[j] = padded[4 * j];
+        d1[j] = padded[4 * j + 1];
+        d2[j] = padded[4 * j + 2];
+        d3[j] = padded[4 * j + 3];
+    }
 }
 
 /// V[ξ][c][t − first] for the tiles [first, first + count) and channels [c0, c1), 0 outside the image.
 static void transform_block_inputs(const Job *job, int first, int count, float *v, int c0, int c1) {
     const DLConvGeometry *g = job->g;
     long plane = padded_plane((long)g->channels * count);
-    InputTransform transform = transforms_for(job->isa).inputs;
-    float even[4][CHUNK + 1], odd[4][CHUNK + 1];
+    InputTransform transform = transforms_for(job->isa, job->tile).inputs;
+    int tile_size = job->tile, alpha = job->alpha;
+    float phases[TILE_MAX][ALPHA_MAX][CHUNK + 1];
     for (int c = c0; c < c1; c++) {
         const float *image = job->x + (long)c * g->in_height * g->in_width;
         for (int t = 0; t < count;) {
             int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
             int n = job->tiles_w - tx < count - t ? job->tiles_w - tx : count - t;
             if (n > CHUNK) n = CHUNK;
-            // Window columns of tiles tx ..< tx + n: input columns left + 2j (+1) for j in 0 ... n.
-            int top = 2 * ty - g->pad_top, left = 2 * tx - g->pad_left;
-            for (int r = 0; r < 4; r++) {
+            // Window columns of tiles tx ..< tx + n: input columns left + tile·j + phase for j in 0 ... n.
+            int top = tile_size * ty - g->pad_top, left = tile_size * tx - g->pad_left;
+            for (int r = 0; r < alpha; r++) {
                 int ih = top + r;
                 const float *row = image + (long)ih * g->in_width;
                 if (ih < 0 || ih >= g->in_height) {
-                    memset(even[r], 0, sizeof(float) * (n + 1));
-                    memset(odd[r], 0, sizeof(float) * (n + 1));
+                    for (int phase = 0; phase < tile_size; phase++) memset(phases[phase][r], 0, sizeof(float) * (n + 1));
+                    continue;
+                }
+                if (tile_size == 4) {
+                    split_phases4(row, left, n, g->in_width, phases, r);
                     continue;
                 }
                 // Zeros where the column falls outside the image (every row of tiles starting at tx = 0
-                // touches its edge), the rest in one unchecked run per parity.
-                for (int parity = 0; parity < 2; parity++) {
-                    float *d = parity ? odd[r] : even[r];
-                    int base = left + parity;  // the input column of j = 0
+                // touches its edge), the rest in one unchecked run per phase.
+                for (int phase = 0; phase < tile_size; phase++) {
+                    float *d = phases[phase][r];
+                    int base = left + phase;  // the input column of j = 0
                     int lower, upper;
                     dl_valid_span(n + 1, 2, base, g->in_width, &lower, &upper);
                     for (int j = 0; j < lower; j++) d[j] = 0;
@@ -281,7 +448,7 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
                     for (int j = upper; j <= n; j++) d[j] = 0;
                 }
             }
-            transform((const float (*)[CHUNK + 1])even, (const float (*)[CHUNK + 1])odd, n, v + (long)c * count + t, plane);
+            transform((const float (*)[ALPHA_MAX][CHUNK + 1])phases, n, v + (long)c * count + t, plane);
             t += n;
         }
     }
@@ -291,8 +458,9 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
 static void transform_block_outputs(const Job *job, int first, int count, const float *p, int i0, int i1) {
     const DLConvGeometry *g = job->g;
     long plane = padded_plane((long)job->m * count);
-    OutputTransform transform = transforms_for(job->isa).outputs;
-    float out[2][2][CHUNK];
+    OutputTransform transform = transforms_for(job->isa, job->tile).outputs;
+    int tile_size = job->tile;
+    float out[TILE_MAX][TILE_MAX][CHUNK];
     // With an addend the ReLU comes after it, here rather than in the transform.
     int relu_in_transform = job->relu && !job->addend;
     for (int i = i0; i < i1; i++) {
@@ -303,11 +471,32 @@ static void transform_block_outputs(const Job *job, int first, int count, const 
             int n = job->tiles_w - tx < count - t ? job->tiles_w - tx : count - t;
             if (n > CHUNK) n = CHUNK;
             transform(p + (long)i * count + t, plane, n, job->bias ? job->bias[i] : 0, job->bias != NULL, relu_in_transform, out);
-            int oh = 2 * ty, ow = 2 * tx;
-            int columns = g->out_width - ow < 2 * n ? g->out_width - ow : 2 * n;
-            for (int r = 0; r < 2 && oh + r < g->out_height; r++) {
+            int oh = tile_size * ty, ow = tile_size * tx;
+            int columns = g->out_width - ow < tile_size * n ? g->out_width - ow : tile_size * n;
+            for (int r = 0; r < tile_size && oh + r < g->out_height; r++) {
                 long at = (long)(oh + r) * g->out_width + ow;
                 float *row = y + at;
+                if (tile_size == 4) {
+                    // The four phases interleaved in one pass (which compilers vectorize), then the addend.
+                    float line[4 * CHUNK];
+                    const float *e0 = out[r][0], *e1 = out[r][1], *e2 = out[r][2], *e3 = out[r][3];
+                    for (int j = 0; j < n; j++) {
+                        line[4 * j] = e0[j];
+                        line[4 * j + 1] = e1[j];
+                        line[4 * j + 2] = e2[j];
+                        line[4 * j + 3] = e3[j];
+                    }
+                    if (addend) {
+                        const float *add = addend + at;
+                        for (int o = 0; o < columns; o++) {
+                            float value = line[o] + add[o];
+                            row[o] = job->relu && !(value > 0) ? 0 : value;
+                        }
+                    } else {
+                        memcpy(row, line, sizeof(float) * columns);
+                    }
+                    continue;
+                }
                 if (addend) {
                     for (int o = 0; o < columns; o++) {
                         float value = out[r][o & 1][o >> 1] + addend[at + o];
@@ -341,7 +530,7 @@ static void transform_channels(void *context, long start, long end) {
 /// run other blocks finds it busy and transforms alone).
 static void transform_block(const Job *job, int first, int count, float *data, int outputs) {
     BlockTransform t = {job, first, count, data, outputs};
-    long step = 8192 / (16 * count);  // about 8192 floats of V or P per piece
+    long step = 8192 / (job->planes * count);  // about 8192 floats of V or P per piece
     dl_parallel_ranges(outputs ? job->m : job->g->channels, step < 1 ? 1 : step, transform_channels, &t);
 }
 
@@ -384,7 +573,7 @@ static int run_block(Job *job, int index, float *v, float *p) {
     int first = block_first(job, index), count = block_count(job, index);
     transform_block(job, first, count, v, 0);
     BlockProducts products = {job, count, v, p, 0};
-    dl_parallel_ranges(16, 1, block_products, &products);
+    dl_parallel_ranges(job->planes, 1, block_products, &products);
     if (products.failed) return -1;
     transform_block(job, first, count, p, 1);
     return 0;
@@ -393,8 +582,8 @@ static int run_block(Job *job, int index, float *v, float *p) {
 /// Runs blocks until none is left, with V and P in `vp` (the caller's, after U) or, when NULL, in this
 /// thread's scratch (a pool thread's).
 static void run_blocks(Job *job, float *vp) {
-    size_t v_floats = 16 * (size_t)padded_plane((long)job->block * job->g->channels);
-    size_t p_floats = 16 * (size_t)padded_plane((long)job->block * job->m);
+    size_t v_floats = job->planes * (size_t)padded_plane((long)job->block * job->g->channels);
+    size_t p_floats = job->planes * (size_t)padded_plane((long)job->block * job->m);
     float *own = NULL;
     for (;;) {
         int index = __atomic_fetch_add(&job->next_block, 1, __ATOMIC_RELAXED);
@@ -456,14 +645,45 @@ int dl_conv2d_winograd_isa(DLSgemmISA isa, const DLConvGeometry *g, int m, const
     return dl_conv2d_winograd_isa_fused(isa, g, m, w, x, y, ldy, row_bias, NULL, relu);
 }
 
+/// 0, or the variant dl_conv2d_winograd_set_variant forces.
+static int forced_tile = 0;
+
+void dl_conv2d_winograd_set_variant(int tile) { forced_tile = tile == 2 || tile == 4 ? tile : 0; }
+
+/// Which variant runs `g`: the side of its output tiles, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)). By the
+/// geometry alone, so that a layer cut into pieces of output channels, and its prepared weights, take the
+/// same one in every piece.
+///
+/// F(4x4, 3x3) does 36 multiply-adds per 16 outputs where F(2x2, 3x3) does 64, but its U is 36/16 as large
+/// and a small image reuses it over few tiles; a U past WEIGHT_TRANSFORM_BYTES also runs in more runs of
+/// output channels, each transforming the input again. AMD EPYC Zen 3, AVX2, one thread, resident sessions
+/// switched run by run: ResNet-50's 64 channels at 56x56 2.22 -> 1.65 ms, 128 at 28x28 1.90 -> 1.27-1.42,
+/// but 256 at 14x14 1.66 -> 2.5-4.3; YOLOv8n's 32-64 channels at 40x40 and 80x80 0.66-0.71 of the time;
+/// VGG-19's 64 channels at 224x224 0.63, 128 at 112x112 0.65, 256 at 56x56 0.79-0.83, but 512 at 28x28
+/// 1.06-1.18 and at 14x14 2.0. So F(4x4, 3x3) for up to 128 channels from 24x24 outputs, and up to 256
+/// from 48x48.
+static int tile_of(const DLConvGeometry *g) {
+    if (forced_tile) return forced_tile;
+    int side = g->out_width < g->out_height ? g->out_width : g->out_height;
+    return (g->channels <= 128 && side >= 24) || (g->channels <= 256 && side >= 48) ? 4 : 2;
+}
+
+int dl_conv2d_winograd_variant(const DLConvGeometry *g) { return tile_of(g); }
+
+/// Points of the variant's transformed tile: the planes of U, V and P.
+static int planes_of(const DLConvGeometry *g) {
+    int alpha = tile_of(g) + 2;
+    return alpha * alpha;
+}
+
 /// Output channels per run: as many as WEIGHT_TRANSFORM_BYTES of U holds, at least 16.
 static long rows_per_run(const DLConvGeometry *g) {
-    long rows = WEIGHT_TRANSFORM_BYTES / (16L * (long)sizeof(float) * g->channels);
+    long rows = WEIGHT_TRANSFORM_BYTES / ((long)planes_of(g) * (long)sizeof(float) * g->channels);
     return rows < 16 ? 16 : rows;
 }
 
-/// Floats of one run's U: its 16 planes of rows x channels.
-static long run_u_floats(const DLConvGeometry *g, long rows) { return 16 * padded_plane(rows * g->channels); }
+/// Floats of one run's U: its planes of rows x channels.
+static long run_u_floats(const DLConvGeometry *g, long rows) { return planes_of(g) * padded_plane(rows * g->channels); }
 
 /// The weight transform of filters [0, m) into u (one run's layout), dealt to the pool when large enough.
 static void transform_run(WeightTransform transform, const DLConvGeometry *g, int m, const float *w, float *u) {
@@ -478,8 +698,9 @@ static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const fl
                         int ldy, const float *row_bias, const float *addend, int relu) {
     Job job = {0};
     job.isa = isa, job.g = g, job.m = m, job.x = x, job.bias = row_bias, job.addend = addend, job.y = y, job.ldy = ldy, job.relu = relu != 0;
-    job.tiles_w = (g->out_width + 1) / 2;
-    job.tiles = job.tiles_w * ((g->out_height + 1) / 2);
+    job.tile = tile_of(g), job.alpha = job.tile + 2, job.planes = job.alpha * job.alpha;
+    job.tiles_w = (g->out_width + job.tile - 1) / job.tile;
+    job.tiles = job.tiles_w * ((g->out_height + job.tile - 1) / job.tile);
     // About 128 KiB per plane of V (channels x block floats), so each GEMM's B stays in L2; cut by the
     // geometry alone, whatever the thread count or m (the GEMMs' bits depend on their n).
     // At least four blocks when there are 256 tiles or more, so that two threads share them evenly (the
@@ -504,11 +725,11 @@ static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const fl
     if (job.block % 16 == 0 && job.blocks > 1) job.units = job.tiles / 16;
     // U (unless prepared), then the caller's V and P, in one block.
     size_t u_floats = prepared ? 0 : (size_t)run_u_floats(g, m);
-    size_t vp_floats = 16 * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
+    size_t vp_floats = job.planes * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
     float *u = scratch(sizeof(float) * (u_floats + vp_floats));
     if (!u) return -1;
     int threads = dl_sgemm_pool_threads();
-    if (!prepared) transform_run(transforms_for(isa).weights, g, m, w, u);
+    if (!prepared) transform_run(transforms_for(isa, job.tile).weights, g, m, w, u);
     job.u = prepared ? prepared : u;
     if (threads > 1 && job.blocks >= threads && blocks_balance(&job, threads)) {
         // Whole blocks per thread; their GEMMs find the pool busy and run alone.
@@ -538,7 +759,8 @@ static int winograd(DLSgemmISA isa, const DLConvGeometry *g, int m, const float 
     // Tools/conv_probe.c, one thread, cold weights, Zen 4, 256 channels at 14x14, against the AVX-512 direct
     // product: AVX-512 Winograd 0.83-0.91 of its time, AVX2 Winograd 0.66-0.79. So the AVX-512 set runs
     // these through the AVX2 kernels (still one fixed sequence per set: exact to itself).
-    if (isa == DL_SGEMM_AVX512 && (long)((g->out_width + 1) / 2) * ((g->out_height + 1) / 2) < 100 &&
+    int tile = tile_of(g);
+    if (isa == DL_SGEMM_AVX512 && (long)((g->out_width + tile - 1) / tile) * ((g->out_height + tile - 1) / tile) < 100 &&
         dl_sgemm_isa_available(DL_SGEMM_AVX2))
         isa = DL_SGEMM_AVX2;
     // The transformed weights U take 16/9 of the layer's weights, outside any session's budget: cut the
@@ -582,9 +804,9 @@ float *dl_conv2d_winograd_prepare(const DLConvGeometry *g, int m, const float *w
     float *u = pages;
     dl_kernel_scratch_add(bytes);
     // Every build of the transform gives the same bits (it only adds, subtracts and halves); the fastest here.
-    WeightTransform transform = transform_weights_base;
+    WeightTransform transform = transforms_for(DL_SGEMM_NEON, tile_of(g)).weights;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-    if (dl_sgemm_isa_available(DL_SGEMM_AVX2)) transform = transform_weights_avx2;
+    if (dl_sgemm_isa_available(DL_SGEMM_AVX2)) transform = transforms_for(DL_SGEMM_AVX2, tile_of(g)).weights;
 #endif
     long per_run = rows_per_run(g), per_filter = (long)g->channels * 9;
     for (long first = 0; first < m; first += per_run) {

@@ -11,9 +11,10 @@ import CKernels
 ///   summing its kH·kW taps in a register, bias and ReLU fused; should it fail
 ///   (its scratch could not be allocated), a direct Swift loop;
 /// - 3x3 stride 1 with at least 18 input channels (16 run faster in place, below)
-///   and 9x9 outputs (`dl_conv2d_winograd_wanted` says why), on CPUs with AVX2 + FMA or AVX-512: Winograd F(2x2, 3x3) by `dl_conv2d_winograd_isa`
-///   (16 GEMMs, 2.25 times fewer multiply-adds; within about 1e-6 of Σ|w·x| of the
-///   direct sum; transient memory 16/9 of the layer's weights);
+///   and 9x9 outputs (`dl_conv2d_winograd_wanted` says why), on CPUs with AVX2 + FMA or AVX-512: Winograd by
+///   `dl_conv2d_winograd_isa`, F(4x4, 3x3) for up to 128 input channels from 24x24 outputs and up to 256 from
+///   48x48 (36 GEMMs, 4 times fewer multiply-adds; within about 3e-6 of Σ|w·x| of the direct sum; transformed
+///   weights 4 times the layer's), else F(2x2, 3x3) (16 GEMMs, 2.25 times fewer; about 1e-6; 16/9);
 /// - everything else, on CPUs with AVX2 + FMA or AVX-512: Y_g = W_g (M/g, C/g·kH·kW) ·
 ///   columns by `dl_conv2d_gemm_isa`, which packs the column matrix straight from
 ///   the input block by block as the product needs it (no workspace), or, for up
@@ -231,7 +232,7 @@ enum Conv2d {
         let relu = fusedRelu(parameters.activation)
         let (m, rowBias, reluFlag) = (Int32(g.outChannelsPerGroup), relu == nil ? nil : bias, Int32(relu == true ? 1 : 0))
         let ldy = Int32(g.outPlane)
-        // 3x3 stride 1 (large enough for this set): Winograd F(2x2, 3x3), 2.25 times fewer multiply-adds, with the
+        // 3x3 stride 1 (large enough for this set): Winograd F(4x4, 3x3) or F(2x2, 3x3), 4 or 2.25 times fewer multiply-adds, with the
         // weights' Winograd form from `prepared` when there is one (the same bits); else the packed GEMM.
         var viaWinograd = false
         if dl_conv2d_winograd_wanted(isa, &geometry) != 0 {

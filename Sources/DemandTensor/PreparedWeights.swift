@@ -22,9 +22,11 @@ public final class PreparedWeights {
         let weight: UnsafePointer<Float>
         let filters: Int32
         let channels: Int32
+        /// The Winograd variant (`dl_conv2d_winograd_variant`: 2 or 4) the form was made for; 0 for the slice layout.
+        var variant: Int32 = 0
     }
 
-    private var winograd: [Key: UnsafeMutablePointer<Float>] = [:]
+    private var winograd: [Key: (u: UnsafeMutablePointer<Float>, geometry: DLConvGeometry)] = [:]
     /// Weights rearranged in place into CKernels' slice layout (`filters` rows of `channels`: the product's K).
     private var sliced: Set<Key> = []
     /// Whether the weight of the node about to run is read by that node alone, so that it may be
@@ -39,21 +41,22 @@ public final class PreparedWeights {
     public init(limitBytes: Int) { self.limitBytes = limitBytes }
 
     deinit {
-        for (key, u) in winograd {
-            var geometry = Self.filterGeometry(channels: key.channels)
-            dl_conv2d_winograd_release(&geometry, key.filters, u)
+        for (key, form) in winograd {
+            var geometry = form.geometry
+            dl_conv2d_winograd_release(&geometry, key.filters, form.u)
         }
     }
 
-    /// A 3x3 geometry over `channels` input channels: all the Winograd form's size depends on besides the filters.
-    private static func filterGeometry(channels: Int32) -> DLConvGeometry {
-        DLConvGeometry(channels: channels, in_height: 3, in_width: 3, kernel_height: 3, kernel_width: 3, stride_height: 1,
-                       stride_width: 1, dilation_height: 1, dilation_width: 1, pad_top: 0, pad_left: 0, out_height: 1, out_width: 1)
+    /// A 3x3 stride-1 geometry over `channels` input channels with `height` x `width` outputs (padding 1).
+    static func filterGeometry(channels: Int32, height: Int32, width: Int32) -> DLConvGeometry {
+        DLConvGeometry(channels: channels, in_height: height, in_width: width, kernel_height: 3, kernel_width: 3, stride_height: 1,
+                       stride_width: 1, dilation_height: 1, dilation_width: 1, pad_top: 1, pad_left: 1, out_height: height,
+                       out_width: width)
     }
 
-    /// Bytes the Winograd form of `filters` 3x3 filters over `channels` input channels takes.
-    static func winogradByteCount(channels: Int, filters: Int) -> Int {
-        var geometry = filterGeometry(channels: Int32(channels))
+    /// Bytes the Winograd form of `filters` 3x3 filters takes for `geometry` (its channels and variant).
+    static func winogradByteCount(geometry: DLConvGeometry, filters: Int) -> Int {
+        var geometry = geometry
         return Int(dl_conv2d_winograd_prepared_floats(&geometry, Int32(filters))) * MemoryLayout<Float>.stride
     }
 
@@ -78,12 +81,14 @@ public final class PreparedWeights {
     /// channels), made on first use; nil if it could not be allocated (the
     /// caller then transforms per call).
     func winograd(weight: UnsafePointer<Float>, geometry: DLConvGeometry, filters: Int32) -> UnsafePointer<Float>? {
-        let key = Key(weight: weight, filters: filters, channels: geometry.channels)
-        if let u = winograd[key] { return UnsafePointer(u) }
         var geometry = geometry
-        let bytes = Self.winogradByteCount(channels: Int(geometry.channels), filters: Int(filters))
+        // The form's size and layout depend on the variant, which depends on the image: a weight applied to
+        // images of two sizes may need two forms.
+        let key = Key(weight: weight, filters: filters, channels: geometry.channels, variant: dl_conv2d_winograd_variant(&geometry))
+        if let form = winograd[key] { return UnsafePointer(form.u) }
+        let bytes = Self.winogradByteCount(geometry: geometry, filters: Int(filters))
         guard byteCount + bytes <= limitBytes, let u = dl_conv2d_winograd_prepare(&geometry, filters, weight) else { return nil }
-        winograd[key] = u
+        winograd[key] = (u, geometry)
         byteCount += bytes
         return UnsafePointer(u)
     }

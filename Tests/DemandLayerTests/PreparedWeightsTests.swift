@@ -1,3 +1,4 @@
+import CKernels
 import DemandFormat
 @testable import DemandLayer
 @testable import DemandTensor
@@ -11,13 +12,15 @@ import Testing
 /// call. Both must give the same bits.
 @Suite struct PreparedWeightsTests {
     /// Two 3x3 convolutions large enough for Winograd on the AVX2 and AVX-512
-    /// paths (32 and 48 channels, 20x20: 100 tiles), then a classifier.
+    /// paths: 32 channels at 24x24 (F(4x4, 3x3)), then, past a stride-2 one, 48
+    /// channels at 12x12 (F(2x2, 3x3)); then a classifier.
     static let modelPath: String = {
         let path = Scratch.directory("prepared") + "/winograd.dlm"
         let writer = try! ModelWriter(destination: path, name: "winograd")
         let b = GraphBuilder(writer: writer, seed: 23)
-        b.input("input", shape: [1, 32, 20, 20])
+        b.input("input", shape: [1, 32, 24, 24])
         var x = try! b.conv("input", 48, kernel: 3, activation: .relu)
+        x = try! b.conv(x, 48, kernel: 3, stride: 2, activation: .relu)
         x = try! b.conv(x, 48, kernel: 3)
         x = try! b.globalAveragePool(x)
         x = try! b.flatten(x)
@@ -42,8 +45,11 @@ import Testing
         let prepared = try #require(resident.pipeline.workspace.preparedWeights, "the resident policy keeps transformed weights")
         // Both convolutions take Winograd wherever CKernels' GEMM runs (AVX2, AVX-512); with the portable
         // kernels (CI's DEMANDLAYER_PORTABLE_KERNELS run) nothing is transformed.
-        let winogradBytes = PreparedWeights.winogradByteCount(channels: 32, filters: 48)
-            + PreparedWeights.winogradByteCount(channels: 48, filters: 48)
+        var large = PreparedWeights.filterGeometry(channels: 32, height: 24, width: 24)
+        var small = PreparedWeights.filterGeometry(channels: 48, height: 12, width: 12)
+        #expect(dl_conv2d_winograd_variant(&large) == 4 && dl_conv2d_winograd_variant(&small) == 2, "the model runs both variants")
+        let firstBytes = PreparedWeights.winogradByteCount(geometry: large, filters: 48)
+        let winogradBytes = firstBytes + PreparedWeights.winogradByteCount(geometry: small, filters: 48)
         let expectedBytes = Conv2d.usesPackedColumns() ? winogradBytes : 0
         #expect(prepared.byteCount == expectedBytes)
         for _ in 0..<2 {
@@ -54,10 +60,10 @@ import Testing
         #expect(perRun.pipeline.workspace.preparedWeights == nil, "asked not to keep them")
         #expect(bitIdentical(try perRun.run(inputs), first), "resident transforming per run: the same bits")
         // Room for the first layer's form only: the second transforms per run, with the same bits.
-        let partly = try Self.resident(model, keeping: PreparedWeights.winogradByteCount(channels: 32, filters: 48) + 1)
+        let partly = try Self.resident(model, keeping: firstBytes + 1)
         for _ in 0..<2 { #expect(bitIdentical(try partly.run(inputs), first)) }
         let kept = try #require(partly.pipeline.workspace.preparedWeights)
-        #expect(kept.byteCount == (Conv2d.usesPackedColumns() ? PreparedWeights.winogradByteCount(channels: 32, filters: 48) : 0),
+        #expect(kept.byteCount == (Conv2d.usesPackedColumns() ? firstBytes : 0),
                 "the first layer's form, and no more than the limit")
         for policy in [Policy.linear, .pipelined] {
             let session = try Session(model: model, options: .init(policy: policy))

@@ -19,7 +19,8 @@
 // double reference, the same on 1 and 2 threads and in row pieces, and with
 // the image against unreadable pages on both sides (the gather reads only the
 // image). dl_sgemv_rows (portable C on every CPU): tolerance and row pieces.
-// Winograd F(2x2, 3x3) (dl_conv2d_winograd_isa): within 1e-5 of the double
+// Winograd (dl_conv2d_winograd_isa), each geometry's own variant and each
+// variant forced for all: within 1e-5 (F(4x4, 3x3) forced: 3e-5) of the double
 // reference's Σ|w·x| (its transforms round a few more times than the direct
 // sum), bit for bit on 1 and 2 threads and in output-channel pieces.
 // Depthwise convolution (dl_depthwise_conv2d, every level this CPU allows and
@@ -123,7 +124,8 @@ static void reference(int m, int n, int k, const float *a, int lda, const float 
 
 static double tolerance = 1e-6;
 
-static void check_close(const char *what, const float *c, int ldc, const double *ref, const double *scale, int m, int n) {
+/// Checks c against ref within tolerance · scale; returns the worst relative error.
+static double check_close(const char *what, const float *c, int ldc, const double *ref, const double *scale, int m, int n) {
     double worst = 0;
     int bad_i = -1, bad_j = -1;
     for (int i = 0; i < m; i++) {
@@ -136,6 +138,7 @@ static void check_close(const char *what, const float *c, int ldc, const double 
     }
     CHECK(bad_i < 0, "%s: C[%d][%d] = %.9g, double reference %.9g (relative error %.2g > %.0e)", what, bad_i, bad_j,
           bad_i < 0 ? 0 : c[(long)bad_i * ldc + bad_j], bad_i < 0 ? 0 : ref[(long)bad_i * n + bad_j], worst, tolerance);
+    return worst;
 }
 
 static void check_same(const char *what, const float *x, const float *y, int ldc, int m, int n) {
@@ -690,16 +693,27 @@ static void check_direct_isa(DLSgemmISA isa) {
     printf("  direct %-6s %d geometries x 3 epilogues: bit for bit the im2col product, 1 and 2 threads\n", isa_name(isa), count);
 }
 
+/// The Winograd outputs' bound, relative to Σ|w·x| (see dl_conv2d_winograd_isa in dl_sgemm.h): F(2x2, 3x3)
+/// measured up to about 1e-6, F(4x4, 3x3), whose transforms scale by up to 8, up to 9e-6 (3 channels, where
+/// few terms leave Σ|w·x| small beside the transformed values; 2e-6 from 16 channels).
+#define WINOGRAD_TOLERANCE(variant) ((variant) == 4 ? 3e-5 : 1e-5)
+
 static const Conv winograd_convs[] = {
     {16, 12, 12, 3, 1, 1, 1, 16}, {17, 13, 15, 3, 1, 1, 1, 23}, {20, 14, 14, 3, 1, 1, 0, 33}, {40, 23, 21, 3, 1, 1, 1, 13},
     {300, 9, 10, 3, 1, 1, 1, 7},  {3, 5, 6, 3, 1, 1, 2, 4},     {64, 30, 31, 3, 1, 1, 1, 64}, {16, 92, 92, 3, 1, 1, 1, 17},
     // 1024 channels: the transformed weights of 150 filters pass 4 MiB, so the call runs 64 filters at a time.
     {1024, 6, 6, 3, 1, 1, 1, 150},
+    // 160 channels at 48x49 outputs: F(4x4, 3x3) by the geometry's own pick (up to 256 channels from 48x48).
+    {160, 48, 49, 3, 1, 1, 1, 9},
 };
 
-/// dl_conv2d_winograd_isa: within 1e-5 of Σ|w·x| of the double reference (the transforms cost a few
-/// roundings more than the direct sum), bit for bit on 1 and 2 threads and in output-channel pieces.
-static void check_winograd_isa(DLSgemmISA isa) {
+/// dl_conv2d_winograd_isa under `variant` (0: each geometry's own choice; 2 or 4: F(2x2, 3x3) or F(4x4,
+/// 3x3) forced for all): within WINOGRAD_TOLERANCE of Σ|w·x| of the double reference (the transforms cost a
+/// few roundings more than the direct sum, F(4x4, 3x3)'s more than F(2x2, 3x3)'s), bit for bit on 1 and 2
+/// threads and in output-channel pieces.
+static void check_winograd_isa(DLSgemmISA isa, int variant) {
+    dl_conv2d_winograd_set_variant(variant);
+    double worst = 0;
     int count = (int)(sizeof winograd_convs / sizeof winograd_convs[0]);
     for (int s = 0; s < count; s++) {
         DLConvGeometry g = geometry_of(winograd_convs[s]);
@@ -720,8 +734,9 @@ static void check_winograd_isa(DLSgemmISA isa) {
             dl_sgemm_set_threads(1);
             CHECK(dl_conv2d_winograd_isa(isa, &g, m, w, x, y, n, row_bias, fused) == 0, "%s: failed", what);
             reference(m, n, k, w, k, columns, n, NULL, 0, row_bias, fused, ref, scale);
-            tolerance = 1e-5;
-            check_close(what, y, n, ref, scale, m, n);
+            tolerance = WINOGRAD_TOLERANCE(variant);
+            double error = check_close(what, y, n, ref, scale, m, n);
+            if (error > worst) worst = error;
             tolerance = 1e-6;
             dl_sgemm_set_threads(2);
             CHECK(dl_conv2d_winograd_isa(isa, &g, m, w, x, y2, n, row_bias, fused) == 0, "%s: failed", what);
@@ -773,8 +788,10 @@ static void check_winograd_isa(DLSgemmISA isa) {
     float none = 0;
     CHECK(dl_conv2d_winograd_prepared_isa(isa, &strided, 1, &none, &one, &one, 1, NULL, NULL, 0) == -1,
           "prepared winograd took a stride-2 convolution");
-    printf("  winograd %-6s %d geometries x 2 epilogues: double reference (1e-5), 1 and 2 threads, pieces, weights prepared once\n",
-           isa_name(isa), count);
+    dl_conv2d_winograd_set_variant(0);
+    printf("  winograd %-6s %-9s %d geometries x 2 epilogues: double reference (worst %.1e, bound %.0e), 1 and 2 threads, pieces, "
+           "weights prepared once\n",
+           isa_name(isa), variant == 0 ? "own pick" : variant == 2 ? "F(2x2)" : "F(4x4)", count, worst, WINOGRAD_TOLERANCE(variant));
 }
 
 // ---------------------------------------------------------------- sgemv_rows
@@ -1115,7 +1132,7 @@ int main(void) {
         check_gemm_isa(isas[s]);
         check_sliced_isa(isas[s]);
         check_conv_isa(isas[s]);
-        check_winograd_isa(isas[s]);
+        for (int variant = 0; variant <= 4; variant += 2) check_winograd_isa(isas[s], variant);
         check_direct_isa(isas[s]);
         check_scratch_accounting(isas[s]);
         tested++;

@@ -185,11 +185,14 @@ int dl_conv2d_direct_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, 
                          const float *row_bias, const float *addend, int relu);
 
 /// dl_conv2d_gemm_isa's result for a 3x3 convolution with stride 1 and
-/// dilation 1 (any padding), computed by Winograd's F(2x2, 3x3): 2.25 times
-/// fewer multiply-adds, run as 16 GEMMs on `isa`'s kernels. Not bit for bit the
-/// direct product: within about 1e-6 of Σ|w·x| of it (winograd.c); exact to
-/// itself over thread counts and cuts of the m output channels. Needs
-/// 16·m·channels floats for the transformed weights and a few MiB per thread
+/// dilation 1 (any padding), computed by Winograd's F(4x4, 3x3) (4 times
+/// fewer multiply-adds, 36 GEMMs; up to 128 input channels from 24x24
+/// outputs, up to 256 from 48x48) or F(2x2, 3x3) (2.25 times fewer, 16
+/// GEMMs), run on `isa`'s kernels. Not bit for bit the direct product: within
+/// 1e-5 of Σ|w·x| of it (measured: about 1e-6 for F(2x2, 3x3), 3e-6 for
+/// F(4x4, 3x3); winograd.c); exact to itself over thread counts and cuts of
+/// the m output channels (the variant depends on the geometry alone). Needs
+/// 16 or 36 ·m·channels floats for the transformed weights and a few MiB per thread
 /// for blocks of tiles; each thread keeps up to 8 MiB of this scratch between
 /// calls (allocated on first use), larger needs are allocated for the call. Returns 0; -1 when `isa` is not available,
 /// the geometry is not 3x3 stride 1 dilation 1, or an allocation failed (y is
@@ -203,7 +206,8 @@ int dl_conv2d_winograd_isa_fused(DLSgemmISA isa, const DLConvGeometry *geometry,
                                  int ldy, const float *row_bias, const float *addend, int relu);
 
 /// Floats of the transformed weights (U) dl_conv2d_winograd_prepare makes for
-/// `m` filters of this geometry's channels (16/9 of the weights, plus padding).
+/// `m` filters of this geometry's channels (16/9 of the weights for F(2x2, 3x3),
+/// 4 times them for F(4x4, 3x3), plus padding).
 long dl_conv2d_winograd_prepared_floats(const DLConvGeometry *geometry, int m);
 
 /// The transformed weights (U) of `m` 3x3 filters w (m, channels, 3, 3), made
@@ -221,6 +225,18 @@ void dl_conv2d_winograd_release(const DLConvGeometry *geometry, int m, float *u)
 /// the transform or its 4 MiB of scratch. -1 as dl_conv2d_winograd_isa_fused.
 int dl_conv2d_winograd_prepared_isa(DLSgemmISA isa, const DLConvGeometry *geometry, int m, const float *u, const float *x, float *y,
                                     int ldy, const float *row_bias, const float *addend, int relu);
+
+/// The Winograd variant dl_conv2d_winograd_isa runs `geometry` with: the side
+/// of its output tiles, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)). Weights prepared
+/// for one geometry serve another only when both have the same variant and
+/// channels (dl_conv2d_winograd_prepared_floats and the layout depend on them).
+int dl_conv2d_winograd_variant(const DLConvGeometry *geometry);
+
+/// Forces the Winograd variant for every geometry from now on, for tests and
+/// measurements: 2 (F(2x2, 3x3)), 4 (F(4x4, 3x3)), or 0 to choose by the
+/// geometry again (the default). Weights prepared under one variant must run
+/// under the same one.
+void dl_conv2d_winograd_set_variant(int tile);
 
 /// 1 when dl_conv2d_winograd_isa takes this geometry and is likely faster than
 /// dl_conv2d_gemm_isa on `isa` there (3x3, stride 1, dilation 1, at least 16
