@@ -35,12 +35,13 @@ public struct SessionOptions: Sendable {
     public var placement: ThreadPlacement = .automatic
     /// Resident: the most bytes of transformed weights kept from run to run
     /// (default 32 MiB; 0: none). The Winograd form of a 3x3 convolution's
-    /// weights is 16/9 of them; a layer whose form is kept is not transformed
-    /// again at every run (layers taken in the order they run, until the next
-    /// would pass the limit). Counted as kernel scratch, outside the weights.
-    /// ResNet-50's take 20 MiB and make its runs about 2% faster (one thread,
-    /// Zen 4); ResNet-152's would take about 150 MiB and VGG-19's 142, whose
-    /// first 32 MiB are kept. The other policies transform at every run.
+    /// weights is 16/9 of them (F(2x2, 3x3)) or 4 times them (F(4x4, 3x3), for
+    /// up to 128 input channels on larger images); a layer whose form is kept
+    /// is not transformed again at every run (layers taken in the order they
+    /// run, until the next would pass the limit). Counted as kernel scratch,
+    /// outside the weights. ResNet-50's take 32.5 MiB, of which the first 28.5
+    /// are kept; the earlier F(2x2, 3x3) forms alone made its runs about 2%
+    /// faster (one thread, Zen 4). The other policies transform at every run.
     public var transformedWeightBytes = 32 << 20
     /// Largest single read request; a larger layer is split into several in
     /// flight. The default, 512 KiB (16 in flight: 8 MiB), measured best on
