@@ -148,38 +148,44 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
 /// strides, which compilers vectorize; each is built for baseline x86-64 (or
 /// ARM64) and again for AVX2 and AVX-512, picked with the GEMM's set. They only
 /// add, subtract and halve, so every build gives the same bits.
+/// (G g)[0..4) of the three taps g0, g1, g2, for F(2x2, 3x3).
+#define DL_WINOGRAD2_WEIGHTS(g0, g1, g2, u)                                   \
+    do {                                                                      \
+        float half_sum_ = (g0 + g2) * 0.5f, half_middle_ = g1 * 0.5f;         \
+        u[0] = g0;                                                            \
+        u[1] = half_sum_ + half_middle_;                                      \
+        u[2] = half_sum_ - half_middle_;                                      \
+        u[3] = g2;                                                            \
+    } while (0)
+
+/// `name`: U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1), ξ over alpha x alpha points, with
+/// ROW(g0, g1, g2, u) giving (G g)[0..alpha) of three values: down the filter's columns, then along the rows.
+#define DL_WINOGRAD_WEIGHTS(name, target, gather_taps, alpha, ROW)                                              \
+    target static void name(const float *w, int i0, int i1, int channels, float *u, long plane) {               \
+        float taps[9][CHUNK];                                                                                   \
+        for (int i = i0; i < i1; i++) {                                                                         \
+            for (int c0 = 0; c0 < channels; c0 += CHUNK) {                                                      \
+                int n = channels - c0 < CHUNK ? channels - c0 : CHUNK;                                          \
+                gather_taps(w + ((long)i * channels + c0) * 9, n, taps);                                        \
+                float *to = u + (long)i * channels + c0;                                                        \
+                for (int c = 0; c < n; c++) {                                                                   \
+                    float t[alpha][3], row[alpha];                                                              \
+                    for (int j = 0; j < 3; j++) {                                                               \
+                        ROW(taps[j][c], taps[3 + j][c], taps[6 + j][c], row);                                   \
+                        for (int r = 0; r < alpha; r++) t[r][j] = row[r];                                       \
+                    }                                                                                           \
+                    for (int r = 0; r < alpha; r++) {                                                           \
+                        ROW(t[r][0], t[r][1], t[r][2], row);                                                    \
+                        for (int s = 0; s < alpha; s++) to[(r * alpha + s) * plane + c] = row[s];               \
+                    }                                                                                           \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+    }
+
 #define DL_WINOGRAD_TRANSFORMS(suffix, target, gather_taps)                                                             \
     /* U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1) */                                                      \
-    target static void transform_weights##suffix(const float *w, int i0, int i1, int channels, float *u, long plane) { \
-        float taps[9][CHUNK];                                                                                         \
-        for (int i = i0; i < i1; i++) {                                                                               \
-            for (int c0 = 0; c0 < channels; c0 += CHUNK) {                                                            \
-                int n = channels - c0 < CHUNK ? channels - c0 : CHUNK;                                                \
-                const float *g = w + ((long)i * channels + c0) * 9;                                                   \
-                gather_taps(g, n, taps);                                                                              \
-                float *to = u + (long)i * channels + c0;                                                              \
-                for (int c = 0; c < n; c++) {                                                                         \
-                    float t[4][3];                                                                                    \
-                    for (int j = 0; j < 3; j++) {                                                                     \
-                        float g0 = taps[j][c], g1 = taps[3 + j][c], g2 = taps[6 + j][c];                              \
-                        float half_sum = (g0 + g2) * 0.5f, half_middle = g1 * 0.5f;                                   \
-                        t[0][j] = g0;                                                                                 \
-                        t[1][j] = half_sum + half_middle;                                                             \
-                        t[2][j] = half_sum - half_middle;                                                             \
-                        t[3][j] = g2;                                                                                 \
-                    }                                                                                                 \
-                    for (int r = 0; r < 4; r++) {                                                                     \
-                        float g0 = t[r][0], g1 = t[r][1], g2 = t[r][2];                                               \
-                        float half_sum = (g0 + g2) * 0.5f, half_middle = g1 * 0.5f;                                   \
-                        to[(r * 4 + 0) * plane + c] = g0;                                                             \
-                        to[(r * 4 + 1) * plane + c] = half_sum + half_middle;                                         \
-                        to[(r * 4 + 2) * plane + c] = half_sum - half_middle;                                         \
-                        to[(r * 4 + 3) * plane + c] = g2;                                                             \
-                    }                                                                                                 \
-                }                                                                                                     \
-            }                                                                                                         \
-        }                                                                                                             \
-    }                                                                                                                 \
+    DL_WINOGRAD_WEIGHTS(transform_weights##suffix, target, gather_taps, 4, DL_WINOGRAD2_WEIGHTS)                       \
     /* V[ξ][c][t] = (B^T d B)[ξ] for tiles t of one tile row, from 4 padded input rows split into even and odd     \
        columns (phases 0 and 1): tile tx's window row r is even[r][tx], odd[r][tx], even[r][tx + 1], odd[r][tx + 1]. */ \
     target static void transform_inputs##suffix(const float (*phases)[ALPHA_MAX][CHUNK + 1], int n, float *to, long plane) { \
@@ -229,12 +235,6 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
         }                                                                                                             \
     }
 
-DL_WINOGRAD_TRANSFORMS(_base, , taps_plain)
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-DL_WINOGRAD_TRANSFORMS(_avx2, __attribute__((target("avx2,fma"))), taps_avx2)
-DL_WINOGRAD_TRANSFORMS(_avx512, __attribute__((target("avx512f"))), taps_avx2)
-#endif
-
 // F(4x4, 3x3): 4x4 output tiles from 6x6 windows, 36 multiply-adds per tile and input channel instead of
 // F(2x2, 3x3)'s 4 x 16 = 64 (direct: 144), with the interpolation points 0, 1, -1, 2, -2 and infinity:
 //   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -282,27 +282,7 @@ DL_WINOGRAD_TRANSFORMS(_avx512, __attribute__((target("avx512f"))), taps_avx2)
 
 #define DL_WINOGRAD4_TRANSFORMS(suffix, target, gather_taps)                                                          \
     /* U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1), 36 planes */                                          \
-    target static void transform_weights4##suffix(const float *w, int i0, int i1, int channels, float *u, long plane) { \
-        float taps[9][CHUNK];                                                                                         \
-        for (int i = i0; i < i1; i++) {                                                                               \
-            for (int c0 = 0; c0 < channels; c0 += CHUNK) {                                                            \
-                int n = channels - c0 < CHUNK ? channels - c0 : CHUNK;                                                \
-                gather_taps(w + ((long)i * channels + c0) * 9, n, taps);                                              \
-                float *to = u + (long)i * channels + c0;                                                              \
-                for (int c = 0; c < n; c++) {                                                                         \
-                    float t[6][3], row[6];                                                                            \
-                    for (int j = 0; j < 3; j++) {                                                                     \
-                        DL_WINOGRAD4_WEIGHTS(taps[j][c], taps[3 + j][c], taps[6 + j][c], row);                        \
-                        for (int r = 0; r < 6; r++) t[r][j] = row[r];                                                 \
-                    }                                                                                                 \
-                    for (int r = 0; r < 6; r++) {                                                                     \
-                        DL_WINOGRAD4_WEIGHTS(t[r][0], t[r][1], t[r][2], row);                                         \
-                        for (int s = 0; s < 6; s++) to[(r * 6 + s) * plane + c] = row[s];                             \
-                    }                                                                                                 \
-                }                                                                                                     \
-            }                                                                                                         \
-        }                                                                                                             \
-    }                                                                                                                 \
+    DL_WINOGRAD_WEIGHTS(transform_weights4##suffix, target, gather_taps, 6, DL_WINOGRAD4_WEIGHTS)                      \
     /* V[ξ][c][t] for tiles t of one tile row, from 6 padded input rows split into 4 column phases: tile tx's       \
        window row r is phases[0..4)[r][tx], then phases[0][r][tx + 1], phases[1][r][tx + 1]. Rows first, then      \
        columns, each a loop along the tiles with unit strides (which compilers vectorize). */                       \
@@ -358,10 +338,15 @@ DL_WINOGRAD_TRANSFORMS(_avx512, __attribute__((target("avx512f"))), taps_avx2)
         }                                                                                                             \
     }
 
-DL_WINOGRAD4_TRANSFORMS(_base, , taps_plain)
+/// Both variants' transforms, each for baseline x86-64 (or ARM64), AVX2 and AVX-512.
+#define DL_WINOGRAD_INSTANCES(suffix, target, gather_taps)     \
+    DL_WINOGRAD_TRANSFORMS(suffix, target, gather_taps)        \
+    DL_WINOGRAD4_TRANSFORMS(suffix, target, gather_taps)
+
+DL_WINOGRAD_INSTANCES(_base, , taps_plain)
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-DL_WINOGRAD4_TRANSFORMS(_avx2, __attribute__((target("avx2,fma"))), taps_avx2)
-DL_WINOGRAD4_TRANSFORMS(_avx512, __attribute__((target("avx512f"))), taps_avx2)
+DL_WINOGRAD_INSTANCES(_avx2, __attribute__((target("avx2,fma"))), taps_avx2)
+DL_WINOGRAD_INSTANCES(_avx512, __attribute__((target("avx512f"))), taps_avx2)
 #endif
 
 typedef void (*WeightTransform)(const float *, int, int, int, float *, long);
