@@ -144,10 +144,6 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
 }
 #endif
 
-/// The transforms are written as loops along tiles (or channels) with unit
-/// strides, which compilers vectorize; each is built for baseline x86-64 (or
-/// ARM64) and again for AVX2 and AVX-512, picked with the GEMM's set. They only
-/// add, subtract and halve, so every build gives the same bits.
 /// (G g)[0..4) of the three taps g0, g1, g2, for F(2x2, 3x3).
 #define DL_WINOGRAD2_WEIGHTS(g0, g1, g2, u)                                   \
     do {                                                                      \
@@ -183,6 +179,10 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
         }                                                                                                       \
     }
 
+/// The transforms are written as loops along tiles (or channels) with unit
+/// strides, which compilers vectorize; each is built for baseline x86-64 (or
+/// ARM64) and again for AVX2 and AVX-512, picked with the GEMM's set. They only
+/// add, subtract and halve, so every build gives the same bits.
 #define DL_WINOGRAD_TRANSFORMS(suffix, target, gather_taps)                                                             \
     /* U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1) */                                                      \
     DL_WINOGRAD_WEIGHTS(transform_weights##suffix, target, gather_taps, 4, DL_WINOGRAD2_WEIGHTS)                       \
