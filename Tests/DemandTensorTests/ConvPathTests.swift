@@ -41,6 +41,14 @@ struct ConvPathTests {
         OperatorCase(name: "conv 3x3 pad 1 + residual relu, 20x20 (Winograd-sized)", type: "Conv",
                      attributes: ["residual": .int(1), "activation": .string("relu"), "pads": .ints([1, 1, 1, 1])],
                      inputs: [[1, 16, 20, 20], [12, 16, 3, 3], [12], [1, 12, 20, 20]], tolerance: 1e-4),
+        // From 24x24 outputs and up to 128 input channels Winograd runs as F(4x4, 3x3): rows and columns
+        // not a multiple of 4, a residual, a batch.
+        OperatorCase(name: "conv 3x3 pad 1 + residual relu, 26x29 (Winograd F(4x4, 3x3))", type: "Conv",
+                     attributes: ["residual": .int(1), "activation": .string("relu"), "pads": .ints([1, 1, 1, 1])],
+                     inputs: [[1, 24, 26, 29], [20, 24, 3, 3], [20], [1, 20, 26, 29]], tolerance: 1e-4),
+        OperatorCase(name: "conv 3x3 pad 0, batch 2, 24x25 outputs (Winograd F(4x4, 3x3))", type: "Conv",
+                     attributes: ["pads": .ints([0, 0, 0, 0])],
+                     inputs: [[2, 20, 26, 27], [7, 20, 3, 3], [7]], tolerance: 1e-4),
         OperatorCase(name: "conv 3x3 stride 2 + residual, no activation", type: "Conv",
                      attributes: ["residual": .int(1), "pads": .ints([1, 1, 1, 1]), "strides": .ints([2, 2])],
                      inputs: [[1, 8, 17, 17], [6, 8, 3, 3], [6], [1, 6, 9, 9]], tolerance: 1e-4),
