@@ -640,6 +640,9 @@ static const Conv direct_convs[] = {
     {3, 20, 20, 3, 1, 1, 1, 16},   {16, 40, 41, 3, 1, 1, 1, 13}, {3, 33, 35, 3, 2, 1, 1, 9},  {30, 24, 40, 3, 2, 1, 1, 6},
     {3, 40, 38, 7, 2, 1, 3, 64},   {40, 20, 22, 3, 1, 2, 2, 7},  {4, 66, 65, 1, 1, 1, 0, 5},  {8, 17, 130, 5, 2, 1, 2, 70},
     {33, 18, 20, 3, 1, 1, 0, 11},  {2, 3, 66, 3, 1, 1, 1, 3},
+    // More output channels with the dot kernel's last columns: 20 (three groups, the last of 2 rows) with a
+    // 2-column tail, 33 (a last group of 3 rows) with a 4-column one.
+    {4, 66, 65, 1, 1, 1, 0, 20},   {6, 34, 34, 3, 1, 1, 1, 33},
 };
 
 /// dl_conv2d_direct_isa: bit for bit the im2col product (what the packed path gives), with bias, addend and
