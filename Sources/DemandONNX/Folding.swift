@@ -57,7 +57,7 @@ enum Folding {
         case "Expand":
             let value = try input(0)
             let shape = try Shapes.broadcast(value.shape, try input(1).ints.map { Int(truncatingIfNeeded: $0) })
-            _ = try Shapes.elementCount(shape, of: "Expand's output")
+            _ = try foldedElementCount(shape, of: "Expand's output", inputCount: value.count)
             return [broadcastTo(value, shape)]
         case "Slice":
             let value = try input(0)
@@ -75,7 +75,7 @@ enum Folding {
             return [try range(try input(0), try input(1), try input(2))]
         case "ConstantOfShape":
             let shape = try input(0).ints.map { Int(truncatingIfNeeded: $0) }
-            let count = try Shapes.elementCount(shape, of: "ConstantOfShape's output")
+            let count = try foldedElementCount(shape, of: "ConstantOfShape's output", inputCount: 0)
             if case .tensor(let fill)? = node.attributes["value"] {
                 switch fill.values {
                 case .ints(let list): return [ConstantTensor(shape: shape, ints: Array(repeating: list.first ?? 0, count: count))]
@@ -345,6 +345,24 @@ enum Folding {
     /// shorter, and a longer one is almost surely a corrupt model (a fuzzed
     /// one made a 5.4-million-element Range that took seconds to fold).
     static let rangeElementLimit = 1 << 20
+
+    /// The most elements a folded constant may have beyond its largest input's: 2^24 (64 MiB of float32).
+    /// Folding that makes a constant out of a shape (ConstantOfShape) or broadcasts a small one (Expand,
+    /// Tile, an elementwise op) is refused past it, while ops that carry a large input along (a weight's
+    /// Transpose, Cast or DequantizeLinear) are not limited by it. A mutated model asking ConstantOfShape for
+    /// 419 million elements took the converter 3.4 GB and more than the onnx fuzzer's 10 s under the address
+    /// sanitizer; real models' folded shape helpers, masks and position ids are far smaller.
+    static let foldedGrowthLimit = 1 << 24
+
+    /// The element count of a folded constant of `shape` made from inputs of at most `inputCount` elements,
+    /// refused past both `foldedGrowthLimit` and `inputCount`.
+    static func foldedElementCount(_ shape: [Int], of what: String, inputCount: Int) throws(ImportError) -> Int {
+        let count = try Shapes.elementCount(shape, of: what)
+        guard count <= max(foldedGrowthLimit, inputCount) else {
+            throw ImportError(.unsupported, "\(what) of shape \(shape) would be a constant of \(count) elements made from \(inputCount); the converter folds constants that grow to at most \(foldedGrowthLimit) elements")
+        }
+        return count
+    }
 
     static func range(_ start: ConstantTensor, _ limit: ConstantTensor, _ delta: ConstantTensor) throws(ImportError) -> ConstantTensor {
         guard start.count == 1, limit.count == 1, delta.count == 1 else {

@@ -347,6 +347,8 @@ final class Lowering {
             }
             let inputs = runtimeNode.inputs.map { local[$0] ?? Tensor(shape: Shape(constants[$0]!.shape), values: constants[$0]!.floats) }
             workspace.reserve(floatCount: op.workspaceFloatCount(inputs: inputs.map(\.shape)))
+            _ = try Folding.foldedElementCount(outputShape.dims, of: "\(runtimeNode.op) node '\(node.name)' on constant inputs",
+                                               inputCount: inputs.map(\.shape.elementCount).max() ?? 0)
             let output = Tensor(zeros: outputShape)
             try execute(op, inputs: inputs, output: output, workspace: workspace, node: runtimeNode)
             local[runtimeNode.output] = output
