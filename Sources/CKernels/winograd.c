@@ -402,13 +402,13 @@ static Transforms transforms_for(DLSgemmISA isa, int tile) {
     return (Transforms){transform_weights_base, transform_inputs_base, transform_outputs_base};
 }
 
-/// Row r of F(4x4, 3x3)'s window columns for tiles tx ..< tx + n, split into four phases: phases[q][r][j] =
-/// row[left + 4j + q] for j in 0 ... n, 0 outside [0, width). The columns go through a zero-padded copy
+/// Row r of the window columns for tiles tx ..< tx + n, split into `tile` phases (2 or 4): phases[q][r][j] =
+/// row[left + tile·j + q] for j in 0 ... n, 0 outside [0, width). The columns go through a zero-padded copy
 /// first, then one interleaved pass (which compilers vectorize) deals them out: reading every fourth float
-/// of the row once per phase took longer than the transform itself.
-static void split_phases4(const float *row, int left, int n, int width, float (*phases)[ALPHA_MAX][CHUNK + 1], int r) {
-    float padded[4 * (CHUNK + 1)];
-    int columns = 4 * (n + 1);
+/// of the row once per phase took F(4x4, 3x3) longer than the transform itself.
+static void split_phases(const float *row, int left, int n, int width, int tile, float (*phases)[ALPHA_MAX][CHUNK + 1], int r) {
+    float padded[TILE_MAX * (CHUNK + 1)];
+    int columns = tile * (n + 1);
     int lower = left < 0 ? -left : 0, upper = width - left < columns ? width - left : columns;
     if (lower > columns) lower = columns;
     if (upper < lower) upper = lower;
@@ -416,6 +416,13 @@ static void split_phases4(const float *row, int left, int n, int width, float (*
     memcpy(padded + lower, row + left + lower, sizeof(float) * (upper - lower));
     for (int j = upper; j < columns; j++) padded[j] = 0;
     float *d0 = phases[0][r], *d1 = phases[1][r], *d2 = phases[2][r], *d3 = phases[3][r];
+    if (tile == 2) {
+        for (int j = 0; j <= n; j++) {
+            d0[j] = padded[2 * j];
+            d1[j] = padded[2 * j + 1];
+        }
+        return;
+    }
     for (int j = 0; j <= n; j++) {
         d0[j] = padded[4 * j];
         d1[j] = padded[4 * j + 1];
@@ -446,21 +453,7 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
                     for (int phase = 0; phase < tile_size; phase++) memset(phases[phase][r], 0, sizeof(float) * (n + 1));
                     continue;
                 }
-                if (tile_size == 4) {
-                    split_phases4(row, left, n, g->in_width, phases, r);
-                    continue;
-                }
-                // Zeros where the column falls outside the image (every row of tiles starting at tx = 0
-                // touches its edge), the rest in one unchecked run per phase.
-                for (int phase = 0; phase < tile_size; phase++) {
-                    float *d = phases[phase][r];
-                    int base = left + phase;  // the input column of j = 0
-                    int lower, upper;
-                    dl_valid_span(n + 1, 2, base, g->in_width, &lower, &upper);
-                    for (int j = 0; j < lower; j++) d[j] = 0;
-                    for (int j = lower; j < upper; j++) d[j] = row[base + 2 * j];
-                    for (int j = upper; j <= n; j++) d[j] = 0;
-                }
+                split_phases(row, left, n, g->in_width, tile_size, phases, r);
             }
             transform((const float (*)[ALPHA_MAX][CHUNK + 1])phases, n, v + (long)c * count + t, plane);
             t += n;
@@ -468,7 +461,7 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
     }
 }
 
-/// The output tiles [first, first + count) of output channels [i0, i1) from P (16, m, count).
+/// The output tiles [first, first + count) of output channels [i0, i1) from P (planes, m, count).
 static void transform_block_outputs(const Job *job, int first, int count, const float *p, int i0, int i1) {
     const DLConvGeometry *g = job->g;
     long plane = padded_plane((long)job->m * count);
@@ -490,34 +483,30 @@ static void transform_block_outputs(const Job *job, int first, int count, const 
             for (int r = 0; r < tile_size && oh + r < g->out_height; r++) {
                 long at = (long)(oh + r) * g->out_width + ow;
                 float *row = y + at;
-                if (tile_size == 4) {
-                    // The four phases interleaved in one pass (which compilers vectorize), then the addend.
-                    float line[4 * CHUNK];
-                    const float *e0 = out[r][0], *e1 = out[r][1], *e2 = out[r][2], *e3 = out[r][3];
+                // The phases interleaved in one pass (which compilers vectorize), then the addend.
+                float line[TILE_MAX * CHUNK];
+                const float *e0 = out[r][0], *e1 = out[r][1], *e2 = out[r][2], *e3 = out[r][3];
+                if (tile_size == 2) {
+                    for (int j = 0; j < n; j++) {
+                        line[2 * j] = e0[j];
+                        line[2 * j + 1] = e1[j];
+                    }
+                } else {
                     for (int j = 0; j < n; j++) {
                         line[4 * j] = e0[j];
                         line[4 * j + 1] = e1[j];
                         line[4 * j + 2] = e2[j];
                         line[4 * j + 3] = e3[j];
                     }
-                    if (addend) {
-                        const float *add = addend + at;
-                        for (int o = 0; o < columns; o++) {
-                            float value = line[o] + add[o];
-                            row[o] = job->relu && !(value > 0) ? 0 : value;
-                        }
-                    } else {
-                        memcpy(row, line, sizeof(float) * columns);
-                    }
-                    continue;
                 }
                 if (addend) {
+                    const float *add = addend + at;
                     for (int o = 0; o < columns; o++) {
-                        float value = out[r][o & 1][o >> 1] + addend[at + o];
+                        float value = line[o] + add[o];
                         row[o] = job->relu && !(value > 0) ? 0 : value;
                     }
                 } else {
-                    for (int o = 0; o < columns; o++) row[o] = out[r][o & 1][o >> 1];
+                    memcpy(row, line, sizeof(float) * columns);
                 }
             }
             t += n;
