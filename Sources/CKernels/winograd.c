@@ -215,14 +215,13 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
             }                                                                                                         \
         }                                                                                                             \
     }                                                                                                                 \
-    /* V[ξ][c][t] = (B^T d B)[ξ] for tiles t of one tile row, from 4 padded input rows split into even and odd     \
-       columns (phases 0 and 1): tile tx's window row r is even[r][tx], odd[r][tx], even[r][tx + 1], odd[r][tx + 1]. */ \
-    target static void transform_inputs##suffix(const float (*phases)[ALPHA_MAX][CHUNK + 1], int n, float *to, long plane) { \
-        const float (*even)[CHUNK + 1] = phases[0], (*odd)[CHUNK + 1] = phases[1];                                    \
+    /* V[ξ][c][t] = (B^T d B)[ξ] for n tiles t, from their 4x4 windows by column: tile t's window row r is         \
+       columns[0..4)[r][t]. */                                                                                        \
+    target static void transform_inputs##suffix(const float (*columns)[ALPHA_MAX][CHUNK], int n, float *to, long plane) { \
         for (int t = 0; t < n; t++) {                                                                                 \
             float h[4][4];                                                                                            \
             for (int r = 0; r < 4; r++) {                                                                             \
-                float d0 = even[r][t], d1 = odd[r][t], d2 = even[r][t + 1], d3 = odd[r][t + 1];                       \
+                float d0 = columns[0][r][t], d1 = columns[1][r][t], d2 = columns[2][r][t], d3 = columns[3][r][t];     \
                 h[r][0] = d0 - d2;                                                                                    \
                 h[r][1] = d1 + d2;                                                                                    \
                 h[r][2] = d2 - d1;                                                                                    \
@@ -312,17 +311,17 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
 #define DL_WINOGRAD4_TRANSFORMS(suffix, target, gather_taps)                                                          \
     /* U[ξ][i][c] = (G g G^T)[ξ] for output channels [i0, i1), 36 planes */                                          \
     DL_WINOGRAD_WEIGHTS(transform_weights4##suffix, target, gather_taps, 6, DL_WINOGRAD4_WEIGHTS)                      \
-    /* V[ξ][c][t] for tiles t of one tile row, from 6 padded input rows split into 4 column phases: tile tx's       \
-       window row r is phases[0..4)[r][tx], then phases[0][r][tx + 1], phases[1][r][tx + 1]. Rows first, then      \
-       columns, each a loop along the tiles with unit strides (which compilers vectorize). */                       \
-    target static void transform_inputs4##suffix(const float (*phases)[ALPHA_MAX][CHUNK + 1], int n, float *to, long plane) { \
+    /* V[ξ][c][t] for n tiles t, from their 6x6 windows by column: tile t's window row r is columns[0..6)[r][t].    \
+       Rows first, then columns, each a loop along the tiles with unit strides (which compilers vectorize). */      \
+    target static void transform_inputs4##suffix(const float (*columns)[ALPHA_MAX][CHUNK], int n, float *to, long plane) { \
         float h[6][6][CHUNK];                                                                                         \
         for (int r = 0; r < 6; r++) {                                                                                 \
-            const float *p0 = phases[0][r], *p1 = phases[1][r], *p2 = phases[2][r], *p3 = phases[3][r];               \
+            const float *p0 = columns[0][r], *p1 = columns[1][r], *p2 = columns[2][r], *p3 = columns[3][r];           \
+            const float *p4 = columns[4][r], *p5 = columns[5][r];                                                     \
             float *h0 = h[r][0], *h1 = h[r][1], *h2 = h[r][2], *h3 = h[r][3], *h4 = h[r][4], *h5 = h[r][5];           \
             for (int t = 0; t < n; t++) {                                                                             \
                 float v[6];                                                                                           \
-                DL_WINOGRAD4_IN(p0[t], p1[t], p2[t], p3[t], p0[t + 1], p1[t + 1], v);                                 \
+                DL_WINOGRAD4_IN(p0[t], p1[t], p2[t], p3[t], p4[t], p5[t], v);                                         \
                 h0[t] = v[0], h1[t] = v[1], h2[t] = v[2], h3[t] = v[3], h4[t] = v[4], h5[t] = v[5];                   \
             }                                                                                                         \
         }                                                                                                             \
@@ -379,7 +378,7 @@ DL_WINOGRAD_INSTANCES(_avx512, __attribute__((target("avx512f"))), taps_avx2)
 #endif
 
 typedef void (*WeightTransform)(const float *, int, int, int, float *, long);
-typedef void (*InputTransform)(const float (*)[ALPHA_MAX][CHUNK + 1], int, float *, long);
+typedef void (*InputTransform)(const float (*)[ALPHA_MAX][CHUNK], int, float *, long);
 typedef void (*OutputTransform)(const float *, long, int, float, int, int, float (*)[TILE_MAX][CHUNK]);
 
 typedef struct {
@@ -402,61 +401,73 @@ static Transforms transforms_for(DLSgemmISA isa, int tile) {
     return (Transforms){transform_weights_base, transform_inputs_base, transform_outputs_base};
 }
 
-/// Row r of the window columns for tiles tx ..< tx + n, split into `tile` phases (2 or 4): phases[q][r][j] =
-/// row[left + tile·j + q] for j in 0 ... n, 0 outside [0, width). The columns go through a zero-padded copy
-/// first, then one interleaved pass (which compilers vectorize) deals them out: reading every fourth float
-/// of the row once per phase took F(4x4, 3x3) longer than the transform itself.
-static void split_phases(const float *row, int left, int n, int width, int tile, float (*phases)[ALPHA_MAX][CHUNK + 1], int r) {
+/// Row r of the windows of n tiles of one tile row, by window column, from column j0 of `columns` on:
+/// columns[q][r][j0 + j] = row[left + tile·j + q] for q < tile + 2 and j < n, 0 outside [0, width). The
+/// row goes through a zero-padded copy first, then one interleaved pass (which compilers vectorize) deals
+/// it out: reading every fourth float of the row once per column took F(4x4, 3x3) longer than the
+/// transform itself. Columns tile and tile + 1 of a window are the next window's 0 and 1, stored again,
+/// so that windows from several tile rows can lie side by side.
+static void window_columns(const float *row, int left, int n, int width, int tile, float (*columns)[ALPHA_MAX][CHUNK], int r, int j0) {
     float padded[TILE_MAX * (CHUNK + 1)];
-    int columns = tile * (n + 1);
-    int lower = left < 0 ? -left : 0, upper = width - left < columns ? width - left : columns;
-    if (lower > columns) lower = columns;
+    int count = tile * (n + 1);
+    int lower = left < 0 ? -left : 0, upper = width - left < count ? width - left : count;
+    if (lower > count) lower = count;
     if (upper < lower) upper = lower;
     for (int j = 0; j < lower; j++) padded[j] = 0;
     memcpy(padded + lower, row + left + lower, sizeof(float) * (upper - lower));
-    for (int j = upper; j < columns; j++) padded[j] = 0;
-    float *d0 = phases[0][r], *d1 = phases[1][r], *d2 = phases[2][r], *d3 = phases[3][r];
+    for (int j = upper; j < count; j++) padded[j] = 0;
+    float *d0 = columns[0][r] + j0, *d1 = columns[1][r] + j0, *d2 = columns[2][r] + j0, *d3 = columns[3][r] + j0;
     if (tile == 2) {
-        for (int j = 0; j <= n; j++) {
+        for (int j = 0; j < n; j++) {
             d0[j] = padded[2 * j];
             d1[j] = padded[2 * j + 1];
+            d2[j] = padded[2 * j + 2];
+            d3[j] = padded[2 * j + 3];
         }
         return;
     }
-    for (int j = 0; j <= n; j++) {
+    float *d4 = columns[4][r] + j0, *d5 = columns[5][r] + j0;
+    for (int j = 0; j < n; j++) {
         d0[j] = padded[4 * j];
         d1[j] = padded[4 * j + 1];
         d2[j] = padded[4 * j + 2];
         d3[j] = padded[4 * j + 3];
+        d4[j] = padded[4 * j + 4];
+        d5[j] = padded[4 * j + 5];
     }
 }
 
-/// V[ξ][c][t − first] for the tiles [first, first + count) and channels [c0, c1), 0 outside the image.
+/// V[ξ][c][t − first] for the tiles [first, first + count) and channels [c0, c1), 0 outside the image:
+/// up to CHUNK tiles per transform call, across tile rows (ResNet-50's 28x28 and 14x14 images have rows
+/// of 7 tiles, too few for the transforms' vector loops alone).
 static void transform_block_inputs(const Job *job, int first, int count, float *v, int c0, int c1) {
     const DLConvGeometry *g = job->g;
     long plane = padded_plane((long)g->channels * count);
     InputTransform transform = transforms_for(job->isa, job->tile).inputs;
     int tile_size = job->tile, alpha = job->alpha;
-    float phases[TILE_MAX][ALPHA_MAX][CHUNK + 1];
+    float columns[ALPHA_MAX][ALPHA_MAX][CHUNK];
     for (int c = c0; c < c1; c++) {
         const float *image = job->x + (long)c * g->in_height * g->in_width;
         for (int t = 0; t < count;) {
-            int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
-            int n = job->tiles_w - tx < count - t ? job->tiles_w - tx : count - t;
-            if (n > CHUNK) n = CHUNK;
-            // Window columns of tiles tx ..< tx + n: input columns left + tile·j + phase for j in 0 ... n.
-            int top = tile_size * ty - g->pad_top, left = tile_size * tx - g->pad_left;
-            for (int r = 0; r < alpha; r++) {
-                int ih = top + r;
-                const float *row = image + (long)ih * g->in_width;
-                if (ih < 0 || ih >= g->in_height) {
-                    for (int phase = 0; phase < tile_size; phase++) memset(phases[phase][r], 0, sizeof(float) * (n + 1));
-                    continue;
+            int filled = 0;
+            while (filled < CHUNK && t + filled < count) {
+                int tile = first + t + filled, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
+                int n = job->tiles_w - tx < count - t - filled ? job->tiles_w - tx : count - t - filled;
+                if (n > CHUNK - filled) n = CHUNK - filled;
+                // Window columns of tiles tx ..< tx + n: input columns left + tile·j + q.
+                int top = tile_size * ty - g->pad_top, left = tile_size * tx - g->pad_left;
+                for (int r = 0; r < alpha; r++) {
+                    int ih = top + r;
+                    if (ih < 0 || ih >= g->in_height) {
+                        for (int q = 0; q < alpha; q++) memset(columns[q][r] + filled, 0, sizeof(float) * n);
+                        continue;
+                    }
+                    window_columns(image + (long)ih * g->in_width, left, n, g->in_width, tile_size, columns, r, filled);
                 }
-                split_phases(row, left, n, g->in_width, tile_size, phases, r);
+                filled += n;
             }
-            transform((const float (*)[ALPHA_MAX][CHUNK + 1])phases, n, v + (long)c * count + t, plane);
-            t += n;
+            transform((const float (*)[ALPHA_MAX][CHUNK])columns, filled, v + (long)c * count + t, plane);
+            t += filled;
         }
     }
 }
@@ -474,40 +485,44 @@ static void transform_block_outputs(const Job *job, int first, int count, const 
         float *y = job->y + (long)i * job->ldy;
         const float *addend = job->addend ? job->addend + (long)i * job->ldy : NULL;
         for (int t = 0; t < count;) {
-            int tile = first + t, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
-            int n = job->tiles_w - tx < count - t ? job->tiles_w - tx : count - t;
-            if (n > CHUNK) n = CHUNK;
+            // Up to CHUNK tiles per transform call, across tile rows (see transform_block_inputs).
+            int n = count - t < CHUNK ? count - t : CHUNK;
             transform(p + (long)i * count + t, plane, n, job->bias ? job->bias[i] : 0, job->bias != NULL, relu_in_transform, out);
-            int oh = tile_size * ty, ow = tile_size * tx;
-            int columns = g->out_width - ow < tile_size * n ? g->out_width - ow : tile_size * n;
-            for (int r = 0; r < tile_size && oh + r < g->out_height; r++) {
-                long at = (long)(oh + r) * g->out_width + ow;
-                float *row = y + at;
-                // The phases interleaved in one pass (which compilers vectorize), then the addend.
-                float line[TILE_MAX * CHUNK];
-                const float *e0 = out[r][0], *e1 = out[r][1], *e2 = out[r][2], *e3 = out[r][3];
-                if (tile_size == 2) {
-                    for (int j = 0; j < n; j++) {
-                        line[2 * j] = e0[j];
-                        line[2 * j + 1] = e1[j];
+            for (int j0 = 0; j0 < n;) {
+                int tile = first + t + j0, ty = tile / job->tiles_w, tx = tile % job->tiles_w;
+                int segment = job->tiles_w - tx < n - j0 ? job->tiles_w - tx : n - j0;
+                int oh = tile_size * ty, ow = tile_size * tx;
+                int columns = g->out_width - ow < tile_size * segment ? g->out_width - ow : tile_size * segment;
+                for (int r = 0; r < tile_size && oh + r < g->out_height; r++) {
+                    long at = (long)(oh + r) * g->out_width + ow;
+                    float *row = y + at;
+                    // The tiles' columns interleaved in one pass (which compilers vectorize), then the addend.
+                    float line[TILE_MAX * CHUNK];
+                    const float *e0 = out[r][0] + j0, *e1 = out[r][1] + j0, *e2 = out[r][2] + j0, *e3 = out[r][3] + j0;
+                    if (tile_size == 2) {
+                        for (int j = 0; j < segment; j++) {
+                            line[2 * j] = e0[j];
+                            line[2 * j + 1] = e1[j];
+                        }
+                    } else {
+                        for (int j = 0; j < segment; j++) {
+                            line[4 * j] = e0[j];
+                            line[4 * j + 1] = e1[j];
+                            line[4 * j + 2] = e2[j];
+                            line[4 * j + 3] = e3[j];
+                        }
                     }
-                } else {
-                    for (int j = 0; j < n; j++) {
-                        line[4 * j] = e0[j];
-                        line[4 * j + 1] = e1[j];
-                        line[4 * j + 2] = e2[j];
-                        line[4 * j + 3] = e3[j];
+                    if (addend) {
+                        const float *add = addend + at;
+                        for (int o = 0; o < columns; o++) {
+                            float value = line[o] + add[o];
+                            row[o] = job->relu && !(value > 0) ? 0 : value;
+                        }
+                    } else {
+                        memcpy(row, line, sizeof(float) * columns);
                     }
                 }
-                if (addend) {
-                    const float *add = addend + at;
-                    for (int o = 0; o < columns; o++) {
-                        float value = line[o] + add[o];
-                        row[o] = job->relu && !(value > 0) ? 0 : value;
-                    }
-                } else {
-                    memcpy(row, line, sizeof(float) * columns);
-                }
+                j0 += segment;
             }
             t += n;
         }
