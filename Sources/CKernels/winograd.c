@@ -216,39 +216,53 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
         }                                                                                                             \
     }                                                                                                                 \
     /* V[ξ][c][t] = (B^T d B)[ξ] for n tiles t, from their 4x4 windows by column: tile t's window row r is         \
-       columns[0..4)[r][t]. */                                                                                        \
+       columns[0..4)[r][t]. Rows first, then columns, each a loop along the tiles with unit strides (which          \
+       compilers vectorize; tile by tile, with the window in registers, they did not). */                           \
     target static void transform_inputs##suffix(const float (*columns)[ALPHA_MAX][CHUNK], int n, float *to, long plane) { \
-        for (int t = 0; t < n; t++) {                                                                                 \
-            float h[4][4];                                                                                            \
-            for (int r = 0; r < 4; r++) {                                                                             \
-                float d0 = columns[0][r][t], d1 = columns[1][r][t], d2 = columns[2][r][t], d3 = columns[3][r][t];     \
-                h[r][0] = d0 - d2;                                                                                    \
-                h[r][1] = d1 + d2;                                                                                    \
-                h[r][2] = d2 - d1;                                                                                    \
-                h[r][3] = d1 - d3;                                                                                    \
+        float h[4][4][CHUNK];                                                                                         \
+        for (int r = 0; r < 4; r++) {                                                                                 \
+            const float *p0 = columns[0][r], *p1 = columns[1][r], *p2 = columns[2][r], *p3 = columns[3][r];           \
+            float *h0 = h[r][0], *h1 = h[r][1], *h2 = h[r][2], *h3 = h[r][3];                                         \
+            for (int t = 0; t < n; t++) {                                                                             \
+                float d0 = p0[t], d1 = p1[t], d2 = p2[t], d3 = p3[t];                                                 \
+                h0[t] = d0 - d2;                                                                                      \
+                h1[t] = d1 + d2;                                                                                      \
+                h2[t] = d2 - d1;                                                                                      \
+                h3[t] = d1 - d3;                                                                                      \
             }                                                                                                         \
-            for (int s = 0; s < 4; s++) {                                                                             \
-                to[(0 * 4 + s) * plane + t] = h[0][s] - h[2][s];                                                      \
-                to[(1 * 4 + s) * plane + t] = h[1][s] + h[2][s];                                                      \
-                to[(2 * 4 + s) * plane + t] = h[2][s] - h[1][s];                                                      \
-                to[(3 * 4 + s) * plane + t] = h[1][s] - h[3][s];                                                      \
+        }                                                                                                             \
+        for (int s = 0; s < 4; s++) {                                                                                 \
+            const float *g0 = h[0][s], *g1 = h[1][s], *g2 = h[2][s], *g3 = h[3][s];                                   \
+            float *t0 = to + (0 * 4 + s) * plane, *t1 = to + (1 * 4 + s) * plane;                                     \
+            float *t2 = to + (2 * 4 + s) * plane, *t3 = to + (3 * 4 + s) * plane;                                     \
+            for (int t = 0; t < n; t++) {                                                                             \
+                t0[t] = g0[t] - g2[t];                                                                                \
+                t1[t] = g1[t] + g2[t];                                                                                \
+                t2[t] = g2[t] - g1[t];                                                                                \
+                t3[t] = g1[t] - g3[t];                                                                                \
             }                                                                                                         \
         }                                                                                                             \
     }                                                                                                                 \
     /* The 2x2 outputs of n tiles of one output channel from P (16 planes, unit stride along tiles):                \
-       out[r][s][t] = (A^T q A)[r][s] + bias, then ReLU if asked. */                                                  \
+       out[r][s][t] = (A^T q A)[r][s] + bias, then ReLU if asked. Columns first, then rows, as loops along the      \
+       tiles. */                                                                                                      \
     target static void transform_outputs##suffix(const float *from, long plane, int n, float bias, int has_bias,       \
                                                  int relu, float (*out)[TILE_MAX][CHUNK]) {                           \
-        for (int t = 0; t < n; t++) {                                                                                 \
-            float e[2][4];                                                                                            \
-            for (int s = 0; s < 4; s++) {                                                                             \
-                float q0 = from[(0 * 4 + s) * plane + t], q1 = from[(1 * 4 + s) * plane + t];                         \
-                float q2 = from[(2 * 4 + s) * plane + t], q3 = from[(3 * 4 + s) * plane + t];                         \
-                e[0][s] = q0 + q1 + q2;                                                                               \
-                e[1][s] = q1 - q2 - q3;                                                                               \
+        float e[2][4][CHUNK];                                                                                         \
+        for (int s = 0; s < 4; s++) {                                                                                 \
+            const float *q0 = from + (0 * 4 + s) * plane, *q1 = from + (1 * 4 + s) * plane;                           \
+            const float *q2 = from + (2 * 4 + s) * plane, *q3 = from + (3 * 4 + s) * plane;                           \
+            float *e0 = e[0][s], *e1 = e[1][s];                                                                       \
+            for (int t = 0; t < n; t++) {                                                                             \
+                e0[t] = q0[t] + q1[t] + q2[t];                                                                        \
+                e1[t] = q1[t] - q2[t] - q3[t];                                                                        \
             }                                                                                                         \
-            for (int r = 0; r < 2; r++) {                                                                             \
-                float z0 = e[r][0] + e[r][1] + e[r][2], z1 = e[r][1] - e[r][2] - e[r][3];                             \
+        }                                                                                                             \
+        for (int r = 0; r < 2; r++) {                                                                                 \
+            const float *f0 = e[r][0], *f1 = e[r][1], *f2 = e[r][2], *f3 = e[r][3];                                   \
+            float *o0 = out[r][0], *o1 = out[r][1];                                                                   \
+            for (int t = 0; t < n; t++) {                                                                             \
+                float z0 = f0[t] + f1[t] + f2[t], z1 = f1[t] - f2[t] - f3[t];                                         \
                 if (has_bias) {                                                                                       \
                     z0 = z0 + bias;                                                                                   \
                     z1 = z1 + bias;                                                                                   \
@@ -257,8 +271,8 @@ __attribute__((target("avx2"))) static void taps_avx2(const float *g, int n, flo
                     z0 = z0 > 0 ? z0 : 0;                                                                             \
                     z1 = z1 > 0 ? z1 : 0;                                                                             \
                 }                                                                                                     \
-                out[r][0][t] = z0;                                                                                    \
-                out[r][1][t] = z1;                                                                                    \
+                o0[t] = z0;                                                                                           \
+                o1[t] = z1;                                                                                           \
             }                                                                                                         \
         }                                                                                                             \
     }
