@@ -526,6 +526,39 @@ static int sgemm_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int 
     return run(&job);
 }
 
+int dl_sgemm_panel_width(DLSgemmISA isa) {
+    const SgemmKernels *kernels = kernels_for(isa);
+    return kernels ? kernels->panel_width : 0;
+}
+
+int dl_sgemm_packed_b_isa(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, float *c, int ldc) {
+    const SgemmKernels *kernels = kernels_for(isa);
+    if (!kernels || k <= 0 || k > KC || m <= 0 || n <= TAIL_MAX) return -1;
+    Panels *panels = thread_panels();
+    if (!panels) return -1;
+    // As gemm_block computes it: the vector kernels over whole panels, the matrix's last n % lanes columns
+    // (when 1...TAIL_MAX) by the dot kernel, one K slice, so each element gets the same operations.
+    int nr = kernels->panel_width, lanes = kernels->lanes;
+    int tail = n % lanes <= TAIL_MAX ? n % lanes : 0, vector_end = n - tail;
+    if (tail) {
+        int last_panel = (n - 1) / nr * nr;
+        transpose_tail(b + (long)last_panel * k, k, nr, vector_end - last_panel, tail, panels->tail);
+    }
+    Epilogue epilogue = {0, 1, NULL, NULL, 0};
+    for (int ir = 0; ir < m; ir += MR) {
+        int rows = m - ir < MR ? m - ir : MR;
+        long ld;
+        const float *ap = a_group(a + (long)ir * lda, lda, rows, k, panels->a, &ld);
+        float *row = c + (long)ir * ldc;
+        for (int jr = 0; jr < vector_end; jr += nr) {
+            int columns = vector_end - jr < nr ? vector_end - jr : nr;
+            dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(k, ap, ld, b + (long)jr * k, row + jr, ldc, rows, columns, epilogue);
+        }
+        if (tail) kernels->tail_kernels[tail - 1](k, ap, ld, panels->tail, row + vector_end, ldc, rows, epilogue);
+    }
+    return 0;
+}
+
 int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                        int accumulate, const float *row_bias, const float *addend, int relu) {
     return sgemm_fused(isa, m, n, k, a, lda, 0, b, ldb, c, ldc, accumulate, row_bias, addend, relu);

@@ -127,6 +127,16 @@ static inline void dl_valid_span(int count, int stride, int offset, int length, 
     *upper = hi;
 }
 
+/// C (m, n) = A (m, k; row stride lda) · B, with B already packed in the set's panels (panel_width
+/// columns each, k-major, panels one after another, zero past column n): dl_sgemm_isa_ex's product
+/// (accumulate 0, no bias, no ReLU) bit for bit, on the calling thread alone, without packing B. For
+/// k up to one slice (KC) and n above TAIL_MAX; -1 otherwise, or when `isa` is not available or the
+/// thread's buffers could not be allocated. winograd.c writes its transformed inputs this way.
+int dl_sgemm_packed_b_isa(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, float *c, int ldc);
+
+/// The panel width dl_sgemm_packed_b_isa reads B in on `isa`, or 0 when `isa` is not available.
+int dl_sgemm_panel_width(DLSgemmISA isa);
+
 /// DIRECT_MAX_DEPTH when `isa`'s set has direct kernels and this process may use it, else 0.
 int dl_sgemm_direct_depth(DLSgemmISA isa);
 

@@ -101,9 +101,25 @@ typedef struct {
 /// not fall into the same L1 set when `floats` is a large power of two.
 static long padded_plane(long floats) { return (floats + 15) / 16 * 16 + 16; }
 
+
 /// Most tiles (or channels) a transform handles per inner loop: its local rows. TILE_MAX and ALPHA_MAX:
 /// the larger variant's output tile (4x4) and input window (6x6).
 enum { CHUNK = 64, TILE_MAX = 4, ALPHA_MAX = 6 };
+
+/// Whether a block of `count` tiles keeps V in the GEMM's packed panels, so that its GEMMs
+/// (dl_sgemm_packed_b_isa) read it as it is instead of packing a copy: with one K slice (up to 256
+/// channels), more than TAIL_MAX tiles, and panels CHUNK tiles wide (those of every set). Per channel
+/// and plane, a panel's row is then CHUNK tiles (zero past the block's last), the panels one after
+/// another, each the channels' rows. The same kernels read the same values: the same bits.
+static int packed_v(const Job *job, int count) {
+    return job->g->channels <= KC && count > TAIL_MAX && dl_sgemm_panel_width(job->isa) == CHUNK;
+}
+
+/// The distance between V's planes for a block of `count` tiles (see packed_v).
+static long v_plane(const Job *job, int count) {
+    long width = packed_v(job, count) ? (count + CHUNK - 1) / CHUNK * CHUNK : count;
+    return padded_plane(width * job->g->channels);
+}
 
 /// taps[tap][c] = g[c·9 + tap] for c < n: n filters' nine taps, transposed for the weight transform.
 static void taps_plain(const float *g, int n, float (*taps)[CHUNK]) {
@@ -456,7 +472,8 @@ static void window_columns(const float *row, int left, int n, int width, int til
 /// of 7 tiles, too few for the transforms' vector loops alone).
 static void transform_block_inputs(const Job *job, int first, int count, float *v, int c0, int c1) {
     const DLConvGeometry *g = job->g;
-    long plane = padded_plane((long)g->channels * count);
+    long plane = v_plane(job, count);
+    int packed = packed_v(job, count), padding = (CHUNK - count % CHUNK) % CHUNK;
     InputTransform transform = transforms_for(job->isa, job->tile).inputs;
     int tile_size = job->tile, alpha = job->alpha;
     float columns[ALPHA_MAX][ALPHA_MAX][CHUNK];
@@ -480,9 +497,15 @@ static void transform_block_inputs(const Job *job, int first, int count, float *
                 }
                 filled += n;
             }
-            transform((const float (*)[ALPHA_MAX][CHUNK])columns, filled, v + (long)c * count + t, plane);
+            // t is a multiple of CHUNK: packed, the chunk is one panel's row.
+            float *to = packed ? v + (long)t * g->channels + (long)c * CHUNK : v + (long)c * count + t;
+            transform((const float (*)[ALPHA_MAX][CHUNK])columns, filled, to, plane);
             t += filled;
         }
+        if (packed && padding)
+            for (int xi = 0; xi < job->planes; xi++)
+                memset(v + xi * plane + (long)(count - count % CHUNK) * g->channels + (long)c * CHUNK + count % CHUNK, 0,
+                       sizeof(float) * padding);
     }
 }
 
@@ -580,12 +603,14 @@ typedef struct {
 static void block_products(void *context, long start, long end) {
     BlockProducts *b = context;
     const Job *job = b->job;
-    int channels = job->g->channels, count = b->count;
+    int channels = job->g->channels, count = b->count, packed = packed_v(job, count);
+    long v_step = v_plane(job, count);
     for (long xi = start; xi < end; xi++) {
-        if (dl_sgemm_isa_ex(job->isa, job->m, count, channels, job->u + xi * padded_plane((long)job->m * channels), channels,
-                            b->v + xi * padded_plane((long)channels * count), count, b->p + xi * padded_plane((long)job->m * count),
-                            count, 0, NULL, 0) != 0)
-            __atomic_store_n(&b->failed, 1, __ATOMIC_RELAXED);
+        const float *u = job->u + xi * padded_plane((long)job->m * channels), *v = b->v + xi * v_step;
+        float *p = b->p + xi * padded_plane((long)job->m * count);
+        int status = packed ? dl_sgemm_packed_b_isa(job->isa, job->m, count, channels, u, channels, v, p, count)
+                            : dl_sgemm_isa_ex(job->isa, job->m, count, channels, u, channels, v, count, p, count, 0, NULL, 0);
+        if (status != 0) __atomic_store_n(&b->failed, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -614,7 +639,7 @@ static int run_block(Job *job, int index, float *v, float *p) {
 /// Runs blocks until none is left, with V and P in `vp` (the caller's, after U) or, when NULL, in this
 /// thread's scratch (a pool thread's).
 static void run_blocks(Job *job, float *vp) {
-    size_t v_floats = job->planes * (size_t)padded_plane((long)job->block * job->g->channels);
+    size_t v_floats = job->planes * (size_t)v_plane(job, job->block);
     size_t p_floats = job->planes * (size_t)padded_plane((long)job->block * job->m);
     float *own = NULL;
     for (;;) {
@@ -757,7 +782,7 @@ static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const fl
     if (job.block % 16 == 0 && job.blocks > 1) job.units = job.tiles / 16;
     // U (unless prepared), then the caller's V and P, in one block.
     size_t u_floats = prepared ? 0 : (size_t)run_u_floats(g, m);
-    size_t vp_floats = job.planes * (size_t)(padded_plane((long)job.block * g->channels) + padded_plane((long)job.block * m));
+    size_t vp_floats = job.planes * (size_t)(v_plane(&job, job.block) + padded_plane((long)job.block * m));
     float *u = scratch(sizeof(float) * (u_floats + vp_floats));
     if (!u) return -1;
     int threads = dl_sgemm_pool_threads();

@@ -19,6 +19,9 @@
 // double reference, the same on 1 and 2 threads and in row pieces, and with
 // the image against unreadable pages on both sides (the gather reads only the
 // image). dl_sgemv_rows (portable C on every CPU): tolerance and row pieces.
+// The product on B already in the kernels' panels (dl_sgemm_packed_b_isa, what Winograd's GEMMs run):
+// bit for bit dl_sgemm_isa_ex on the same B in rows, over its tails (rows past a 6-row group, the dot
+// kernel's 1-4 columns, partial tiles and panels).
 // Winograd (dl_conv2d_winograd_isa), each geometry's own variant, then F(4x4,
 // 3x3) forced on the others: within 1e-5 (F(4x4, 3x3) forced: 3e-5) of the double
 // reference's Σ|w·x| (its transforms round a few more times than the direct
@@ -36,6 +39,7 @@
 // Build with -ffp-contract=off: the model must not have its own a·b + c fused.
 #include "ckernels.h"
 #include "dl_sgemm.h"
+#include "sgemm_core.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -701,6 +705,39 @@ static void check_direct_isa(DLSgemmISA isa) {
 /// few terms leave Σ|w·x| small beside the transformed values; 2e-6 from 16 channels).
 #define WINOGRAD_TOLERANCE(variant) ((variant) == 4 ? 3e-5 : 1e-5)
 
+/// dl_sgemm_packed_b_isa against dl_sgemm_isa_ex: B packed by hand into 64-wide panels (zero past n).
+static void check_packed_b_isa(DLSgemmISA isa) {
+    static const Shape packed_shapes[] = {{64, 98, 64}, {128, 49, 128}, {13, 196, 256}, {7, 5, 9}, {6, 20, 1}, {70, 137, 200},
+                                          {1, 64, 33}, {11, 300, 160}, {5, 8, 17}, {40, 12, 40}};
+    int nr = dl_sgemm_panel_width(isa);
+    CHECK(nr == 64, "%s packed B: panel width %d, not the 64 this check packs", isa_name(isa), nr);
+    if (nr != 64) return;
+    for (size_t s = 0; s < sizeof packed_shapes / sizeof packed_shapes[0]; s++) {
+        int m = packed_shapes[s].m, n = packed_shapes[s].n, k = packed_shapes[s].k, ldc = n + 3, panels = (n + 63) / 64;
+        float *a = allocate(sizeof(float) * m * k), *b = allocate(sizeof(float) * k * n);
+        float *packed = allocate(sizeof(float) * panels * 64 * k);
+        float *c0 = allocate(sizeof(float) * m * ldc), *c1 = allocate(sizeof(float) * m * ldc);
+        fill(a, (long)m * k);
+        fill(b, (long)k * n);
+        memset(packed, 0, sizeof(float) * panels * 64 * k);
+        for (int q = 0; q < panels; q++)
+            for (int kk = 0; kk < k; kk++)
+                for (int j = 0; j < 64 && q * 64 + j < n; j++) packed[((long)q * k + kk) * 64 + j] = b[(long)kk * n + q * 64 + j];
+        for (long i = 0; i < (long)m * ldc; i++) c0[i] = c1[i] = sentinel;
+        char what[160];
+        snprintf(what, sizeof what, "%s packed B m=%d n=%d k=%d vs dl_sgemm_isa_ex", isa_name(isa), m, n, k);
+        dl_sgemm_set_threads(1);
+        int expected = n > 4 ? 0 : -1;
+        CHECK(dl_sgemm_packed_b_isa(isa, m, n, k, a, k, packed, c1, ldc) == expected, "%s: status", what);
+        if (expected == 0) {
+            dl_sgemm_isa_ex(isa, m, n, k, a, k, b, n, c0, ldc, 0, NULL, 0);
+            check_same(what, c1, c0, ldc, m, n);
+            check_padding(what, c1, ldc, m, n);
+        }
+        free(a), free(b), free(packed), free(c0), free(c1);
+    }
+}
+
 static const Conv winograd_convs[] = {
     {16, 12, 12, 3, 1, 1, 1, 16}, {17, 13, 15, 3, 1, 1, 1, 23}, {20, 14, 14, 3, 1, 1, 0, 33}, {40, 23, 21, 3, 1, 1, 1, 13},
     {300, 9, 10, 3, 1, 1, 1, 7},  {3, 5, 6, 3, 1, 1, 2, 4},     {64, 30, 31, 3, 1, 1, 1, 64}, {16, 92, 92, 3, 1, 1, 1, 17},
@@ -1147,6 +1184,7 @@ int main(void) {
         check_gemm_isa(isas[s]);
         check_sliced_isa(isas[s]);
         check_conv_isa(isas[s]);
+        check_packed_b_isa(isas[s]);
         // Each geometry's own pick, then F(4x4, 3x3) forced on the geometries that pick F(2x2, 3x3) (which
         // the own picks cover on seven geometries).
         check_winograd_isa(isas[s], 0);
