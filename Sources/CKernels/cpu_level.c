@@ -1,8 +1,10 @@
 // Which of CKernels' instruction-set paths the process may use; see include/ckernels.h.
 //
 // The answer is the CPU's widest level, lowered by the environment:
-//   DEMANDLAYER_PORTABLE_KERNELS=1          portable (every CPU check answers no), checked on every call
-//   DEMANDLAYER_CPU=avx512|avx2|portable    at most that level, read once per process (x86-64)
+//   DEMANDLAYER_PORTABLE_KERNELS=1          portable (every CPU check answers no)
+//   DEMANDLAYER_CPU=avx512|avx2|portable    at most that level (x86-64)
+// Both read once per process: every GEMM call asks for the level, and reading the environment each
+// time showed as 1% of a Winograd convolution's time.
 //   DEMANDLAYER_CPU=neon|portable           the same on ARM64, where NEON is always present (ARMv8-A)
 // A DEMANDLAYER_CPU value that is not one of those, or that names a level the
 // CPU lacks, is ignored with one line on stderr: a setting copied from another
@@ -14,9 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-int dl_kernels_forced_portable(void) {
+static int forced_portable;
+static pthread_once_t forced_once = PTHREAD_ONCE_INIT;
+
+static void read_forced(void) {
     const char *value = getenv("DEMANDLAYER_PORTABLE_KERNELS");
-    return value != NULL && value[0] != '\0' && strcmp(value, "0") != 0;
+    forced_portable = value != NULL && value[0] != '\0' && strcmp(value, "0") != 0;
+}
+
+int dl_kernels_forced_portable(void) {
+    pthread_once(&forced_once, read_forced);
+    return forced_portable;
 }
 
 static DLCpuLevel hardware_level(void) {

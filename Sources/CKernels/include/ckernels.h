@@ -34,8 +34,8 @@ const char *dl_cpu_level_name(DLCpuLevel level);
 
 /// 1 when dl_cpu_level() allows AVX2 and FMA (the CPU has them and the compiler could build the kernels), else 0.
 int dl_kernels_have_avx2(void);
-/// 1 when DEMANDLAYER_PORTABLE_KERNELS is set (to anything but 0): every
-/// run-time CPU check then answers no, so the portable paths run and can be tested.
+/// 1 when DEMANDLAYER_PORTABLE_KERNELS is set (to anything but 0; read once):
+/// every run-time CPU check then answers no, so the portable paths run and can be tested.
 int dl_kernels_forced_portable(void);
 
 /// y = 1 / (1 + e^-(x + bias))
