@@ -19,7 +19,10 @@ The input is the one `bench` makes: SplitMix64 seeded with 42, uniform in
 [-1, 1), one draw per manifest input in order (an integer input gets those
 values truncated toward zero, which `bench` itself refuses for token ids:
 Gather wants whole numbers). Prints resident, pipelined and onnxruntime
-median milliseconds over the rounds and the resident/onnxruntime ratio.
+median milliseconds over the rounds and the resident/onnxruntime ratio of
+the medians, and beside it the median of the rounds' own ratios (each
+round's resident time over the same round's onnxruntime time: the host's
+slow stretches, which last seconds, then slow both sides of a round alike).
 With --baseline-cli, each round also runs that executable's bench on the same
 model (the order of the three rotating from round to round), and its resident
 time and ratio are printed beside: a before/after comparison whose noise is
@@ -240,6 +243,9 @@ def main():
     cpu_name, cpu_flags = cpu_description()
     medians = {name: statistics.median(values) for name, values in times.items()}
     ratio = medians["resident"] / medians["onnxruntime"]
+
+    def round_ratio(name):
+        return statistics.median(a / b for a, b in zip(times[name], times["onnxruntime"]))
     summary = {
         "model": str(arguments.model), "threads": arguments.threads, "rounds": arguments.runs, "depth": arguments.depth,
         "onnxruntime": onnxruntime.__version__, "ort_optimization": arguments.ort_optimization,
@@ -252,10 +258,12 @@ def main():
         "max_ms": {name: max(values) for name, values in times.items()},
         "resident_over_onnxruntime": ratio,
         "pipelined_over_onnxruntime": medians["pipelined"] / medians["onnxruntime"],
+        "median_round_ratio": {"resident": round_ratio("resident"), "pipelined": round_ratio("pipelined")},
     }
     if arguments.baseline_cli:
         summary["baseline_cli"] = arguments.baseline_cli
         summary["baseline_resident_over_onnxruntime"] = medians["baseline resident"] / medians["onnxruntime"]
+        summary["median_round_ratio"]["baseline resident"] = round_ratio("baseline resident")
     if arguments.json:
         print(json.dumps(summary, indent=1))
         return
@@ -271,10 +279,12 @@ def main():
     print(f"{'':<18} {'median ms':>10} {'min':>9} {'max':>9}")
     for name in times:
         print(f"{name:<18} {medians[name]:>10.1f} {summary['min_ms'][name]:>9.1f} {summary['max_ms'][name]:>9.1f}")
-    print(f"resident / onnxruntime: {ratio:.2f}x; pipelined / onnxruntime: {summary['pipelined_over_onnxruntime']:.2f}x")
+    per_round = summary["median_round_ratio"]
+    print(f"resident / onnxruntime: {ratio:.2f}x (median of round ratios {per_round['resident']:.2f}x); "
+          f"pipelined / onnxruntime: {summary['pipelined_over_onnxruntime']:.2f}x")
     if arguments.baseline_cli:
         print(f"baseline resident / onnxruntime: {summary['baseline_resident_over_onnxruntime']:.2f}x "
-              f"(baseline {arguments.baseline_cli})")
+              f"(median of round ratios {per_round['baseline resident']:.2f}x; baseline {arguments.baseline_cli})")
 
 
 if __name__ == "__main__":
