@@ -3,9 +3,9 @@
 // The answer is the CPU's widest level, lowered by the environment:
 //   DEMANDLAYER_PORTABLE_KERNELS=1          portable (every CPU check answers no)
 //   DEMANDLAYER_CPU=avx512|avx2|portable    at most that level (x86-64)
-// Both read once per process: every GEMM call asks for the level, and reading the environment each
-// time showed as 1% of a Winograd convolution's time.
 //   DEMANDLAYER_CPU=neon|portable           the same on ARM64, where NEON is always present (ARMv8-A)
+// Both are read once per process: every GEMM call asks for the level, and reading the environment each
+// time showed as 1% of a Winograd convolution's time.
 // A DEMANDLAYER_CPU value that is not one of those, or that names a level the
 // CPU lacks, is ignored with one line on stderr: a setting copied from another
 // machine must not stop a program, nor make it run instructions this CPU lacks.

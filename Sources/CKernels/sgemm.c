@@ -97,6 +97,8 @@ typedef struct {
     const float *prepared;  // when set (with `conv`), the input's prepared copy (see prepare_input) that pack_conv copies from
     const long *prepared_offsets;
     long prepared_row_floats;
+    const float *packed_b;  // when set (k up to one slice), B already in the set's panels, read instead of packed: B's
+                            // panel q at packed_b + q·nr·k (dl_sgemm_packed_b_isa)
     int split_columns;  // 1: pieces are column units (SPLIT_UNIT wide), 0: row groups (MR rows)
     int units;          // column units or row groups in all
     int pieces;         // pieces the units are dealt into, as evenly as whole units allow
@@ -280,7 +282,7 @@ static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels 
     int nr = kernels->panel_width, block = kernels->block_width, lanes = kernels->lanes;
     for (int jc = col0; jc < col1; jc += block) {
         int nc = col1 - jc < block ? col1 - jc : block;
-        if (nc <= TAIL_MAX && nc < lanes && !job->conv) {
+        if (nc <= TAIL_MAX && nc < lanes && !job->conv && !job->packed_b) {
             if (gemm_dot_block(job, row0, row1, jc, nc, panels) != 0) __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
             continue;
         }
@@ -292,13 +294,15 @@ static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels 
             // With B read in place (see run), only a partial last panel is packed.
             int in_place_end = job->b_offsets ? (last_columns == nr ? nc : last_panel) : 0;
             const float *b_block = job->b + (long)pc * job->ldb + jc;
-            if (job->conv)
+            const float *b_panels = job->packed_b ? job->packed_b + (long)jc * kc : panels->b;
+            // Packed B (dl_sgemm_packed_b_isa) is read where it lies.
+            if (job->conv && !job->packed_b)
                 pack_conv(kernels, job->conv, job->b, job->prepared, job->prepared_offsets, job->prepared_row_floats, pc, kc, jc, nc,
                           panels->b);
-            else if (in_place_end < nc)
+            else if (!job->packed_b && in_place_end < nc)
                 pack_b(b_block + in_place_end, job->ldb, kc, nc - in_place_end, nr, panels->b + (long)in_place_end * kc);
             int tail = last_columns % lanes <= TAIL_MAX ? last_columns % lanes : 0;
-            if (tail) transpose_tail(panels->b + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
+            if (tail) transpose_tail(b_panels + last_panel * kc, kc, nr, last_columns - tail, tail, panels->tail);
             for (int ir = row0; ir < row1; ir += MR) {
                 int rows = row1 - ir < MR ? row1 - ir : MR;
                 long lda;
@@ -315,7 +319,7 @@ static void gemm_block(Job *job, int row0, int row1, int col0, int col1, Panels 
                         dl_sgemm_pick_direct(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, b_block + jr, job->b_offsets, c,
                                                                                    job->ldc, rows, columns, tile);
                     else if (columns > 0)
-                        dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, panels->b + jr * kc, c, job->ldc, rows,
+                        dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(kc, ap, lda, b_panels + jr * kc, c, job->ldc, rows,
                                                                             columns, tile);
                     // The dot kernel after the vector ones, which bring the row group's A into L1 (the first kernel
                     // to touch a cold A waits on it, and a 1-column kernel has nothing to do meanwhile).
@@ -536,27 +540,11 @@ int dl_sgemm_packed_b_isa(DLSgemmISA isa, int m, int n, int k, const float *a, i
     if (!kernels || k <= 0 || k > KC || m <= 0 || n <= TAIL_MAX) return -1;
     Panels *panels = thread_panels();
     if (!panels) return -1;
-    // As gemm_block computes it: the vector kernels over whole panels, the matrix's last n % lanes columns
-    // (when 1...TAIL_MAX) by the dot kernel, one K slice, so each element gets the same operations.
-    int nr = kernels->panel_width, lanes = kernels->lanes;
-    int tail = n % lanes <= TAIL_MAX ? n % lanes : 0, vector_end = n - tail;
-    if (tail) {
-        int last_panel = (n - 1) / nr * nr;
-        transpose_tail(b + (long)last_panel * k, k, nr, vector_end - last_panel, tail, panels->tail);
-    }
-    Epilogue epilogue = {0, 1, NULL, NULL, 0};
-    for (int ir = 0; ir < m; ir += MR) {
-        int rows = m - ir < MR ? m - ir : MR;
-        long ld;
-        const float *ap = a_group(a + (long)ir * lda, lda, rows, k, panels->a, &ld);
-        float *row = c + (long)ir * ldc;
-        for (int jr = 0; jr < vector_end; jr += nr) {
-            int columns = vector_end - jr < nr ? vector_end - jr : nr;
-            dl_sgemm_pick(kernels, rows, (columns - 1) / lanes)(k, ap, ld, b + (long)jr * k, row + jr, ldc, rows, columns, epilogue);
-        }
-        if (tail) kernels->tail_kernels[tail - 1](k, ap, ld, panels->tail, row + vector_end, ldc, rows, epilogue);
-    }
-    return 0;
+    // gemm_block over the whole product on this thread, reading B's panels where they lie: the same kernels,
+    // tiles and dot-kernel columns as dl_sgemm_isa_ex, so each element gets the same operations.
+    Job job = {.kernels = kernels, .m = m, .n = n, .k = k, .a = a, .lda = lda, .c = c, .ldc = ldc, .packed_b = b};
+    gemm_block(&job, 0, m, 0, n, panels);
+    return job.failed ? -1 : 0;
 }
 
 int dl_sgemm_isa_fused(DLSgemmISA isa, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,

@@ -92,6 +92,8 @@ typedef struct {
     int blocks;
     int units;           // when not 0: blocks are cut at whole 16-tile units, `units` of them dealt as evenly
                          // as they allow, the larger blocks first, the last block taking the tiles past them
+    int v_in_panels;     // 1: one K slice (up to KC channels) and the set's panels CHUNK tiles wide, so blocks
+                         // may keep V in them (packed_v)
     int next_block;      // atomic
     int failed;          // atomic
 } Job;
@@ -101,19 +103,16 @@ typedef struct {
 /// not fall into the same L1 set when `floats` is a large power of two.
 static long padded_plane(long floats) { return (floats + 15) / 16 * 16 + 16; }
 
-
 /// Most tiles (or channels) a transform handles per inner loop: its local rows. TILE_MAX and ALPHA_MAX:
 /// the larger variant's output tile (4x4) and input window (6x6).
 enum { CHUNK = 64, TILE_MAX = 4, ALPHA_MAX = 6 };
 
 /// Whether a block of `count` tiles keeps V in the GEMM's packed panels, so that its GEMMs
-/// (dl_sgemm_packed_b_isa) read it as it is instead of packing a copy: with one K slice (up to 256
-/// channels), more than TAIL_MAX tiles, and panels CHUNK tiles wide (those of every set). Per channel
-/// and plane, a panel's row is then CHUNK tiles (zero past the block's last), the panels one after
-/// another, each the channels' rows. The same kernels read the same values: the same bits.
-static int packed_v(const Job *job, int count) {
-    return job->g->channels <= KC && count > TAIL_MAX && dl_sgemm_panel_width(job->isa) == CHUNK;
-}
+/// (dl_sgemm_packed_b_isa) read it as it is instead of packing a copy: where the job allows it
+/// (`v_in_panels`) and the block has more than TAIL_MAX tiles. Per channel and plane, a panel's row is
+/// then CHUNK tiles (zero past the block's last), the panels one after another, each the channels' rows.
+/// The same kernels read the same values: the same bits.
+static int packed_v(const Job *job, int count) { return job->v_in_panels && count > TAIL_MAX; }
 
 /// The distance between V's planes for a block of `count` tiles (see packed_v).
 static long v_plane(const Job *job, int count) {
@@ -756,6 +755,7 @@ static int winograd_run(DLSgemmISA isa, const DLConvGeometry *g, int m, const fl
     Job job = {0};
     job.isa = isa, job.g = g, job.m = m, job.x = x, job.bias = row_bias, job.addend = addend, job.y = y, job.ldy = ldy, job.relu = relu != 0;
     job.tile = tile_of(g), job.alpha = job.tile + 2, job.planes = job.alpha * job.alpha;
+    job.v_in_panels = g->channels <= KC && dl_sgemm_panel_width(isa) == CHUNK;
     job.tiles_w = (g->out_width + job.tile - 1) / job.tile;
     job.tiles = job.tiles_w * ((g->out_height + job.tile - 1) / job.tile);
     // About 128 KiB per plane of V (channels x block floats), so each GEMM's B stays in L2; cut by the
